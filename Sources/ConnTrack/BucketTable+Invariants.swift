@@ -1,0 +1,133 @@
+/// What `_checkInvariants` found.
+public struct InvariantReport: Sendable, CustomStringConvertible {
+    public var tuples = 0
+    public var connections = 0
+    /// Tuple ids present more than once (seed2020 can create these).
+    public var duplicateIDs = 0
+    public var violations: [String] = []
+    public var ok: Bool { violations.isEmpty }
+
+    public var description: String {
+        ok ? "invariants hold: \(connections) connections, \(tuples) tuples, \(duplicateIDs) duplicate ids"
+           : "invariant violations (\(violations.count)): " + violations.prefix(5).joined(separator: "; ")
+    }
+}
+
+extension BucketTable {
+    /// Checks the table's structure under the write lock: list links agree
+    /// both ways, each bucket's length is its list's length, every tuple
+    /// hashes to the bucket it sits in, every connection has both tuples
+    /// linked exactly once, and (with `uniqueIDs`) no tuple id repeats.
+    /// Preconditions: the caller holds no table lock.
+    public func _checkInvariants(uniqueIDs: Bool? = nil) -> InvariantReport {
+        var ctx = WorkerContext(name: "invariants", checkLockOrder: false)
+        writeLock(&ctx)
+        defer { unlockTable(&ctx) }
+        var rep = InvariantReport()
+        let n = bucketCount
+        var seen = Set<UnsafeMutablePointer<TupleNode>>()
+        var ids = Set<TupleID>()
+        var conns = Set<UnsafeMutablePointer<ConnNode>>()
+        for b in 0..<n {
+            let bp = bucketPtr(b)
+            var prev: UnsafeMutablePointer<TupleNode>? = nil
+            var t = bp.pointee.head
+            var len = 0
+            while let x = t {
+                len += 1
+                if len > 4 * (bp.pointee.length + 1) + 1_000_000 {
+                    rep.violations.append("bucket \(b): list does not terminate"); break
+                }
+                if x.pointee.prev != prev { rep.violations.append("bucket \(b): prev link of \(x.pointee.id) is wrong") }
+                if !seen.insert(x).inserted { rep.violations.append("bucket \(b): tuple \(x.pointee.id) linked twice"); break }
+                if bucketIndex(x.pointee.id) != b {
+                    rep.violations.append("tuple \(x.pointee.id) sits in bucket \(b) but hashes to \(bucketIndex(x.pointee.id))")
+                }
+                let c = x.pointee.conn
+                let own = x.pointee.direction == .original ? c.originalPtr : c.replyPtr
+                if own != x { rep.violations.append("tuple \(x.pointee.id) is not its connection's \(x.pointee.direction) tuple") }
+                if !ids.insert(x.pointee.id).inserted { rep.duplicateIDs += 1 }
+                conns.insert(c)
+                prev = x
+                t = x.pointee.next
+            }
+            if len != bp.pointee.length {
+                rep.violations.append("bucket \(b): length field \(bp.pointee.length) but \(len) tuples linked")
+            }
+            rep.tuples += len
+        }
+        for c in conns where !seen.contains(c.originalPtr) || !seen.contains(c.replyPtr) {
+            rep.violations.append("connection \(c.pointee.original.id) has a tuple missing from the table")
+        }
+        rep.connections = conns.count
+        for c in conns where c.pointee.retired {
+            rep.violations.append("removed connection \(c.pointee.original.id) is still linked")
+        }
+        let twice = reclaimer.doubleRetireCount
+        if twice > 0 { rep.violations.append("\(twice) connections were removed twice") }
+        if rep.tuples != 2 * rep.connections {
+            rep.violations.append("tuples \(rep.tuples) != 2 x connections \(rep.connections)")
+        }
+        if uniqueIDs ?? (config.variant == .fixed), rep.duplicateIDs > 0 {
+            rep.violations.append("\(rep.duplicateIDs) duplicate tuple ids")
+        }
+        if maxConnections != Int.max && live.load(ordering: .relaxed) != rep.connections {
+            rep.violations.append("live counter \(live.load(ordering: .relaxed)) != connections \(rep.connections)")
+        }
+        return rep
+    }
+
+    /// Tuples in each bucket (each bucket locked in turn).
+    public func bucketLengths() -> [Int] {
+        var ctx = WorkerContext(name: "inspect", checkLockOrder: false)
+        readLock(&ctx)
+        defer { unlockTable(&ctx) }
+        return (0..<bucketCount).map { b in
+            lockBucket(b, &ctx)
+            defer { unlockBucket(b, &ctx) }
+            return bucketPtr(b).pointee.length
+        }
+    }
+
+    /// Per-bucket count of contended acquisitions, for "hottest buckets".
+    public func bucketContention() -> [UInt64] {
+        var ctx = WorkerContext(name: "inspect", checkLockOrder: false)
+        readLock(&ctx)
+        defer { unlockTable(&ctx) }
+        return (0..<bucketCount).map { b in
+            lockBucket(b, &ctx)
+            defer { unlockBucket(b, &ctx) }
+            return bucketPtr(b).pointee.contended
+        }
+    }
+
+    /// Every connection in the table (visited from its original tuple),
+    /// with its mutable state read under its lock. For tests and
+    /// invariant checks; takes the write lock.
+    public func connections() -> [Connection] {
+        var ctx = WorkerContext(name: "inspect", checkLockOrder: false)
+        writeLock(&ctx)
+        defer { unlockTable(&ctx) }
+        var out: [Connection] = []
+        for b in 0..<bucketCount {
+            var t = bucketPtr(b).pointee.head
+            while let x = t {
+                if x.pointee.direction == .original { out.append(Connection(x.pointee.conn)) }
+                t = x.pointee.next
+            }
+        }
+        return out
+    }
+
+    /// Tuples and distinct connections currently linked.
+    public var tupleCount: Int { bucketLengths().reduce(0, +) }
+
+    /// Connections that have timed out at `now` but are still linked.
+    public func expiredCount(now: Int64) -> Int {
+        connections().reduce(0) { acc, c in
+            let s = c.snapshot()
+            let t = timeouts.timeout(proto: c.originalID.transProto, tcb: s.tcb, udp: s.udp)
+            return acc + (s.lastUsed &+ t &- now < 0 ? 1 : 0)
+        }
+    }
+}

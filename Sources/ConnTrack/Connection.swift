@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Netfilter hooks; the tracker's "outbound" side is the hook that
+/// initialised it.
+public enum Hook: UInt8, Sendable, Codable, CaseIterable {
+    case prerouting, input, forward, output, postrouting
+}
+
+/// Which of its connection's two tuples a tuple is.
+public enum Direction: UInt8, Sendable, Codable {
+    case original, reply
+}
+
+/// One tuple of a connection: an element of its bucket's intrusive list.
+/// Lives inside its `ConnNode`, so it is never allocated on its own.
+
+struct TupleNode {
+    /// protected by the lock of the bucket this tuple is linked into
+    var next: UnsafeMutablePointer<TupleNode>?
+    /// protected by the lock of the bucket this tuple is linked into
+    var prev: UnsafeMutablePointer<TupleNode>?
+    /// immutable
+    var id: TupleID
+    /// immutable
+    var direction: Direction
+    /// immutable: the owning connection (a tuple finds its partner here).
+    var conn: UnsafeMutablePointer<ConnNode>
+}
+
+/// A tracked connection, in one manually managed block so that its mutex
+/// and both list elements have stable addresses and cost one allocation.
+
+struct ConnNode {
+    /// The connection lock (seed: `conn.mu`). Ranked after every bucket.
+    var mutex: pthread_mutex_t
+    /// immutable after insert
+    var original: TupleNode
+    /// immutable after insert
+    var reply: TupleNode
+    /// protected by mutex: the hook that initialised the tracker
+    var tcbHook: Hook
+    /// protected by mutex
+    var tcb: TCB
+    /// protected by mutex
+    var udp: UDPState
+    /// protected by mutex: nanoseconds on the table's clock
+    var lastUsed: Int64
+    /// immutable: whether the reply is redirected (NAT)
+    var natRedirect: Bool
+    /// protected by the table's retire lock once the connection is removed
+    var retiredNext: UnsafeMutablePointer<ConnNode>?
+    /// protected by the table's retire lock
+    var retired: Bool
+
+    /// Allocates and initialises a connection (the seed's `newConn`).
+
+    static func make(original: TupleID, reply: TupleID, hook: Hook, now: Int64, nat: Bool) -> UnsafeMutablePointer<ConnNode> {
+        let p = UnsafeMutablePointer<ConnNode>.allocate(capacity: 1)
+        p.initialize(to: ConnNode(
+            mutex: pthread_mutex_t(),
+            original: TupleNode(next: nil, prev: nil, id: original, direction: .original, conn: p),
+            reply: TupleNode(next: nil, prev: nil, id: reply, direction: .reply, conn: p),
+            tcbHook: hook, tcb: TCB(), udp: UDPState(), lastUsed: now, natRedirect: nat, retiredNext: nil, retired: false))
+        PThread.initMutex(p.pointer(to: \.mutex)!)
+        return p
+    }
+
+
+    static func destroy(_ p: UnsafeMutablePointer<ConnNode>) {
+        PThread.destroyMutex(p.pointer(to: \.mutex)!)
+        p.deinitialize(count: 1)
+        p.deallocate()
+    }
+}
+
+extension UnsafeMutablePointer where Pointee == ConnNode {
+    @inline(__always) var mutexPtr: UnsafeMutablePointer<pthread_mutex_t> { pointer(to: \.mutex)! }
+    @inline(__always) var originalPtr: UnsafeMutablePointer<TupleNode> { pointer(to: \.original)! }
+    @inline(__always) var replyPtr: UnsafeMutablePointer<TupleNode> { pointer(to: \.reply)! }
+}
+
+extension UnsafeMutablePointer where Pointee == TupleNode {
+    /// The other tuple of the same connection, found directly.
+    @inline(__always) var partner: UnsafeMutablePointer<TupleNode> {
+        pointee.direction == .original ? pointee.conn.replyPtr : pointee.conn.originalPtr
+    }
+}
+
+/// A handle on a tracked connection, for callers and tests. Valid while the
+/// connection is in the table or until the table reclaims retired memory.
+public struct Connection: Hashable, @unchecked Sendable {
+    let node: UnsafeMutablePointer<ConnNode>
+    init(_ node: UnsafeMutablePointer<ConnNode>) { self.node = node }
+
+    public var originalID: TupleID { node.pointee.original.id }
+    public var replyID: TupleID { node.pointee.reply.id }
+    public var isNAT: Bool { node.pointee.natRedirect }
+
+    /// Reads the mutable fields under the connection lock.
+    public func snapshot() -> (lastUsed: Int64, state: TrackerResult, tcb: TCB, hook: Hook, udp: UDPState) {
+        pthread_mutex_lock(node.mutexPtr)
+        defer { pthread_mutex_unlock(node.mutexPtr) }
+        let n = node.pointee
+        return (n.lastUsed, n.tcb.state, n.tcb, n.tcbHook, n.udp)
+    }
+
+    public var lastUsed: Int64 { snapshot().lastUsed }
+    public var trackerState: TrackerResult { snapshot().state }
+}
