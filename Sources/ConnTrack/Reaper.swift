@@ -44,13 +44,14 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// A reaper whose first pass is due at `startTime + startDelay`.
     public init(table: Table, policy: ReaperPolicyChoice, startDelay: Int64 = 5 * Duration_ns.second,
                 startTime: Int64, checkLockOrder: Bool = LockTracker.enabledByDefault,
-                lockAction: LockTracker.Action = .record, historyLimit: Int = 100_000) {
+                lockAction: LockTracker.Action = .record, historyLimit: Int = 100_000, watch: WatchSlot? = nil) {
         self.table = table
         self.policy = policy
         self.interval = policy.initialPrevious(startDelay: startDelay)
         self.nextDue = startTime &+ startDelay
         self.historyLimit = historyLimit
         self.ctx = WorkerContext(name: "reaper", checkLockOrder: checkLockOrder, action: lockAction)
+        self.ctx.watch = watch
     }
 
     /// Runs every pass due at or before `now`, each with its due time as
@@ -84,6 +85,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
                                       removed: r.removed, deferred: r.deferred, interval: next, durationNanos: dt))
         }
         passes += 1
+        ctx.watch?.progress.add(1, ordering: .relaxed)
         nextStart = r.nextStart
         interval = next
         ctx.locks.released(.reaperControl)
@@ -134,6 +136,9 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     public func snapshot() -> (passes: Int, interval: Int64, nextStart: Int, stats: TableStats, history: [PassRecord]) {
         control.withLock { (passes, interval, nextStart, ctx.stats, history) }
     }
+
+    /// Connections removed by the reaper so far.
+    public var removedSoFar: UInt64 { control.withLock { ctx.stats.removedByReaper } }
 
     /// Lock-order violations recorded by the reaper's checker.
     public var violations: [LockOrderViolation] { control.withLock { ctx.locks.violations } }

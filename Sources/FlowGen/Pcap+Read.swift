@@ -1,0 +1,159 @@
+import ConnTrack
+
+/// A capture that cannot be read; the message names the byte offset.
+public struct PcapError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// What a replay skipped.
+public struct PcapStats: Sendable {
+    public var records = 0
+    public var used = 0
+    public var skippedNotIP = 0
+    public var skippedProtocol = 0
+    public var skippedMalformed = 0
+}
+
+/// Reads libpcap files (µs or ns, either byte order) over Ethernet (with
+/// 802.1Q tags), raw IP (101), or IPv4/IPv6 link types (228/229).
+public enum PcapReader {
+    public static func read(path: String) throws(PcapError) -> [Packet] {
+        var stats = PcapStats()
+        return try read(path: path, stats: &stats)
+    }
+
+    public static func read(path: String, stats: inout PcapStats) throws(PcapError) -> [Packet] {
+        guard let f = fopen(path, "rb") else { throw PcapError(description: "--pcap: cannot open '\(path)'") }
+        defer { fclose(f) }
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = fread(&chunk, 1, chunk.count, f)
+            if n <= 0 { break }
+            data.append(contentsOf: chunk[0..<n])
+        }
+        return try parse(data, name: path, stats: &stats)
+    }
+
+    public static func parse(_ d: [UInt8], name: String, stats: inout PcapStats) throws(PcapError) -> [Packet] {
+        func err(_ off: Int, _ what: String) -> PcapError { PcapError(description: "--pcap \(name): \(what) at byte offset \(off)") }
+        guard d.count >= 24 else { throw err(0, "truncated global header (\(d.count) of 24 bytes)") }
+        let magicLE = UInt32(d[0]) | UInt32(d[1]) << 8 | UInt32(d[2]) << 16 | UInt32(d[3]) << 24
+        var swapped = false, nanos = false
+        switch magicLE {
+        case 0xa1b2_c3d4: break
+        case 0xa1b2_3c4d: nanos = true
+        case 0xd4c3_b2a1: swapped = true
+        case 0x4d3c_b2a1: swapped = true; nanos = true
+        default: throw err(0, "not a libpcap file (magic 0x\(String(magicLE, radix: 16)))")
+        }
+        func u32(_ o: Int) -> UInt32 {
+            let le = UInt32(d[o]) | UInt32(d[o + 1]) << 8 | UInt32(d[o + 2]) << 16 | UInt32(d[o + 3]) << 24
+            return swapped ? le.byteSwapped : le
+        }
+        let link = u32(20) & 0x0fff_ffff
+        guard [1, 101, 228, 229].contains(link) else { throw err(20, "unsupported link type \(link) (supported: 1 Ethernet, 101 raw IP, 228 IPv4, 229 IPv6)") }
+        var out: [Packet] = []
+        var o = 24
+        while o < d.count {
+            guard o + 16 <= d.count else { throw err(o, "truncated record header") }
+            let sec = Int64(u32(o)), frac = Int64(u32(o + 4))
+            let incl = Int(u32(o + 8))
+            guard incl <= 262_144 else { throw err(o, "record length \(incl) exceeds 262144") }
+            guard o + 16 + incl <= d.count else { throw err(o, "truncated record (\(incl) bytes announced, \(d.count - o - 16) present)") }
+            stats.records += 1
+            let ts = sec * 1_000_000_000 + (nanos ? frac : frac * 1000)
+            var p = o + 16
+            let end = p + incl
+            var ethType: UInt16
+            if link == 1 {
+                guard incl >= 14 else { stats.skippedMalformed += 1; o = end; continue }
+                ethType = UInt16(d[p + 12]) << 8 | UInt16(d[p + 13])
+                p += 14
+                while ethType == 0x8100 || ethType == 0x88a8, p + 4 <= end {
+                    ethType = UInt16(d[p + 2]) << 8 | UInt16(d[p + 3]); p += 4
+                }
+            } else if link == 228 { ethType = 0x0800 } else if link == 229 { ethType = 0x86dd } else {
+                ethType = p < end ? (d[p] >> 4 == 6 ? 0x86dd : 0x0800) : 0
+            }
+            switch decode(d, p, end, ethType, ts) {
+            case .packet(let pk): out.append(pk); stats.used += 1
+            case .notIP: stats.skippedNotIP += 1
+            case .otherProtocol: stats.skippedProtocol += 1
+            case .malformed: stats.skippedMalformed += 1
+            }
+            o = end
+        }
+        return out
+    }
+
+    enum Decoded { case packet(Packet), notIP, otherProtocol, malformed }
+
+    static func decode(_ d: [UInt8], _ start: Int, _ end: Int, _ ethType: UInt16, _ ts: Int64) -> Decoded {
+        var p = start
+        func be16(_ o: Int) -> UInt16 { UInt16(d[o]) << 8 | UInt16(d[o + 1]) }
+        func be32(_ o: Int) -> UInt32 { UInt32(be16(o)) << 16 | UInt32(be16(o + 2)) }
+        func be64(_ o: Int) -> UInt64 { UInt64(be32(o)) << 32 | UInt64(be32(o + 4)) }
+        let net: NetProto
+        let proto: UInt8
+        var src = IPAddress(hi: 0, lo: 0), dst = IPAddress(hi: 0, lo: 0)
+        var l4len: Int
+        if ethType == 0x0800 {
+            guard end - p >= 20, d[p] >> 4 == 4 else { return .malformed }
+            let ihl = Int(d[p] & 0x0f) * 4
+            let total = Int(be16(p + 2))
+            guard ihl >= 20, end - p >= ihl, total >= ihl else { return .malformed }
+            // Fragments after the first carry no transport header.
+            if be16(p + 6) & 0x1fff != 0 { return .otherProtocol }
+            net = .ipv4; proto = d[p + 9]
+            src = IPAddress(v4: be32(p + 12)); dst = IPAddress(v4: be32(p + 16))
+            l4len = min(total, end - p) - ihl
+            p += ihl
+        } else if ethType == 0x86dd {
+            guard end - p >= 40, d[p] >> 4 == 6 else { return .malformed }
+            net = .ipv6; proto = d[p + 6]
+            src = IPAddress(hi: be64(p + 8), lo: be64(p + 16)); dst = IPAddress(hi: be64(p + 24), lo: be64(p + 32))
+            l4len = min(Int(be16(p + 4)), end - p - 40)
+            p += 40
+        } else {
+            return .notIP
+        }
+        guard let tp = TransProto(rawValue: proto) else { return .otherProtocol }
+        let id0 = { (sp: UInt16, dp: UInt16) in
+            TupleID(srcAddr: src, srcPort: sp, dstAddr: dst, dstPort: dp, transProto: tp, netProto: net)
+        }
+        if tp == .tcp {
+            guard l4len >= 20, end - p >= 20 else { return .malformed }
+            let off = Int(d[p + 12] >> 4) * 4
+            guard off >= 20, off <= l4len else { return .malformed }
+            let id = id0(be16(p), be16(p + 2))
+            let seg = TCPSegment(flags: TCPFlags(rawValue: d[p + 13] & 0x1f), seq: be32(p + 4), ack: be32(p + 8),
+                                 window: be16(p + 14), payloadLength: UInt16(clamping: l4len - off))
+            return .packet(Packet(id: id, tcp: seg, hook: hook(id), timestamp: ts))
+        }
+        guard l4len >= 8, end - p >= 8 else { return .malformed }
+        let id = id0(be16(p), be16(p + 2))
+        return .packet(Packet(id: id, tcp: TCPSegment(flags: [], seq: 0, payloadLength: UInt16(clamping: l4len - 8)),
+                              hook: hook(id), timestamp: ts))
+    }
+
+    /// Captures carry no hook: the side sending to the lower port is taken
+    /// as the local client (output hook), the other as prerouting.
+    static func hook(_ id: TupleID) -> Hook {
+        if id.dstPort != id.srcPort { return id.dstPort < id.srcPort ? .output : .prerouting }
+        return (id.srcAddr.hi, id.srcAddr.lo) < (id.dstAddr.hi, id.dstAddr.lo) ? .output : .prerouting
+    }
+
+    /// Worker for a packet: both directions of a flow go to the same one.
+    public static func shard(_ p: Packet, _ n: Int) -> Int {
+        let a = p.id.srcAddr.hi ^ p.id.srcAddr.lo ^ UInt64(p.id.srcPort)
+        let b = p.id.dstAddr.hi ^ p.id.dstAddr.lo ^ UInt64(p.id.dstPort)
+        var x = (a ^ b) &* 0x9E37_79B9_7F4A_7C15
+        x ^= x >> 29
+        return Int(x % UInt64(n))
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

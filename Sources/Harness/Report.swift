@@ -1,0 +1,110 @@
+import ConnTrack
+
+/// Lock counters in a report.
+public struct LockReport: Codable, Sendable, Equatable {
+    public var acquisitions: UInt64
+    public var contended: UInt64
+    public var waitMillis: Double
+    init(_ c: LockCounters) {
+        acquisitions = c.acquisitions; contended = c.contended; waitMillis = Double(c.waitNanos) / 1e6
+    }
+}
+
+/// Percentiles of a distribution.
+public struct Distribution: Codable, Sendable, Equatable {
+    public var count: UInt64
+    public var p50: Double
+    public var p99: Double
+    public var max: Double
+    public var mean: Double
+}
+
+/// One time-series point (CSV row / progress line).
+public struct Sample: Codable, Sendable {
+    public var wallSeconds: Double
+    public var virtualSeconds: Double
+    public var packets: UInt64
+    public var pps: Double
+    public var live: Int64
+    public var reaperInterval: Double
+    public var expiredRatio: Double
+    public var contendedPerMillion: Double
+    public var fractionDone: Double
+}
+
+/// Everything a run measured. `schemaVersion` changes when fields change
+/// meaning; fields ending in `Seconds`/`Millis`/`PerSecond` are wall-clock
+/// and vary between identical runs, everything else is determined by the
+/// configuration in deterministic mode.
+public struct RunReport: Codable, Sendable {
+    public static let schemaVersion = 1
+    public var schemaVersion = RunReport.schemaVersion
+    public var design: String
+    public var variant: String
+    public var scenario: String
+    public var buckets: Int
+    public var threads: Int
+    public var clock: String
+    public var deterministic: Bool
+    public var hashSeed: UInt32
+    public var flowSeed: UInt64
+    public var policy: String
+    public var faults: [String]
+
+    // Throughput
+    public var packets: UInt64
+    public var tableSeconds: Double
+    public var generationSeconds: Double
+    public var wallSeconds: Double
+    public var packetsPerSecond: Double
+    public var perWorkerPacketsPerSecond: [Double]
+    public var virtualSeconds: Double
+
+    // conntrack -S style
+    public var lookups: UInt64
+    public var found: UInt64
+    public var notFound: UInt64
+    public var insert: UInt64
+    public var insertClash: UInt64
+    public var insertFailed: UInt64
+    public var drop: UInt64
+    public var earlyDrop: UInt64
+    public var searchRestart: UInt64
+    public var created: UInt64
+    public var removedInline: UInt64
+    public var removedByReaper: UInt64
+    public var removedOther: UInt64
+    public var deferredByLockOrder: UInt64
+    public var live: Int64
+    public var livePeak: Int64
+    public var tuplesAtEnd: Int
+    public var expiredStillLinkedAtEnd: Int
+    public var trackerInit: UInt64
+    public var trackerResults: [String: UInt64]
+
+    // Lists
+    public var chainWalked: Distribution
+    public var occupancyAtEnd: Distribution
+    public var emptyBucketsAtEnd: Int
+
+    // Contention
+    public var bucketLocks: LockReport
+    public var connectionLocks: LockReport
+    public var tableLock: LockReport
+    public var hottestBuckets: [[UInt64]]
+
+    // Reaper
+    public var reaperPasses: Int
+    public var reaperChecked: Int
+    public var reaperExpired: Int
+    public var reaperIntervalsMillis: [Double]
+    public var reaperPauseMicros: Distribution
+
+    // Latency (sampled)
+    public var latencyNanos: Distribution
+    public var latencySampleEvery: Int
+    public var counterOverheadNote: String
+
+    public var invariants: String
+    public var lockOrderViolations: [String]
+}

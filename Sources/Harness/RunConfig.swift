@@ -1,0 +1,67 @@
+import ConnTrack
+import FlowGen
+
+/// How the driver reads time.
+public enum ClockMode: String, Sendable, Codable, CaseIterable {
+    /// Packet timestamps drive time: timeouts and the reaper's schedule
+    /// play out in seconds of real time.
+    case virtual
+    /// CLOCK_MONOTONIC on every read.
+    case real
+    /// CLOCK_MONOTONIC read once per batch.
+    case coarse
+}
+
+/// Every knob of a run.
+public struct RunConfig: Sendable {
+    public var table = TableConfig()
+    public var design: TableDesign = .buckets
+    public var scenario = ScenarioOptions()
+    public var threads: Int = 2
+    public var policy: ReaperPolicyChoice = .seed(SeedReaperPolicy())
+    public var reaperEnabled = true
+    /// Delay before the first reaper pass (seed: 5 s), on the run's clock.
+    public var reaperStartDelay: Int64 = 5 * Duration_ns.second
+    public var clock: ClockMode = .virtual
+    /// One worker, timestamp order, reaper passes inline at their due times.
+    public var deterministic = false
+    /// Packets per batch between quiescent points and counter publication.
+    public var batch: Int = 256
+    /// Packets generated ahead per worker per round (untimed).
+    public var chunk: Int = 1 << 20
+    /// Packets processed before counters and timers start.
+    public var warmup: Int = 0
+    /// One packet in `latencySampleEvery` is timed.
+    public var latencySampleEvery: Int = 64
+    public var checkLockOrder = LockTracker.enabledByDefault
+    /// Seconds without progress before the watchdog reports and exits (0: off).
+    public var watchdogSeconds: Double = 0
+    /// Real seconds between time-series samples (0: no series).
+    public var sampleSeconds: Double = 0
+    /// Called with each sample while running (progress line, CSV).
+    public var progress: (@Sendable (Sample) -> Void)? = nil
+
+    public init() {}
+
+    public func validate() throws(ConfigError) {
+        try table.validate()
+        try scenario.validate()
+        guard threads >= 1 && threads <= 64 else { throw ConfigError("--threads must be in 1...64, got \(threads)") }
+        guard batch >= 1 && batch <= 1 << 20 else { throw ConfigError("--batch must be in 1...1048576, got \(batch)") }
+        guard chunk >= batch && chunk <= 1 << 26 else { throw ConfigError("--chunk must be in \(batch)...\(1 << 26), got \(chunk)") }
+        guard warmup >= 0 else { throw ConfigError("--warmup must be >= 0, got \(warmup)") }
+        guard latencySampleEvery >= 1 else { throw ConfigError("--latency-sample-every must be >= 1, got \(latencySampleEvery)") }
+        guard watchdogSeconds >= 0 else { throw ConfigError("--watchdog must be >= 0 seconds") }
+        guard reaperStartDelay >= 0 else { throw ConfigError("--reaper-start-delay must be >= 0 seconds") }
+        if deterministic && threads != 1 { throw ConfigError("--deterministic needs --threads 1, got \(threads)") }
+        if deterministic && clock != .virtual { throw ConfigError("--deterministic needs --clock virtual") }
+    }
+}
+
+/// Table designs behind `ConnTrackTable`.
+public enum TableDesign: String, Sendable, Codable, CaseIterable {
+    /// gVisor's bucketed table (variant seed2020 or fixed).
+    case buckets
+    /// One mutex around a Swift Dictionary: the design the seed replaced.
+    case globalLock = "global-lock"
+}

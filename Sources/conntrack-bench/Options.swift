@@ -1,0 +1,157 @@
+import ArgumentParser
+import ConnTrack
+import FlowGen
+import Harness
+
+extension Variant: ExpressibleByArgument {}
+extension Fault: ExpressibleByArgument {}
+extension ScenarioKind: ExpressibleByArgument {}
+extension ClockMode: ExpressibleByArgument {}
+extension TableDesign: ExpressibleByArgument {}
+extension Timeouts.Mode: ExpressibleByArgument {}
+
+enum PolicyName: String, ExpressibleByArgument, CaseIterable { case seed, linux2022, cilium, off }
+
+struct TableOptions: ParsableArguments {
+    @Option(help: "Table design: buckets (gVisor's) or global-lock (one mutex around a Dictionary).")
+    var design: TableDesign = .buckets
+    @Option(help: "Behaviour of the bucketed table: seed2020 (the 2020 commit, defects included) or fixed.")
+    var variant: Variant = .seed2020
+    @Option(help: "Number of hash buckets (1...268435456).")
+    var buckets: Int = 1 << 14
+    @Option(help: "Hash seed (decimal); random when omitted, as in the seed.")
+    var hashSeed: UInt32?
+    @Option(help: "Timeout table: seed (5 days established, 120 s otherwise) or linux (per state).")
+    var timeouts: Timeouts.Mode = .seed
+    @Option(help: "Timeout of established TCP connections, seconds.")
+    var establishedTimeout: Double = 5 * 86400
+    @Option(help: "Timeout of any other TCP state in the seed table, seconds.")
+    var otherTimeout: Double = 120
+    @Option(help: "Timeout of unreplied UDP flows, seconds.")
+    var udpTimeout: Double = 30
+    @Option(help: "Timeout of replied UDP flows, seconds.")
+    var udpStreamTimeout: Double = 120
+    @Option(help: "Limit on live connections with Linux-style early drop (default: none).")
+    var maxConnections: Int?
+    @Option(name: .customLong("inject"), help: "Inject a fault (repeatable): \(Fault.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var faults: [Fault] = []
+
+    func tableConfig() throws -> TableConfig {
+        var t = Timeouts(mode: timeouts)
+        for (name, v) in [("--established-timeout", establishedTimeout), ("--other-timeout", otherTimeout),
+                          ("--udp-timeout", udpTimeout), ("--udp-stream-timeout", udpStreamTimeout)] where !(v >= 0 && v <= 1e9) {
+            throw ValidationError("\(name) must be in 0...1000000000 seconds, got \(v)")
+        }
+        t.established = Int64(establishedTimeout * 1e9)
+        t.other = Int64(otherTimeout * 1e9)
+        t.udp = Int64(udpTimeout * 1e9)
+        t.udpStream = Int64(udpStreamTimeout * 1e9)
+        let c = TableConfig(buckets: buckets, hashSeed: hashSeed, variant: variant, faults: Set(faults),
+                            timeouts: t, maxConnections: maxConnections)
+        do { try c.validate() } catch { throw ValidationError(error.description) }
+        return c
+    }
+}
+
+struct ReaperOptions: ParsableArguments {
+    @Option(help: "Reaper schedule: seed, linux2022, cilium, or off.")
+    var policy: PolicyName = .seed
+    @Option(help: "Seed policy: a pass walks buckets/fraction buckets (1...1048576).")
+    var fraction: Int = 128
+    @Option(help: "Seed policy: above this percentage of expired tuples the next pass comes after the minimum interval (0...100).")
+    var maxExpiredPct: Int = 50
+    @Option(help: "Seed policy: minimum interval and increment, milliseconds.")
+    var minIntervalMs: Double = 10
+    @Option(help: "Seed policy: time to traverse the whole table at the maximum interval, seconds.")
+    var maxFullTraversal: Double = 60
+    @Option(help: "Delay before the first pass, seconds (seed: 5).")
+    var reaperStartDelay: Double = 5
+    @Option(help: "linux2022 policy: buckets per pass.")
+    var linuxBucketsPerPass: Int = 1024
+
+    func choice() throws -> ReaperPolicyChoice? {
+        guard fraction >= 1 && fraction <= 1 << 20 else { throw ValidationError("--fraction must be in 1...1048576, got \(fraction)") }
+        guard maxExpiredPct >= 0 && maxExpiredPct <= 100 else { throw ValidationError("--max-expired-pct must be in 0...100, got \(maxExpiredPct)") }
+        guard minIntervalMs > 0 && minIntervalMs <= 3_600_000 else { throw ValidationError("--min-interval-ms must be in (0, 3600000], got \(minIntervalMs)") }
+        guard maxFullTraversal > 0 && maxFullTraversal <= 86400 else { throw ValidationError("--max-full-traversal must be in (0, 86400] seconds, got \(maxFullTraversal)") }
+        let seed = SeedReaperPolicy(fraction: fraction, maxExpiredPercent: maxExpiredPct,
+                                    minInterval: Int64(minIntervalMs * 1e6), maxFullTraversal: Int64(maxFullTraversal * 1e9))
+        guard seed.minInterval <= seed.maxInterval else {
+            throw ValidationError("--min-interval-ms (\(minIntervalMs)) must not exceed the maximum interval max-full-traversal/fraction (\(Double(seed.maxInterval) / 1e6) ms)")
+        }
+        guard linuxBucketsPerPass >= 1 else { throw ValidationError("--linux-buckets-per-pass must be >= 1, got \(linuxBucketsPerPass)") }
+        switch policy {
+        case .seed: return .seed(seed)
+        case .linux2022: return .linux2022(Linux2022ReaperPolicy(bucketsPerPass: linuxBucketsPerPass))
+        case .cilium: return .cilium(CiliumReaperPolicy())
+        case .off: return nil
+        }
+    }
+}
+
+struct ScenarioArgs: ParsableArguments {
+    @Option(help: "Traffic: \(ScenarioKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var scenario: ScenarioKind = .mix
+    @Option(help: "Concurrent flows (slots); finished flows are replaced (1...50000000).")
+    var flows: Int = 100_000
+    @Option(help: "Packets in total.")
+    var packets: Int = 10_000_000
+    @Option(help: "Virtual duration covered by the packets, seconds.")
+    var duration: Double = 600
+    @Option(help: "Fraction of flows over IPv6 (0...1).")
+    var ipv6Ratio: Double = 0.2
+    @Option(help: "Fraction of NAT-redirected flows in the nat scenario (0...1).")
+    var natFraction: Double = 0.5
+    @Flag(help: "Workers share one flow population (contention) instead of disjoint shards.")
+    var shared = false
+    @Option(help: "Seed of the packet stream.")
+    var seed: UInt64 = 1
+
+    func options() throws -> ScenarioOptions {
+        var o = ScenarioOptions()
+        o.scenario = scenario; o.flows = flows; o.packets = packets
+        guard duration > 0 && duration <= 1e9 else { throw ValidationError("--duration must be in (0, 1000000000] seconds, got \(duration)") }
+        o.duration = Int64(duration * 1e9)
+        o.ipv6Ratio = ipv6Ratio; o.natFraction = natFraction; o.shared = shared; o.seed = seed
+        do { try o.validate() } catch { throw ValidationError(error.description) }
+        return o
+    }
+}
+
+struct DriverOptions: ParsableArguments {
+    @Option(help: "Worker threads (1...64); default: active cores.")
+    var threads: Int = activeCores()
+    @Option(help: "Clock: virtual (packet timestamps), real, or coarse (one read per 256 packets).")
+    var clock: ClockMode = .virtual
+    @Flag(help: "One worker, timestamp order, reaper passes inline: the report is a pure function of the inputs.")
+    var deterministic = false
+    @Option(help: "Packets per batch between quiescent points.")
+    var batch: Int = 256
+    @Option(help: "Packets generated ahead per worker per round (untimed).")
+    var chunk: Int = 1 << 20
+    @Option(help: "Packets per worker processed before timing starts.")
+    var warmup: Int = 0
+    @Option(help: "Time one packet in N for the latency histogram.")
+    var latencySampleEvery: Int = 64
+    @Flag(help: "Check the lock order on every acquisition (always on in debug builds).")
+    var checkLockOrder = false
+    @Option(help: "Exit with code 4 and a lock report after this many seconds without progress (0: off).")
+    var watchdog: Double = 10
+
+    func apply(_ c: inout RunConfig) throws {
+        c.threads = deterministic ? 1 : threads
+        c.clock = clock; c.deterministic = deterministic; c.batch = batch; c.chunk = chunk; c.warmup = warmup
+        c.latencySampleEvery = latencySampleEvery
+        c.checkLockOrder = checkLockOrder || LockTracker.enabledByDefault
+        c.watchdogSeconds = watchdog
+        if deterministic && threads != activeCores() && threads != 1 {
+            throw ValidationError("--deterministic runs one worker; drop --threads or set it to 1 (got \(threads))")
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func activeCores() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
