@@ -63,6 +63,8 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         defer { control.unlock() }
         var n = 0
         while nextDue <= now {
+            // A background reaper may be asked to stop mid-catch-up.
+            if thread != nil && stopRequested.load(ordering: .relaxed) { break }
             onePass(at: nextDue)
             nextDue &+= interval
             n += 1

@@ -25,6 +25,18 @@ public enum Runner {
         }
     }
 
+    /// Virtual time of a concurrent run: the minimum over unfinished
+    /// workers, or the maximum once all have finished.
+    static func virtualNow(_ shared: [WorkerShared]) -> Int64 {
+        var lo = Int64.max, hi = Int64.min
+        for w in shared {
+            let t = w.virtualNow.load(ordering: .relaxed)
+            hi = max(hi, t)
+            if !w.finished.load(ordering: .acquiring) { lo = min(lo, t) }
+        }
+        return lo == Int64.max ? hi : lo
+    }
+
     /// A source of packets for one worker.
     struct Source {
         var gen: FlowGenerator?
@@ -71,7 +83,7 @@ public enum Runner {
                     let r = reaper.snapshot()
                     s.merge(r.stats)
                     let now = MonotonicClock.read()
-                    let vnow = real ? now - startTime : shared.map { $0.virtualNow.load(ordering: .relaxed) }.min() ?? 0
+                    let vnow = real ? now - startTime : Runner.virtualNow(shared)
                     let last = r.history.last
                     let sample = Sample(
                         wallSeconds: Double(now - wallStart) / 1e9, virtualSeconds: Double(vnow) / 1e9,
@@ -154,9 +166,8 @@ public enum Runner {
                 if real {
                     reaper.start(realTime: true, now: { MonotonicClock.read() })
                 } else {
-                    reaper.start(realTime: false, now: {
-                        shared.map { $0.virtualNow.load(ordering: .relaxed) }.min() ?? 0
-                    })
+                    // Time the slowest unfinished worker has reached.
+                    reaper.start(realTime: false, now: { Runner.virtualNow(shared) })
                 }
             }
             for w in 0..<threads {
@@ -208,7 +219,7 @@ public enum Runner {
                         }
                         barrier.wait()
                     }
-                    shared[w].virtualNow.store(Int64.max, ordering: .relaxed)
+                    shared[w].finished.store(true, ordering: .releasing)
                     shared[w].processed = processedTotal
                     buf.deallocate()
                     ctxBox.set(w, ctx)
