@@ -37,18 +37,20 @@ struct TupleNode {
 struct ConnNode {
     /// The connection lock (seed: `conn.mu`). Ranked after every bucket.
     var mutex: pthread_mutex_t
-    /// immutable after insert
-    var original: TupleNode
-    /// immutable after insert
-    var reply: TupleNode
+    // Fields read by every expiry check sit next to the mutex (same or
+    // adjacent cache line); the tuples follow.
+    /// protected by mutex: nanoseconds on the table's clock
+    var lastUsed: Int64
     /// protected by mutex: the hook that initialised the tracker
     var tcbHook: Hook
     /// protected by mutex
     var tcb: TCB
     /// protected by mutex
     var udp: UDPState
-    /// protected by mutex: nanoseconds on the table's clock
-    var lastUsed: Int64
+    /// immutable after insert
+    var original: TupleNode
+    /// immutable after insert
+    var reply: TupleNode
     /// immutable: whether the reply is redirected (NAT)
     var natRedirect: Bool
     /// protected by the table's retire lock once the connection is removed
@@ -61,10 +63,10 @@ struct ConnNode {
     static func make(original: TupleID, reply: TupleID, hook: Hook, now: Int64, nat: Bool) -> UnsafeMutablePointer<ConnNode> {
         let p = UnsafeMutablePointer<ConnNode>.allocate(capacity: 1)
         p.initialize(to: ConnNode(
-            mutex: pthread_mutex_t(),
+            mutex: pthread_mutex_t(), lastUsed: now, tcbHook: hook, tcb: TCB(), udp: UDPState(),
             original: TupleNode(next: nil, prev: nil, id: original, direction: .original, conn: p),
             reply: TupleNode(next: nil, prev: nil, id: reply, direction: .reply, conn: p),
-            tcbHook: hook, tcb: TCB(), udp: UDPState(), lastUsed: now, natRedirect: nat, retiredNext: nil, retired: false))
+            natRedirect: nat, retiredNext: nil, retired: false))
         PThread.initMutex(p.pointer(to: \.mutex)!)
         return p
     }
