@@ -14,6 +14,8 @@ struct FlowState {
     var left = 0
     var generation: UInt64 = 0
     var clientTurn = true
+    /// Who sends the first FIN (the tracker reports ClosedBySelf or ClosedByPeer).
+    var serverClosesFirst = false
 }
 
 /// A deterministic, streaming packet source for one worker: a fixed number
@@ -102,6 +104,7 @@ public struct FlowGenerator {
             f.natAddr = v6 ? IPAddress(hi: 0xfd99_0000_0000_0000, lo: 0x200 | server) : IPAddress(v4: 0xc0a8_0000 | UInt32(server))
             f.natPort = 8080
         }
+        f.serverClosesFirst = take(1) == 1
         f.cseq = UInt32(truncatingIfNeeded: take(32))
         f.sseq = UInt32(truncatingIfNeeded: mix(h, 7))
         switch kind {
@@ -172,9 +175,14 @@ public struct FlowGenerator {
         case 3:
             if f.kind != .long && f.left <= 0 {
                 if f.kind == .reset { f.phase = 255; return client(.rst) }
+                f.phase = 4
+                if f.serverClosesFirst {
+                    let p = server([.fin, .ack])
+                    f.sseq &+= 1
+                    return p
+                }
                 let p = client([.fin, .ack])
                 f.cseq &+= 1
-                f.phase = 4
                 return p
             }
             let len = UInt16(64 + rng.below(1336))
@@ -189,13 +197,18 @@ public struct FlowGenerator {
             f.sseq &+= UInt32(len)
             return p
         case 4:
+            f.phase = 5
+            if f.serverClosesFirst {
+                let p = client([.fin, .ack])
+                f.cseq &+= 1
+                return p
+            }
             let p = server([.fin, .ack])
             f.sseq &+= 1
-            f.phase = 5
             return p
         default:
             f.phase = 255
-            return client(.ack)
+            return f.serverClosesFirst ? server(.ack) : client(.ack)
         }
     }
 }
