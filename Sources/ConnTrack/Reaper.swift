@@ -64,7 +64,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         var n = 0
         while nextDue <= now {
             // A background reaper may be asked to stop mid-catch-up.
-            if thread != nil && stopRequested.load(ordering: .relaxed) { break }
+            if stopRequested.load(ordering: .relaxed) { break }
             onePass(at: nextDue)
             nextDue &+= interval
             n += 1
@@ -132,6 +132,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         stopRequested.store(true, ordering: .relaxed)
         th.join()
         thread = nil
+        stopRequested.store(false, ordering: .relaxed)
     }
 
     /// A consistent copy of the reaper's state and counters.
