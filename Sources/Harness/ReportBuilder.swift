@@ -63,7 +63,7 @@ enum ReportBuilder {
                                max: Double(latency.max), mean: latency.mean)
                 : Distribution(count: 0, p50: 0, p99: 0, max: 0, mean: 0),
             latencySampleEvery: cfg.latencySampleEvery,
-            counterOverheadNote: "counters are plain increments in a per-worker struct, published once per batch; see results/README.md for their measured cost",
+            counterOverheadNote: "counters are plain increments in a per-worker struct, published once per batch under a per-worker mutex; their cost has not been measured separately yet",
             invariants: inv.description, lockOrderViolations: violations)
     }
 }
