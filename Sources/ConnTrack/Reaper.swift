@@ -119,7 +119,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
                     }
                 } else {
                     // Sleep in short slices so stop() is prompt.
-                    OSThread.sleep(nanoseconds: realTime ? min(due - t, 1_000_000) : 100_000)
+                    OSThread.sleep(nanoseconds: realTime ? max(1, min(due - t, 1_000_000)) : 1_000_000)
                 }
             }
         }
