@@ -79,6 +79,9 @@ public struct RunReport: Codable, Sendable {
     public var livePeak: Int64
     public var tuplesAtEnd: Int
     public var expiredStillLinkedAtEnd: Int
+    /// Expired connections still linked after one extra full reaper sweep
+    /// from bucket 0 at the end (0 for a correct walk; the 2020 walk leaves some).
+    public var expiredSurvivingFullSweep: Int
     public var trackerInit: UInt64
     public var trackerResults: [String: UInt64]
 

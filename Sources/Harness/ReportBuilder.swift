@@ -23,7 +23,17 @@ enum ReportBuilder {
         let contention = table.bucketContention()
         let hottest = contention.enumerated().filter { $0.element > 0 }.sorted { $0.element > $1.element }.prefix(5)
             .map { [UInt64($0.offset), $0.element] }
-        let inv = table._checkInvariants(uniqueIDs: nil)
+        var inv = table._checkInvariants(uniqueIDs: nil)
+        let expiredAtEnd = table.expiredCount(now: endTime)
+        // "Every expired connection is eventually removed": one full sweep
+        // from bucket 0 must remove them all unless the walk stops early.
+        var sweepCtx = WorkerContext(name: "final-sweep", checkLockOrder: cfg.checkLockOrder)
+        _ = table.reapPass(start: 0, maxBuckets: table.bucketCount, maxEvictions: .max, now: endTime, &sweepCtx)
+        let survivors = table.expiredCount(now: endTime)
+        let expectComplete = cfg.design == .globalLock || cfg.table.variant == .fixed
+        if survivors > 0 && expectComplete {
+            inv.violations.append("\(survivors) expired connections survived a full reaper sweep")
+        }
         let results = Dictionary(uniqueKeysWithValues: TrackerResult.allCases.map { ("\($0)", s.trackerResults[Int($0.rawValue)]) })
         let chain = s.chain
         let pkts = s.packets
@@ -47,7 +57,7 @@ enum ReportBuilder {
             created: s.created, removedInline: all.removedInline, removedByReaper: all.removedByReaper,
             removedOther: all.removedOther, deferredByLockOrder: all.deferredByLockOrder,
             live: Int64(all.created) - Int64(all.removed), livePeak: max(livePeak, Int64(all.created) - Int64(all.removed)),
-            tuplesAtEnd: inv.tuples, expiredStillLinkedAtEnd: table.expiredCount(now: endTime),
+            tuplesAtEnd: inv.tuples, expiredStillLinkedAtEnd: expiredAtEnd, expiredSurvivingFullSweep: survivors,
             trackerInit: s.trackerInit, trackerResults: results,
             chainWalked: Distribution(count: chain.samples, p50: Double(chain.percentile(50)), p99: Double(chain.percentile(99)),
                                       max: Double(chain.max), mean: chain.samples > 0 ? Double(chain.total) / Double(chain.samples) : 0),

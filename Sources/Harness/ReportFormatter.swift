@@ -65,6 +65,7 @@ public enum ReportFormatter {
         o += row("pause per pass (µs)", "p50 " + f(r.reaperPauseMicros.p50, 1) + "  p99 " + f(r.reaperPauseMicros.p99, 1) + "  max " + f(r.reaperPauseMicros.max, 1))
         o += "\nChecks\n"
         o += row("invariants", r.invariants)
+        o += row("full sweep at end", num(r.expiredSurvivingFullSweep) + " expired connections survived" + (r.variant == "seed2020" && r.design == "buckets" ? " (the 2020 walk stops at its first reap)" : ""))
         o += row("lock order", r.lockOrderViolations.isEmpty ? "no violation" : r.lockOrderViolations.joined(separator: "\n    "))
         return o
     }

@@ -46,6 +46,16 @@ import Testing
         #expect(r.reaperPasses > 0)
     }
 
+    /// Each fault meant for the invariant check trips it; the clean run does not.
+    @Test(arguments: [(Fault?.none, true), (.walkAfterRemove, false), (.recomputeNatPartner, false)])
+    func invariantCheckCatchesTheWalkAndNatFaults(_ fault: Fault?, _ clean: Bool) throws {
+        var c = small(.nat, threads: 1, deterministic: true, faults: fault.map { [$0] } ?? [])
+        c.scenario.natFraction = 1
+        c.reaperStartDelay = 0
+        let r = try Runner.run(c)
+        #expect(r.invariants.hasPrefix("invariants hold") == clean, "\(r.invariants)")
+    }
+
     @Test func globalLockDesignRuns() throws {
         var c = small(.churn)
         c.design = .globalLock
