@@ -131,3 +131,23 @@ extension BucketTable {
         }
     }
 }
+
+extension BucketTable {
+    /// Holds bucket i's lock until `release` is called: lets tests stall
+    /// the table the way a lost unlock would. Not for production use.
+    public func _holdBucketLockForTesting(_ i: Int) -> @Sendable () -> Void {
+        let m = bucketPtr(i).pointer(to: \.mutex)!
+        pthread_mutex_lock(m)
+        let box = UnsafeSendablePointer(m)
+        return { pthread_mutex_unlock(box.p) }
+    }
+}
+
+struct UnsafeSendablePointer: @unchecked Sendable {
+    let p: UnsafeMutablePointer<pthread_mutex_t>
+    init(_ p: UnsafeMutablePointer<pthread_mutex_t>) { self.p = p }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -38,6 +38,11 @@ public struct RunConfig: Sendable {
     public var watchdogSeconds: Double = 0
     /// Real seconds between time-series samples (0: no series).
     public var sampleSeconds: Double = 0
+    /// What the watchdog does with its report; nil prints it and exits
+    /// with code 4. Tests capture it instead.
+    public var onStall: (@Sendable (String) -> Void)? = nil
+    /// Called once with the table before any worker starts (tests).
+    public var onTableCreated: (@Sendable (AnyObject) -> Void)? = nil
     /// Called with each sample while running (progress line, CSV).
     public var progress: (@Sendable (Sample) -> Void)? = nil
 

@@ -53,6 +53,7 @@ public enum Runner {
 
     static func run<T: ConnTrackTable>(_: T.Type, _ cfg: RunConfig, sources: [[Packet]]?) -> RunReport {
         let table = T(cfg.table)
+        cfg.onTableCreated?(table)
         let threads = sources?.count ?? cfg.threads
         let real = cfg.clock != .virtual
         let startTime = real ? MonotonicClock.read() : 0
@@ -115,8 +116,13 @@ public enum Runner {
                         last = cur
                         stalledSince = MonotonicClock.read()
                     } else if Double(MonotonicClock.read() - stalledSince) / 1e9 >= cfg.watchdogSeconds {
-                        writeStderr(Watchdog.describe(slots, seconds: cfg.watchdogSeconds))
-                        exit(ExitCode.deadlock)
+                        let report = Watchdog.describe(slots, seconds: cfg.watchdogSeconds)
+                        guard let onStall = cfg.onStall else {
+                            writeStderr(report)
+                            exit(ExitCode.deadlock)
+                        }
+                        onStall(report)
+                        return
                     }
                 }
             }

@@ -56,6 +56,36 @@ import Testing
         #expect(r.invariants.hasPrefix("invariants hold") == clean, "\(r.invariants)")
     }
 
+    @Test func watchdogNamesTheLockEveryoneWaitsFor() throws {
+        final class Box: @unchecked Sendable {
+            let m = HeapMutex()
+            var release: (@Sendable () -> Void)?
+            var report: String?
+        }
+        let box = Box()
+        var c = small(.churn, threads: 2)
+        c.table.buckets = 1
+        c.scenario.flows = 50
+        c.scenario.packets = 5_000
+        c.watchdogSeconds = 0.3
+        c.reaperEnabled = false
+        c.onTableCreated = { t in
+            let r = (t as! BucketTable)._holdBucketLockForTesting(0)
+            box.m.withLock { box.release = r }
+        }
+        c.onStall = { report in
+            box.m.withLock {
+                box.report = report
+                box.release?()
+                box.release = nil
+            }
+        }
+        let r = try Runner.run(c)
+        let report = try #require(box.m.withLock { box.report })
+        #expect(report.contains("worker-0") && report.contains("waits for bucket[0]"), "\(report)")
+        #expect(r.packets == 5_000)
+    }
+
     @Test func globalLockDesignRuns() throws {
         var c = small(.churn)
         c.design = .globalLock

@@ -1,0 +1,124 @@
+import Benchmark
+import ConnTrack
+import FlowGen
+import Harness
+
+func tuple(_ i: Int) -> TupleID {
+    TupleID(srcAddr: IPAddress(v4: 0x0a00_0000 | UInt32(i)), srcPort: UInt16(truncatingIfNeeded: 1024 + i),
+            dstAddr: IPAddress(v4: 0xac10_0001), dstPort: 443, transProto: .tcp, netProto: .ipv4)
+}
+
+func syn(_ id: TupleID) -> Packet {
+    Packet(id: id, tcp: TCPSegment(flags: .syn, seq: 1), hook: .output)
+}
+
+/// A table whose single bucket holds `length` tuples; returns the tuple at
+/// the far end of the chain.
+func chain(_ length: Int, variant: Variant) -> (BucketTable, TupleID) {
+    let t = BucketTable(TableConfig(buckets: 1, hashSeed: 1, variant: variant))
+    var ctx = WorkerContext(name: "setup", checkLockOrder: false)
+    let conns = max(1, length / 2)
+    for i in 0..<conns { _ = t.handlePacket(syn(tuple(i)), clock: VirtualClock(0), &ctx) }
+    // Push-front: the first connection's original tuple is deepest.
+    return (t, length == 1 ? tuple(0).reversed : tuple(0))
+}
+
+let benchmarks: @Sendable () -> Void = {
+    let fast = Benchmark.Configuration(metrics: [.wallClock, .throughput, .mallocCountTotal, .instructions],
+                                       warmupIterations: 3, scalingFactor: .kilo, maxDuration: .seconds(2), maxIterations: 200)
+
+    let ids = (0..<1024).map(tuple)
+    Benchmark("hash/jenkins-seed", configuration: fast) { b in
+        var acc: UInt32 = 0
+        for _ in b.scaledIterations { for id in ids { acc &+= JenkinsHash.hash(id, seed: 0x1234) } }
+        blackHole(acc)
+    }
+    Benchmark("hash/swift-hasher", configuration: fast) { b in
+        var acc = 0
+        for _ in b.scaledIterations { for id in ids { acc &+= id.hashValue } }
+        blackHole(acc)
+    }
+
+    for v in Variant.allCases {
+        for length in [1, 4, 16, 64] {
+            Benchmark("lookup-hit/\(v.rawValue)/chain-\(length)", configuration: fast) { b in
+                let (t, id) = chain(length, variant: v)
+                var ctx = WorkerContext(name: "bench", checkLockOrder: false)
+                b.startMeasurement()
+                for _ in b.scaledIterations { blackHole(t.lookup(id, now: 0, &ctx) != nil) }
+            }
+            Benchmark("lookup-miss/\(v.rawValue)/chain-\(length)", configuration: fast) { b in
+                let (t, _) = chain(length, variant: v)
+                var ctx = WorkerContext(name: "bench", checkLockOrder: false)
+                let missing = tuple(1_000_000)
+                b.startMeasurement()
+                for _ in b.scaledIterations { blackHole(t.lookup(missing, now: 0, &ctx) != nil) }
+            }
+        }
+        // The packet path for an existing connection: must not allocate.
+        Benchmark("packet-path/\(v.rawValue)/existing", configuration: fast) { b in
+            let t = BucketTable(TableConfig(buckets: 16384, hashSeed: 1, variant: v))
+            var ctx = WorkerContext(name: "bench", checkLockOrder: false)
+            let flows = (0..<4096).map { tuple($0) }
+            for id in flows { _ = t.handlePacket(syn(id), clock: VirtualClock(0), &ctx) }
+            let packets = flows.map { Packet(id: $0, tcp: TCPSegment(flags: .ack, seq: 2, ack: 1), hook: .output) }
+            b.startMeasurement()
+            for _ in b.scaledIterations {
+                for p in packets.prefix(64) { blackHole(t.handlePacket(p, clock: VirtualClock(1), &ctx)) }
+            }
+        }
+        Benchmark("insert/\(v.rawValue)", configuration: fast) { b in
+            let t = BucketTable(TableConfig(buckets: 1 << 16, hashSeed: 1, variant: v))
+            var ctx = WorkerContext(name: "bench", checkLockOrder: false)
+            var i = 0
+            b.startMeasurement()
+            for _ in b.scaledIterations { _ = t.handlePacket(syn(tuple(i)), clock: VirtualClock(0), &ctx); i += 1 }
+        }
+    }
+
+    // The rank checker: zero cost when disabled (compare the two).
+    for check in [false, true] {
+        Benchmark("packet-path/fixed/lock-check-\(check ? "on" : "off")", configuration: fast) { b in
+            let t = BucketTable(TableConfig(buckets: 16384, hashSeed: 1, variant: .fixed))
+            var ctx = WorkerContext(name: "bench", checkLockOrder: check)
+            let flows = (0..<4096).map { tuple($0) }
+            for id in flows { _ = t.handlePacket(syn(id), clock: VirtualClock(0), &ctx) }
+            let packets = flows.map { Packet(id: $0, tcp: TCPSegment(flags: .ack, seq: 2, ack: 1), hook: .output) }
+            b.startMeasurement()
+            for _ in b.scaledIterations {
+                for p in packets.prefix(64) { blackHole(t.handlePacket(p, clock: VirtualClock(1), &ctx)) }
+            }
+        }
+    }
+
+    // One reaper pass over 1/128 of a 16384-bucket table at several expired ratios.
+    for expiredPct in [0, 50, 100] {
+        Benchmark("reaper-pass/fixed/expired-\(expiredPct)pct",
+                  configuration: .init(metrics: [.wallClock, .mallocCountTotal], warmupIterations: 1, maxDuration: .seconds(2), maxIterations: 50)) { b in
+            let t = BucketTable(TableConfig(buckets: 16384, hashSeed: 1, variant: .fixed))
+            var ctx = WorkerContext(name: "bench", checkLockOrder: false)
+            let n = 65536
+            for i in 0..<n {
+                let stale = i % 100 < expiredPct
+                _ = t.handlePacket(syn(tuple(i)), clock: VirtualClock(stale ? 0 : 1_000 * 1_000_000_000), &ctx)
+            }
+            b.startMeasurement()
+            blackHole(t.reapPass(start: 0, maxBuckets: 128, now: 1_000 * 1_000_000_000, &ctx))
+        }
+    }
+
+    // Multi-worker throughput through the harness (steady, fixed).
+    for threads in [1, 2] {
+        Benchmark("harness/steady/fixed/\(threads)-workers",
+                  configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 0, maxDuration: .seconds(5), maxIterations: 3)) { b in
+            var c = RunConfig()
+            c.table = TableConfig(buckets: 65536, hashSeed: 1, variant: .fixed)
+            c.scenario.scenario = .steady
+            c.scenario.flows = 100_000
+            c.scenario.packets = 2_000_000
+            c.threads = threads
+            c.checkLockOrder = false
+            blackHole(try Runner.run(c).packetsPerSecond)
+        }
+    }
+}
