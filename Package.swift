@@ -20,10 +20,13 @@ let package = Package(
     targets: [
         .target(name: "ConnTrack"),
         .target(name: "FlowGen", dependencies: ["ConnTrack"]),
+        // Allocator statistics (jemalloc's mallctl when it is loaded, else
+        // glibc's mallinfo2); C because glibc's malloc.h is not in Swift's Glibc.
+        .target(name: "CAllocStats"),
         .target(
             name: "Harness",
             dependencies: [
-                "ConnTrack", "FlowGen",
+                "ConnTrack", "FlowGen", "CAllocStats",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),

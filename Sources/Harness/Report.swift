@@ -102,12 +102,30 @@ public struct RunReport: Codable, Sendable {
     public var reaperExpired: Int
     public var reaperIntervalsMillis: [Double]
     public var reaperPauseMicros: Distribution
+    /// Wall-clock time spent in reaper passes (the reaper's CPU cost).
+    public var reaperBusySeconds: Double
 
     // Latency (sampled)
     public var latencyNanos: Distribution
     public var latencySampleEvery: Int
     public var counterOverheadNote: String
 
+    /// Allocator statistics at the end of the run (before teardown).
+    public var allocator: AllocatorStats
+
     public var invariants: String
     public var lockOrderViolations: [String]
+}
+
+/// Heap statistics from the process's allocator.
+public struct AllocatorStats: Codable, Sendable {
+    /// "jemalloc" or "glibc".
+    public var allocator: String
+    public var allocatedBytes: Int
+    public var activeBytes: Int
+    public var residentBytes: Int
+    /// Allocated bytes per live connection (all of the process's heap).
+    public var bytesPerLiveConnection: Double
+    /// 1 − allocated / active.
+    public var fragmentation: Double
 }

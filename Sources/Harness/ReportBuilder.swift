@@ -1,3 +1,4 @@
+import CAllocStats
 import ConnTrack
 import Histogram
 
@@ -23,6 +24,13 @@ enum ReportBuilder {
         let contention = table.bucketContention()
         let hottest = contention.enumerated().filter { $0.element > 0 }.sorted { $0.element > $1.element }.prefix(5)
             .map { [UInt64($0.offset), $0.element] }
+        var allocated = 0, active = 0, resident = 0
+        let isJemalloc = ct_alloc_stats(&allocated, &active, &resident) == 1
+        let liveNow = max(1, Int64(all.created) - Int64(all.removed))
+        let alloc = AllocatorStats(allocator: isJemalloc ? "jemalloc" : "glibc", allocatedBytes: allocated,
+                                   activeBytes: active, residentBytes: resident,
+                                   bytesPerLiveConnection: Double(allocated) / Double(liveNow),
+                                   fragmentation: active > 0 ? 1 - Double(allocated) / Double(active) : 0)
         var inv = table._checkInvariants(uniqueIDs: nil)
         let expiredAtEnd = table.expiredCount(now: endTime)
         // "Every expired connection is eventually removed": one full sweep
@@ -68,12 +76,13 @@ enum ReportBuilder {
             reaperExpired: r.history.reduce(0) { $0 + $1.expired },
             reaperIntervalsMillis: r.history.map { Double($0.interval) / 1e6 },
             reaperPauseMicros: dist(r.history.map { Double($0.durationNanos) / 1e3 }),
+            reaperBusySeconds: Double(r.history.reduce(Int64(0)) { $0 + $1.durationNanos }) / 1e9,
             latencyNanos: latency.totalCount > 0
                 ? Distribution(count: latency.totalCount, p50: Double(latency.valueAtPercentile(50)), p99: Double(latency.valueAtPercentile(99)),
                                max: Double(latency.max), mean: latency.mean)
                 : Distribution(count: 0, p50: 0, p99: 0, max: 0, mean: 0),
             latencySampleEvery: cfg.latencySampleEvery,
             counterOverheadNote: "counters are plain increments in a per-worker struct, published once per batch under a per-worker mutex; their cost has not been measured separately yet",
-            invariants: inv.description, lockOrderViolations: violations)
+            allocator: alloc, invariants: inv.description, lockOrderViolations: violations)
     }
 }

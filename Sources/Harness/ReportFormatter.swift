@@ -22,6 +22,7 @@ public enum ReportFormatter {
         } else if digits > 0 { s += "." + String(repeating: "0", count: digits) }
         return s
     }
+    static func mb(_ b: Int) -> String { f(Double(b) / 1_048_576, 1) + " MiB" }
     static func pct(_ a: UInt64, _ b: UInt64) -> String { b == 0 ? "-" : f(Double(a) * 100 / Double(b)) + "%" }
     static func row(_ k: String, _ v: String) -> String {
         "  " + k + String(repeating: " ", count: max(1, 30 - k.count)) + v + "\n"
@@ -63,6 +64,9 @@ public enum ReportFormatter {
             o += row("intervals (ms)", head + (iv.count > 8 ? ", … last " + f(iv.last!, 2) + ", min " + f(iv.min()!, 2) + ", max " + f(iv.max()!, 2) : ""))
         }
         o += row("pause per pass (µs)", "p50 " + f(r.reaperPauseMicros.p50, 1) + "  p99 " + f(r.reaperPauseMicros.p99, 1) + "  max " + f(r.reaperPauseMicros.max, 1))
+        o += "\nMemory (\(r.allocator.allocator))\n"
+        o += row("allocated / active / resident", mb(r.allocator.allocatedBytes) + " / " + mb(r.allocator.activeBytes) + " / " + mb(r.allocator.residentBytes))
+        o += row("per live connection", f(r.allocator.bytesPerLiveConnection, 0) + " B (whole heap incl. generator buffers)   fragmentation " + f(r.allocator.fragmentation * 100) + "%")
         o += "\nChecks\n"
         o += row("invariants", r.invariants)
         o += row("full sweep at end", num(r.expiredSurvivingFullSweep) + " expired connections survived" + (r.variant == "seed2020" && r.design == "buckets" ? " (the 2020 walk stops at its first reap)" : ""))

@@ -22,6 +22,8 @@ struct Run: ParsableCommand {
     var sampleInterval: Double = 0.5
     @Flag(help: "No live progress line (it is also off when stdout is not a terminal).")
     var noProgress = false
+    @Option(help: "Heap allocator: system (glibc) or jemalloc (re-executes with LD_PRELOAD; needs libjemalloc2).")
+    var allocator: AllocatorChoice = .system
 
     func makeConfig() throws -> RunConfig {
         var c = RunConfig()
@@ -40,6 +42,7 @@ struct Run: ParsableCommand {
 
     mutating func run() throws {
         var cfg = try makeConfig()
+        AllocatorSwitch.ensure(allocator)
         let jsonOut = try json.map { try OutputFile($0, option: "--json") }
         let csvOut = try csv.map { try OutputFile($0, option: "--csv") }
         let showProgress = !noProgress && isatty(1) == 1

@@ -1,0 +1,148 @@
+import ArgumentParser
+import ConnTrack
+import FlowGen
+import Foundation
+import Harness
+
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a grid of bucket counts x reap fractions x max-expired ratios x threads, write CSV/JSON and SVG plots, and recommend settings.")
+
+    @OptionGroup var scenario: ScenarioArgs
+    @Option(help: "Table behaviour for every run.")
+    var variant: Variant = .fixed
+    @Option(help: "Bucket counts, comma-separated.")
+    var bucketsList: String = "1024,4096,16384,65536,262144"
+    @Option(help: "Reap fractions (a pass walks buckets/fraction), comma-separated.")
+    var fractions: String = "16,128,1024"
+    @Option(help: "Max-expired percentages, comma-separated.")
+    var maxExpired: String = "50"
+    @Option(help: "Worker counts, comma-separated.")
+    var threadsList: String = "1,2"
+    @Option(help: "Repetitions per point; the median throughput run is kept.")
+    var repeats: Int = 1
+    @Option(help: "Output directory (created; existing files replaced).")
+    var out: String = "sweep-out"
+    @Option(help: "Hash seed for every run.")
+    var hashSeed: UInt32 = 0x5eed
+
+    func ints(_ s: String, _ name: String, _ range: ClosedRange<Int>) throws -> [Int] {
+        let v = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !v.isEmpty, v.allSatisfy({ $0 != nil && range.contains($0!) }) else {
+            throw ValidationError("\(name) must be a comma-separated list of integers in \(range.lowerBound)...\(range.upperBound), got '\(s)'")
+        }
+        return v.map { $0! }
+    }
+
+    struct Point: Codable {
+        var buckets: Int, fraction: Int, maxExpiredPct: Int, threads: Int
+        var packetsPerSecond: Double, p99LatencyNanos: Double, chainP99: Double, chainMean: Double
+        var loadFactor: Double, live: Int64, expiredStillLinked: Int, reaperBusySeconds: Double
+        var reaperPasses: Int, contendedPct: Double
+    }
+
+    mutating func run() throws {
+        let bl = try ints(bucketsList, "--buckets-list", 1...(1 << 26))
+        let fl = try ints(fractions, "--fractions", 1...(1 << 20))
+        let el = try ints(maxExpired, "--max-expired", 0...100)
+        let tl = try ints(threadsList, "--threads-list", 1...64)
+        guard repeats >= 1 && repeats <= 20 else { throw ValidationError("--repeats must be in 1...20, got \(repeats)") }
+        let opts = try scenario.options()
+        let fm = FileManager.default
+        let parent = (out as NSString).deletingLastPathComponent
+        guard parent.isEmpty || fm.isWritableFile(atPath: parent) else { throw ValidationError("--out: directory '\(parent)' is not writable") }
+        let total = bl.count * fl.count * el.count * tl.count
+        var points: [Point] = []
+        var k = 0
+        for b in bl { for f in fl { for e in el { for t in tl {
+            k += 1
+            var c = RunConfig()
+            c.table = TableConfig(buckets: b, hashSeed: hashSeed, variant: variant)
+            c.scenario = opts
+            c.threads = t
+            c.policy = .seed(SeedReaperPolicy(fraction: f, maxExpiredPercent: e))
+            c.checkLockOrder = false
+            var runs: [RunReport] = []
+            for _ in 0..<repeats { runs.append(try Runner.run(c)) }
+            runs.sort { $0.packetsPerSecond < $1.packetsPerSecond }
+            let r = runs[runs.count / 2]
+            let acq = r.bucketLocks.acquisitions + r.connectionLocks.acquisitions + r.tableLock.acquisitions
+            let con = r.bucketLocks.contended + r.connectionLocks.contended + r.tableLock.contended
+            points.append(Point(buckets: b, fraction: f, maxExpiredPct: e, threads: t, packetsPerSecond: r.packetsPerSecond,
+                                p99LatencyNanos: r.latencyNanos.p99, chainP99: r.chainWalked.p99, chainMean: r.chainWalked.mean,
+                                loadFactor: Double(r.tuplesAtEnd) / Double(b), live: r.live,
+                                expiredStillLinked: r.expiredStillLinkedAtEnd, reaperBusySeconds: r.reaperBusySeconds,
+                                reaperPasses: r.reaperPasses, contendedPct: acq > 0 ? Double(con) * 100 / Double(acq) : 0))
+            FileHandle.standardError.write("[\(k)/\(total)] buckets \(b) fraction \(f) max-expired \(e)% threads \(t): \(Int(r.packetsPerSecond)) pkt/s\n".data(using: .utf8)!)
+        }}}}
+
+        // Time series of one run (the middle grid point) for the over-time plot.
+        var mid = RunConfig()
+        mid.table = TableConfig(buckets: bl[bl.count / 2], hashSeed: hashSeed, variant: variant)
+        mid.scenario = opts
+        mid.threads = 1
+        mid.deterministic = true
+        mid.policy = .seed(SeedReaperPolicy(fraction: fl[fl.count / 2], maxExpiredPercent: el[0]))
+        mid.checkLockOrder = false
+        let series = try Runner.run(mid)
+
+        try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+        func write(_ name: String, _ text: String) throws {
+            try OutputFile((out as NSString).appendingPathComponent(name), option: "--out").write(text.data(using: .utf8)!)
+        }
+        var csv = "buckets,fraction,max_expired_pct,threads,pps,p99_latency_ns,chain_p99,chain_mean,load_factor,live,expired_still_linked,reaper_busy_s,reaper_passes,contended_pct\n"
+        for p in points {
+            csv += "\(p.buckets),\(p.fraction),\(p.maxExpiredPct),\(p.threads),\(Int(p.packetsPerSecond)),\(p.p99LatencyNanos),\(p.chainP99),\(p.chainMean),\(p.loadFactor),\(p.live),\(p.expiredStillLinked),\(p.reaperBusySeconds),\(p.reaperPasses),\(p.contendedPct)\n"
+        }
+        try write("sweep.csv", csv)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try write("sweep.json", String(decoding: try enc.encode(points), as: UTF8.self))
+
+        let maxT = tl.max()!, midF = fl[fl.count / 2], e0 = el[0]
+        func plot(_ title: String, _ x: String, _ y: String, logX: Bool, groups: [(String, [Point])], _ fx: (Point) -> Double, _ fy: (Point) -> Double) -> String {
+            var p = SVGPlot(title: title, xLabel: x, yLabel: y, logX: logX)
+            for (label, pts) in groups { p.series.append(.init(label: label, points: pts.map { (fx($0), fy($0)) })) }
+            return p.render()
+        }
+        let byThreads = tl.map { t in ("\(t) worker(s)", points.filter { $0.threads == t && $0.fraction == midF && $0.maxExpiredPct == e0 }) }
+        try write("throughput-vs-buckets.svg", plot("Throughput vs buckets (fraction \(midF))", "buckets", "packets/s", logX: true, groups: byThreads, { Double($0.buckets) }, \.packetsPerSecond))
+        try write("p99-latency-vs-buckets.svg", plot("p99 packet latency vs buckets", "buckets", "ns", logX: true, groups: byThreads, { Double($0.buckets) }, \.p99LatencyNanos))
+        var chain = SVGPlot(title: "Chain walked per lookup vs load factor", xLabel: "tuples per bucket at end", yLabel: "tuples walked")
+        let atMaxThreads = points.filter { $0.threads == maxT }
+        chain.series = [.init(label: "p99", points: atMaxThreads.map { ($0.loadFactor, $0.chainP99) }),
+                        .init(label: "mean", points: atMaxThreads.map { ($0.loadFactor, $0.chainMean) })]
+        try write("chain-vs-load-factor.svg", chain.render())
+        let contention = fl.map { f in ("fraction \(f)", points.filter { $0.fraction == f && $0.buckets == bl[bl.count / 2] && $0.maxExpiredPct == e0 }) }
+        try write("contention-vs-threads.svg", plot("Contended lock acquisitions vs workers (buckets \(bl[bl.count / 2]))", "workers", "% contended", logX: false,
+                                                     groups: contention, { Double($0.threads) }, \.contendedPct))
+        var over = SVGPlot(title: "Reaper interval over virtual time (buckets \(mid.table.buckets), fraction \(midF))", xLabel: "pass", yLabel: "interval (ms)")
+        over.series = [.init(label: "interval", points: series.reaperIntervalsMillis.prefix(2000).enumerated().map { (Double($0.offset), $0.element) })]
+        try write("reaper-interval-over-time.svg", over.render())
+        let byFraction = fl.map { f in ("fraction \(f)", points.filter { $0.fraction == f && $0.threads == maxT && $0.maxExpiredPct == e0 }) }
+        try write("expired-kept-vs-buckets.svg", plot("Expired connections still linked at the end", "buckets", "connections", logX: true, groups: byFraction, { Double($0.buckets) }, { Double($0.expiredStillLinked) }))
+
+        // Recommendation.
+        var text = "sweep: \(points.count) runs of \(opts.scenario.rawValue), \(opts.packets) packets, variant \(variant.rawValue); outputs in \(out)/\n"
+        let atMax = points.filter { $0.threads == maxT }
+        if let best = atMax.max(by: { $0.packetsPerSecond < $1.packetsPerSecond }) {
+            let ok = atMax.filter { $0.packetsPerSecond >= 0.95 * best.packetsPerSecond }
+            let fewest = ok.min { $0.buckets < $1.buckets }!
+            text += "best throughput: \(Int(best.packetsPerSecond)) pkt/s at \(best.buckets) buckets, fraction \(best.fraction), \(maxT) worker(s)\n"
+            text += "recommended buckets: \(fewest.buckets) (fewest within 5% of the best: \(Int(fewest.packetsPerSecond)) pkt/s)\n"
+            // Ideal live = live without expired connections kept.
+            let cands = atMax.filter { $0.buckets == fewest.buckets }
+            let good = cands.filter { p in
+                let ideal = Double(p.live - Int64(p.expiredStillLinked))
+                return ideal <= 0 || Double(p.live) <= 1.10 * ideal
+            }
+            if let f = good.min(by: { $0.reaperBusySeconds < $1.reaperBusySeconds }) {
+                text += "recommended reap fraction: \(f.fraction) with max-expired \(f.maxExpiredPct)% (live within 10% of ideal: \(f.live) live, \(f.expiredStillLinked) expired kept; reaper busy \(String(format: "%.3f", f.reaperBusySeconds)) s, the lowest such)\n"
+            } else {
+                text += "no reap fraction kept live connections within 10% of ideal at \(fewest.buckets) buckets; try smaller fractions\n"
+            }
+        }
+        try write("recommendation.txt", text)
+        print(text, terminator: "")
+    }
+}
