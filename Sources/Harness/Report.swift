@@ -33,9 +33,10 @@ public struct Sample: Codable, Sendable {
 }
 
 /// Everything a run measured. `schemaVersion` changes when fields change
-/// meaning; fields ending in `Seconds`/`Millis`/`PerSecond` are wall-clock
-/// and vary between identical runs, everything else is determined by the
-/// configuration in deterministic mode.
+/// meaning; fields ending in `Seconds`/`Millis`/`PerSecond`/`Micros`/`Nanos`
+/// are wall-clock and `allocator` is process-wide, so they vary between
+/// identical runs; everything else is determined by the configuration in
+/// deterministic mode.
 public struct RunReport: Codable, Sendable {
     public static let schemaVersion = 1
     public var schemaVersion = RunReport.schemaVersion

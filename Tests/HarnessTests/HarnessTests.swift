@@ -100,6 +100,10 @@ import Testing
         r.latencyNanos = Distribution(count: 0, p50: 0, p99: 0, max: 0, mean: 0)
         r.reaperPauseMicros = Distribution(count: 0, p50: 0, p99: 0, max: 0, mean: 0)
         r.bucketLocks.waitMillis = 0; r.connectionLocks.waitMillis = 0; r.tableLock.waitMillis = 0
+        r.reaperBusySeconds = 0
+        // Process-wide heap figures depend on whatever else the process does.
+        r.allocator = AllocatorStats(allocator: "", allocatedBytes: 0, activeBytes: 0, residentBytes: 0,
+                                     bytesPerLiveConnection: 0, fragmentation: 0)
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         return String(decoding: try e.encode(r), as: UTF8.self)
