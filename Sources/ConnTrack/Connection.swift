@@ -19,22 +19,27 @@ public enum Direction: UInt8, Sendable, Codable {
 /// Lives inside its `ConnNode`, so it is never allocated on its own.
 
 struct TupleNode {
+    // 64 bytes: with 64-byte aligned connections each tuple is one cache line.
     /// protected by the lock of the bucket this tuple is linked into
     var next: UnsafeMutablePointer<TupleNode>?
     /// protected by the lock of the bucket this tuple is linked into
     var prev: UnsafeMutablePointer<TupleNode>?
+    /// immutable: the owning connection (a tuple finds its partner here).
+    var conn: UnsafeMutablePointer<ConnNode>
     /// immutable
     var id: TupleID
     /// immutable
     var direction: Direction
-    /// immutable: the owning connection (a tuple finds its partner here).
-    var conn: UnsafeMutablePointer<ConnNode>
 }
 
 /// A tracked connection, in one manually managed block so that its mutex
 /// and both list elements have stable addresses and cost one allocation.
 
 struct ConnNode {
+    /// immutable after insert (first two cache lines)
+    var original: TupleNode
+    /// immutable after insert
+    var reply: TupleNode
     /// The connection lock (seed: `conn.mu`). Ranked after every bucket.
     var mutex: pthread_mutex_t
     // Fields read by every expiry check sit next to the mutex (same or
@@ -47,10 +52,6 @@ struct ConnNode {
     var tcb: TCB
     /// protected by mutex
     var udp: UDPState
-    /// immutable after insert
-    var original: TupleNode
-    /// immutable after insert
-    var reply: TupleNode
     /// immutable: whether the reply is redirected (NAT)
     var natRedirect: Bool
     /// protected by the table's retire lock once the connection is removed
@@ -61,11 +62,14 @@ struct ConnNode {
     /// Allocates and initialises a connection (the seed's `newConn`).
 
     static func make(original: TupleID, reply: TupleID, hook: Hook, now: Int64, nat: Bool) -> UnsafeMutablePointer<ConnNode> {
-        let p = UnsafeMutablePointer<ConnNode>.allocate(capacity: 1)
+        // Cache-line aligned: each tuple fills one line, and the lock,
+        // lastUsed and the tracker state share the third.
+        let p = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<ConnNode>.stride, alignment: 64)
+            .bindMemory(to: ConnNode.self, capacity: 1)
         p.initialize(to: ConnNode(
+            original: TupleNode(next: nil, prev: nil, conn: p, id: original, direction: .original),
+            reply: TupleNode(next: nil, prev: nil, conn: p, id: reply, direction: .reply),
             mutex: pthread_mutex_t(), lastUsed: now, tcbHook: hook, tcb: TCB(), udp: UDPState(),
-            original: TupleNode(next: nil, prev: nil, id: original, direction: .original, conn: p),
-            reply: TupleNode(next: nil, prev: nil, id: reply, direction: .reply, conn: p),
             natRedirect: nat, retiredNext: nil, retired: false))
         PThread.initMutex(p.pointer(to: \.mutex)!)
         return p
@@ -75,7 +79,7 @@ struct ConnNode {
     static func destroy(_ p: UnsafeMutablePointer<ConnNode>) {
         PThread.destroyMutex(p.pointer(to: \.mutex)!)
         p.deinitialize(count: 1)
-        p.deallocate()
+        UnsafeMutableRawPointer(p).deallocate()
     }
 }
 
@@ -113,3 +117,4 @@ public struct Connection: Hashable, @unchecked Sendable {
     public var lastUsed: Int64 { snapshot().lastUsed }
     public var trackerState: TrackerResult { snapshot().state }
 }
+

@@ -73,11 +73,12 @@ public struct TCB: Sendable, Hashable, Codable {
     public enum Phase: UInt8, Sendable, Codable { case synSent, established }
     public enum FirstFin: UInt8, Sendable, Codable { case none, inbound, outbound }
 
-    public var inbound = TCPStream()
-    public var outbound = TCPStream()
+    // `state` first: the expiry check reads it beside the connection lock.
+    public private(set) var state = TrackerResult.drop
     public var phase = Phase.synSent
     public var firstFin = FirstFin.none
-    public private(set) var state = TrackerResult.drop
+    public var inbound = TCPStream()
+    public var outbound = TCPStream()
 
     public init() {}
 

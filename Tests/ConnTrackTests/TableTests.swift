@@ -222,6 +222,15 @@ import Testing
         #expect(v.acquiringSite.contains("BucketTable+Insert.swift"))
     }
 
+    @Test func connectionLayoutPutsEachTupleOnOneCacheLine() {
+        #expect(MemoryLayout<TupleNode>.size == 64)
+        #expect(MemoryLayout<ConnNode>.offset(of: \ConnNode.reply) == 64)
+        #expect(MemoryLayout<ConnNode>.offset(of: \ConnNode.mutex) == 128)
+        let c = ConnNode.make(original: a, reply: a.reversed, hook: .output, now: 0, nat: false)
+        #expect(UInt(bitPattern: c) % 64 == 0)
+        ConnNode.destroy(c)
+    }
+
     @Test func udpTimeoutsAre30sThen120sOnceReplied() {
         let t = makeTable(.fixed)
         var c = ctx()
