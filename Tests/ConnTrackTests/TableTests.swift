@@ -223,7 +223,7 @@ import Testing
     }
 
     @Test func connectionLayoutPutsEachTupleOnOneCacheLine() {
-        #expect(MemoryLayout<TupleNode>.size == 64)
+        #expect(MemoryLayout<TupleNode>.stride == 64)
         #expect(MemoryLayout<ConnNode>.offset(of: \ConnNode.reply) == 64)
         #expect(MemoryLayout<ConnNode>.offset(of: \ConnNode.mutex) == 128)
         let c = ConnNode.make(original: a, reply: a.reversed, hook: .output, now: 0, nat: false)
