@@ -28,7 +28,7 @@ extension BucketTable {
     }
 
     /// Finds a tuple by id without reaping. Preconditions: bucket b is locked.
-    
+
     func find(_ id: TupleID, in b: Int) -> UnsafeMutablePointer<TupleNode>? {
         var t = bucketPtr(b).pointee.head
         while let n = t {

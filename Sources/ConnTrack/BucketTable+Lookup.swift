@@ -2,7 +2,7 @@ extension BucketTable {
     /// Walks bucket b for `id`, reaping expired connections on the way (the
     /// seed's `connFor`). Preconditions: the table lock is held; bucket b
     /// is not.
-    
+
     func connFor(_ id: TupleID, bucket b: Int, now: Int64, _ ctx: inout WorkerContext) -> UnsafeMutablePointer<TupleNode>? {
         ctx.stats.lookups &+= 1
         lockBucket(b, &ctx)

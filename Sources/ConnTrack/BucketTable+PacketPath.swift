@@ -14,7 +14,7 @@ extension BucketTable {
     /// refresh `lastUsed` and update the tracker; when missing, create and
     /// insert a connection. `clock` is read twice per packet in `seed2020`
     /// (as the seed's two `time.Now()` calls) and once in `fixed`.
-    
+
     public func handlePacket<C: TimeSource>(_ p: Packet, clock: C, _ ctx: inout WorkerContext) -> PacketOutcome {
         ctx.stats.packets &+= 1
         let now = clock.now()
@@ -46,7 +46,7 @@ extension BucketTable {
 
     /// Refreshes `lastUsed` and feeds the tracker. A packet on the hook that
     /// initialised the tracker is outbound, any other inbound.
-    
+
     func update(_ t: UnsafeMutablePointer<TupleNode>, _ p: Packet, now: Int64, _ ctx: inout WorkerContext) -> TrackerResult? {
         let c = t.pointee.conn
         lockConn(c, &ctx)

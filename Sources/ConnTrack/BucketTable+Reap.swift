@@ -38,7 +38,7 @@ extension BucketTable {
     /// Removes t's connection if it has timed out and lock order allows
     /// (the seed's `reapTupleLocked`). `remainingOut` receives the time to
     /// expiry. Preconditions: the table lock is held and bucket b is locked.
-    
+
     func reapTupleLocked(_ t: UnsafeMutablePointer<TupleNode>, _ b: Int, now: Int64, kind: RemovalKind,
                          remainingOut: inout Int64, _ ctx: inout WorkerContext) -> ReapOutcome {
         let c = t.pointee.conn

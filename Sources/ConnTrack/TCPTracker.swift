@@ -17,7 +17,7 @@ public struct TCPSegment: Sendable, Hashable {
     public var window: UInt16
     public var payloadLength: UInt16
 
-    
+
     public init(flags: TCPFlags, seq: UInt32, ack: UInt32 = 0, window: UInt16 = 65535, payloadLength: UInt16 = 0) {
         self.flags = flags; self.seq = seq; self.ack = ack; self.window = window; self.payloadLength = payloadLength
     }

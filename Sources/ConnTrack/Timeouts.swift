@@ -27,7 +27,7 @@ public struct Timeouts: Sendable, Equatable, Codable {
     public init(mode: Mode = .seed) { self.mode = mode }
 
     /// Timeout of a connection in this tracker state.
-    
+
     public func timeout(proto: TransProto, tcb: TCB, udp udpState: UDPState) -> Int64 {
         if proto == .udp { return udpState.replied ? udpStream : udp }
         switch mode {
