@@ -1,3 +1,4 @@
+import struct Synchronization.Atomic
 /// What `_checkInvariants` found.
 public struct InvariantReport: Sendable, CustomStringConvertible {
     public var tuples = 0
@@ -133,14 +134,30 @@ extension BucketTable {
 }
 
 extension BucketTable {
-    /// Holds bucket i's lock until `release` is called: lets tests stall
-    /// the table the way a lost unlock would. Not for production use.
+    /// Holds bucket i's lock on a helper thread until the returned closure
+    /// is called (from any thread): lets tests stall the table the way a
+    /// lost unlock would. The lock is held when this returns. A pthread
+    /// mutex must be unlocked by its owner, hence the helper.
     public func _holdBucketLockForTesting(_ i: Int) -> @Sendable () -> Void {
-        let m = bucketPtr(i).pointer(to: \.mutex)!
-        pthread_mutex_lock(m)
-        let box = UnsafeSendablePointer(m)
-        return { pthread_mutex_unlock(box.p) }
+        let state = HoldState()
+        let m = UnsafeSendablePointer(bucketPtr(i).pointer(to: \.mutex)!)
+        let helper = OSThread {
+            pthread_mutex_lock(m.p)
+            state.held.store(true, ordering: .releasing)
+            while !state.release.load(ordering: .acquiring) { OSThread.sleep(nanoseconds: 1_000_000) }
+            pthread_mutex_unlock(m.p)
+        }
+        while !state.held.load(ordering: .acquiring) { OSThread.sleep(nanoseconds: 100_000) }
+        return {
+            state.release.store(true, ordering: .releasing)
+            helper.join()
+        }
     }
+}
+
+final class HoldState: Sendable {
+    let held = Atomic<Bool>(false)
+    let release = Atomic<Bool>(false)
 }
 
 struct UnsafeSendablePointer: @unchecked Sendable {

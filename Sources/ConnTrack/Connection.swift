@@ -36,14 +36,13 @@ struct TupleNode {
 /// and both list elements have stable addresses and cost one allocation.
 
 struct ConnNode {
-    /// immutable after insert (first two cache lines)
-    var original: TupleNode
-    /// immutable after insert
-    var reply: TupleNode
+    // Layout (64-byte aligned block): line 0 holds the lock, lastUsed and the
+    // tracker state that every expiry check reads; the tuples follow on lines
+    // 2 and 3, one line each. The lock comes first so that Swift's
+    // instrumented accesses to the block's base address (ThreadSanitizer
+    // keys them there) never coincide with a tuple that other threads walk.
     /// The connection lock (seed: `conn.mu`). Ranked after every bucket.
     var mutex: pthread_mutex_t
-    // Fields read by every expiry check sit next to the mutex (same or
-    // adjacent cache line); the tuples follow.
     /// protected by mutex: nanoseconds on the table's clock
     var lastUsed: Int64
     /// protected by mutex: the hook that initialised the tracker
@@ -58,19 +57,24 @@ struct ConnNode {
     var retiredNext: UnsafeMutablePointer<ConnNode>?
     /// protected by the table's retire lock
     var retired: Bool
+    /// padding: puts `original` at offset 128
+    var _pad: UInt64
+    /// immutable after insert
+    var original: TupleNode
+    /// immutable after insert
+    var reply: TupleNode
 
     /// Allocates and initialises a connection (the seed's `newConn`).
 
     static func make(original: TupleID, reply: TupleID, hook: Hook, now: Int64, nat: Bool) -> UnsafeMutablePointer<ConnNode> {
-        // Cache-line aligned: each tuple fills one line, and the lock,
-        // lastUsed and the tracker state share the third.
+        // Cache-line aligned (see the layout note above).
         let p = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<ConnNode>.stride, alignment: 64)
             .bindMemory(to: ConnNode.self, capacity: 1)
         p.initialize(to: ConnNode(
-            original: TupleNode(next: nil, prev: nil, conn: p, id: original, direction: .original),
-            reply: TupleNode(next: nil, prev: nil, conn: p, id: reply, direction: .reply),
             mutex: pthread_mutex_t(), lastUsed: now, tcbHook: hook, tcb: TCB(), udp: UDPState(),
-            natRedirect: nat, retiredNext: nil, retired: false))
+            natRedirect: nat, retiredNext: nil, retired: false, _pad: 0,
+            original: TupleNode(next: nil, prev: nil, conn: p, id: original, direction: .original),
+            reply: TupleNode(next: nil, prev: nil, conn: p, id: reply, direction: .reply)))
         PThread.initMutex(p.pointer(to: \.mutex)!)
         return p
     }

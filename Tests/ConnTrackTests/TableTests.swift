@@ -224,8 +224,10 @@ import Testing
 
     @Test func connectionLayoutPutsEachTupleOnOneCacheLine() {
         #expect(MemoryLayout<TupleNode>.stride == 64)
-        #expect(MemoryLayout<ConnNode>.offset(of: \ConnNode.reply) == 64)
-        #expect(MemoryLayout<ConnNode>.offset(of: \ConnNode.mutex) == 128)
+        #expect(MemoryLayout<ConnNode>.offset(of: \ConnNode.mutex) == 0)
+        #expect(MemoryLayout<ConnNode>.offset(of: \ConnNode.tcb)! < 64, "tracker state on the lock's line")
+        #expect(MemoryLayout<ConnNode>.offset(of: \ConnNode.original) == 128)
+        #expect(MemoryLayout<ConnNode>.offset(of: \ConnNode.reply) == 192)
         let c = ConnNode.make(original: a, reply: a.reversed, hook: .output, now: 0, nat: false)
         #expect(UInt(bitPattern: c) % 64 == 0)
         ConnNode.destroy(c)

@@ -106,20 +106,36 @@ let benchmarks: @Sendable () -> Void = {
 
     if ciMode { return }
 
-    // One reaper pass over 1/128 of a 16384-bucket table at several expired ratios.
-    for expiredPct in [0, 50, 100] {
-        Benchmark("reaper-pass.fixed.expired-\(expiredPct)pct",
-                  configuration: .init(metrics: [.wallClock, .mallocCountTotal], warmupIterations: 1, maxDuration: .seconds(2), maxIterations: 50)) { b in
-            let t = BucketTable(TableConfig(buckets: 16384, hashSeed: 1, variant: .fixed))
-            var ctx = WorkerContext(name: "bench", checkLockOrder: false)
-            let n = 65536
-            for i in 0..<n {
-                let stale = i % 100 < expiredPct
-                _ = t.handlePacket(syn(tuple(i)), clock: VirtualClock(stale ? 0 : 1_000 * 1_000_000_000), &ctx)
+    // One reaper pass at several fractions (buckets per pass = 16384 /
+    // fraction) and expired ratios, over a 16384-bucket table of 65536
+    // connections.
+    for fraction in [16, 128, 1024] {
+        for expiredPct in [0, 50, 100] {
+            Benchmark("reaper-pass.fixed.fraction-\(fraction).expired-\(expiredPct)pct",
+                      configuration: .init(metrics: [.wallClock, .mallocCountTotal], warmupIterations: 1,
+                                           maxDuration: .seconds(2), maxIterations: 30)) { b in
+                let t = BucketTable(TableConfig(buckets: 16384, hashSeed: 1, variant: .fixed))
+                var ctx = WorkerContext(name: "bench", checkLockOrder: false)
+                for i in 0..<65536 {
+                    let stale = i % 100 < expiredPct
+                    _ = t.handlePacket(syn(tuple(i)), clock: VirtualClock(stale ? 0 : 1_000 * 1_000_000_000), &ctx)
+                }
+                b.startMeasurement()
+                blackHole(t.reapPass(start: 0, maxBuckets: 16384 / fraction, now: 1_000 * 1_000_000_000, &ctx))
             }
-            b.startMeasurement()
-            blackHole(t.reapPass(start: 0, maxBuckets: 128, now: 1_000 * 1_000_000_000, &ctx))
         }
+    }
+
+    // Memory per connection: bytes allocated to insert 1000 connections.
+    Benchmark("memory.per-1000-connections",
+              configuration: .init(metrics: [.mallocBytesCount, .mallocCountTotal], warmupIterations: 0, maxIterations: 5)) { b in
+        let t = BucketTable(TableConfig(buckets: 1 << 16, hashSeed: 1, variant: .fixed))
+        var ctx = WorkerContext(name: "bench", checkLockOrder: false)
+        let packets = (0..<1000).map { syn(tuple($0)) }
+        b.startMeasurement()
+        for p in packets { _ = t.handlePacket(p, clock: VirtualClock(0), &ctx) }
+        b.stopMeasurement()
+        blackHole(t)
     }
 
     // Multi-worker throughput through the harness (steady, fixed).
