@@ -58,8 +58,13 @@ public struct SVGPlot {
             o += "<line x1=\"\(l - 4)\" y1=\"\(py(yv))\" x2=\"\(l + pw)\" y2=\"\(py(yv))\" stroke=\"#ddd\"/>"
             o += "<text x=\"\(l - 6)\" y=\"\(py(yv) + 4)\" text-anchor=\"end\">\(Self.fmt(yv))</text>\n"
         }
-        let xticks = Array(Set(pts.map(\.0))).sorted()
-        for xv in xticks.count <= 12 ? xticks : stride(from: 0, to: xticks.count, by: max(1, xticks.count / 8)).map({ xticks[$0] }) {
+        let distinct = Array(Set(pts.map(\.0))).sorted()
+        // Few distinct x values (grid points): label each. Many (a time
+        // series): six evenly spaced ticks.
+        let xticks = distinct.count <= 12 || logX
+            ? distinct
+            : (0...5).map { (distinct.first! + (distinct.last! - distinct.first!) * Double($0) / 5).rounded() }
+        for xv in xticks {
             o += "<text x=\"\(px(xv))\" y=\"\(t + ph + 16)\" text-anchor=\"middle\">\(Self.fmt(xv))</text>\n"
         }
         o += "<text x=\"\(l + pw / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(Self.esc(xLabel))</text>\n"

@@ -76,15 +76,19 @@ struct Sweep: ParsableCommand {
             FileHandle.standardError.write("[\(k)/\(total)] buckets \(b) fraction \(f) max-expired \(e)% threads \(t): \(Int(r.packetsPerSecond)) pkt/s\n".data(using: .utf8)!)
         }}}}
 
-        // Time series of one run (the middle grid point) for the over-time plot.
+        // Time series of one run (the middle grid point) for the over-time
+        // plots: sampled every 50 ms of wall time.
         var mid = RunConfig()
         mid.table = TableConfig(buckets: bl[bl.count / 2], hashSeed: hashSeed, variant: variant)
         mid.scenario = opts
         mid.threads = 1
-        mid.deterministic = true
         mid.policy = .seed(SeedReaperPolicy(fraction: fl[fl.count / 2], maxExpiredPercent: el[0]))
         mid.checkLockOrder = false
-        let series = try Runner.run(mid)
+        mid.sampleSeconds = 0.05
+        let samples = SampleSink()
+        mid.progress = { samples.add($0) }
+        _ = try Runner.run(mid)
+        let series = samples.all()
 
         try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
         func write(_ name: String, _ text: String) throws {
@@ -116,9 +120,14 @@ struct Sweep: ParsableCommand {
         let contention = fl.map { f in ("fraction \(f)", points.filter { $0.fraction == f && $0.buckets == bl[bl.count / 2] && $0.maxExpiredPct == e0 }) }
         try write("contention-vs-threads.svg", plot("Contended lock acquisitions vs workers (buckets \(bl[bl.count / 2]))", "workers", "% contended", logX: false,
                                                      groups: contention, { Double($0.threads) }, \.contendedPct))
-        var over = SVGPlot(title: "Reaper interval over virtual time (buckets \(mid.table.buckets), fraction \(midF))", xLabel: "pass", yLabel: "interval (ms)")
-        over.series = [.init(label: "interval", points: series.reaperIntervalsMillis.prefix(2000).enumerated().map { (Double($0.offset), $0.element) })]
+        var over = SVGPlot(title: "Reaper interval over virtual time (buckets \(mid.table.buckets), fraction \(fl[fl.count / 2]))",
+                           xLabel: "virtual seconds", yLabel: "interval (ms)")
+        over.series = [.init(label: "interval", points: series.map { ($0.virtualSeconds, $0.reaperInterval * 1000) })]
         try write("reaper-interval-over-time.svg", over.render())
+        var live = SVGPlot(title: "Live connections over virtual time (buckets \(mid.table.buckets), fraction \(fl[fl.count / 2]))",
+                           xLabel: "virtual seconds", yLabel: "connections")
+        live.series = [.init(label: "live", points: series.map { ($0.virtualSeconds, Double($0.live)) })]
+        try write("live-over-time.svg", live.render())
         let byFraction = fl.map { f in ("fraction \(f)", points.filter { $0.fraction == f && $0.threads == maxT && $0.maxExpiredPct == e0 }) }
         try write("expired-kept-vs-buckets.svg", plot("Expired connections still linked at the end", "buckets", "connections", logX: true, groups: byFraction, { Double($0.buckets) }, { Double($0.expiredStillLinked) }))
 
@@ -145,4 +154,12 @@ struct Sweep: ParsableCommand {
         try write("recommendation.txt", text)
         print(text, terminator: "")
     }
+}
+
+/// Samples collected from the sampler thread.
+final class SampleSink: @unchecked Sendable {
+    let lock = NSLock()
+    var items: [Sample] = []
+    func add(_ s: Sample) { lock.lock(); items.append(s); lock.unlock() }
+    func all() -> [Sample] { lock.lock(); defer { lock.unlock() }; return items }
 }
