@@ -47,7 +47,7 @@ public struct FlowGenerator {
         let perStreamFlows = options.shared ? options.flows : max(1, options.flows / streams)
         slots = [FlowState](repeating: FlowState(), count: perStreamFlows)
         zipf = options.scenario == .elephants ? Zipf(n: perStreamFlows, s: 1.1) : nil
-        weights = options.scenario.weights(natFraction: options.natFraction)
+        weights = options.scenario.weights
         dt = Double(options.duration) / Double(max(1, base))
         for i in 0..<slots.count { birth(i) }
     }

@@ -18,7 +18,7 @@ public enum ScenarioKind: String, Sendable, CaseIterable, Codable {
     }
 
     /// Weights of flow kinds at birth.
-    func weights(natFraction: Double) -> [(FlowKind, Double)] {
+    var weights: [(FlowKind, Double)] {
         switch self {
         case .steady, .elephants: return [(.long, 1)]
         case .churn: return [(.short, 0.9), (.reset, 0.1)]

@@ -6,7 +6,11 @@ enum ReportBuilder {
     static func dist(_ values: [Double]) -> Distribution {
         guard !values.isEmpty else { return Distribution(count: 0, p50: 0, p99: 0, max: 0, mean: 0) }
         let v = values.sorted()
-        func pct(_ p: Double) -> Double { v[min(v.count - 1, Int((Double(v.count) * p / 100).rounded(.up)) - 1 < 0 ? 0 : Int((Double(v.count) * p / 100).rounded(.up)) - 1)] }
+        // Nearest-rank percentile.
+        func pct(_ p: Double) -> Double {
+            let rank = Int((Double(v.count) * p / 100).rounded(.up))
+            return v[min(v.count - 1, max(0, rank - 1))]
+        }
         return Distribution(count: UInt64(v.count), p50: pct(50), p99: pct(99), max: v.last!, mean: v.reduce(0, +) / Double(v.count))
     }
 
