@@ -57,17 +57,30 @@ extension BucketTable {
     @inline(__always)
     func lockConn(_ c: UnsafeMutablePointer<ConnNode>, _ ctx: inout WorkerContext,
                   file: StaticString = #fileID, line: UInt = #line) {
-        ctx.locks.willAcquire(.connection, file: file, line: line)
-        let m = c.mutexPtr
-        ctx.stats.connLock.acquisitions &+= 1
-        if pthread_mutex_trylock(m) != 0 {
-            PThread.lockContended(m, &ctx.stats.connLock, watch: ctx.locks.watch, rank: .connection)
-        }
+        lockConnection(c, &ctx, file: file, line: line)
     }
 
     @inline(__always)
     func unlockConn(_ c: UnsafeMutablePointer<ConnNode>, _ ctx: inout WorkerContext) {
-        PThread.unlock(c.mutexPtr)
-        ctx.locks.released(.connection)
+        unlockConnection(c, &ctx)
     }
+}
+
+/// Takes a connection's lock through the rank checker and the contention
+/// counters (shared by every table design).
+@inline(__always)
+func lockConnection(_ c: UnsafeMutablePointer<ConnNode>, _ ctx: inout WorkerContext,
+                    file: StaticString = #fileID, line: UInt = #line) {
+    ctx.locks.willAcquire(.connection, file: file, line: line)
+    let m = c.mutexPtr
+    ctx.stats.connLock.acquisitions &+= 1
+    if pthread_mutex_trylock(m) != 0 {
+        PThread.lockContended(m, &ctx.stats.connLock, watch: ctx.locks.watch, rank: .connection)
+    }
+}
+
+@inline(__always)
+func unlockConnection(_ c: UnsafeMutablePointer<ConnNode>, _ ctx: inout WorkerContext) {
+    PThread.unlock(c.mutexPtr)
+    ctx.locks.released(.connection)
 }

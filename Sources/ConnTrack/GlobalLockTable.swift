@@ -53,11 +53,9 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
 
     /// Preconditions: mutex is held.
     func remainingLocked(_ c: UnsafeMutablePointer<ConnNode>, now: Int64, _ ctx: inout WorkerContext) -> Int64 {
-        ctx.locks.willAcquire(.connection, file: #fileID, line: #line)
-        pthread_mutex_lock(c.mutexPtr)
+        lockConnection(c, &ctx)
         let r = c.pointee.lastUsed &+ timeouts.timeout(proto: c.pointee.original.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) &- now
-        pthread_mutex_unlock(c.mutexPtr)
-        ctx.locks.released(.connection)
+        unlockConnection(c, &ctx)
         return r
     }
 
@@ -98,24 +96,18 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         ctx.stats.insert &+= 1
         ctx.stats.created &+= 1
         unlock(&ctx)
-        ctx.locks.willAcquire(.connection, file: #fileID, line: #line)
-        pthread_mutex_lock(c.mutexPtr)
+        lockConnection(c, &ctx)
         c.pointee.tcbHook = p.hook
         if p.id.transProto == .udp { c.pointee.udp.initialised = true } else { c.pointee.tcb.initialise(p.tcp) }
         ctx.stats.trackerInit &+= 1
-        pthread_mutex_unlock(c.mutexPtr)
-        ctx.locks.released(.connection)
+        unlockConnection(c, &ctx)
         return .created
     }
 
     func trackerUpdate(_ t: UnsafeMutablePointer<TupleNode>, _ p: Packet, now: Int64, _ ctx: inout WorkerContext) -> TrackerResult? {
         let c = t.pointee.conn
-        ctx.locks.willAcquire(.connection, file: #fileID, line: #line)
-        ctx.stats.connLock.acquisitions &+= 1
-        if pthread_mutex_trylock(c.mutexPtr) != 0 {
-            PThread.lockContended(c.mutexPtr, &ctx.stats.connLock, watch: ctx.locks.watch, rank: .connection)
-        }
-        defer { pthread_mutex_unlock(c.mutexPtr); ctx.locks.released(.connection) }
+        lockConnection(c, &ctx)
+        defer { unlockConnection(c, &ctx) }
         c.pointee.lastUsed = now
         if p.id.transProto == .udp {
             if p.hook != c.pointee.tcbHook { c.pointee.udp.replied = true }
