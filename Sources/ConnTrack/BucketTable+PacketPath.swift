@@ -30,8 +30,7 @@ extension BucketTable {
         case .inserted:
             if rules.trackerSeesCreatingPacket {
                 lockConn(c, &ctx)
-                initialise(c, p)
-                ctx.stats.trackerInit &+= 1
+                initialiseTracker(c, p, &ctx)
                 unlockConn(c, &ctx)
             }
             return .created
@@ -44,42 +43,11 @@ extension BucketTable {
         }
     }
 
-    /// Refreshes `lastUsed` and feeds the tracker. A packet on the hook that
-    /// initialised the tracker is outbound, any other inbound.
-
+    /// Refreshes `lastUsed` and feeds the tracker under the connection lock.
     func update(_ t: UnsafeMutablePointer<TupleNode>, _ p: Packet, now: Int64, _ ctx: inout WorkerContext) -> TrackerResult? {
         let c = t.pointee.conn
         lockConn(c, &ctx)
         defer { unlockConn(c, &ctx) }
-        c.pointee.lastUsed = now
-        if p.id.transProto == .udp {
-            if !c.pointee.udp.initialised {
-                initialise(c, p)
-                ctx.stats.trackerInit &+= 1
-                return nil
-            }
-            if p.hook != c.pointee.tcbHook { c.pointee.udp.replied = true }
-            ctx.stats.trackerResults[Int(TrackerResult.alive.rawValue)] &+= 1
-            return .alive
-        }
-        if c.pointee.tcb.isEmpty {
-            initialise(c, p)
-            ctx.stats.trackerInit &+= 1
-            return nil
-        }
-        let r = p.hook == c.pointee.tcbHook ? c.pointee.tcb.updateOutbound(p.tcp) : c.pointee.tcb.updateInbound(p.tcp)
-        ctx.stats.trackerResults[Int(r.rawValue)] &+= 1
-        return r
-    }
-
-    /// Preconditions: c's lock is held.
-    @inline(__always)
-    func initialise(_ c: UnsafeMutablePointer<ConnNode>, _ p: Packet) {
-        c.pointee.tcbHook = p.hook
-        if p.id.transProto == .udp {
-            c.pointee.udp.initialised = true
-        } else {
-            c.pointee.tcb.initialise(p.tcp)
-        }
+        return refreshAndTrack(c, p, now: now, &ctx)
     }
 }

@@ -19,9 +19,7 @@ extension BucketTable {
     @inline(__always)
     func remaining(_ c: UnsafeMutablePointer<ConnNode>, now: Int64, _ ctx: inout WorkerContext) -> Int64 {
         lockConn(c, &ctx)
-        let proto = c.pointee.original.id.transProto
-        let t = timeouts.timeout(proto: proto, tcb: c.pointee.tcb, udp: c.pointee.udp)
-        let r = c.pointee.lastUsed &+ t &- now
+        let r = timeRemaining(c, timeouts, now: now)
         unlockConn(c, &ctx)
         return r
     }

@@ -54,7 +54,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
     /// Preconditions: mutex is held.
     func remainingLocked(_ c: UnsafeMutablePointer<ConnNode>, now: Int64, _ ctx: inout WorkerContext) -> Int64 {
         lockConnection(c, &ctx)
-        let r = c.pointee.lastUsed &+ timeouts.timeout(proto: c.pointee.original.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) &- now
+        let r = timeRemaining(c, timeouts, now: now)
         unlockConnection(c, &ctx)
         return r
     }
@@ -97,9 +97,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         ctx.stats.created &+= 1
         unlock(&ctx)
         lockConnection(c, &ctx)
-        c.pointee.tcbHook = p.hook
-        if p.id.transProto == .udp { c.pointee.udp.initialised = true } else { c.pointee.tcb.initialise(p.tcp) }
-        ctx.stats.trackerInit &+= 1
+        initialiseTracker(c, p, &ctx)
         unlockConnection(c, &ctx)
         return .created
     }
@@ -108,15 +106,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         let c = t.pointee.conn
         lockConnection(c, &ctx)
         defer { unlockConnection(c, &ctx) }
-        c.pointee.lastUsed = now
-        if p.id.transProto == .udp {
-            if p.hook != c.pointee.tcbHook { c.pointee.udp.replied = true }
-            ctx.stats.trackerResults[Int(TrackerResult.alive.rawValue)] &+= 1
-            return .alive
-        }
-        let r = p.hook == c.pointee.tcbHook ? c.pointee.tcb.updateOutbound(p.tcp) : c.pointee.tcb.updateInbound(p.tcp)
-        ctx.stats.trackerResults[Int(r.rawValue)] &+= 1
-        return r
+        return refreshAndTrack(c, p, now: now, &ctx)
     }
 
     /// Scans the share of entries that `maxBuckets` of `bucketCount`
