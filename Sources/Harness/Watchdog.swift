@@ -1,7 +1,54 @@
 import ConnTrack
+import Sync
+import struct Synchronization.Atomic
 
-/// Formats what each thread holds and waits for when no one progresses.
-enum Watchdog {
+/// The deadlock watchdog: when no thread made progress for `seconds` while
+/// one of them waits for a lock, it prints what each thread holds and waits
+/// for and exits with code 4 (or hands the report to `onStall`).
+final class Watchdog: @unchecked Sendable {
+    let slots: [WatchSlot]
+    let seconds: Double
+    let onStall: (@Sendable (String) -> Void)?
+    let done = Atomic<Bool>(false)
+    /// owned by the controlling thread
+    private var thread: OSThread?
+
+    init(slots: [WatchSlot], seconds: Double, onStall: (@Sendable (String) -> Void)?) {
+        self.slots = slots; self.seconds = seconds; self.onStall = onStall
+    }
+
+    func start() {
+        guard seconds > 0 else { return }
+        thread = OSThread { [self] in
+            var last = slots.map { $0.progress.load(ordering: .relaxed) }
+            var stalledSince = MonotonicClock.read()
+            while !done.load(ordering: .relaxed) {
+                OSThread.sleep(nanoseconds: 20_000_000)
+                let cur = slots.map { $0.progress.load(ordering: .relaxed) }
+                let anyWaiting = slots.contains { $0.waitingFor.load(ordering: .relaxed) != 0 }
+                if cur != last || !anyWaiting {
+                    last = cur
+                    stalledSince = MonotonicClock.read()
+                } else if Double(MonotonicClock.read() - stalledSince) / 1e9 >= seconds {
+                    let report = Watchdog.describe(slots, seconds: seconds)
+                    guard let onStall else {
+                        writeStderr(report)
+                        exit(ExitCode.deadlock)
+                    }
+                    onStall(report)
+                    return
+                }
+            }
+        }
+    }
+
+    func stop() {
+        done.store(true, ordering: .relaxed)
+        thread?.join()
+        thread = nil
+    }
+
+    /// What each thread holds and waits for.
     static func describe(_ slots: [WatchSlot], seconds: Double) -> String {
         var out = "conntrack-bench: deadlock watchdog: no progress for \(seconds) s\n"
         for s in slots {
@@ -14,3 +61,7 @@ enum Watchdog {
         return out
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -2,21 +2,22 @@ import ArgumentParser
 import ConnTrack
 import FlowGen
 import Harness
+import Sync
 
 extension Variant: ExpressibleByArgument {}
 extension Fault: ExpressibleByArgument {}
 extension ScenarioKind: ExpressibleByArgument {}
 extension ClockMode: ExpressibleByArgument {}
-extension TableDesign: ExpressibleByArgument {}
 extension Timeouts.Mode: ExpressibleByArgument {}
 
 enum PolicyName: String, ExpressibleByArgument, CaseIterable { case seed, linux2022, cilium, off }
 
 struct TableOptions: ParsableArguments {
-    @Option(help: "Table design: buckets (gVisor's) or global-lock (one mutex around a Dictionary).")
-    var design: TableDesign = .buckets
-    @Option(help: "Behaviour of the bucketed table: seed2020 (the 2020 commit, defects included) or fixed.")
-    var variant: Variant = .seed2020
+    @Option(help: ArgumentHelp("Table design: \(TableDesigns.names.joined(separator: ", ")).",
+                               discussion: TableDesigns.all.map { "\($0.traits.name): \($0.traits.summary)" }.joined(separator: "\n")))
+    var design: String = BucketTable.traits.name
+    @Option(help: "Behaviour of a design with variants (buckets: seed2020, the 2020 commit with its defects, or fixed); default: the design's own (seed2020).")
+    var variant: Variant?
     @Option(help: "Number of hash buckets (1...268435456).")
     var buckets: Int = 1 << 14
     @Option(help: "Hash seed (decimal); random when omitted, as in the seed.")
@@ -46,10 +47,9 @@ struct TableOptions: ParsableArguments {
         t.other = Int64(otherTimeout * 1e9)
         t.udp = Int64(udpTimeout * 1e9)
         t.udpStream = Int64(udpStreamTimeout * 1e9)
-        let c = TableConfig(buckets: buckets, hashSeed: hashSeed, variant: variant, faults: Set(faults),
-                            timeouts: t, maxConnections: maxConnections)
-        do { try c.validate() } catch { throw ValidationError(error.description) }
-        return c
+        // Checked with the rest of the configuration by RunConfig.validate().
+        return TableConfig(buckets: buckets, hashSeed: hashSeed, variant: variant, faults: Set(faults),
+                           timeouts: t, maxConnections: maxConnections)
     }
 }
 
@@ -69,17 +69,17 @@ struct ReaperOptions: ParsableArguments {
     @Option(help: "linux2022 policy: buckets per pass.")
     var linuxBucketsPerPass: Int = 1024
 
+    /// Converts the values (range checks that conversion needs happen
+    /// here; the policy's own rules in `RunConfig.validate()`).
     func choice() throws -> ReaperPolicyChoice? {
         guard fraction >= 1 && fraction <= 1 << 20 else { throw ValidationError("--fraction must be in 1...1048576, got \(fraction)") }
-        guard maxExpiredPct >= 0 && maxExpiredPct <= 100 else { throw ValidationError("--max-expired-pct must be in 0...100, got \(maxExpiredPct)") }
         guard minIntervalMs > 0 && minIntervalMs <= 3_600_000 else { throw ValidationError("--min-interval-ms must be in (0, 3600000], got \(minIntervalMs)") }
         guard maxFullTraversal > 0 && maxFullTraversal <= 86400 else { throw ValidationError("--max-full-traversal must be in (0, 86400] seconds, got \(maxFullTraversal)") }
+        guard reaperStartDelay >= 0 && reaperStartDelay <= 1e9 else {
+            throw ValidationError("--reaper-start-delay must be in 0...1000000000 seconds, got \(reaperStartDelay)")
+        }
         let seed = SeedReaperPolicy(fraction: fraction, maxExpiredPercent: maxExpiredPct,
                                     minInterval: Int64(minIntervalMs * 1e6), maxFullTraversal: Int64(maxFullTraversal * 1e9))
-        guard seed.minInterval <= seed.maxInterval else {
-            throw ValidationError("--min-interval-ms (\(minIntervalMs)) must not exceed the maximum interval max-full-traversal/fraction (\(Double(seed.maxInterval) / 1e6) ms)")
-        }
-        guard linuxBucketsPerPass >= 1 else { throw ValidationError("--linux-buckets-per-pass must be >= 1, got \(linuxBucketsPerPass)") }
         switch policy {
         case .seed: return .seed(seed)
         case .linux2022: return .linux2022(Linux2022ReaperPolicy(bucketsPerPass: linuxBucketsPerPass))
@@ -139,6 +139,7 @@ struct DriverOptions: ParsableArguments {
     var watchdog: Double = 10
 
     func apply(_ c: inout RunConfig) throws {
+        guard watchdog >= 0 && watchdog <= 86400 else { throw ValidationError("--watchdog must be in 0...86400 seconds, got \(watchdog)") }
         c.threads = deterministic ? 1 : threads
         c.clock = clock; c.deterministic = deterministic; c.batch = batch; c.chunk = chunk; c.warmup = warmup
         c.latencySampleEvery = latencySampleEvery
@@ -155,3 +156,25 @@ import Glibc
 #endif
 
 func activeCores() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+/// Builds a run configuration from the shared option groups and validates
+/// it once (`RunConfig.validate()`), turning its error into a usage error.
+func makeRunConfig(_ table: TableOptions, _ reaper: ReaperOptions, _ scenario: ScenarioArgs,
+                   _ driver: DriverOptions) throws -> RunConfig {
+    var c = RunConfig()
+    c.design = table.design
+    c.table = try table.tableConfig()
+    if let p = try reaper.choice() { c.policy = p } else { c.reaperEnabled = false }
+    c.reaperStartDelay = Int64(reaper.reaperStartDelay * 1e9)
+    c.scenario = try scenario.options()
+    try driver.apply(&c)
+    try validated(c)
+    return c
+}
+
+/// `c` after `RunConfig.validate()`, as a usage error when it fails.
+@discardableResult
+func validated(_ c: RunConfig) throws -> RunConfig {
+    do { try c.validate() } catch { throw ValidationError(error.description) }
+    return c
+}

@@ -26,18 +26,10 @@ struct Run: ParsableCommand {
     var allocator: AllocatorChoice = .system
 
     func makeConfig() throws -> RunConfig {
-        var c = RunConfig()
-        c.table = try table.tableConfig()
-        c.design = table.design
-        if let p = try reaper.choice() { c.policy = p } else { c.reaperEnabled = false }
-        c.reaperStartDelay = Int64(reaper.reaperStartDelay * 1e9)
-        c.scenario = try scenario.options()
-        try driver.apply(&c)
         guard sampleInterval > 0 && sampleInterval <= 3600 else {
             throw ValidationError("--sample-interval must be in (0, 3600] seconds, got \(sampleInterval)")
         }
-        do { try c.validate() } catch { throw ValidationError(error.description) }
-        return c
+        return try makeRunConfig(table, reaper, scenario, driver)
     }
 
     mutating func run() throws {
@@ -46,11 +38,9 @@ struct Run: ParsableCommand {
         let jsonOut = try json.map { try OutputFile($0, option: "--json") }
         let csvOut = try csv.map { try OutputFile($0, option: "--csv") }
         let showProgress = !noProgress && isatty(1) == 1
-        let rows = CSVRows()
         if csvOut != nil || showProgress {
             cfg.sampleSeconds = sampleInterval
             cfg.progress = { s in
-                rows.add(s)
                 if showProgress {
                     let line = "\r  \(Int(s.fractionDone * 100))%  \(Int(s.pps)) pkt/s  live \(s.live)  virtual \(Int(s.virtualSeconds)) s  reaper every \(String(format: "%.3f", s.reaperInterval)) s   "
                     FileHandle.standardOutput.write(line.data(using: .utf8)!)
@@ -79,24 +69,19 @@ struct Run: ParsableCommand {
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try jsonOut.write(try enc.encode(report))
         }
-        if let csvOut { try csvOut.write(rows.csv().data(using: .utf8)!) }
-        if !report.lockOrderViolations.isEmpty { throw ExitCode(ConnTrack.ExitCode.lockOrderViolation) }
-        if !report.invariants.hasPrefix("invariants hold") { throw ExitCode(ConnTrack.ExitCode.invariantViolation) }
+        if let csvOut { try csvOut.write(timeSeriesCSV(report.timeSeries).data(using: .utf8)!) }
+        let outcome = report.outcome
+        if outcome != .ok { throw ArgumentParser.ExitCode(outcome.exitCode) }
     }
 }
 
-final class CSVRows: @unchecked Sendable {
-    let lock = NSLock()
-    var rows: [Sample] = []
-    func add(_ s: Sample) { lock.lock(); rows.append(s); lock.unlock() }
-    func csv() -> String {
-        lock.lock(); defer { lock.unlock() }
-        var out = "wall_s,virtual_s,packets,pps,live,reaper_interval_s,expired_ratio,contended_per_million\n"
-        for s in rows {
-            out += "\(s.wallSeconds),\(s.virtualSeconds),\(s.packets),\(s.pps),\(s.live),\(s.reaperInterval),\(s.expiredRatio),\(s.contendedPerMillion)\n"
-        }
-        return out
+/// The run's time series as CSV, one row per sample.
+func timeSeriesCSV(_ samples: [Sample]) -> String {
+    var out = "wall_s,virtual_s,packets,pps,live,reaper_interval_s,expired_ratio,contended_per_million\n"
+    for s in samples {
+        out += "\(s.wallSeconds),\(s.virtualSeconds),\(s.packets),\(s.pps),\(s.live),\(s.reaperInterval),\(s.expiredRatio),\(s.contendedPerMillion)\n"
     }
+    return out
 }
 
 /// Reads a capture or exits with its one-line error (code 2).

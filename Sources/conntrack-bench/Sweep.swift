@@ -62,6 +62,7 @@ struct Sweep: ParsableCommand {
             c.threads = t
             c.policy = .seed(SeedReaperPolicy(fraction: f, maxExpiredPercent: e))
             c.checkLockOrder = false
+            try validated(c)
             var runs: [RunReport] = []
             for _ in 0..<repeats { runs.append(try Runner.run(c)) }
             runs.sort { $0.packetsPerSecond < $1.packetsPerSecond }
@@ -85,10 +86,7 @@ struct Sweep: ParsableCommand {
         mid.policy = .seed(SeedReaperPolicy(fraction: fl[fl.count / 2], maxExpiredPercent: el[0]))
         mid.checkLockOrder = false
         mid.sampleSeconds = 0.05
-        let samples = SampleSink()
-        mid.progress = { samples.add($0) }
-        _ = try Runner.run(mid)
-        let series = samples.all()
+        let series = try Runner.run(validated(mid)).timeSeries
 
         try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
         func write(_ name: String, _ text: String) throws {
@@ -154,12 +152,4 @@ struct Sweep: ParsableCommand {
         try write("recommendation.txt", text)
         print(text, terminator: "")
     }
-}
-
-/// Samples collected from the sampler thread.
-final class SampleSink: @unchecked Sendable {
-    let lock = NSLock()
-    var items: [Sample] = []
-    func add(_ s: Sample) { lock.lock(); items.append(s); lock.unlock() }
-    func all() -> [Sample] { lock.lock(); defer { lock.unlock() }; return items }
 }

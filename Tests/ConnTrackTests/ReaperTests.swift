@@ -1,3 +1,4 @@
+import Sync
 import Testing
 @testable import ConnTrack
 
@@ -48,8 +49,8 @@ import Testing
 
     @Test func linuxScheduleResumesUntilTheSweepEndsThenWaitsTheAverageLifetime() {
         var p = Linux2022ReaperPolicy(bucketsPerPass: 100, maxEvictions: 64)
-        func pass(_ buckets: Int, live: Int, remaining: Double) -> BucketTable.PassResult {
-            .init(nextStart: 0, bucketsScanned: buckets, checked: live, expired: 0, removed: 0, deferred: 0,
+        func pass(_ buckets: Int, live: Int, remaining: Double) -> ReapPassResult {
+            .init(nextStart: 0, slotsScanned: buckets, checked: live, expired: 0, removed: 0, deferred: 0,
                   remainingSum: remaining, liveChecked: live, stoppedEarly: false)
         }
         #expect(p.next(after: pass(100, live: 2, remaining: Double(20 * sec)), previous: 0, tableSize: 250) == ms)

@@ -82,11 +82,11 @@ import Testing
         let (lo, hi) = (min(ob, rb), max(ob, rb))
         let late = 200 * sec
         // From the higher bucket: expired, but only reported.
-        let p1 = t.reapPass(start: hi, maxBuckets: 1, now: late, &c)
+        let p1 = t.reapPass(start: hi, maxSlots: 1, now: late, &c)
         #expect(p1.expired == 1 && p1.deferred == 1 && p1.removed == 0)
         #expect(t.tupleCount == 2)
         // From the lower bucket: removed, both tuples.
-        let p2 = t.reapPass(start: lo, maxBuckets: 1, now: late, &c)
+        let p2 = t.reapPass(start: lo, maxSlots: 1, now: late, &c)
         #expect(p2.expired == 1 && p2.removed == 1)
         #expect(t.tupleCount == 0)
         #expect(t._checkInvariants().ok)
@@ -98,7 +98,7 @@ import Testing
         var c = ctx()
         let (_, target, port, ob, rb) = natPair(t)
         _ = t.handlePacket(out(a, .syn, seq: 1, nat: (target, port)), clock: VirtualClock(0), &c)
-        _ = t.reapPass(start: min(ob, rb), maxBuckets: 64, now: 200 * sec, &c)
+        _ = t.reapPass(start: min(ob, rb), maxSlots: 64, now: 200 * sec, &c)
         #expect(!t._checkInvariants().ok)
     }
 
@@ -154,7 +154,7 @@ import Testing
                               v4(10, 1, 0, 1), 80)
             let now = Int64(i) * sec / 4
             _ = t.handlePacket(out(id, .syn, seq: 1), clock: VirtualClock(now), &c)
-            if i % 97 == 0 { _ = t.reapPass(start: Int(rng.next() % 8), maxBuckets: 3, now: now, &c) }
+            if i % 97 == 0 { _ = t.reapPass(start: Int(rng.next() % 8), maxSlots: 3, now: now, &c) }
             if i % 250 == 0 {
                 let r = t._checkInvariants()
                 #expect(r.ok, "\(r)")
@@ -173,7 +173,7 @@ import Testing
             _ = t.handlePacket(out(tcpTuple(v4(10, 0, 1, 1), UInt16(2000 + p), v4(10, 0, 0, 2), 80), .syn, seq: 1),
                                clock: VirtualClock(0), &c)
         }
-        let r = t.reapPass(start: 0, maxBuckets: 256, now: 120 * sec, &c)
+        let r = t.reapPass(start: 0, maxSlots: 256, now: 120 * sec, &c)
         #expect(r.checked == 600 && r.expired == 0 && r.removed == 0)
         #expect(t.tupleCount == 600)
     }

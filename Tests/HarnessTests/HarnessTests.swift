@@ -3,6 +3,7 @@ import Testing
 @testable import ConnTrack
 @testable import FlowGen
 @testable import Harness
+import Sync
 
 @Suite struct HarnessTests {
     func small(_ scenario: ScenarioKind, variant: Variant = .fixed, threads: Int = 2, deterministic: Bool = false,
@@ -26,7 +27,8 @@ import Testing
         #expect(r.lookups == r.packets)
         #expect(r.live == Int64(r.created) - Int64(r.removedInline + r.removedByReaper + r.removedOther))
         #expect(r.tuplesAtEnd == 2 * Int(r.live))
-        #expect(r.invariants.hasPrefix("invariants hold"), "\(r.invariants)")
+        #expect(r.invariants.ok, "\(r.invariants)")
+        #expect(r.outcome == .ok)
         #expect(r.lockOrderViolations.isEmpty)
     }
 
@@ -53,7 +55,9 @@ import Testing
         c.scenario.natFraction = 1
         c.reaperStartDelay = 0
         let r = try Runner.run(c)
-        #expect(r.invariants.hasPrefix("invariants hold") == clean, "\(r.invariants)")
+        #expect(r.invariants.ok == clean, "\(r.invariants)")
+        #expect(r.outcome == (clean ? .ok : .invariantViolation))
+        #expect(r.outcome.exitCode == (clean ? 0 : ExitCode.invariantViolation))
     }
 
     @Test func watchdogNamesTheLockEveryoneWaitsFor() throws {
@@ -84,12 +88,6 @@ import Testing
         let report = try #require(box.m.withLock { box.report })
         #expect(report.contains("worker-0") && report.contains("waits for bucket[0]"), "\(report)")
         #expect(r.packets == 5_000)
-    }
-
-    @Test func globalLockDesignRuns() throws {
-        var c = small(.churn)
-        c.design = .globalLock
-        consistent(try Runner.run(c))
     }
 
     /// The report with wall-clock fields blanked.
@@ -146,6 +144,29 @@ import Testing
         c = RunConfig()
         c.table.buckets = 0
         do { _ = try Runner.run(c); Issue.record("accepted 0 buckets") } catch { #expect(error.description.contains("buckets")) }
+    }
+
+    /// Options a design does not support are refused, naming the option
+    /// and the design, instead of being silently ignored.
+    @Test(arguments: [("global-lock", "--variant"), ("global-lock", "--max-connections"), ("global-lock", "--hash-seed"),
+                      ("global-lock", "--inject"), ("null", "--variant"), ("nosuch", "--design")])
+    func unsupportedOptionsAreRefused(_ design: String, _ option: String) {
+        var c = RunConfig()
+        c.design = design
+        switch option {
+        case "--variant": c.table.variant = .fixed
+        case "--max-connections": c.table.maxConnections = 100
+        case "--hash-seed": c.table.hashSeed = 1
+        case "--inject": c.table.faults = [.skipBucketLock]
+        default: break
+        }
+        do {
+            _ = try Runner.run(c)
+            Issue.record("\(design) accepted \(option)")
+        } catch {
+            #expect(error.description.hasPrefix(option), "\(error)")
+            #expect(!error.description.contains("\n"))
+        }
     }
 
     @Test func pcapRoundTripReproducesThePackets() throws {

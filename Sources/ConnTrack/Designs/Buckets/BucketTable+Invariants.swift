@@ -1,0 +1,165 @@
+import Sync
+import struct Synchronization.Atomic
+
+extension BucketTable {
+    /// Checks the table's structure under the write lock: list links agree
+    /// both ways, each bucket's length is its list's length, every tuple
+    /// hashes to the bucket it sits in, every connection has both tuples
+    /// linked exactly once, and (with `uniqueIDs`) no tuple id repeats.
+    /// Preconditions: the caller holds no table lock.
+    public func _checkInvariants(uniqueIDs: Bool? = nil) -> InvariantReport {
+        var ctx = WorkerContext(name: "invariants", checkLockOrder: false)
+        writeLock(&ctx)
+        defer { unlockTable(&ctx) }
+        var rep = InvariantReport()
+        let n = bucketCount
+        var seen = Set<UnsafeMutablePointer<TupleNode>>()
+        var ids = Set<TupleID>()
+        var conns = Set<UnsafeMutablePointer<ConnNode>>()
+        for b in 0..<n {
+            let bp = bucketPtr(b)
+            var prev: UnsafeMutablePointer<TupleNode>? = nil
+            var t = bp.pointee.head
+            var len = 0
+            while let x = t {
+                len += 1
+                if len > 4 * (bp.pointee.length + 1) + 1_000_000 {
+                    rep.violations.append("bucket \(b): list does not terminate"); break
+                }
+                if x.pointee.prev != prev { rep.violations.append("bucket \(b): prev link of \(x.pointee.id) is wrong") }
+                if !seen.insert(x).inserted { rep.violations.append("bucket \(b): tuple \(x.pointee.id) linked twice"); break }
+                if bucketIndex(x.pointee.id) != b {
+                    rep.violations.append("tuple \(x.pointee.id) sits in bucket \(b) but hashes to \(bucketIndex(x.pointee.id))")
+                }
+                let c = x.pointee.conn
+                let own = x.pointee.direction == .original ? c.originalPtr : c.replyPtr
+                if own != x { rep.violations.append("tuple \(x.pointee.id) is not its connection's \(x.pointee.direction) tuple") }
+                if !ids.insert(x.pointee.id).inserted { rep.duplicateIDs += 1 }
+                conns.insert(c)
+                prev = x
+                t = x.pointee.next
+            }
+            if len != bp.pointee.length {
+                rep.violations.append("bucket \(b): length field \(bp.pointee.length) but \(len) tuples linked")
+            }
+            rep.tuples += len
+        }
+        for c in conns where !seen.contains(c.originalPtr) || !seen.contains(c.replyPtr) {
+            rep.violations.append("connection \(c.pointee.original.id) has a tuple missing from the table")
+        }
+        rep.connections = conns.count
+        for c in conns where c.pointee.retired {
+            rep.violations.append("removed connection \(c.pointee.original.id) is still linked")
+        }
+        let twice = reclaimer.doubleRetireCount
+        if twice > 0 { rep.violations.append("\(twice) connections were removed twice") }
+        if rep.tuples != 2 * rep.connections {
+            rep.violations.append("tuples \(rep.tuples) != 2 x connections \(rep.connections)")
+        }
+        if uniqueIDs ?? rules.uniqueTupleIDs, rep.duplicateIDs > 0 {
+            rep.violations.append("\(rep.duplicateIDs) duplicate tuple ids")
+        }
+        if maxConnections != Int.max && live.load(ordering: .relaxed) != rep.connections {
+            rep.violations.append("live counter \(live.load(ordering: .relaxed)) != connections \(rep.connections)")
+        }
+        return rep
+    }
+
+    /// Bucket occupancy and per-bucket contention for reports.
+    public func inspect() -> TableInspection {
+        let lengths = bucketLengths()
+        let tuples = lengths.reduce(0, +)
+        return TableInspection(slotName: "bucket", slotLengths: lengths, stripeName: "bucket lock",
+                               stripeContention: bucketContention(), tuples: tuples, connections: connections().count)
+    }
+
+    /// Tuples in each bucket (each bucket locked in turn).
+    public func bucketLengths() -> [Int] {
+        var ctx = WorkerContext(name: "inspect", checkLockOrder: false)
+        readLock(&ctx)
+        defer { unlockTable(&ctx) }
+        return (0..<bucketCount).map { b in
+            lockBucket(b, &ctx)
+            defer { unlockBucket(b, &ctx) }
+            return bucketPtr(b).pointee.length
+        }
+    }
+
+    /// Per-bucket count of contended acquisitions, for "hottest buckets".
+    public func bucketContention() -> [UInt64] {
+        var ctx = WorkerContext(name: "inspect", checkLockOrder: false)
+        readLock(&ctx)
+        defer { unlockTable(&ctx) }
+        return (0..<bucketCount).map { b in
+            lockBucket(b, &ctx)
+            defer { unlockBucket(b, &ctx) }
+            return bucketPtr(b).pointee.contended
+        }
+    }
+
+    /// Every connection in the table (visited from its original tuple),
+    /// with its mutable state read under its lock. For tests and
+    /// invariant checks; takes the write lock.
+    public func connections() -> [Connection] {
+        var ctx = WorkerContext(name: "inspect", checkLockOrder: false)
+        writeLock(&ctx)
+        defer { unlockTable(&ctx) }
+        var out: [Connection] = []
+        for b in 0..<bucketCount {
+            var t = bucketPtr(b).pointee.head
+            while let x = t {
+                if x.pointee.direction == .original { out.append(Connection(x.pointee.conn)) }
+                t = x.pointee.next
+            }
+        }
+        return out
+    }
+
+    /// Tuples and distinct connections currently linked.
+    public var tupleCount: Int { bucketLengths().reduce(0, +) }
+
+    /// Connections that have timed out at `now` but are still linked.
+    public func expiredCount(now: Int64) -> Int {
+        connections().reduce(0) { acc, c in
+            let s = c.snapshot()
+            let t = timeouts.timeout(proto: c.originalID.transProto, tcb: s.tcb, udp: s.udp)
+            return acc + (s.lastUsed &+ t &- now < 0 ? 1 : 0)
+        }
+    }
+}
+
+extension BucketTable {
+    /// Holds bucket i's lock on a helper thread until the returned closure
+    /// is called (from any thread): lets tests stall the table the way a
+    /// lost unlock would. The lock is held when this returns. A pthread
+    /// mutex must be unlocked by its owner, hence the helper.
+    public func _holdBucketLockForTesting(_ i: Int) -> @Sendable () -> Void {
+        let state = HoldState()
+        let m = UnsafeSendablePointer(bucketPtr(i).pointer(to: \.mutex)!)
+        let helper = OSThread {
+            PThread.lock(m.p)
+            state.held.store(true, ordering: .releasing)
+            while !state.release.load(ordering: .acquiring) { OSThread.sleep(nanoseconds: 1_000_000) }
+            PThread.unlock(m.p)
+        }
+        while !state.held.load(ordering: .acquiring) { OSThread.sleep(nanoseconds: 100_000) }
+        return {
+            state.release.store(true, ordering: .releasing)
+            helper.join()
+        }
+    }
+}
+
+final class HoldState: Sendable {
+    let held = Atomic<Bool>(false)
+    let release = Atomic<Bool>(false)
+}
+
+struct UnsafeSendablePointer: @unchecked Sendable {
+    let p: UnsafeMutablePointer<pthread_mutex_t>
+    init(_ p: UnsafeMutablePointer<pthread_mutex_t>) { self.p = p }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

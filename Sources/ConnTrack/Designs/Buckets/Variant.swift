@@ -1,0 +1,65 @@
+/// The table behaviours that can be compared in one run.
+public enum Variant: String, Sendable, CaseIterable, Codable {
+    /// The July 2020 commit, defects included: the walk that stops after a
+    /// removal and the creating packet that skips the tracker.
+    case seed2020
+    /// The same design with the walk, the insert re-check and the creating
+    /// packet corrected.
+    case fixed
+}
+
+/// Faults that can be injected to prove the detectors work (off by default).
+public enum Fault: String, Sendable, CaseIterable, Codable {
+    /// Insert locks the higher bucket first.
+    case descendingLockOrder = "descending-lock-order"
+    /// Reaping a connection whose tuples sit in two buckets edits the
+    /// partner's list without taking its lock.
+    case skipBucketLock = "skip-bucket-lock"
+    /// The partner tuple's bucket is computed by reversing the tuple, as the
+    /// 2020 code did: wrong for NAT redirects.
+    case recomputeNatPartner = "recompute-nat-partner"
+    /// The 2020 walk (advance after removal) applied to `fixed`.
+    case walkAfterRemove = "walk-after-remove"
+}
+
+/// Every place where `seed2020`, `fixed` and the injected faults differ,
+/// resolved once at table creation. The table code branches on these
+/// constants and on nothing else.
+public struct TableRules: Sendable, Equatable {
+    /// Walks advance with `next` after removing the current element, whose
+    /// links the removal cleared, so the walk stops at the first reap.
+    public var walkStopsAfterRemove: Bool
+    /// Insert looks for an existing tuple under the bucket locks first.
+    public var recheckBeforeInsert: Bool
+    /// The packet that creates a connection initialises its tracker.
+    public var trackerSeesCreatingPacket: Bool
+    /// The packet path reads the clock twice (lookup and `lastUsed`), as
+    /// the seed's two `time.Now()` calls do; otherwise once.
+    public var readsClockTwice: Bool
+    /// A tuple id appears at most once in the table: the re-check before
+    /// insert guarantees it. Without it a missed lookup inserts a second
+    /// connection for the same flow, so duplicates are the 2020 design's
+    /// behaviour, not corruption.
+    public var uniqueTupleIDs: Bool { recheckBeforeInsert }
+    public var descendingInsertLocks: Bool
+    public var skipPartnerBucketLock: Bool
+    public var recomputePartnerByReversing: Bool
+
+    public init(variant: Variant, faults: Set<Fault> = []) {
+        switch variant {
+        case .seed2020:
+            walkStopsAfterRemove = true
+            recheckBeforeInsert = false
+            trackerSeesCreatingPacket = false
+            readsClockTwice = true
+        case .fixed:
+            walkStopsAfterRemove = faults.contains(.walkAfterRemove)
+            recheckBeforeInsert = true
+            trackerSeesCreatingPacket = true
+            readsClockTwice = false
+        }
+        descendingInsertLocks = faults.contains(.descendingLockOrder)
+        skipPartnerBucketLock = faults.contains(.skipBucketLock)
+        recomputePartnerByReversing = faults.contains(.recomputeNatPartner)
+    }
+}

@@ -1,0 +1,102 @@
+/// The interface every table design implements. The harness, the reaper,
+/// the benchmarks, `compare` and the conformance tests are generic over it
+/// and find designs through `TableDesigns`; they specialise for each design
+/// (no existential on the packet path).
+///
+/// It speaks of connections and passes, not of buckets: a design reports
+/// its own structure through `inspect()`, keeps its reclamation behind the
+/// four worker calls, and exports and imports plain `ConnectionRecord`s.
+public protocol ConnTrackTable: AnyObject, Sendable {
+    /// What the design supports; the registry and the configuration
+    /// check read it before a table exists.
+    static var traits: DesignTraits { get }
+
+    /// Preconditions: `config` was validated for this design
+    /// (`TableConfig.validate(for:)`).
+    init(_ config: TableConfig)
+    var config: TableConfig { get }
+
+    /// The hash seed in use (drawn at random when the configuration has
+    /// none); nil for a design that does not hash with a seed.
+    var hashSeed: UInt32? { get }
+
+    // MARK: Packet path
+
+    /// Processes one packet: lookup, refresh and track, or create.
+    func handlePacket<C: TimeSource>(_ p: Packet, clock: C, _ ctx: inout WorkerContext) -> PacketOutcome
+
+    /// Processes the packets of `batch` from its position to its end (or to
+    /// its stop time). Every design implements it as
+    /// `runPacketLoop(self, &batch, &ctx)`: the call names the concrete
+    /// type, so the loop is specialised for this design and each clock, and
+    /// the harness pays one witness call per batch instead of per packet.
+    func processBatch(_ batch: inout PacketBatch, _ ctx: inout WorkerContext)
+
+    // MARK: Garbage collection
+
+    /// Units a reaper pass budgets over (buckets, slices, stripes). A pass
+    /// of `sweepSlots` units from 0 covers the whole table.
+    var sweepSlots: Int { get }
+
+    /// One reaper pass over at most `maxSlots` units from `start`, removing
+    /// expired connections (at most `maxEvictions`).
+    func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64,
+                  _ ctx: inout WorkerContext) -> ReapPassResult
+
+    // MARK: Reclamation of removed connections
+
+    /// Registers a thread that handles packets; returns its slot.
+    func registerWorker() -> Int
+    /// The thread in `slot` holds no connection reference right now.
+    func workerQuiescent(_ slot: Int)
+    /// The thread in `slot` stops using the table for a while.
+    func workerOffline(_ slot: Int)
+    /// Frees what no registered thread can still see. The caller must be
+    /// at a quiescent point itself.
+    func reclaim(_ ctx: inout WorkerContext)
+
+    // MARK: Inspection (not on the packet path)
+
+    /// What a report shows of the table's structure right now.
+    func inspect() -> TableInspection
+    /// Structural checks; `uniqueIDs` nil means the design's own rule.
+    func _checkInvariants(uniqueIDs: Bool?) -> InvariantReport
+    /// Connections that have timed out at `now` but are still in the table.
+    func expiredCount(now: Int64) -> Int
+
+    // MARK: Export and import
+
+    /// Calls `body` once per connection with its state read under its lock.
+    /// The order is the design's own: importing the records in this order
+    /// into an empty table of the same design and size rebuilds the same
+    /// structure. Preconditions: no other thread changes the table.
+    func forEachConnection(now: Int64, _ body: (ConnectionRecord) -> Void)
+
+    /// Inserts `records` into this table, which must be empty. Nothing is
+    /// inserted when it throws. Preconditions: no other thread uses the table.
+    func importConnections(_ records: [ConnectionRecord], _ ctx: inout WorkerContext) throws(ImportError)
+}
+
+extension ConnTrackTable {
+    /// The design's registry name.
+    public var designName: String { Self.traits.name }
+
+    /// Every connection, exported (tests, dumps).
+    public func exportConnections(now: Int64) -> [ConnectionRecord] {
+        var out: [ConnectionRecord] = []
+        forEachConnection(now: now) { out.append($0) }
+        return out
+    }
+}
+
+/// What the packet path did with one packet.
+public enum PacketOutcome: Sendable, Equatable {
+    /// Matched a connection; the tracker returned this (nil: it was
+    /// initialised by this packet).
+    case tracked(TrackerResult?)
+    /// Created a connection.
+    case created
+    /// Not tracked: insert failed or was refused at the limit, or the
+    /// design keeps no table.
+    case notTracked
+}

@@ -1,0 +1,55 @@
+/// What a table design supports, known before a table exists. The CLI,
+/// the configuration check, `compare`, the reports and the conformance
+/// tests read these instead of knowing designs by name.
+public struct DesignTraits: Sendable {
+    /// Registry name (`--design`).
+    public var name: String
+    /// One line for `--help` and README.
+    public var summary: String
+    /// The design hashes with a seed (`--hash-seed` applies).
+    public var hasHashSeed: Bool
+    /// What one unit of `sweepSlots` is called in reports ("bucket",
+    /// "slice"); nil when the design has none.
+    public var slotName: String?
+    /// `--buckets` sizes the table (otherwise it only divides reaper passes).
+    public var sizedByBuckets: Bool
+    /// Selectable behaviours (`--variant`); empty when there is one.
+    public var variants: [Variant]
+    /// The variant used when none is given (nil when there are none).
+    public var defaultVariant: Variant?
+    /// Faults that can be injected (`--inject`).
+    public var faults: Set<Fault>
+    /// `--max-connections` with early drop applies.
+    public var connectionLimit: Bool
+    /// The design keeps connections (false for the `null` ceiling design).
+    public var tracksConnections: Bool
+    /// Variants whose full reaper sweep may leave expired connections (the
+    /// 2020 walk stops at its first removal). For every other variant a
+    /// full sweep must remove every expired connection.
+    public var incompleteSweepVariants: Set<Variant>
+
+    public init(name: String, summary: String, hasHashSeed: Bool, slotName: String?, sizedByBuckets: Bool,
+                variants: [Variant], defaultVariant: Variant?, faults: Set<Fault>, connectionLimit: Bool,
+                tracksConnections: Bool, incompleteSweepVariants: Set<Variant>) {
+        precondition(variants.isEmpty == (defaultVariant == nil), "a default variant exactly when there are variants")
+        self.name = name; self.summary = summary; self.hasHashSeed = hasHashSeed; self.slotName = slotName
+        self.sizedByBuckets = sizedByBuckets; self.variants = variants; self.defaultVariant = defaultVariant
+        self.faults = faults; self.connectionLimit = connectionLimit; self.tracksConnections = tracksConnections
+        self.incompleteSweepVariants = incompleteSweepVariants
+    }
+
+    public var supportsVariants: Bool { !variants.isEmpty }
+
+    /// The variant a configuration selects (nil for a design without variants).
+    public func variant(_ requested: Variant?) -> Variant? { requested ?? defaultVariant }
+
+    /// Whether a full sweep must remove every expired connection.
+    public func fullSweepRemovesAllExpired(_ requested: Variant?) -> Bool {
+        guard tracksConnections else { return true }
+        guard let v = variant(requested) else { return true }
+        return !incompleteSweepVariants.contains(v)
+    }
+
+    /// The label of a design and variant in reports ("fixed", "global-lock").
+    public func label(_ requested: Variant?) -> String { variant(requested)?.rawValue ?? name }
+}

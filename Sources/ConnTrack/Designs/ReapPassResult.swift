@@ -1,0 +1,27 @@
+/// Result of one reaper pass, in the units of the design's `sweepSlots`.
+public struct ReapPassResult: Sendable, Equatable {
+    /// Where the next pass starts (not wrapped: designs take it modulo
+    /// their slot count, as the seed's `reapUnused` does).
+    public var nextStart: Int
+    public var slotsScanned: Int
+    /// Tuples (or entries) checked, and those found expired.
+    public var checked: Int
+    public var expired: Int
+    /// Connections removed.
+    public var removed: Int
+    /// Expired tuples left in place because lock order forbade the removal.
+    public var deferred: Int
+    /// Sum and count of the time to expiry of live tuples checked (for the
+    /// Linux 2022 policy's average).
+    public var remainingSum: Double
+    public var liveChecked: Int
+    /// The pass stopped at its eviction cap before its slot budget.
+    public var stoppedEarly: Bool
+
+    public init(nextStart: Int = 0, slotsScanned: Int = 0, checked: Int = 0, expired: Int = 0, removed: Int = 0,
+                deferred: Int = 0, remainingSum: Double = 0, liveChecked: Int = 0, stoppedEarly: Bool = false) {
+        self.nextStart = nextStart; self.slotsScanned = slotsScanned; self.checked = checked; self.expired = expired
+        self.removed = removed; self.deferred = deferred; self.remainingSum = remainingSum
+        self.liveChecked = liveChecked; self.stoppedEarly = stoppedEarly
+    }
+}

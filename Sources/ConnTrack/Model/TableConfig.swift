@@ -1,0 +1,67 @@
+/// Everything that shapes a table. Defaults are the seed's.
+public struct TableConfig: Sendable, Equatable {
+    /// Number of buckets (seed: 1 << 14).
+    public var buckets: Int = 1 << 14
+    /// Hash seed; nil draws a random one (the seed's behaviour).
+    public var hashSeed: UInt32? = nil
+    /// The design's behaviour; nil selects the design's default (and is
+    /// the only value a design without variants accepts).
+    public var variant: Variant? = nil
+    public var faults: Set<Fault> = []
+    public var timeouts = Timeouts()
+    /// Limit on live connections; nil means none (the seed).
+    public var maxConnections: Int? = nil
+    /// Buckets searched for an early-drop victim at the limit (Linux: 8).
+    public var earlyDropBuckets: Int = 8
+
+    public init(buckets: Int = 1 << 14, hashSeed: UInt32? = nil, variant: Variant? = nil,
+                faults: Set<Fault> = [], timeouts: Timeouts = Timeouts(), maxConnections: Int? = nil) {
+        self.buckets = buckets; self.hashSeed = hashSeed; self.variant = variant
+        self.faults = faults; self.timeouts = timeouts; self.maxConnections = maxConnections
+    }
+
+    /// Checks caller-supplied values and that `design` supports every
+    /// option that was set; the message names the option and its range.
+    public func validate(for design: DesignTraits) throws(ConfigError) {
+        try validate()
+        let d = design.name
+        if let v = variant, !design.variants.contains(v) {
+            throw ConfigError(design.supportsVariants
+                ? "--variant \(v.rawValue) is not a variant of design \(d) (allowed: \(design.variants.map(\.rawValue).joined(separator: ", ")))"
+                : "--variant does not apply to design \(d) (it has no variants)")
+        }
+        if hashSeed != nil && !design.hasHashSeed {
+            throw ConfigError("--hash-seed does not apply to design \(d) (it does not hash with a seed)")
+        }
+        if maxConnections != nil && !design.connectionLimit {
+            throw ConfigError("--max-connections does not apply to design \(d) (it has no connection limit)")
+        }
+        if let f = faults.subtracting(design.faults).map(\.rawValue).sorted().first {
+            throw ConfigError("--inject \(f) does not apply to design \(d)"
+                + (design.faults.isEmpty ? " (it has no injectable faults)" : " (allowed: \(design.faults.map(\.rawValue).sorted().joined(separator: ", ")))"))
+        }
+    }
+
+    /// Checks caller-supplied values; the message names the field and range.
+    public func validate() throws(ConfigError) {
+        guard buckets >= 1 && buckets <= 1 << 28 else {
+            throw ConfigError("buckets must be in 1...\(1 << 28), got \(buckets)")
+        }
+        if let m = maxConnections, m < 1 { throw ConfigError("max-connections must be at least 1, got \(m)") }
+        guard earlyDropBuckets >= 1 && earlyDropBuckets <= 1024 else {
+            throw ConfigError("early-drop-buckets must be in 1...1024, got \(earlyDropBuckets)")
+        }
+        let t = timeouts
+        for (name, v) in [("established", t.established), ("other", t.other), ("syn-sent", t.synSent),
+                          ("fin-wait", t.finWait), ("close-wait", t.closeWait), ("last-ack", t.lastAck),
+                          ("time-wait", t.timeWait), ("close", t.close), ("udp", t.udp), ("udp-stream", t.udpStream)]
+        where v < 0 {
+            throw ConfigError("timeout \(name) must be >= 0 ns, got \(v)")
+        }
+    }
+}
+
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}

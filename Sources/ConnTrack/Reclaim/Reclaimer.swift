@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Sync
+import struct Synchronization.Atomic
+
+/// Deferred freeing of removed connections (quiescent-state based).
+///
+/// Go's garbage collector let the seed drop a connection while another
+/// goroutine still held a pointer it had found before taking the connection
+/// lock. Here a removed connection is retired, and freed only after every
+/// registered thread has passed a quiescent point (it holds no connection
+/// pointer) since the retirement. Threads announce quiescence once per
+/// batch of packets, so the per-packet cost is nil.
+///
+/// Designs that free connection memory own one and forward the
+/// `ConnTrackTable` worker calls to it; callers never see it.
+final class Reclaimer: @unchecked Sendable {
+    static let maxThreads = 64
+
+    struct Slot: ~Copyable {
+        /// Epoch the thread last saw at a quiescent point; .max when offline.
+        let seen = Atomic<UInt64>(.max)
+        // Own cache line per thread.
+        let pad: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
+    }
+
+    let global = Atomic<UInt64>(1)
+    let registered = Atomic<Int>(0)
+    let slots: UnsafeMutablePointer<Slot>
+    /// The retire lock (rank: retire list, a leaf), taken through the rank
+    /// checker by `retire` and `collect`.
+    let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    /// protected by mutex: connections removed since the last `collect`
+    var fresh: UnsafeMutablePointer<ConnNode>? = nil
+    /// protected by mutex
+    var freshCount = 0
+    /// protected by mutex: (epoch, list) waiting for every thread to pass it
+    var pending: [(UInt64, UnsafeMutablePointer<ConnNode>?, Int)] = []
+    /// protected by mutex
+    private(set) var freedTotal = 0
+    /// protected by mutex: connections removed a second time (corruption)
+    private(set) var doubleRetire = 0
+
+    /// immutable: when false, `collect` frees nothing (memory is freed with
+    /// the table).
+    let enabled: Bool
+
+    init(enabled: Bool = true) {
+        self.enabled = enabled
+        slots = .allocate(capacity: Self.maxThreads)
+        for i in 0..<Self.maxThreads { (slots + i).initialize(to: Slot()) }
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        PThread.initMutex(mutex)
+    }
+
+    deinit {
+        slots.deinitialize(count: Self.maxThreads)
+        slots.deallocate()
+        PThread.destroyMutex(mutex)
+        mutex.deallocate()
+    }
+
+    /// Takes the retire lock through the rank checker.
+    @inline(__always)
+    private func lock(_ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
+        ctx.locks.willAcquire(.retireList, file: file, line: line)
+        PThread.lock(mutex)
+    }
+
+    @inline(__always)
+    private func unlock(_ ctx: inout WorkerContext) {
+        PThread.unlock(mutex)
+        ctx.locks.released(.retireList)
+    }
+
+    /// Registers a packet thread; it starts online. Returns its slot.
+    func register() -> Int {
+        let i = registered.add(1, ordering: .relaxed).newValue - 1
+        precondition(i < Self.maxThreads, "at most \(Self.maxThreads) threads may use one table")
+        slots[i].seen.store(global.load(ordering: .acquiring), ordering: .releasing)
+        return i
+    }
+
+    /// The thread in `slot` holds no connection pointer right now.
+    @inline(__always)
+    func quiescent(_ slot: Int) {
+        slots[slot].seen.store(global.load(ordering: .acquiring), ordering: .releasing)
+    }
+
+    /// The thread in `slot` stops using the table (it may come back with
+    /// `quiescent`).
+    func offline(_ slot: Int) {
+        slots[slot].seen.store(.max, ordering: .releasing)
+    }
+
+    /// Preconditions: the retire lock is not held; called with any bucket
+    /// locks held (it is a leaf).
+    func retire(_ c: UnsafeMutablePointer<ConnNode>, _ ctx: inout WorkerContext) {
+        lock(&ctx)
+        defer { unlock(&ctx) }
+        if c.pointee.retired {
+            // Removed twice: only a corrupted table (an injected fault) does this.
+            doubleRetire += 1
+            return
+        }
+        c.pointee.retired = true
+        c.pointee.retiredNext = fresh
+        fresh = c
+        freshCount += 1
+    }
+
+    /// Frees what every registered thread has moved past, and opens a new
+    /// epoch for what was retired since the last call. The caller must be
+    /// at a quiescent point itself. Returns connections freed.
+    @discardableResult
+    func collect(_ ctx: inout WorkerContext) -> Int {
+        guard enabled else { return 0 }
+        lock(&ctx)
+        defer { unlock(&ctx) }
+        if fresh != nil {
+            let e = global.add(1, ordering: .acquiringAndReleasing).newValue - 1
+            pending.append((e, fresh, freshCount))
+            fresh = nil
+            freshCount = 0
+        }
+        var minSeen = UInt64.max
+        let n = registered.load(ordering: .acquiring)
+        for i in 0..<n { minSeen = min(minSeen, slots[i].seen.load(ordering: .acquiring)) }
+        var freed = 0
+        var keep: [(UInt64, UnsafeMutablePointer<ConnNode>?, Int)] = []
+        for (e, list, count) in pending {
+            // Threads that saw an epoch > e passed a quiescent point after
+            // the list was retired.
+            if minSeen > e {
+                var c = list
+                while let x = c { c = x.pointee.retiredNext; ConnNode.destroy(x) }
+                freed += count
+            } else {
+                keep.append((e, list, count))
+            }
+        }
+        pending = keep
+        freedTotal += freed
+        return freed
+    }
+
+    var doubleRetireCount: Int {
+        PThread.lock(mutex)
+        defer { PThread.unlock(mutex) }
+        return doubleRetire
+    }
+
+    /// Hands over every retired, unfreed connection (the table frees them
+    /// with its own). Preconditions: no other thread uses the table.
+    func takeAll() -> [UnsafeMutablePointer<ConnNode>] {
+        PThread.lock(mutex)
+        defer { PThread.unlock(mutex) }
+        var out: [UnsafeMutablePointer<ConnNode>] = []
+        var lists = pending.map { $0.1 }
+        lists.append(fresh)
+        for l in lists {
+            var c = l
+            while let x = c { c = x.pointee.retiredNext; out.append(x) }
+        }
+        freedTotal += out.count
+        pending = []
+        fresh = nil
+        freshCount = 0
+        return out
+    }
+}

@@ -1,0 +1,200 @@
+/// TCP flag bits as on the wire.
+public struct TCPFlags: OptionSet, Sendable, Hashable, Codable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let fin = TCPFlags(rawValue: 0x01)
+    public static let syn = TCPFlags(rawValue: 0x02)
+    public static let rst = TCPFlags(rawValue: 0x04)
+    public static let psh = TCPFlags(rawValue: 0x08)
+    public static let ack = TCPFlags(rawValue: 0x10)
+}
+
+/// The fields of a TCP segment the tracker reads.
+public struct TCPSegment: Sendable, Hashable {
+    public var flags: TCPFlags
+    public var seq: UInt32
+    public var ack: UInt32
+    public var window: UInt16
+    public var payloadLength: UInt16
+
+
+    public init(flags: TCPFlags, seq: UInt32, ack: UInt32 = 0, window: UInt16 = 65535, payloadLength: UInt16 = 0) {
+        self.flags = flags; self.seq = seq; self.ack = ack; self.window = window; self.payloadLength = payloadLength
+    }
+
+    /// Sequence space the segment occupies: data plus one for SYN and FIN.
+    var logicalLength: UInt32 {
+        UInt32(payloadLength) + (flags.contains(.syn) ? 1 : 0) + (flags.contains(.fin) ? 1 : 0)
+    }
+}
+
+/// Result of feeding a segment to the tracker (gVisor `tcpconntrack.Result`).
+public enum TrackerResult: UInt8, Sendable, Codable, CaseIterable {
+    case drop = 0, connecting, alive, reset, closedByPeer, closedBySelf
+}
+
+/// Sequence-number arithmetic modulo 2^32 (gVisor `seqnum`).
+enum Seq {
+    @inline(__always) static func lessThan(_ v: UInt32, _ w: UInt32) -> Bool {
+        Int32(bitPattern: v &- w) < 0
+    }
+    /// v in [a, b)
+    @inline(__always) static func inRange(_ v: UInt32, _ a: UInt32, _ b: UInt32) -> Bool {
+        v &- a < b &- a
+    }
+    @inline(__always) static func overlap(_ a: UInt32, _ b: UInt32, _ x: UInt32, _ y: UInt32) -> Bool {
+        lessThan(a, x &+ y) && lessThan(x, a &+ b)
+    }
+}
+
+/// One direction's sequence state.
+public struct TCPStream: Sendable, Hashable, Codable {
+    public var una: UInt32 = 0
+    public var nxt: UInt32 = 0
+    public var end: UInt32 = 0
+    public var finSeen = false
+    public var fin: UInt32 = 0
+    public var rstSeen = false
+
+    func acceptable(_ segSeq: UInt32, _ segLen: UInt32) -> Bool {
+        let wnd = end &- una
+        if wnd == 0 { return segLen == 0 && segSeq == una }
+        return Seq.overlap(una, wnd, segSeq, segLen == 0 ? 1 : segLen)
+    }
+
+    /// FIN sent and acknowledged.
+    public var closed: Bool { finSeen && Seq.lessThan(fin, una) }
+}
+
+/// The TCP control block of gVisor's `tcpconntrack`, as described in
+/// gVisor's tcp_conntrack.go. Handlers are an enum instead of function pointers so the block
+/// stays a plain value (serialisable, no indirection).
+public struct TCB: Sendable, Hashable, Codable {
+    public enum Phase: UInt8, Sendable, Codable { case synSent, established }
+    public enum FirstFin: UInt8, Sendable, Codable { case none, inbound, outbound }
+
+    // `state` first: the expiry check reads it beside the connection lock.
+    public private(set) var state = TrackerResult.drop
+    public var phase = Phase.synSent
+    public var firstFin = FirstFin.none
+    public var inbound = TCPStream()
+    public var outbound = TCPStream()
+
+    public init() {}
+
+    /// gVisor `IsEmpty`: nothing recorded yet.
+    public var isEmpty: Bool {
+        inbound == TCPStream() && outbound == TCPStream() && firstFin == .none && state == .drop
+    }
+
+    /// Records the initial segment (normally the SYN) of the outbound side.
+    @discardableResult
+    public mutating func initialise(_ seg: TCPSegment) -> TrackerResult {
+        phase = .synSent
+        outbound.una = seg.seq
+        outbound.nxt = seg.seq &+ seg.logicalLength
+        outbound.end = outbound.nxt
+        // The peer's ISN is unknown: keep its window in `end` until its SYN.
+        inbound.una = 0
+        inbound.nxt = 0
+        inbound.end = UInt32(seg.window)
+        state = .connecting
+        return state
+    }
+
+    @discardableResult
+    public mutating func updateInbound(_ seg: TCPSegment) -> TrackerResult {
+        let r: TrackerResult
+        switch phase {
+        case .synSent: r = synSentInbound(seg)
+        case .established:
+            // Update first: `adapt` must see the streams after this segment.
+            let u = Self.update(seg, reply: &inbound, original: &outbound, firstFin: &firstFin, side: .inbound)
+            r = adapt(u)
+        }
+        if r != .drop { state = r }
+        return r
+    }
+
+    @discardableResult
+    public mutating func updateOutbound(_ seg: TCPSegment) -> TrackerResult {
+        let r: TrackerResult
+        switch phase {
+        case .synSent: r = synSentOutbound(seg)
+        case .established:
+            let u = Self.update(seg, reply: &outbound, original: &inbound, firstFin: &firstFin, side: .outbound)
+            r = adapt(u)
+        }
+        if r != .drop { state = r }
+        return r
+    }
+
+    /// gVisor `IsAlive`.
+    public var isAlive: Bool {
+        !inbound.rstSeen && !outbound.rstSeen && (!inbound.closed || !outbound.closed)
+    }
+
+    private func adapt(_ r: TrackerResult) -> TrackerResult {
+        if r != .alive || !inbound.closed || !outbound.closed { return r }
+        return firstFin == .outbound ? .closedBySelf : .closedByPeer
+    }
+
+    private mutating func synSentInbound(_ seg: TCPSegment) -> TrackerResult {
+        let ackPresent = seg.flags.contains(.ack)
+        let ack = seg.ack
+        // An unacceptable ACK: ignore the segment.
+        if ackPresent && !Seq.inRange(ack &- 1, outbound.una, outbound.nxt) { return .connecting }
+        if seg.flags.contains(.rst) {
+            if ackPresent { inbound.rstSeen = true; return .reset }
+            return .connecting
+        }
+        if !seg.flags.contains(.syn) { return .connecting }
+        let irs = seg.seq
+        inbound.una = irs
+        inbound.nxt = irs &+ seg.logicalLength
+        inbound.end &+= irs
+        outbound.end = outbound.una &+ UInt32(seg.window)
+        if ackPresent {
+            if Seq.lessThan(outbound.una, ack) { outbound.una = ack }
+            let end = ack &+ UInt32(seg.window)
+            if Seq.lessThan(outbound.end, end) { outbound.end = end }
+        }
+        phase = .established
+        return .alive
+    }
+
+    private mutating func synSentOutbound(_ seg: TCPSegment) -> TrackerResult {
+        // Only a retransmission of the original SYN is allowed out.
+        if seg.flags != .syn || seg.seq != outbound.una { return .drop }
+        if UInt32(seg.window) > inbound.end { inbound.end = UInt32(seg.window) }
+        return .connecting
+    }
+
+    private static func update(_ seg: TCPSegment, reply: inout TCPStream, original: inout TCPStream,
+                               firstFin: inout FirstFin, side: FirstFin) -> TrackerResult {
+        let s = seg.seq
+        if !reply.acceptable(s, UInt32(seg.payloadLength)) { return .alive }
+        if seg.flags.contains(.rst) { reply.rstSeen = true; return .reset }
+        if !seg.flags.contains(.ack) || seg.flags.contains(.syn) { return .alive }
+        let ack = seg.ack
+        if Seq.lessThan(original.nxt, ack) { return .alive }
+        if Seq.lessThan(original.una, ack) { original.una = ack }
+        let wend = ack &+ UInt32(seg.window)
+        if Seq.lessThan(original.end, wend) { original.end = wend }
+        let end = s &+ seg.logicalLength
+        if Seq.lessThan(reply.nxt, end) { reply.nxt = end }
+        if seg.flags.contains(.fin) && !reply.finSeen {
+            reply.finSeen = true
+            reply.fin = end &- 1
+            if firstFin == .none { firstFin = side }
+        }
+        return .alive
+    }
+}
+
+/// Tracker state of a UDP "connection": replied once both directions were seen.
+public struct UDPState: Sendable, Hashable, Codable {
+    public var initialised = false
+    public var replied = false
+    public init() {}
+}

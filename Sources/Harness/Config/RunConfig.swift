@@ -1,0 +1,74 @@
+import ConnTrack
+import FlowGen
+import Sync
+
+/// Every knob of a run. `validate()` is the one place a configuration is
+/// checked; `Runner` calls it before anything runs.
+public struct RunConfig: Sendable {
+    /// Registry name of the table design (`TableDesigns`).
+    public var design: String = BucketTable.traits.name
+    public var table = TableConfig()
+    public var scenario = ScenarioOptions()
+    public var threads: Int = 2
+    public var policy: ReaperPolicyChoice = .seed(SeedReaperPolicy())
+    public var reaperEnabled = true
+    /// Delay before the first reaper pass (seed: 5 s), on the run's clock.
+    public var reaperStartDelay: Int64 = 5 * Duration_ns.second
+    public var clock: ClockMode = .virtual
+    /// One worker, timestamp order, reaper passes inline at their due times.
+    public var deterministic = false
+    /// Packets per batch between quiescent points and counter publication.
+    public var batch: Int = 256
+    /// Packets generated ahead per worker per round (untimed).
+    public var chunk: Int = 1 << 20
+    /// Packets processed before counters and timers start.
+    public var warmup: Int = 0
+    /// One packet in `latencySampleEvery` is timed.
+    public var latencySampleEvery: Int = 64
+    public var checkLockOrder = LockTracker.enabledByDefault
+    /// Seconds without progress before the watchdog reports and exits (0: off).
+    public var watchdogSeconds: Double = 0
+    /// Real seconds between time-series samples (0: no series).
+    public var sampleSeconds: Double = 0
+    /// What the watchdog does with its report; nil prints it and exits
+    /// with code 4. Tests capture it instead.
+    public var onStall: (@Sendable (String) -> Void)? = nil
+    /// Called once with the table before any worker starts (tests).
+    public var onTableCreated: (@Sendable (AnyObject) -> Void)? = nil
+    /// Called with each sample while running (the progress line).
+    public var progress: (@Sendable (Sample) -> Void)? = nil
+
+    public init() {}
+
+    /// The registered design this configuration names.
+    public var designType: (any ConnTrackTable.Type)? { TableDesigns.named(design) }
+
+    /// The design's traits. Preconditions: `validate()` passed.
+    public var traits: DesignTraits { designType!.traits }
+
+    /// Checks every value and that the design supports every option set.
+    public func validate() throws(ConfigError) {
+        guard let d = designType else {
+            throw ConfigError("--design must be one of \(TableDesigns.names.joined(separator: ", ")), got '\(design)'")
+        }
+        try table.validate(for: d.traits)
+        try scenario.validate()
+        if reaperEnabled { try policy.validate(tableSlots: table.buckets) }
+        guard threads >= 1 && threads <= 64 else { throw ConfigError("--threads must be in 1...64, got \(threads)") }
+        guard batch >= 1 && batch <= 1 << 20 else { throw ConfigError("--batch must be in 1...1048576, got \(batch)") }
+        guard chunk >= batch && chunk <= 1 << 26 else { throw ConfigError("--chunk must be in \(batch)...\(1 << 26), got \(chunk)") }
+        guard warmup >= 0 else { throw ConfigError("--warmup must be >= 0, got \(warmup)") }
+        guard latencySampleEvery >= 1 && latencySampleEvery <= 1 << 30 else {
+            throw ConfigError("--latency-sample-every must be in 1...\(1 << 30), got \(latencySampleEvery)")
+        }
+        guard watchdogSeconds >= 0 && watchdogSeconds <= 86400 else {
+            throw ConfigError("--watchdog must be in 0...86400 seconds, got \(watchdogSeconds)")
+        }
+        guard sampleSeconds >= 0 && sampleSeconds <= 3600 else {
+            throw ConfigError("--sample-interval must be in 0...3600 seconds, got \(sampleSeconds)")
+        }
+        guard reaperStartDelay >= 0 else { throw ConfigError("--reaper-start-delay must be >= 0 seconds") }
+        if deterministic && threads != 1 { throw ConfigError("--deterministic needs --threads 1, got \(threads)") }
+        if deterministic && clock != .virtual { throw ConfigError("--deterministic needs --clock virtual, got \(clock.rawValue)") }
+    }
+}

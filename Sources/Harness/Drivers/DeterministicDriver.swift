@@ -1,0 +1,41 @@
+import ConnTrack
+import Sync
+
+/// One worker, packets in stream order, reaper passes inline at their due
+/// times: the report (except wall-clock fields) is a pure function of the
+/// options and seeds.
+enum DeterministicDriver: PacketDriver {
+    static func drive<T: ConnTrackTable>(_ env: RunEnvironment<T>) -> DriveResult {
+        let cfg = env.cfg
+        let worker = env.workers[0]
+        var ctx = env.makeContext(0)
+        let slot = env.table.registerWorker()
+        let buf = UnsafeMutableBufferPointer<Packet>.allocate(capacity: cfg.chunk)
+        let latencies = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: env.latencyCapacity)
+        defer { buf.deallocate(); latencies.deallocate() }
+        var result = DriveResult(contexts: [], tableNanos: 0, generationNanos: 0, livePeak: 0, endTime: 0)
+        var processed = 0
+        while true {
+            let g0 = MonotonicClock.read()
+            let n = env.sources.fill(0, buf)
+            result.generationNanos += MonotonicClock.read() - g0
+            if n == 0 { break }
+            let t0 = MonotonicClock.read()
+            env.processChunk(UnsafeBufferPointer(rebasing: buf[0..<n]), worker: worker, slot: slot, latencies: latencies,
+                             inlineReaper: cfg.reaperEnabled, &ctx)
+            env.table.reclaim(&ctx)
+            if processed >= cfg.warmup { result.tableNanos += MonotonicClock.read() - t0 }
+            processed += n
+            worker.lastTimestamp = buf[n - 1].timestamp
+            let s = ctx.stats
+            result.livePeak = max(result.livePeak, Int64(s.created) - Int64(s.removed) - Int64(env.reaper.removedSoFar))
+            worker.processed = processed
+        }
+        env.table.workerOffline(slot)
+        worker.virtualNow.store(worker.lastTimestamp, ordering: .relaxed)
+        worker.finished.store(true, ordering: .releasing)
+        result.contexts = [ctx]
+        result.endTime = worker.lastTimestamp
+        return result
+    }
+}

@@ -1,0 +1,39 @@
+import ConnTrack
+import Histogram
+import Sync
+import struct Synchronization.Atomic
+
+/// What a worker shares with the sampler, the reaper clock and the
+/// watchdog. Its counters are published once per batch under a mutex.
+final class WorkerShared: @unchecked Sendable {
+    let index: Int
+    let mutex = HeapMutex()
+    /// protected by mutex
+    var published = TableStats()
+    /// Virtual time this worker has reached.
+    let virtualNow = Atomic<Int64>(0)
+    let finished = Atomic<Bool>(false)
+    let watch: WatchSlot
+    /// Written by the worker, read after it joined.
+    var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    /// Written by the worker, read after it joined.
+    var generationNanos: Int64 = 0
+    /// Written by the worker, read after it joined.
+    var processed = 0
+    /// Written by the worker, read after it joined.
+    var lastTimestamp: Int64 = 0
+
+    init(index: Int) {
+        self.index = index
+        watch = WatchSlot(name: "worker-\(index)")
+    }
+
+    func publish(_ s: TableStats) {
+        mutex.lock(); published = s; mutex.unlock()
+    }
+
+    func read() -> TableStats {
+        mutex.lock(); defer { mutex.unlock() }
+        return published
+    }
+}

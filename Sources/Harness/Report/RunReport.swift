@@ -1,0 +1,167 @@
+import ConnTrack
+import Sync
+
+/// Lock counters in a report.
+public struct LockReport: Codable, Sendable, Equatable {
+    public var acquisitions: UInt64
+    public var contended: UInt64
+    public var waitMillis: Double
+    init(_ c: LockCounters) {
+        acquisitions = c.acquisitions; contended = c.contended; waitMillis = Double(c.waitNanos) / 1e6
+    }
+}
+
+/// Percentiles of a distribution.
+public struct Distribution: Codable, Sendable, Equatable {
+    public var count: UInt64
+    public var p50: Double
+    public var p99: Double
+    public var max: Double
+    public var mean: Double
+}
+
+/// One time-series point (CSV row / progress line).
+public struct Sample: Codable, Sendable {
+    public var wallSeconds: Double
+    public var virtualSeconds: Double
+    public var packets: UInt64
+    public var pps: Double
+    public var live: Int64
+    public var reaperInterval: Double
+    public var expiredRatio: Double
+    public var contendedPerMillion: Double
+    public var fractionDone: Double
+}
+
+/// Everything a run measured. `schemaVersion` changes when fields change
+/// meaning; fields ending in `Seconds`/`Millis`/`PerSecond`/`Micros`/`Nanos`
+/// are wall-clock and `allocator` is process-wide, so they vary between
+/// identical runs; everything else is determined by the configuration in
+/// deterministic mode.
+public struct RunReport: Codable, Sendable {
+    /// 2: typed `invariants`, `timeSeries`, optional `hashSeed`, `variant`
+    /// as the design's label.
+    public static let schemaVersion = 2
+    public var schemaVersion = RunReport.schemaVersion
+    /// Registry name of the design.
+    public var design: String
+    /// The variant, or the design's name when it has none.
+    public var variant: String
+    public var scenario: String
+    /// Slots the reaper divides the table into (buckets for the bucketed
+    /// design), and what one is called; nil name: the design has none.
+    public var buckets: Int
+    public var slotName: String?
+    public var threads: Int
+    public var clock: String
+    public var deterministic: Bool
+    /// The hash seed in use; nil for a design that does not hash with one.
+    public var hashSeed: UInt32?
+    public var flowSeed: UInt64
+    public var policy: String
+    public var faults: [String]
+
+    // Throughput
+    public var packets: UInt64
+    public var tableSeconds: Double
+    public var generationSeconds: Double
+    public var wallSeconds: Double
+    public var packetsPerSecond: Double
+    public var perWorkerPacketsPerSecond: [Double]
+    public var virtualSeconds: Double
+
+    // conntrack -S style
+    public var lookups: UInt64
+    public var found: UInt64
+    public var notFound: UInt64
+    public var insert: UInt64
+    public var insertClash: UInt64
+    public var insertFailed: UInt64
+    public var drop: UInt64
+    public var earlyDrop: UInt64
+    public var searchRestart: UInt64
+    public var created: UInt64
+    public var removedInline: UInt64
+    public var removedByReaper: UInt64
+    public var removedOther: UInt64
+    public var deferredByLockOrder: UInt64
+    public var live: Int64
+    public var livePeak: Int64
+    public var tuplesAtEnd: Int
+    public var expiredStillLinkedAtEnd: Int
+    /// Expired connections still linked after one extra full reaper sweep
+    /// from bucket 0 at the end (0 for a correct walk; the 2020 walk leaves some).
+    public var expiredSurvivingFullSweep: Int
+    public var trackerInit: UInt64
+    public var trackerResults: [String: UInt64]
+
+    // Lists
+    public var chainWalked: Distribution
+    public var occupancyAtEnd: Distribution
+    public var emptyBucketsAtEnd: Int
+
+    // Contention
+    public var bucketLocks: LockReport
+    public var connectionLocks: LockReport
+    public var tableLock: LockReport
+    public var hottestBuckets: [[UInt64]]
+
+    // Reaper
+    public var reaperPasses: Int
+    public var reaperChecked: Int
+    public var reaperExpired: Int
+    public var reaperIntervalsMillis: [Double]
+    public var reaperPauseMicros: Distribution
+    /// Wall-clock time spent in reaper passes (the reaper's CPU cost).
+    public var reaperBusySeconds: Double
+
+    // Latency (sampled)
+    public var latencyNanos: Distribution
+    public var latencySampleEvery: Int
+    public var counterOverheadNote: String
+
+    /// Allocator statistics at the end of the run (before teardown).
+    public var allocator: AllocatorStats
+
+    public var invariants: InvariantReport
+    public var lockOrderViolations: [String]
+
+    /// Samples taken during the run (empty unless sampling was asked for).
+    public var timeSeries: [Sample]
+
+    /// What the run's checks concluded; the CLI's exit code comes from it.
+    public var outcome: RunOutcome {
+        if !lockOrderViolations.isEmpty { return .lockOrderViolation }
+        if !invariants.ok { return .invariantViolation }
+        return .ok
+    }
+}
+
+/// The verdict of a run's checks.
+public enum RunOutcome: String, Sendable, Codable {
+    case ok
+    case lockOrderViolation
+    case invariantViolation
+
+    /// The process exit code for this outcome.
+    public var exitCode: Int32 {
+        switch self {
+        case .ok: ExitCode.success
+        case .lockOrderViolation: ExitCode.lockOrderViolation
+        case .invariantViolation: ExitCode.invariantViolation
+        }
+    }
+}
+
+/// Heap statistics from the process's allocator.
+public struct AllocatorStats: Codable, Sendable {
+    /// "jemalloc" or "glibc".
+    public var allocator: String
+    public var allocatedBytes: Int
+    public var activeBytes: Int
+    public var residentBytes: Int
+    /// Allocated bytes per live connection (all of the process's heap).
+    public var bytesPerLiveConnection: Double
+    /// 1 − allocated / active.
+    public var fragmentation: Double
+}

@@ -1,0 +1,65 @@
+import ConnTrack
+import Sync
+import struct Synchronization.Atomic
+
+/// The one time-series collector: every `sampleSeconds` of wall time it
+/// merges the workers' published counters with the reaper's, records a
+/// `Sample` (kept in `RunReport.timeSeries`) and hands it to the progress
+/// callback.
+final class Sampler<T: ConnTrackTable>: @unchecked Sendable {
+    let env: RunEnvironment<T>
+    let totalPackets: Int
+    let wallStart: Int64
+    let done = Atomic<Bool>(false)
+    let mutex = HeapMutex()
+    /// protected by mutex
+    private var samples: [Sample] = []
+    /// owned by the controlling thread
+    private var thread: OSThread?
+
+    init(_ env: RunEnvironment<T>, totalPackets: Int, wallStart: Int64) {
+        self.env = env; self.totalPackets = totalPackets; self.wallStart = wallStart
+    }
+
+    func start() {
+        guard env.cfg.sampleSeconds > 0 else { return }
+        thread = OSThread { [self] in
+            var lastPackets: UInt64 = 0
+            var lastT = MonotonicClock.read()
+            while !done.load(ordering: .relaxed) {
+                OSThread.sleep(nanoseconds: Int64(env.cfg.sampleSeconds * 1e9))
+                let now = MonotonicClock.read()
+                let s = sample(now: now, lastPackets: lastPackets, lastT: lastT)
+                mutex.withLock { samples.append(s) }
+                env.cfg.progress?(s)
+                lastPackets = s.packets
+                lastT = now
+            }
+        }
+    }
+
+    private func sample(now: Int64, lastPackets: UInt64, lastT: Int64) -> Sample {
+        var s = TableStats()
+        for w in env.workers { s.merge(w.read()) }
+        let r = env.reaper.snapshot()
+        s.merge(r.stats)
+        let vnow = env.cfg.clock != .virtual ? now - env.startTime : RoundsDriver.virtualNow(env.workers)
+        let last = r.history.last
+        return Sample(
+            wallSeconds: Double(now - wallStart) / 1e9, virtualSeconds: Double(vnow) / 1e9,
+            packets: s.packets, pps: Double(s.packets &- lastPackets) / max(1e-9, Double(now - lastT) / 1e9),
+            live: Int64(s.created) - Int64(s.removed), reaperInterval: Double(r.interval) / 1e9,
+            expiredRatio: last.map { $0.checked > 0 ? Double($0.expired) / Double($0.checked) : 0 } ?? 0,
+            contendedPerMillion: s.bucketLock.acquisitions > 0
+                ? Double(s.bucketLock.contended) * 1e6 / Double(s.bucketLock.acquisitions) : 0,
+            fractionDone: Double(s.packets) / Double(max(1, totalPackets)))
+    }
+
+    /// Stops the thread and returns the series.
+    func stop() -> [Sample] {
+        done.store(true, ordering: .relaxed)
+        thread?.join()
+        thread = nil
+        return mutex.withLock { samples }
+    }
+}

@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Thin helpers over pthread locks. Every lock lives in manually allocated
+// memory (a bucket array, a connection block, a heap cell) so its address
+// never moves: ThreadSanitizer and GCC's lock-order detector key on it.
+// Every return code is checked with `precondition`, as swift-nio's NIOLock
+// does: a failing lock call means corrupted memory, and carrying on would
+// turn it into a silent race.
+public enum PThread {
+    public static func initMutex(_ m: UnsafeMutablePointer<pthread_mutex_t>) {
+        let rc = pthread_mutex_init(m, nil)
+        precondition(rc == 0, "pthread_mutex_init failed: \(rc)")
+    }
+
+    public static func destroyMutex(_ m: UnsafeMutablePointer<pthread_mutex_t>) {
+        let rc = pthread_mutex_destroy(m)
+        precondition(rc == 0, "pthread_mutex_destroy failed: \(rc)")
+    }
+
+    public static func initRWLock(_ l: UnsafeMutablePointer<pthread_rwlock_t>) {
+        let rc = pthread_rwlock_init(l, nil)
+        precondition(rc == 0, "pthread_rwlock_init failed: \(rc)")
+    }
+
+    public static func destroyRWLock(_ l: UnsafeMutablePointer<pthread_rwlock_t>) {
+        let rc = pthread_rwlock_destroy(l)
+        precondition(rc == 0, "pthread_rwlock_destroy failed: \(rc)")
+    }
+
+    /// Takes a mutex without counting (control locks outside the table).
+    @inline(__always)
+    public static func lock(_ m: UnsafeMutablePointer<pthread_mutex_t>) {
+        let rc = pthread_mutex_lock(m)
+        precondition(rc == 0, "pthread_mutex_lock failed: \(rc)")
+    }
+
+    /// Tries a mutex: true when taken, false when it is held elsewhere.
+    @inline(__always)
+    public static func tryLock(_ m: UnsafeMutablePointer<pthread_mutex_t>) -> Bool {
+        let rc = pthread_mutex_trylock(m)
+        precondition(rc == 0 || rc == EBUSY, "pthread_mutex_trylock failed: \(rc)")
+        return rc == 0
+    }
+
+    /// Blocks on a mutex whose trylock failed: counts the contention and the
+    /// time waited, and tells the watchdog what this thread waits for. Kept
+    /// out of line so the uncontended path stays a trylock and a branch.
+    @inline(never)
+    public static func lockContended(_ m: UnsafeMutablePointer<pthread_mutex_t>, _ c: inout LockCounters,
+                                     watch: WatchSlot?, rank: LockRank) {
+        c.contended &+= 1
+        watch?.waitingFor.store(rank.value &+ 1, ordering: .relaxed)
+        let t0 = monotonicNanos()
+        lock(m)
+        c.waitNanos &+= UInt64(max(0, monotonicNanos() - t0))
+        watch?.waitingFor.store(0, ordering: .relaxed)
+    }
+
+    @inline(__always)
+    public static func unlock(_ m: UnsafeMutablePointer<pthread_mutex_t>) {
+        let rc = pthread_mutex_unlock(m)
+        precondition(rc == 0, "pthread_mutex_unlock failed: \(rc)")
+    }
+
+    /// Tries a reader/writer lock: true when taken.
+    @inline(__always)
+    public static func tryLockRW(_ l: UnsafeMutablePointer<pthread_rwlock_t>, write: Bool) -> Bool {
+        let rc = write ? pthread_rwlock_trywrlock(l) : pthread_rwlock_tryrdlock(l)
+        precondition(rc == 0 || rc == EBUSY, "pthread_rwlock_try\(write ? "wr" : "rd")lock failed: \(rc)")
+        return rc == 0
+    }
+
+    @inline(never)
+    public static func rwLockContended(_ l: UnsafeMutablePointer<pthread_rwlock_t>, write: Bool,
+                                       _ c: inout LockCounters, watch: WatchSlot?, rank: LockRank) {
+        c.contended &+= 1
+        watch?.waitingFor.store(rank.value &+ 1, ordering: .relaxed)
+        let t0 = monotonicNanos()
+        let rc = write ? pthread_rwlock_wrlock(l) : pthread_rwlock_rdlock(l)
+        precondition(rc == 0, "pthread_rwlock_\(write ? "wr" : "rd")lock failed: \(rc)")
+        c.waitNanos &+= UInt64(max(0, monotonicNanos() - t0))
+        watch?.waitingFor.store(0, ordering: .relaxed)
+    }
+
+    @inline(__always)
+    public static func unlockRW(_ l: UnsafeMutablePointer<pthread_rwlock_t>) {
+        let rc = pthread_rwlock_unlock(l)
+        precondition(rc == 0, "pthread_rwlock_unlock failed: \(rc)")
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+@inlinable
+public func monotonicNanos() -> Int64 {
+    var ts = timespec()
+    let rc = clock_gettime(CLOCK_MONOTONIC, &ts)
+    precondition(rc == 0, "clock_gettime failed")
+    return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
+}
+
+/// CPU time consumed by the calling thread, in nanoseconds.
+public func threadCPUNanos() -> Int64 {
+    var ts = timespec()
+    let rc = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    precondition(rc == 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed")
+    return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
+}
+
+/// Writes a line to standard error without Foundation or the shared FILE*.
+public func writeStderr(_ s: String) {
+    var s = s
+    s.withUTF8 { buf in _ = write(2, buf.baseAddress, buf.count) }
+}
