@@ -23,19 +23,22 @@ public struct LockOrderViolation: Sendable, CustomStringConvertible {
 public struct LockTracker {
     public enum Action: Sendable { case record, trap }
 
+    @usableFromInline
     struct Held {
         var rank: LockRank
         var file: StaticString
         var line: UInt
     }
 
+    /// Checked on every acquisition; inlined into the callers' lock
+    /// helpers, so a disabled checker costs one predictable branch.
     public var enabled: Bool
     public var action: Action
     public var threadName: String
     /// Mirror of the held locks for the deadlock watchdog (nil: none).
     public var watch: WatchSlot?
-    var held: InlineArray<8, Held>
-    var count = 0
+    @usableFromInline var held: InlineArray<8, Held>
+    @usableFromInline var count = 0
     /// Violations seen when `action == .record` (allocates only on a violation).
     public var violations: [LockOrderViolation] = []
 
@@ -52,18 +55,19 @@ public struct LockTracker {
     /// Locks held right now (tests and diagnostics).
     public var heldRanks: [LockRank] { (0..<count).map { held[$0].rank } }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func willAcquire(_ rank: LockRank, file: StaticString, line: UInt) {
         guard enabled else { return }
         check(rank, file: file, line: line)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func released(_ rank: LockRank) {
         guard enabled else { return }
         remove(rank)
     }
 
+    @usableFromInline @inline(never)
     mutating func check(_ rank: LockRank, file: StaticString, line: UInt) {
         for i in 0..<count where held[i].rank.value >= rank.value {
             let v = LockOrderViolation(
@@ -88,6 +92,7 @@ public struct LockTracker {
         }
     }
 
+    @usableFromInline @inline(never)
     mutating func remove(_ rank: LockRank) {
         // Locks may be released in any order (the seed unlocks freely).
         var i = count - 1

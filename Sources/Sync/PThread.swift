@@ -32,14 +32,14 @@ public enum PThread {
     }
 
     /// Takes a mutex without counting (control locks outside the table).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func lock(_ m: UnsafeMutablePointer<pthread_mutex_t>) {
         let rc = pthread_mutex_lock(m)
         precondition(rc == 0, "pthread_mutex_lock failed: \(rc)")
     }
 
     /// Tries a mutex: true when taken, false when it is held elsewhere.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func tryLock(_ m: UnsafeMutablePointer<pthread_mutex_t>) -> Bool {
         let rc = pthread_mutex_trylock(m)
         precondition(rc == 0 || rc == EBUSY, "pthread_mutex_trylock failed: \(rc)")
@@ -60,14 +60,14 @@ public enum PThread {
         watch?.waitingFor.store(0, ordering: .relaxed)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func unlock(_ m: UnsafeMutablePointer<pthread_mutex_t>) {
         let rc = pthread_mutex_unlock(m)
         precondition(rc == 0, "pthread_mutex_unlock failed: \(rc)")
     }
 
     /// Tries a reader/writer lock: true when taken.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func tryLockRW(_ l: UnsafeMutablePointer<pthread_rwlock_t>, write: Bool) -> Bool {
         let rc = write ? pthread_rwlock_trywrlock(l) : pthread_rwlock_tryrdlock(l)
         precondition(rc == 0 || rc == EBUSY, "pthread_rwlock_try\(write ? "wr" : "rd")lock failed: \(rc)")
@@ -86,7 +86,7 @@ public enum PThread {
         watch?.waitingFor.store(0, ordering: .relaxed)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func unlockRW(_ l: UnsafeMutablePointer<pthread_rwlock_t>) {
         let rc = pthread_rwlock_unlock(l)
         precondition(rc == 0, "pthread_rwlock_unlock failed: \(rc)")

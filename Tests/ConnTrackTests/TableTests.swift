@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func seed2020NeverReachesAliveWhenTheSynAckInitialisesTheTracker() {
-        // NOTES §2.7: the creating SYN skips the tracker; the SYN-ACK
+        // The 2020 code: the creating SYN skips the tracker; the SYN-ACK
         // initialises it as if it were the SYN, so the handshake never
         // completes and the connection dies after 120 s idle.
         let t = makeTable(.seed2020)

@@ -15,10 +15,30 @@ func syn(_ id: TupleID) -> Packet {
     Packet(id: id, tcp: TCPSegment(flags: .syn, seq: 1), hook: .output)
 }
 
+/// A table of a registered design with `flows` established-looking flows
+/// inserted, and one ACK per flow to replay through `processBatch`.
+func loaded(_ e: DesignEntry, flows: Int, buckets: Int = 16384) -> (any ConnTrackTable, [Packet]) {
+    let t = e.design.init(TableConfig(buckets: buckets, hashSeed: e.traits.hasHashSeed ? 1 : nil, variant: e.variant))
+    var ctx = WorkerContext(name: "setup", checkLockOrder: false)
+    let ids = (0..<flows).map(tuple)
+    for id in ids { _ = t.handlePacket(syn(id), clock: VirtualClock(0), &ctx) }
+    return (t, ids.map { Packet(id: $0, tcp: TCPSegment(flags: .ack, seq: 2, ack: 1), hook: .output, timestamp: 1) })
+}
+
+/// Runs `packets` through the worker loop the harness uses
+/// (`processBatch`, specialised per design and clock).
+func replay(_ t: any ConnTrackTable, _ packets: UnsafeBufferPointer<Packet>, latencies: UnsafeMutableBufferPointer<UInt64>,
+            _ ctx: inout WorkerContext) {
+    var b = PacketBatch(packets: packets, clock: .virtual, sampleEvery: 1 << 30, latencies: latencies)
+    b.next(size: packets.count, upTo: packets.count)
+    t.processBatch(&b, &ctx)
+}
+
 /// A table whose single bucket holds `length` tuples; returns the tuple at
 /// the far end of the chain.
 func chain(_ length: Int, variant: Variant) -> (BucketTable, TupleID) {
     let t = BucketTable(TableConfig(buckets: 1, hashSeed: 1, variant: variant))
+    precondition(BucketTable.traits.variants.contains(variant))
     var ctx = WorkerContext(name: "setup", checkLockOrder: false)
     let conns = max(1, length / 2)
     for i in 0..<conns { _ = t.handlePacket(syn(tuple(i)), clock: VirtualClock(0), &ctx) }
@@ -68,18 +88,6 @@ let benchmarks: @Sendable () -> Void = {
                 for _ in b.scaledIterations { blackHole(t.lookup(missing, now: 0, &ctx) != nil) }
             }
         }
-        // The packet path for an existing connection: must not allocate.
-        Benchmark("packet-path.\(v.rawValue).existing", configuration: fast) { b in
-            let t = BucketTable(TableConfig(buckets: 16384, hashSeed: 1, variant: v))
-            var ctx = WorkerContext(name: "bench", checkLockOrder: false)
-            let flows = (0..<4096).map { tuple($0) }
-            for id in flows { _ = t.handlePacket(syn(id), clock: VirtualClock(0), &ctx) }
-            let packets = flows.map { Packet(id: $0, tcp: TCPSegment(flags: .ack, seq: 2, ack: 1), hook: .output) }
-            b.startMeasurement()
-            for _ in b.scaledIterations {
-                for p in packets.prefix(64) { blackHole(t.handlePacket(p, clock: VirtualClock(1), &ctx)) }
-            }
-        }
         Benchmark("insert.\(v.rawValue)", configuration: fast) { b in
             let t = BucketTable(TableConfig(buckets: 1 << 16, hashSeed: 1, variant: v))
             var ctx = WorkerContext(name: "bench", checkLockOrder: false)
@@ -89,17 +97,35 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The packet path for existing connections, for every registered design
+    // and variant, through the harness's own batch loop: 64 packets per
+    // iteration (ns/packet = time / 64). Must not allocate.
+    for e in TableDesigns.entries {
+        Benchmark("packet-path.\(e.label).existing", configuration: fast) { b in
+            let (t, packets) = loaded(e, flows: 4096)
+            var ctx = WorkerContext(name: "bench", checkLockOrder: false)
+            let latencies = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 4)
+            defer { latencies.deallocate() }
+            packets.prefix(64).withUnsafeBufferPointer { batch in
+                b.startMeasurement()
+                for _ in b.scaledIterations { replay(t, batch, latencies: latencies, &ctx) }
+                b.stopMeasurement()
+            }
+            blackHole(ctx.stats.packets)
+        }
+    }
+
     // The rank checker: zero cost when disabled (compare the two).
     for check in [false, true] {
         Benchmark("packet-path.fixed.lock-check-\(check ? "on" : "off")", configuration: fast) { b in
-            let t = BucketTable(TableConfig(buckets: 16384, hashSeed: 1, variant: .fixed))
+            let (t, packets) = loaded(DesignEntry(design: BucketTable.self, variant: .fixed), flows: 4096)
             var ctx = WorkerContext(name: "bench", checkLockOrder: check)
-            let flows = (0..<4096).map { tuple($0) }
-            for id in flows { _ = t.handlePacket(syn(id), clock: VirtualClock(0), &ctx) }
-            let packets = flows.map { Packet(id: $0, tcp: TCPSegment(flags: .ack, seq: 2, ack: 1), hook: .output) }
-            b.startMeasurement()
-            for _ in b.scaledIterations {
-                for p in packets.prefix(64) { blackHole(t.handlePacket(p, clock: VirtualClock(1), &ctx)) }
+            let latencies = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 4)
+            defer { latencies.deallocate() }
+            packets.prefix(64).withUnsafeBufferPointer { batch in
+                b.startMeasurement()
+                for _ in b.scaledIterations { replay(t, batch, latencies: latencies, &ctx) }
+                b.stopMeasurement()
             }
         }
     }
@@ -121,7 +147,7 @@ let benchmarks: @Sendable () -> Void = {
                     _ = t.handlePacket(syn(tuple(i)), clock: VirtualClock(stale ? 0 : 1_000 * 1_000_000_000), &ctx)
                 }
                 b.startMeasurement()
-                blackHole(t.reapPass(start: 0, maxBuckets: 16384 / fraction, now: 1_000 * 1_000_000_000, &ctx))
+                blackHole(t.reapPass(start: 0, maxSlots: 16384 / fraction, now: 1_000 * 1_000_000_000, &ctx))
                 // Tearing the table down is not part of the pass.
                 b.stopMeasurement()
             }
@@ -140,18 +166,22 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(t)
     }
 
-    // Multi-worker throughput through the harness (steady, fixed).
-    for threads in [1, 2] {
-        Benchmark("harness.steady.fixed.\(threads)-workers",
-                  configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 0, maxDuration: .seconds(5), maxIterations: 3)) { b in
-            var c = RunConfig()
-            c.table = TableConfig(buckets: 65536, hashSeed: 1, variant: .fixed)
-            c.scenario.scenario = .steady
-            c.scenario.flows = 100_000
-            c.scenario.packets = 2_000_000
-            c.threads = threads
-            c.checkLockOrder = false
-            blackHole(try Runner.run(c).packetsPerSecond)
+    // Multi-worker throughput through the harness, for every registered
+    // design and variant (steady, 100 k flows).
+    for e in TableDesigns.entries {
+        for threads in [1, 2] {
+            Benchmark("harness.steady.\(e.label).\(threads)-workers",
+                      configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 0, maxDuration: .seconds(5), maxIterations: 3)) { b in
+                var c = RunConfig()
+                c.design = e.traits.name
+                c.table = TableConfig(buckets: 65536, hashSeed: e.traits.hasHashSeed ? 1 : nil, variant: e.variant)
+                c.scenario.scenario = .steady
+                c.scenario.flows = 100_000
+                c.scenario.packets = 2_000_000
+                c.threads = threads
+                c.checkLockOrder = false
+                blackHole(try Runner.run(c).packetsPerSecond)
+            }
         }
     }
 }
