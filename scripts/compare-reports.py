@@ -8,7 +8,8 @@ PerSecond, and the latency/pause distributions), process-wide heap and CPU
 figures, the time series and the schema version. Fields present in only one
 report are listed but do not fail the comparison (a newer schema may add
 fields); fields present in both must be equal. The invariant report became a
-typed object in schema 2: its text form is compared with schema 1's string.
+typed object in schema 2: its text form is compared with schema 1's string;
+the tracker's "drop" result is "dropVerdict" in schema 2.
 """
 import json
 import sys
@@ -16,7 +17,7 @@ import sys
 WALL_SUFFIXES = ("Seconds", "Millis", "Micros", "Nanos", "PerSecond")
 IGNORED = {"schemaVersion", "allocator", "memory", "timeSeries", "latencyNanos", "reaperPauseMicros",
            "perWorkerPacketsPerSecond", "counterOverheadNote", "cpu", "reaperHealth", "warnings",
-           "reaperIntervalsMillis"}
+           "reaperIntervalsMillis", "source", "slotName"}
 
 
 def normalise(report):
@@ -26,6 +27,9 @@ def normalise(report):
             continue
         if key == "invariants" and isinstance(value, dict):
             value = value.get("summary", value)
+        if key == "trackerResults":
+            # Schema 2 names gVisor's ResultDrop "dropVerdict".
+            value = {("drop" if k == "dropVerdict" else k): v for k, v in value.items()}
         out[key] = value
     # Interval values are virtual time, so they are deterministic: keep them.
     if "reaperIntervalsMillis" in report:

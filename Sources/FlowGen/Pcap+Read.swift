@@ -10,8 +10,12 @@ public struct PcapStats: Sendable {
     public var records = 0
     public var used = 0
     public var skippedNotIP = 0
+    /// Not TCP or UDP.
     public var skippedProtocol = 0
+    /// IPv4 fragments after the first (no transport header).
+    public var skippedFragment = 0
     public var skippedMalformed = 0
+    public init() {}
 }
 
 /// Reads libpcap files (µs or ns, either byte order) over Ethernet (with
@@ -80,6 +84,7 @@ public enum PcapReader {
             case .packet(let pk): out.append(pk); stats.used += 1
             case .notIP: stats.skippedNotIP += 1
             case .otherProtocol: stats.skippedProtocol += 1
+            case .fragment: stats.skippedFragment += 1
             case .malformed: stats.skippedMalformed += 1
             }
             o = end
@@ -87,7 +92,7 @@ public enum PcapReader {
         return out
     }
 
-    enum Decoded { case packet(Packet), notIP, otherProtocol, malformed }
+    enum Decoded { case packet(Packet), notIP, otherProtocol, fragment, malformed }
 
     static func decode(_ d: [UInt8], _ start: Int, _ end: Int, _ ethType: UInt16, _ ts: Int64) -> Decoded {
         var p = start
@@ -104,7 +109,7 @@ public enum PcapReader {
             let total = Int(be16(p + 2))
             guard ihl >= 20, end - p >= ihl, total >= ihl else { return .malformed }
             // Fragments after the first carry no transport header.
-            if be16(p + 6) & 0x1fff != 0 { return .otherProtocol }
+            if be16(p + 6) & 0x1fff != 0 { return .fragment }
             net = .ipv4; proto = d[p + 9]
             src = IPAddress(v4: be32(p + 12)); dst = IPAddress(v4: be32(p + 16))
             l4len = min(total, end - p) - ihl

@@ -1,3 +1,4 @@
+import CAllocStats
 import ConnTrack
 import FlowGen
 import Sync
@@ -21,19 +22,21 @@ public enum Runner {
 
     /// Preconditions: `cfg` was validated.
     static func run<T: ConnTrackTable>(_: T.Type, _ cfg: RunConfig, packets: [[Packet]]?) -> RunReport {
-        let table = T(cfg.table)
-        cfg.onTableCreated?(table)
         let threads = packets?.count ?? cfg.threads
-        let startTime = cfg.clock != .virtual ? MonotonicClock.read() : 0
-        let reaperWatch = WatchSlot(name: "reaper")
-        let reaper = Reaper(table: table, policy: cfg.policy, startDelay: cfg.reaperStartDelay, startTime: startTime,
-                            checkLockOrder: cfg.checkLockOrder, lockAction: cfg.checkLockOrder ? .trap : .record,
-                            watch: reaperWatch)
         let workers = (0..<threads).map { WorkerShared(index: $0) }
         let sources = SourceBox((0..<threads).map { w in
             if let p = packets { return PacketSource(gen: nil, list: p[w]) }
             return PacketSource(gen: FlowGenerator(cfg.scenario, stream: w, streams: threads), list: nil)
         })
+        // The heap before the table exists: what it grows by is the table's.
+        let heapBefore = allocatedBytes()
+        let table = T(cfg.table)
+        cfg.onTableCreated?(table)
+        let startTime = cfg.clock != .virtual ? MonotonicClock.read() : 0
+        let reaperWatch = WatchSlot(name: "reaper")
+        let reaper = Reaper(table: table, policy: cfg.policy, startDelay: cfg.reaperStartDelay, startTime: startTime,
+                            checkLockOrder: cfg.checkLockOrder, lockAction: cfg.checkLockOrder ? .trap : .record,
+                            watch: reaperWatch)
         let env = RunEnvironment<T>(table: table, reaper: reaper, cfg: cfg, workers: workers, sources: sources,
                                  startTime: startTime)
         let wallStart = MonotonicClock.read()
@@ -43,13 +46,24 @@ public enum Runner {
                                 onStall: cfg.onStall)
         sampler.start()
         watchdog.start()
-        let drive = cfg.deterministic ? DeterministicDriver.drive(env) : RoundsDriver.drive(env)
+        let usageStart = ProcessUsage.now()
+        let drive = cfg.deterministic ? DeterministicDriver.drive(env)
+            : cfg.clock == .virtual && cfg.windowNanos > 0 ? WindowedDriver.drive(env)
+            : RoundsDriver.drive(env)
+        let usageEnd = ProcessUsage.now()
         let samples = sampler.stop()
         watchdog.stop()
         let wallNanos = MonotonicClock.read() - wallStart
+        let heapGrowth = allocatedBytes() - heapBefore
         let inspection = table.inspect()
         let checks = EndOfRunChecks.run(table, cfg, endTime: drive.endTime)
         return ReportBuilder.build(env, drive: drive, inspection: inspection, checks: checks, samples: samples,
-                                   wallNanos: wallNanos)
+                                   wallNanos: wallNanos, usage: (usageStart, usageEnd), tableHeapBytes: heapGrowth)
+    }
+
+    static func allocatedBytes() -> Int {
+        var allocated = 0, active = 0, resident = 0
+        _ = ct_alloc_stats(&allocated, &active, &resident)
+        return allocated
     }
 }

@@ -32,6 +32,34 @@ public final class Barrier: @unchecked Sendable {
         cv.deallocate(); m.deallocate()
     }
 
+    /// Blocks until `parties` threads have called it; the last one runs
+    /// `action` alone (the others still wait) before all are released, so
+    /// what it writes is visible to every party afterwards. Returns true
+    /// for the last.
+    @discardableResult
+    public func wait(_ action: () -> Void) -> Bool {
+        PThread.lock(m)
+        let gen = generation
+        waiting += 1
+        if waiting == parties {
+            PThread.unlock(m)
+            action()
+            PThread.lock(m)
+            waiting = 0
+            generation += 1
+            let rc = pthread_cond_broadcast(cv)
+            precondition(rc == 0, "pthread_cond_broadcast failed: \(rc)")
+            PThread.unlock(m)
+            return true
+        }
+        while gen == generation {
+            let rc = pthread_cond_wait(cv, m)
+            precondition(rc == 0, "pthread_cond_wait failed: \(rc)")
+        }
+        PThread.unlock(m)
+        return false
+    }
+
     /// Blocks until `parties` threads have called it; returns true for the last.
     @discardableResult
     public func wait() -> Bool {

@@ -81,7 +81,7 @@ struct Compare: ParsableCommand {
         if let jsonOut {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try jsonOut.write(try enc.encode(reports))
+            try jsonOut.write(Array(try enc.encode(reports)) + [0x0a])
         }
     }
 }

@@ -27,7 +27,7 @@ struct Generate: ParsableCommand {
         // One timeline across streams.
         all.sort { $0.timestamp < $1.timestamp }
         for p in all { w.append(p) }
-        try out.write(Data(w.bytes))
-        print("wrote \(all.count) packets to \(pcap)")
+        try out.write(w.bytes)
+        writeLine(out.isStdout ? 2 : 1, "wrote \(all.count) packets to \(pcap)")
     }
 }

@@ -125,6 +125,8 @@ struct DriverOptions: ParsableArguments {
     var clock: ClockMode = .virtual
     @Flag(help: "One worker, timestamp order, reaper passes inline: the report is a pure function of the inputs.")
     var deterministic = false
+    @Option(help: "Virtual clock with several workers: lock-step windows of this many ms of virtual time (0...3600000; 0: free-running, whose counters depend on scheduling). Default 100.")
+    var windowMs: Double?
     @Option(help: "Packets per batch between quiescent points.")
     var batch: Int = 256
     @Option(help: "Packets generated ahead per worker per round (untimed).")
@@ -142,6 +144,13 @@ struct DriverOptions: ParsableArguments {
         guard watchdog >= 0 && watchdog <= 86400 else { throw ValidationError("--watchdog must be in 0...86400 seconds, got \(watchdog)") }
         c.threads = deterministic ? 1 : threads
         c.clock = clock; c.deterministic = deterministic; c.batch = batch; c.chunk = chunk; c.warmup = warmup
+        if let w = windowMs {
+            guard w >= 0 && w <= 3_600_000 else { throw ValidationError("--window-ms must be in 0...3600000, got \(w)") }
+            guard clock == .virtual && !deterministic else {
+                throw ValidationError("--window-ms applies to multi-worker runs on the virtual clock (not with --deterministic or --clock \(clock.rawValue))")
+            }
+            c.windowNanos = Int64((w * 1e6).rounded())
+        }
         c.latencySampleEvery = latencySampleEvery
         c.checkLockOrder = checkLockOrder || LockTracker.enabledByDefault
         c.watchdogSeconds = watchdog

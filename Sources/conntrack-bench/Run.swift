@@ -14,9 +14,9 @@ struct Run: ParsableCommand {
     @OptionGroup var driver: DriverOptions
     @Option(help: "Replay this libpcap file instead of a scenario (Ethernet or raw IP; IPv4/IPv6; TCP/UDP).")
     var pcap: String?
-    @Option(help: "Write the report as JSON (versioned schema) to this file.")
+    @Option(help: "Write the report as JSON (versioned schema) to this file; '-' writes it to standard output and the text report to standard error.")
     var json: String?
-    @Option(help: "Write a time series (one row per sample) as CSV to this file.")
+    @Option(help: "Write a time series (one row per sample) as CSV to this file ('-': standard output).")
     var csv: String?
     @Option(help: "Seconds between time-series samples and progress updates.")
     var sampleInterval: Double = 0.5
@@ -37,19 +37,22 @@ struct Run: ParsableCommand {
         AllocatorSwitch.ensure(allocator)
         let jsonOut = try json.map { try OutputFile($0, option: "--json") }
         let csvOut = try csv.map { try OutputFile($0, option: "--csv") }
-        let showProgress = !noProgress && isatty(1) == 1
+        // Machine-readable output on stdout moves the human text to stderr.
+        let textFD: Int32 = jsonOut?.isStdout == true || csvOut?.isStdout == true ? 2 : 1
+        let showProgress = !noProgress && isatty(textFD) == 1
         if csvOut != nil || showProgress {
             cfg.sampleSeconds = sampleInterval
             cfg.progress = { s in
                 if showProgress {
                     let line = "\r  \(Int(s.fractionDone * 100))%  \(Int(s.pps)) pkt/s  live \(s.live)  virtual \(Int(s.virtualSeconds)) s  reaper every \(String(format: "%.3f", s.reaperInterval)) s   "
-                    FileHandle.standardOutput.write(line.data(using: .utf8)!)
+                    try? OutputFile.writeAll(textFD, Array(line.utf8), what: "the terminal")
                 }
             }
         }
         let report: RunReport
         if let pcap {
-            let packets = readCapture(pcap)
+            let (packets, stats) = readCapture(pcap)
+            cfg.source = .capture(file: pcap, stats: stats)
             // Virtual time starts at the capture's first timestamp.
             let t0 = packets.first?.timestamp ?? 0
             let shifted = packets.map { p -> Packet in var q = p; q.timestamp -= t0; return q }
@@ -62,14 +65,14 @@ struct Run: ParsableCommand {
         } else {
             report = try Runner.run(cfg)
         }
-        if showProgress { print("\r" + String(repeating: " ", count: 100) + "\r", terminator: "") }
-        print(ReportFormatter.text(report), terminator: "")
+        if showProgress { try? OutputFile.writeAll(textFD, Array(("\r" + String(repeating: " ", count: 100) + "\r").utf8), what: "the terminal") }
+        try? OutputFile.writeAll(textFD, Array(ReportFormatter.text(report).utf8), what: "the report")
         if let jsonOut {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try jsonOut.write(try enc.encode(report))
+            try jsonOut.write(Array(try enc.encode(report)) + [0x0a])
         }
-        if let csvOut { try csvOut.write(timeSeriesCSV(report.timeSeries).data(using: .utf8)!) }
+        if let csvOut { try csvOut.write(timeSeriesCSV(report.timeSeries)) }
         let outcome = report.outcome
         if outcome != .ok { throw ArgumentParser.ExitCode(outcome.exitCode) }
     }
@@ -85,9 +88,10 @@ func timeSeriesCSV(_ samples: [Sample]) -> String {
 }
 
 /// Reads a capture or exits with its one-line error (code 2).
-func readCapture(_ path: String) -> [Packet] {
-    switch Result(catching: { () throws(PcapError) -> [Packet] in try PcapReader.read(path: path) }) {
-    case .success(let p): return p
+func readCapture(_ path: String) -> ([Packet], PcapStats) {
+    var stats = PcapStats()
+    switch Result(catching: { () throws(PcapError) -> [Packet] in try PcapReader.read(path: path, stats: &stats) }) {
+    case .success(let p): return (p, stats)
     case .failure(let e): fail(e.description)
     }
 }

@@ -49,8 +49,18 @@ struct Sweep: ParsableCommand {
         guard repeats >= 1 && repeats <= 20 else { throw ValidationError("--repeats must be in 1...20, got \(repeats)") }
         let opts = try scenario.options()
         let fm = FileManager.default
-        let parent = (out as NSString).deletingLastPathComponent
-        guard parent.isEmpty || fm.isWritableFile(atPath: parent) else { throw ValidationError("--out: directory '\(parent)' is not writable") }
+        // The output directory: created if missing; its parent must exist.
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: out, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw ValidationError("--out: '\(out)' exists and is not a directory") }
+            guard fm.isWritableFile(atPath: out) else { throw ValidationError("--out: directory '\(out)' is not writable") }
+        } else {
+            let (parent, _) = OutputFile.split(out.hasSuffix("/") && out.count > 1 ? String(out.dropLast()) : out)
+            guard fm.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
+                throw ValidationError("--out: directory '\(parent)' does not exist")
+            }
+            guard fm.isWritableFile(atPath: parent) else { throw ValidationError("--out: directory '\(parent)' is not writable") }
+        }
         let total = bl.count * fl.count * el.count * tl.count
         var points: [Point] = []
         var k = 0
@@ -90,7 +100,7 @@ struct Sweep: ParsableCommand {
 
         try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
         func write(_ name: String, _ text: String) throws {
-            try OutputFile((out as NSString).appendingPathComponent(name), option: "--out").write(text.data(using: .utf8)!)
+            try OutputFile(out.hasSuffix("/") ? out + name : out + "/" + name, option: "--out").write(text)
         }
         var csv = "buckets,fraction,max_expired_pct,threads,pps,p99_latency_ns,chain_p99,chain_mean,load_factor,live,expired_still_linked,reaper_busy_s,reaper_passes,contended_pct\n"
         for p in points {

@@ -99,9 +99,14 @@ import Sync
         r.reaperPauseMicros = Distribution(count: 0, p50: 0, p99: 0, max: 0, mean: 0)
         r.bucketLocks.waitMillis = 0; r.connectionLocks.waitMillis = 0; r.tableLock.waitMillis = 0
         r.reaperBusySeconds = 0
+        r.reaperHealth?.cpuSeconds = 0
+        // CPU accounting is wall-clock, and the warnings come from it.
+        r.cpu = CPUReport(workers: [], reaperCPUSeconds: 0, processCPUSeconds: 0, phaseWallSeconds: 0, cpusUtilized: 0,
+                          voluntaryContextSwitches: 0, involuntaryContextSwitches: 0, starved: false, starvedBelow: 0)
+        r.warnings = []
         // Process-wide heap figures depend on whatever else the process does.
-        r.allocator = AllocatorStats(allocator: "", allocatedBytes: 0, activeBytes: 0, residentBytes: 0,
-                                     bytesPerLiveConnection: 0, fragmentation: 0)
+        r.memory = MemoryReport(allocator: "", allocatedBytes: 0, activeBytes: 0, residentBytes: 0, fragmentation: 0,
+                                peakRSSBytes: 0, tableHeapBytes: 0, bytesPerConnection: nil)
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         return String(decoding: try e.encode(r), as: UTF8.self)
@@ -118,6 +123,44 @@ import Sync
         var d = c
         d.scenario.seed = 2
         #expect(try deterministicJSON(Runner.run(d)) != deterministicJSON(a))
+    }
+
+    /// A 2-worker virtual run three times: lock-step windows keep the
+    /// table-side counters within the bound the report states.
+    @Test(arguments: Variant.allCases)
+    func twoWorkerVirtualRunsRepeatWithinTheStatedBound(_ v: Variant) throws {
+        var c = small(.mix, variant: v, threads: 2)
+        c.scenario.packets = 200_000
+        c.scenario.flows = 4000
+        c.chunk = 1 << 16
+        c.checkLockOrder = false
+        let runs = try (0..<3).map { _ in try Runner.run(c) }
+        let d = runs[0].determinism
+        #expect(d.mode == "windowed" && d.windows ?? 0 > 1000)
+        let conn = try #require(d.connectionCounterBound), events = try #require(d.eventCounterBound)
+        let allowed = Double(runs[0].created) * conn
+        func close(_ f: (RunReport) -> UInt64, _ what: String, slack: Double) {
+            let v = runs.map(f)
+            #expect(Double(v.max()! - v.min()!) <= max(slack, 0), "\(what) \(v) beyond the stated bound")
+        }
+        close(\.created, "created", slack: allowed)
+        close(\.found, "found", slack: allowed)
+        close(\.removedInline, "removed inline", slack: allowed)
+        close(\.removedByReaper, "removed by the reaper", slack: allowed)
+        close({ UInt64($0.live) }, "live", slack: allowed)
+        close({ UInt64($0.expiredStillLinkedAtEnd) }, "expired at end", slack: allowed)
+        for k in runs[0].trackerResults.keys { close({ $0.trackerResults[k] ?? 0 }, "tracker \(k)", slack: allowed) }
+        close(\.deferredByLockOrder, "deferred events", slack: Double(runs[0].deferredByLockOrder) * events)
+        close({ UInt64($0.reaperPasses) }, "reaper passes", slack: Double(runs[0].reaperPasses) * events)
+        for r in runs { #expect(r.reaperHealth?.flagged == false && r.outcome == .ok) }
+    }
+
+    /// Without windows the same runs carry no bound, and say so.
+    @Test func freeRunningVirtualRunsStateThatTheyHaveNoBound() throws {
+        var c = small(.mix, threads: 2)
+        c.windowNanos = 0
+        let r = try Runner.run(c)
+        #expect(r.determinism.mode == "free-running" && r.determinism.connectionCounterBound == nil)
     }
 
     @Test func generatorIsDeterministicAndReachesEveryTrackerState() throws {

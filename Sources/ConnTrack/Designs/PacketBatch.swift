@@ -23,6 +23,10 @@ public struct PacketBatch {
     /// after this (an inline reaper pass is due); `.max`: never.
     public var stopAtOrAfter = Int64.max
     public let clock: ClockMode
+    /// Virtual clock only: when set, every packet is processed at this time
+    /// (the start of a lock-step window) instead of its own timestamp, so
+    /// all workers and the reaper share one "now" within the window.
+    public var frozenNow: Int64? = nil
     /// One packet in `sampleEvery` is timed.
     public let sampleEvery: Int
     var countdown: Int
@@ -55,6 +59,14 @@ extension VirtualClock: LoopClock {
     @inline(__always) mutating func advance(to p: Packet) { current = p.timestamp }
 }
 
+/// Virtual time held at one instant (a lock-step window's start).
+struct FrozenClock: LoopClock {
+    let t: Int64
+    init(_ t: Int64) { self.t = t }
+    @inline(__always) func now() -> Int64 { t }
+    @inline(__always) mutating func advance(to p: Packet) {}
+}
+
 extension MonotonicClock: LoopClock {
     @inline(__always) mutating func advance(to p: Packet) {}
 }
@@ -74,8 +86,13 @@ extension CoarseClock: LoopClock {
 func runPacketLoop<T: ConnTrackTable>(_ table: T, _ b: inout PacketBatch, _ ctx: inout WorkerContext) {
     switch b.clock {
     case .virtual:
-        var c = VirtualClock(0)
-        runPacketLoop(table, &b, clock: &c, &ctx)
+        if let t = b.frozenNow {
+            var c = FrozenClock(t)
+            runPacketLoop(table, &b, clock: &c, &ctx)
+        } else {
+            var c = VirtualClock(0)
+            runPacketLoop(table, &b, clock: &c, &ctx)
+        }
     case .real:
         var c = MonotonicClock()
         runPacketLoop(table, &b, clock: &c, &ctx)

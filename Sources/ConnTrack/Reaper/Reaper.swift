@@ -13,6 +13,12 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         public var deferred = 0
         /// Wall-clock nanoseconds spent in passes.
         public var busyNanos: Int64 = 0
+        /// CPU time of the thread that ran the passes, during the passes.
+        public var cpuNanos: Int64 = 0
+        /// Passes that started more than one interval after they were due.
+        public var late = 0
+        /// The largest lag behind schedule (run's clock).
+        public var maxLagNanos: Int64 = 0
         public init() {}
     }
 
@@ -28,6 +34,9 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         public var interval: Int64
         /// Wall-clock duration of the pass.
         public var durationNanos: Int64
+        /// How far behind its due time the pass started, on the run's clock
+        /// (virtual time in virtual runs).
+        public var lagNanos: Int64
     }
 
     public let table: Table
@@ -80,26 +89,34 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         while nextDue <= now {
             // A background reaper may be asked to stop mid-catch-up.
             if stopRequested.load(ordering: .relaxed) { break }
-            onePass(at: nextDue)
+            onePass(at: nextDue, observed: now)
             nextDue &+= interval
             n += 1
         }
         return n
     }
 
+    /// Runs the pass due at `nextDue` with `now` as its clock; `observed`
+    /// is the run's time when it actually started (for the lag).
     /// Preconditions: control is locked.
-    private func onePass(at now: Int64) {
+    private func onePass(at now: Int64, observed: Int64) {
         ctx.locks.willAcquire(.reaperControl, file: #fileID, line: #line)
         let size = table.sweepSlots
         let plan = policy.plan(tableSize: size)
+        let lag = max(0, observed &- nextDue)
+        if lag > interval { totals.late += 1 }
+        totals.maxLagNanos = max(totals.maxLagNanos, lag)
+        let c0 = threadCPUNanos()
         let t0 = MonotonicClock.read()
         let r = table.reapPass(start: nextStart, maxSlots: plan.maxSlots, maxEvictions: plan.maxEvictions,
                                now: now, &ctx)
         let dt = MonotonicClock.read() - t0
+        totals.cpuNanos += threadCPUNanos() - c0
         let next = policy.next(after: r, previous: interval, tableSize: size)
         if history.count < historyLimit {
             history.append(PassRecord(at: now, start: nextStart, checked: r.checked, expired: r.expired,
-                                      removed: r.removed, deferred: r.deferred, interval: next, durationNanos: dt))
+                                      removed: r.removed, deferred: r.deferred, interval: next, durationNanos: dt,
+                                      lagNanos: lag))
         }
         passes += 1
         totals.checked += r.checked
@@ -131,7 +148,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
                 if due <= t {
                     if realTime {
                         control.lock()
-                        onePass(at: t)
+                        onePass(at: t, observed: t)
                         nextDue = now() &+ interval
                         control.unlock()
                     } else {
@@ -163,6 +180,16 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
 
     /// When the next pass is due.
     public var nextDueTime: Int64 { control.withLock { nextDue } }
+
+    /// Passes that were due by `end` on the run's clock but did not run,
+    /// counted at the current interval (the schedule would have adapted,
+    /// so this is an estimate when it is not 0).
+    public func passesOutstanding(at end: Int64) -> Int {
+        control.withLock {
+            guard nextDue <= end, interval > 0 else { return 0 }
+            return Int(min(Int64(Int32.max), (end - nextDue) / interval + 1))
+        }
+    }
 
     /// Connections removed by the reaper so far.
     public var removedSoFar: UInt64 { control.withLock { ctx.stats.removedByReaper } }

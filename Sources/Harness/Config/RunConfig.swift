@@ -2,6 +2,14 @@ import ConnTrack
 import FlowGen
 import Sync
 
+/// Where a run's packets come from.
+public enum RunSource: Sendable {
+    /// `scenario`, generated.
+    case scenario
+    /// A capture file and what its records became.
+    case capture(file: String, stats: PcapStats)
+}
+
 /// Every knob of a run. `validate()` is the one place a configuration is
 /// checked; `Runner` calls it before anything runs.
 public struct RunConfig: Sendable {
@@ -17,6 +25,10 @@ public struct RunConfig: Sendable {
     public var clock: ClockMode = .virtual
     /// One worker, timestamp order, reaper passes inline at their due times.
     public var deterministic = false
+    /// Multi-worker virtual runs advance in lock-step windows of this much
+    /// virtual time (0: free-running, scheduling-dependent).
+    public var windowNanos: Int64 = RunConfig.defaultWindowNanos
+    public static let defaultWindowNanos: Int64 = 100 * Duration_ns.millisecond
     /// Packets per batch between quiescent points and counter publication.
     public var batch: Int = 256
     /// Packets generated ahead per worker per round (untimed).
@@ -37,6 +49,8 @@ public struct RunConfig: Sendable {
     public var onTableCreated: (@Sendable (AnyObject) -> Void)? = nil
     /// Called with each sample while running (the progress line).
     public var progress: (@Sendable (Sample) -> Void)? = nil
+    /// Where the packets come from; a replay names its capture.
+    public var source: RunSource = .scenario
 
     public init() {}
 
@@ -70,5 +84,8 @@ public struct RunConfig: Sendable {
         guard reaperStartDelay >= 0 else { throw ConfigError("--reaper-start-delay must be >= 0 seconds") }
         if deterministic && threads != 1 { throw ConfigError("--deterministic needs --threads 1, got \(threads)") }
         if deterministic && clock != .virtual { throw ConfigError("--deterministic needs --clock virtual, got \(clock.rawValue)") }
+        guard windowNanos >= 0 && windowNanos <= 3600 * Duration_ns.second else {
+            throw ConfigError("--window-ms must be in 0...3600000, got \(Double(windowNanos) / 1e6)")
+        }
     }
 }

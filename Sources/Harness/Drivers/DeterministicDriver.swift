@@ -21,15 +21,14 @@ enum DeterministicDriver: PacketDriver {
             result.generationNanos += MonotonicClock.read() - g0
             if n == 0 { break }
             let t0 = MonotonicClock.read()
-            env.processChunk(UnsafeBufferPointer(rebasing: buf[0..<n]), worker: worker, slot: slot, latencies: latencies,
-                             inlineReaper: cfg.reaperEnabled, &ctx)
+            env.process(UnsafeBufferPointer(rebasing: buf[0..<n]), worker: worker, slot: slot, latencies: latencies,
+                        inlineReaper: cfg.reaperEnabled, &ctx)
             env.table.reclaim(&ctx)
             if processed >= cfg.warmup { result.tableNanos += MonotonicClock.read() - t0 }
             processed += n
             worker.lastTimestamp = buf[n - 1].timestamp
             let s = ctx.stats
             result.livePeak = max(result.livePeak, Int64(s.created) - Int64(s.removed) - Int64(env.reaper.removedSoFar))
-            worker.processed = processed
         }
         env.table.workerOffline(slot)
         worker.virtualNow.store(worker.lastTimestamp, ordering: .relaxed)

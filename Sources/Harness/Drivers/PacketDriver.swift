@@ -22,39 +22,66 @@ struct DriveResult {
     var livePeak: Int64
     /// The run's clock at the end: real time, or the last packet's timestamp.
     var endTime: Int64
+    /// Lock-step windows processed (windowed driver only).
+    var windows = 0
 }
 
 /// A way of feeding packets to the table: deterministic (one worker,
-/// inline reaper), concurrent rounds, and later a soak driver.
+/// inline reaper), lock-step windows of virtual time, free-running rounds
+/// (real clocks), and later a soak driver.
 protocol PacketDriver {
     static func drive<T: ConnTrackTable>(_ env: RunEnvironment<T>) -> DriveResult
 }
 
 extension RunEnvironment {
-    /// Processes one chunk in batches. After each batch the worker is at a
-    /// quiescent point: it announces it, publishes its virtual time, its
-    /// progress and its counters. With `inlineReaper` the batch stops before
-    /// the first packet at or after the reaper's due time and the due passes
-    /// run first, exactly as if the reaper ran before every packet.
-    func processChunk(_ packets: UnsafeBufferPointer<Packet>, worker: WorkerShared, slot: Int,
-                      latencies: UnsafeMutableBufferPointer<UInt64>, inlineReaper: Bool, _ ctx: inout WorkerContext) {
+    /// Processes `packets` in batches, up to (not including) the first
+    /// packet whose timestamp is at or after `until`; returns how many it
+    /// processed. After each batch the worker is at a quiescent point: it
+    /// announces it and publishes its virtual time, progress and counters.
+    /// With `inlineReaper`, a batch stops before the first packet at or
+    /// after the reaper's due time and the due passes run first, exactly as
+    /// if the reaper ran before every packet. With `frozenNow`, every packet
+    /// is processed at that virtual time (a lock-step window's start).
+    @discardableResult
+    func process(_ packets: UnsafeBufferPointer<Packet>, worker: WorkerShared, slot: Int,
+                 latencies: UnsafeMutableBufferPointer<UInt64>, inlineReaper: Bool,
+                 frozenNow: Int64? = nil, until: Int64 = .max, _ ctx: inout WorkerContext) -> Int {
+        let t0 = MonotonicClock.read(), c0 = threadCPUNanos()
         var b = PacketBatch(packets: packets, clock: cfg.clock, sampleEvery: cfg.latencySampleEvery, latencies: latencies)
-        if inlineReaper { b.stopAtOrAfter = reaper.nextDueTime }
-        while b.position < packets.count {
+        b.frozenNow = frozenNow
+        b.stopAtOrAfter = inlineReaper ? min(until, reaper.nextDueTime) : until
+        var reachedUntil = false
+        while b.position < packets.count && !reachedUntil {
+            let first = b.position
             b.next(size: cfg.batch, upTo: packets.count)
             while true {
                 table.processBatch(&b, &ctx)
                 if b.position == b.end { break }
-                reaper.runDue(upTo: packets[b.position].timestamp)
-                b.stopAtOrAfter = reaper.nextDueTime
+                let ts = packets[b.position].timestamp
+                if ts >= until { reachedUntil = true; break }
+                reaper.runDue(upTo: ts)
+                b.stopAtOrAfter = min(until, reaper.nextDueTime)
             }
+            guard b.position > first else { break }
             for k in 0..<b.latencyCount { worker.latency.record(latencies[k]) }
             // Between batches: no connection reference is held.
             table.workerQuiescent(slot)
-            worker.virtualNow.store(packets[b.end - 1].timestamp, ordering: .relaxed)
-            worker.watch.progress.add(UInt64(cfg.batch), ordering: .relaxed)
+            worker.virtualNow.store(frozenNow ?? packets[b.position - 1].timestamp, ordering: .relaxed)
+            worker.watch.progress.add(UInt64(b.position - first), ordering: .relaxed)
             worker.publish(ctx.stats)
         }
+        worker.processed += b.position
+        worker.busyNanos += MonotonicClock.read() - t0
+        worker.cpuNanos += threadCPUNanos() - c0
+        return b.position
+    }
+
+    /// Processes the packets of one lock-step window [start, end) at
+    /// virtual time `start`.
+    func processWindow(_ packets: UnsafeBufferPointer<Packet>, start: Int64, end: Int64, worker: WorkerShared, slot: Int,
+                       latencies: UnsafeMutableBufferPointer<UInt64>, _ ctx: inout WorkerContext) -> Int {
+        process(packets, worker: worker, slot: slot, latencies: latencies, inlineReaper: false,
+                frozenNow: start, until: end, &ctx)
     }
 
     /// Latency slots one batch can fill.

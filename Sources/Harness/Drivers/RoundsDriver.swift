@@ -6,7 +6,10 @@ import struct Synchronization.Atomic
 /// Dispatch workers in barrier-synchronised rounds: each round every worker
 /// generates its next chunk (untimed), then all process their chunks
 /// together (timed from the start barrier to the last worker's finish),
-/// with the reaper on its own thread.
+/// with the reaper on its own thread. Used for real clocks, and for
+/// virtual time only when lock-step windows are off (`--window-ms 0`):
+/// then workers drift apart in virtual time and the counters depend on
+/// scheduling.
 enum RoundsDriver: PacketDriver {
     static func drive<T: ConnTrackTable>(_ env: RunEnvironment<T>) -> DriveResult {
         let cfg = env.cfg
@@ -46,8 +49,8 @@ enum RoundsDriver: PacketDriver {
                     barrier.wait()
                     if anyLeft.load(ordering: .relaxed) == 0 { break }
                     table.workerQuiescent(slots[w])
-                    env.processChunk(UnsafeBufferPointer(rebasing: buf[0..<n]), worker: workers[w], slot: slots[w],
-                                     latencies: latencies, inlineReaper: false, &ctx)
+                    env.process(UnsafeBufferPointer(rebasing: buf[0..<n]), worker: workers[w], slot: slots[w],
+                                latencies: latencies, inlineReaper: false, &ctx)
                     processed += n
                     if n > 0 { workers[w].lastTimestamp = buf[n - 1].timestamp }
                     table.workerOffline(slots[w])
@@ -60,7 +63,6 @@ enum RoundsDriver: PacketDriver {
                     barrier.wait()
                 }
                 workers[w].finished.store(true, ordering: .releasing)
-                workers[w].processed = processed
                 buf.deallocate()
                 latencies.deallocate()
                 contexts.set(w, ctx)

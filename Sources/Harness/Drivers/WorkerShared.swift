@@ -20,6 +20,10 @@ final class WorkerShared: @unchecked Sendable {
     var generationNanos: Int64 = 0
     /// Written by the worker, read after it joined.
     var processed = 0
+    /// Wall time spent processing, written by the worker, read after it joined.
+    var busyNanos: Int64 = 0
+    /// Thread CPU time while processing, written by the worker, read after it joined.
+    var cpuNanos: Int64 = 0
     /// Written by the worker, read after it joined.
     var lastTimestamp: Int64 = 0
 

@@ -15,8 +15,12 @@ enum ReportBuilder {
         return Distribution(count: UInt64(v.count), p50: pct(50), p99: pct(99), max: v.last!, mean: v.reduce(0, +) / Double(v.count))
     }
 
+    /// A worker whose CPU share while busy is below this is starved.
+    static let starvedBelow = 0.80
+
     static func build<T: ConnTrackTable>(_ env: RunEnvironment<T>, drive: DriveResult, inspection: TableInspection,
-                                         checks: EndOfRunChecks, samples: [Sample], wallNanos: Int64) -> RunReport {
+                                         checks: EndOfRunChecks, samples: [Sample], wallNanos: Int64,
+                                         usage: (ProcessUsage, ProcessUsage), tableHeapBytes: Int) -> RunReport {
         let cfg = env.cfg
         let table = env.table
         var s = TableStats()
@@ -31,22 +35,46 @@ enum ReportBuilder {
         var allocated = 0, active = 0, resident = 0
         let isJemalloc = ct_alloc_stats(&allocated, &active, &resident) == 1
         let live = Int64(all.created) - Int64(all.removed)
-        let alloc = AllocatorStats(allocator: isJemalloc ? "jemalloc" : "glibc", allocatedBytes: allocated,
-                                   activeBytes: active, residentBytes: resident,
-                                   bytesPerLiveConnection: Double(allocated) / Double(max(1, live)),
-                                   fragmentation: active > 0 ? 1 - Double(allocated) / Double(active) : 0)
-        let results = Dictionary(uniqueKeysWithValues: TrackerResult.allCases.map { ("\($0)", s.trackerResults[Int($0.rawValue)]) })
+        let (u0, u1) = usage
+        let memory = MemoryReport(
+            allocator: isJemalloc ? "jemalloc" : "glibc", allocatedBytes: allocated, activeBytes: active,
+            residentBytes: resident, fragmentation: active > 0 ? 1 - Double(allocated) / Double(active) : 0,
+            peakRSSBytes: u1.peakRSSBytes, tableHeapBytes: tableHeapBytes,
+            bytesPerConnection: inspection.connections > 0 ? Double(tableHeapBytes) / Double(inspection.connections) : nil)
+        let cpu = cpuReport(env, u0, u1, reaperCPU: r.totals.cpuNanos)
+        let health = cfg.reaperEnabled ? reaperHealth(env.reaper, r, end: drive.endTime) : nil
+        var warnings: [String] = []
+        if cpu.starved {
+            let worst = cpu.workers.map(\.cpuShareWhileBusy).min() ?? 0
+            warnings.append("starved: a worker got \(Int((worst * 100).rounded())) % of a CPU while it was busy (below \(Int(starvedBelow * 100)) %); CPUs utilised \(ReportFormatter.f(cpu.cpusUtilized)) for \(drive.contexts.count) worker(s): throughput and latency figures understate the design")
+        }
+        if let h = health, h.flagged {
+            warnings.append("reaper behind: \(h.passesLate) of \(h.passesDue) due passes ran more than one interval late and \(h.passesDue - h.passesRun) did not run (\(Int((h.behindShare * 100).rounded())) % > \(Int(h.behindLimit * 100)) %): expired connections were kept longer than the policy intends")
+        }
+        let results = Dictionary(uniqueKeysWithValues: TrackerResult.allCases.map {
+            (ReportFormatter.trackerKey($0), s.trackerResults[Int($0.rawValue)])
+        })
         let chain = s.chain
         let tableSec = Double(drive.tableNanos) / 1e9
-        let perWorker = env.workers.map { w in tableSec > 0 ? Double(w.processed) / tableSec : 0 }
+        let perWorker = cpu.workers.map(\.packetsPerBusySecond)
         let samplePeak = samples.map(\.live).max() ?? 0
         let violations = (drive.contexts.flatMap { $0.locks.violations } + env.reaper.violations).map(\.description)
         let traits = T.traits
+        let source: SourceReport
+        switch cfg.source {
+        case .scenario:
+            source = SourceReport(kind: "scenario", scenario: cfg.scenario.scenario.rawValue, flows: cfg.scenario.flows,
+                                  flowSeed: cfg.scenario.seed)
+        case .capture(let file, let st):
+            source = SourceReport(kind: "pcap", file: file, recordsRead: st.records, packetsUsed: st.used,
+                                  skipped: ["non-IP": st.skippedNotIP, "fragment": st.skippedFragment,
+                                            "other protocol": st.skippedProtocol, "malformed": st.skippedMalformed])
+        }
         return RunReport(
             design: traits.name, variant: traits.label(cfg.table.variant),
-            scenario: cfg.scenario.scenario.rawValue, buckets: table.sweepSlots, slotName: traits.slotName,
+            scenario: source.scenario, buckets: table.sweepSlots, slotName: traits.slotName,
             threads: drive.contexts.count, clock: cfg.clock.rawValue, deterministic: cfg.deterministic,
-            hashSeed: table.hashSeed, flowSeed: cfg.scenario.seed,
+            hashSeed: table.hashSeed, flowSeed: source.flowSeed, source: source,
             policy: cfg.reaperEnabled ? cfg.policy.name : "off", faults: cfg.table.faults.map(\.rawValue).sorted(),
             packets: s.packets, tableSeconds: tableSec, generationSeconds: Double(drive.generationNanos) / 1e9,
             wallSeconds: Double(wallNanos) / 1e9, packetsPerSecond: tableSec > 0 ? Double(s.packets) / tableSec : 0,
@@ -74,6 +102,40 @@ enum ReportBuilder {
                 : Distribution(count: 0, p50: 0, p99: 0, max: 0, mean: 0),
             latencySampleEvery: cfg.latencySampleEvery,
             counterOverheadNote: "counters are plain increments in a per-worker struct, published once per batch under a per-worker mutex; their cost has not been measured separately yet",
-            allocator: alloc, invariants: checks.invariants, lockOrderViolations: violations, timeSeries: samples)
+            reaperHealth: health, cpu: cpu, memory: memory, warnings: warnings,
+            determinism: DeterminismReport.of(cfg, windows: drive.windows),
+            invariants: checks.invariants, lockOrderViolations: violations, timeSeries: samples)
+    }
+
+    static func cpuReport<T: ConnTrackTable>(_ env: RunEnvironment<T>, _ u0: ProcessUsage, _ u1: ProcessUsage,
+                                             reaperCPU: Int64) -> CPUReport {
+        let workers = env.workers.map { w -> CPUReport.Worker in
+            let busy = Double(w.busyNanos) / 1e9, cpu = Double(w.cpuNanos) / 1e9
+            return CPUReport.Worker(packets: w.processed, busySeconds: busy, cpuSeconds: cpu,
+                                    packetsPerBusySecond: busy > 0 ? Double(w.processed) / busy : 0,
+                                    cpuShareWhileBusy: busy > 0 ? min(1, cpu / busy) : 1)
+        }
+        let wall = Double(u1.wallNanos - u0.wallNanos) / 1e9
+        let proc = Double(u1.cpuNanos - u0.cpuNanos) / 1e9
+        // Too short to judge: a busy time under 50 ms is mostly start-up.
+        let judged = workers.filter { $0.busySeconds >= 0.05 }
+        return CPUReport(workers: workers, reaperCPUSeconds: Double(reaperCPU) / 1e9, processCPUSeconds: proc,
+                         phaseWallSeconds: wall, cpusUtilized: wall > 0 ? proc / wall : 0,
+                         voluntaryContextSwitches: u1.voluntarySwitches - u0.voluntarySwitches,
+                         involuntaryContextSwitches: u1.involuntarySwitches - u0.involuntarySwitches,
+                         starved: judged.contains { $0.cpuShareWhileBusy < starvedBelow }, starvedBelow: starvedBelow)
+    }
+
+    static func reaperHealth<T: ConnTrackTable>(_ reaper: Reaper<T>, _ r: (passes: Int, interval: Int64, nextStart: Int, stats: TableStats,
+                                                                            history: [Reaper<T>.PassRecord], totals: Reaper<T>.Totals),
+                                                end: Int64) -> ReaperHealth {
+        let outstanding = reaper.passesOutstanding(at: end)
+        let due = r.passes + outstanding
+        let lags = r.history.map { Double($0.lagNanos) / 1e6 }
+        let behind = due > 0 ? Double(r.totals.late + outstanding) / Double(due) : 0
+        return ReaperHealth(passesDue: due, passesRun: r.passes, passesLate: r.totals.late,
+                            maxLagMillis: Double(r.totals.maxLagNanos) / 1e6, p99LagMillis: dist(lags).p99,
+                            behindShare: behind, behindLimit: ReaperHealth.behindLimit,
+                            flagged: behind > ReaperHealth.behindLimit, cpuSeconds: Double(r.totals.cpuNanos) / 1e9)
     }
 }

@@ -28,50 +28,90 @@ public enum ReportFormatter {
         "  " + k + String(repeating: " ", count: max(1, 30 - k.count)) + v + "\n"
     }
 
+    /// Display names of tracker results. gVisor's `ResultDrop` is the
+    /// tracker's verdict on one segment; it is not conntrack -S `drop`
+    /// (an insert refused at the table limit), so it is shown apart.
+    public static func trackerLabel(_ r: TrackerResult) -> String {
+        r == .drop ? "drop-verdict" : "\(r)"
+    }
+
+    /// The key of a tracker result in `RunReport.trackerResults`.
+    public static func trackerKey(_ r: TrackerResult) -> String {
+        r == .drop ? "dropVerdict" : "\(r)"
+    }
+
     public static func text(_ r: RunReport) -> String {
         var o = ""
         let design = r.variant == r.design ? r.design : "\(r.design)/\(r.variant)"
-        let slots = r.slotName.map { ", \(num(r.buckets)) \($0)s" } ?? ""
-        o += "conntrack-bench: \(design), scenario \(r.scenario)\(slots), \(r.threads) worker(s), clock \(r.clock)\(r.deterministic ? " (deterministic)" : ""), reaper \(r.policy)\(r.faults.isEmpty ? "" : ", faults: " + r.faults.joined(separator: ","))\n"
-        o += "  " + (r.hashSeed.map { "hash seed 0x\(String($0, radix: 16)), " } ?? "") + "flow seed \(r.flowSeed)\n\n"
-        o += "Throughput (table work only; generation timed separately)\n"
+        let slots = r.slotName == "bucket" ? ", \(num(r.buckets)) buckets" : ""
+        let what = r.source.kind == "pcap" ? "replay of \(r.source.file ?? "?")" : "scenario \(r.scenario ?? "?")"
+        o += "conntrack-bench: \(design), \(what)\(slots), \(r.threads) worker(s), clock \(r.clock)\(r.deterministic ? " (deterministic)" : ""), reaper \(r.policy)\(r.faults.isEmpty ? "" : ", faults: " + r.faults.joined(separator: ","))\n"
+        var seeds: [String] = []
+        if let h = r.hashSeed { seeds.append("hash seed 0x\(String(h, radix: 16)) (--hash-seed \(h))") }
+        if let f = r.flowSeed { seeds.append("flow seed \(f)") }
+        if !seeds.isEmpty { o += "  " + seeds.joined(separator: ", ") + "\n" }
+        if r.source.kind == "pcap" {
+            let sk = (r.source.skipped ?? [:]).filter { $0.value > 0 }.sorted { $0.key < $1.key }
+                .map { "\($0.key) \(num($0.value))" }.joined(separator: ", ")
+            o += "  records read \(num(r.source.recordsRead ?? 0)), used \(num(r.source.packetsUsed ?? 0)), skipped: \(sk.isEmpty ? "none" : sk)\n"
+        }
+        o += "  determinism: \(r.determinism.mode): \(r.determinism.statement)\n"
+        for w in r.warnings { o += "  WARNING: \(w)\n" }
+        o += "\nThroughput (table work only\(r.source.kind == "pcap" ? "" : "; generation timed separately"))\n"
         o += row("packets", num(r.packets))
         o += row("packets/s", num(UInt64(r.packetsPerSecond)) + "  (" + f(r.tableSeconds, 3) + " s in the table)")
-        o += row("per worker pkt/s", r.perWorkerPacketsPerSecond.map { num(UInt64($0)) }.joined(separator: ", "))
-        o += row("generation", f(r.generationSeconds, 3) + " s   wall " + f(r.wallSeconds, 3) + " s   virtual " + f(r.virtualSeconds, 1) + " s")
+        o += row("per worker pkt/s (own busy time)", r.perWorkerPacketsPerSecond.map { num(UInt64($0)) }.joined(separator: ", "))
+        o += row("time", (r.source.kind == "pcap" ? "" : "generation " + f(r.generationSeconds, 3) + " s   ") + "wall " + f(r.wallSeconds, 3) + " s   virtual " + f(r.virtualSeconds, 1) + " s")
         o += row("latency (1/\(r.latencySampleEvery) sampled)", "p50 \(Int(r.latencyNanos.p50)) ns  p99 \(Int(r.latencyNanos.p99)) ns  max \(Int(r.latencyNanos.max)) ns")
+        o += "\nCPU\n"
+        for (i, w) in r.cpu.workers.enumerated() {
+            o += row("worker-\(i)", "busy " + f(w.busySeconds, 3) + " s, cpu " + f(w.cpuSeconds, 3) + " s (" + f(w.cpuShareWhileBusy * 100, 0) + " % while busy)")
+        }
+        o += row("reaper cpu", f(r.cpu.reaperCPUSeconds, 3) + " s")
+        o += row("CPUs utilised", f(r.cpu.cpusUtilized) + "  (process cpu " + f(r.cpu.processCPUSeconds, 3) + " s over " + f(r.cpu.phaseWallSeconds, 3) + " s)")
+        o += row("context switches", num(r.cpu.voluntaryContextSwitches) + " voluntary, " + num(r.cpu.involuntaryContextSwitches) + " involuntary")
         o += "\nTable (conntrack -S names)\n"
         o += row("lookups", num(r.lookups) + "  found " + num(r.found) + " (" + pct(r.found, r.lookups) + ")  not found " + num(r.notFound))
         o += row("insert", num(r.insert) + "  clash " + num(r.insertClash) + "  insert_failed " + num(r.insertFailed))
         o += row("drop / early_drop", num(r.drop) + " / " + num(r.earlyDrop) + "   search_restart " + num(r.searchRestart))
         o += row("connections", "created " + num(r.created) + "  live " + num(r.live) + "  peak " + num(r.livePeak))
-        o += row("removed", "inline " + num(r.removedInline) + "  reaper " + num(r.removedByReaper) + "  early-drop " + num(r.removedOther))
-        o += row("deferred by lock order", num(r.deferredByLockOrder))
-        o += row("tuples at end", num(r.tuplesAtEnd) + "  (expired but still linked: " + num(r.expiredStillLinkedAtEnd) + ")")
-        o += row("tracker", "init " + num(r.trackerInit) + "  " + TrackerResult.allCases.map { "\($0) \(num(r.trackerResults["\($0)"] ?? 0))" }.joined(separator: "  "))
+        o += row("removed connections", "inline " + num(r.removedInline) + "  reaper " + num(r.removedByReaper) + "  early-drop " + num(r.removedOther))
+        o += row("deferred by lock order", num(r.deferredByLockOrder) + " events (an expired tuple passed while its partner's bucket is lower)")
+        o += row("tuples at end", num(r.tuplesAtEnd) + "  (expired connections still linked: " + num(r.expiredStillLinkedAtEnd) + ")")
+        o += row("tracker (packets)", "init " + num(r.trackerInit) + "  " + TrackerResult.allCases.map { "\(trackerLabel($0)) \(num(r.trackerResults[trackerKey($0)] ?? 0))" }.joined(separator: "  "))
         o += "\nLists\n"
         o += row("chain walked per lookup", "p50 \(Int(r.chainWalked.p50))  p99 \(Int(r.chainWalked.p99))  max \(Int(r.chainWalked.max))  mean " + f(r.chainWalked.mean))
-        o += row("bucket occupancy at end", "p50 \(Int(r.occupancyAtEnd.p50))  p99 \(Int(r.occupancyAtEnd.p99))  max \(Int(r.occupancyAtEnd.max))  mean " + f(r.occupancyAtEnd.mean) + "  empty " + num(r.emptyBucketsAtEnd))
+        if r.slotName == "bucket" {
+            o += row("bucket occupancy at end", "p50 \(Int(r.occupancyAtEnd.p50))  p99 \(Int(r.occupancyAtEnd.p99))  max \(Int(r.occupancyAtEnd.max))  mean " + f(r.occupancyAtEnd.mean) + "  empty " + num(r.emptyBucketsAtEnd))
+        }
         o += "\nContention (trylock failed first)\n"
-        for (name, l) in [("bucket locks", r.bucketLocks), ("connection locks", r.connectionLocks), ("table lock", r.tableLock)] {
+        for (name, l) in [("bucket locks", r.bucketLocks), ("connection locks", r.connectionLocks), ("table lock", r.tableLock)] where l.acquisitions > 0 {
             o += row(name, num(l.acquisitions) + " acquired, " + num(l.contended) + " contended (" + pct(l.contended, l.acquisitions) + "), waited " + f(l.waitMillis, 3) + " ms")
         }
-        o += row("hottest buckets", r.hottestBuckets.isEmpty ? "none contended" : r.hottestBuckets.map { "#\($0[0]): \($0[1])" }.joined(separator: "  "))
+        if r.slotName == "bucket" {
+            o += row("hottest buckets", r.hottestBuckets.isEmpty ? "none contended" : r.hottestBuckets.map { "#\($0[0]): \($0[1])" }.joined(separator: "  "))
+        }
         o += "\nReaper\n"
         let ratio = r.reaperChecked > 0 ? f(Double(r.reaperExpired) * 100 / Double(r.reaperChecked)) + "%" : "-"
-        o += row("passes", num(r.reaperPasses) + "  checked " + num(r.reaperChecked) + "  expired " + num(r.reaperExpired) + " (" + ratio + ")")
+        o += row("passes", num(r.reaperPasses) + "  tuples checked " + num(r.reaperChecked) + "  expired-tuple events " + num(r.reaperExpired) + " (" + ratio + ")")
+        if let h = r.reaperHealth {
+            o += row("schedule", "\(num(h.passesRun)) of \(num(h.passesDue)) due passes ran, \(num(h.passesLate)) more than one interval late; lag max " + f(h.maxLagMillis, 3) + " ms, p99 " + f(h.p99LagMillis, 3) + " ms" + (h.flagged ? "  BEHIND" : ""))
+            o += row("reaper cpu", f(h.cpuSeconds, 3) + " s")
+        }
         let iv = r.reaperIntervalsMillis
         if !iv.isEmpty {
             let head = iv.prefix(8).map { f($0, 2) }.joined(separator: ", ")
             o += row("intervals (ms)", head + (iv.count > 8 ? ", … last " + f(iv.last!, 2) + ", min " + f(iv.min()!, 2) + ", max " + f(iv.max()!, 2) : ""))
         }
         o += row("pause per pass (µs)", "p50 " + f(r.reaperPauseMicros.p50, 1) + "  p99 " + f(r.reaperPauseMicros.p99, 1) + "  max " + f(r.reaperPauseMicros.max, 1))
-        o += "\nMemory (\(r.allocator.allocator))\n"
-        o += row("allocated / active / resident", mb(r.allocator.allocatedBytes) + " / " + mb(r.allocator.activeBytes) + " / " + mb(r.allocator.residentBytes))
-        o += row("per live connection", f(r.allocator.bytesPerLiveConnection, 0) + " B (whole heap incl. generator buffers)   fragmentation " + f(r.allocator.fragmentation * 100) + "%")
+        let m = r.memory
+        o += "\nMemory (\(m.allocator))\n"
+        o += row("peak RSS", mb(m.peakRSSBytes))
+        o += row("heap allocated / active / resident", mb(m.allocatedBytes) + " / " + mb(m.activeBytes) + " / " + mb(m.residentBytes) + "   fragmentation " + f(m.fragmentation * 100) + "%")
+        o += row("table heap", mb(m.tableHeapBytes) + (m.bytesPerConnection.map { "  (" + f($0, 0) + " B per connection in the table)" } ?? "") + "  (growth since the table was created)")
         o += "\nChecks\n"
         o += row("invariants", r.invariants.summary)
-        o += row("full sweep at end", num(r.expiredSurvivingFullSweep) + " expired connections survived" + (r.variant == "seed2020" && r.design == "buckets" ? " (the 2020 walk stops at its first reap)" : ""))
+        o += row("full sweep at end", num(r.expiredSurvivingFullSweep) + " expired connections survived" + (r.variant == "seed2020" ? " (the 2020 walk stops at its first reap)" : ""))
         o += row("lock order", r.lockOrderViolations.isEmpty ? "no violation" : r.lockOrderViolations.joined(separator: "\n    "))
         return o
     }

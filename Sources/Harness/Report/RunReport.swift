@@ -47,7 +47,8 @@ public struct RunReport: Codable, Sendable {
     public var design: String
     /// The variant, or the design's name when it has none.
     public var variant: String
-    public var scenario: String
+    /// The scenario; nil for a replayed capture (see `source`).
+    public var scenario: String?
     /// Slots the reaper divides the table into (buckets for the bucketed
     /// design), and what one is called; nil name: the design has none.
     public var buckets: Int
@@ -57,7 +58,9 @@ public struct RunReport: Codable, Sendable {
     public var deterministic: Bool
     /// The hash seed in use; nil for a design that does not hash with one.
     public var hashSeed: UInt32?
-    public var flowSeed: UInt64
+    /// The generator's seed; nil for a replayed capture.
+    public var flowSeed: UInt64?
+    public var source: SourceReport
     public var policy: String
     public var faults: [String]
 
@@ -67,6 +70,7 @@ public struct RunReport: Codable, Sendable {
     public var generationSeconds: Double
     public var wallSeconds: Double
     public var packetsPerSecond: Double
+    /// Each worker's packets over its own busy time.
     public var perWorkerPacketsPerSecond: [Double]
     public var virtualSeconds: Double
 
@@ -93,6 +97,8 @@ public struct RunReport: Codable, Sendable {
     /// from bucket 0 at the end (0 for a correct walk; the 2020 walk leaves some).
     public var expiredSurvivingFullSweep: Int
     public var trackerInit: UInt64
+    /// Packets per tracker result; gVisor's ResultDrop is "dropVerdict"
+    /// (a verdict on one segment, not conntrack -S `drop`).
     public var trackerResults: [String: UInt64]
 
     // Lists
@@ -120,8 +126,14 @@ public struct RunReport: Codable, Sendable {
     public var latencySampleEvery: Int
     public var counterOverheadNote: String
 
-    /// Allocator statistics at the end of the run (before teardown).
-    public var allocator: AllocatorStats
+    /// The reaper's schedule against its execution (nil: reaper off).
+    public var reaperHealth: ReaperHealth?
+    public var cpu: CPUReport
+    /// Memory at the end of the run (before teardown).
+    public var memory: MemoryReport
+    /// Reasons not to trust this run's figures (starved, reaper behind).
+    public var warnings: [String]
+    public var determinism: DeterminismReport
 
     public var invariants: InvariantReport
     public var lockOrderViolations: [String]
@@ -153,15 +165,4 @@ public enum RunOutcome: String, Sendable, Codable {
     }
 }
 
-/// Heap statistics from the process's allocator.
-public struct AllocatorStats: Codable, Sendable {
-    /// "jemalloc" or "glibc".
-    public var allocator: String
-    public var allocatedBytes: Int
-    public var activeBytes: Int
-    public var residentBytes: Int
-    /// Allocated bytes per live connection (all of the process's heap).
-    public var bytesPerLiveConnection: Double
-    /// 1 − allocated / active.
-    public var fragmentation: Double
-}
+

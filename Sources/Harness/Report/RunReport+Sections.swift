@@ -1,0 +1,134 @@
+import ConnTrack
+
+/// Where the packets came from.
+public struct SourceReport: Codable, Sendable, Equatable {
+    /// "scenario" or "pcap".
+    public var kind: String
+    /// Scenario name (scenario runs).
+    public var scenario: String?
+    public var flows: Int?
+    public var flowSeed: UInt64?
+    /// Capture file and what its records became (pcap runs).
+    public var file: String?
+    public var recordsRead: Int?
+    public var packetsUsed: Int?
+    /// Records skipped, by reason: "non-IP", "fragment", "other protocol", "malformed".
+    public var skipped: [String: Int]?
+}
+
+/// CPU accounting in the manner of `perf stat`.
+public struct CPUReport: Codable, Sendable, Equatable {
+    public struct Worker: Codable, Sendable, Equatable {
+        /// Packets this worker processed.
+        public var packets: Int
+        /// Wall time the worker spent processing (not waiting at barriers).
+        public var busySeconds: Double
+        /// CPU time of the worker thread while it processed
+        /// (CLOCK_THREAD_CPUTIME_ID).
+        public var cpuSeconds: Double
+        /// Packets over the worker's own busy time.
+        public var packetsPerBusySecond: Double
+        /// CPU it got while busy ÷ busy wall time (1.0: never descheduled).
+        public var cpuShareWhileBusy: Double
+    }
+    public var workers: [Worker]
+    /// CPU time of the thread(s) that ran reaper passes, during the passes.
+    public var reaperCPUSeconds: Double
+    /// Process CPU time (user + system) over the table phase.
+    public var processCPUSeconds: Double
+    /// Wall time of the table phase (all rounds, incl. generation between them).
+    public var phaseWallSeconds: Double
+    /// processCPUSeconds ÷ phaseWallSeconds.
+    public var cpusUtilized: Double
+    public var voluntaryContextSwitches: Int
+    public var involuntaryContextSwitches: Int
+    /// A worker got less than `starvedBelow` of the CPU while it was busy.
+    public var starved: Bool
+    public var starvedBelow: Double
+}
+
+/// How well the reaper kept to its schedule.
+public struct ReaperHealth: Codable, Sendable, Equatable {
+    /// A run is flagged when more than this share of its due passes ran
+    /// more than one interval late or not at all.
+    public static let behindLimit = 0.10
+
+    /// Passes whose due time fell within the run.
+    public var passesDue: Int
+    public var passesRun: Int
+    /// Passes that started more than one interval after they were due.
+    public var passesLate: Int
+    /// Largest and 99th-percentile lag behind schedule, run's clock.
+    public var maxLagMillis: Double
+    public var p99LagMillis: Double
+    /// (late + not run) ÷ due.
+    public var behindShare: Double
+    public var behindLimit: Double
+    public var flagged: Bool
+    public var cpuSeconds: Double
+}
+
+/// How far the table-side counters depend on thread scheduling.
+public struct DeterminismReport: Codable, Sendable, Equatable {
+    /// "deterministic" (one worker, inline reaper), "windowed" (lock-step
+    /// virtual-time windows), "free-running" (virtual time, no windows) or
+    /// "real-time" (a real clock).
+    public var mode: String
+    /// Lock-step window, ms of virtual time (windowed mode).
+    public var windowMillis: Double?
+    /// Lock-step windows processed.
+    public var windows: Int?
+    /// The bound on differences between repeats with the same options and
+    /// seeds (nil: no bound): connection counters (created, found, not
+    /// found, removed inline and by the reaper, live, expired at the end,
+    /// tracker results) by at most this share of the connections created;
+    /// event counters (deferred by lock order, reaper passes) by at most
+    /// this share of their own value.
+    public var connectionCounterBound: Double?
+    public var eventCounterBound: Double?
+    public var statement: String
+
+    /// Empirical bounds: the largest spread measured over every scenario,
+    /// both variants and loads of 5 to 24 tuples per bucket was 0.073 % of
+    /// connections created and 0.59 % of deferral events
+    /// (`scripts/determinism-spread`; README, "Determinism").
+    public static let windowedConnectionBound = 0.001
+    public static let windowedEventBound = 0.01
+
+    static func of(_ cfg: RunConfig, windows: Int) -> DeterminismReport {
+        if cfg.deterministic {
+            return DeterminismReport(mode: "deterministic", connectionCounterBound: 0, eventCounterBound: 0,
+                                     statement: "one worker, stream order, reaper inline: every table counter is a function of the options and seeds")
+        }
+        switch cfg.clock {
+        case .virtual where cfg.windowNanos > 0:
+            let w = Double(cfg.windowNanos) / 1e6
+            return DeterminismReport(
+                mode: "windowed", windowMillis: w, windows: windows,
+                connectionCounterBound: windowedConnectionBound, eventCounterBound: windowedEventBound,
+                statement: "workers advance in lock-step windows of \(ReportFormatter.f(w, 1)) ms of virtual time and share one now per window; only the order of different workers' operations on one bucket within a window varies between repeats: connection counts (created, found, removed, live, expired, tracker results) differ by at most \(ReportFormatter.f(windowedConnectionBound * 100, 2)) % of the connections created, event counts (deferred by lock order, reaper passes) by at most \(ReportFormatter.f(windowedEventBound * 100, 1)) % (measured bounds, README); chain lengths are not bounded")
+        case .virtual:
+            return DeterminismReport(mode: "free-running", statement: "--window-ms 0: workers drift apart in virtual time and reap each other's connections by their own clocks; counters depend on scheduling (no bound)")
+        case .real, .coarse:
+            return DeterminismReport(mode: "real-time", statement: "real clock: timeouts and the reaper follow wall time, so counters depend on speed and scheduling (no bound)")
+        }
+    }
+}
+
+/// Memory: the process's peak, the allocator's view, and the table's own.
+public struct MemoryReport: Codable, Sendable, Equatable {
+    /// "jemalloc" or "glibc".
+    public var allocator: String
+    public var allocatedBytes: Int
+    public var activeBytes: Int
+    public var residentBytes: Int
+    /// 1 − allocated ÷ active.
+    public var fragmentation: Double
+    /// Peak resident set size of the process (getrusage).
+    public var peakRSSBytes: Int
+    /// Heap growth from just before the table was created to the end of
+    /// the run: the table, plus the reaper's pass history.
+    public var tableHeapBytes: Int
+    /// tableHeapBytes ÷ connections in the table at the end (nil: none).
+    public var bytesPerConnection: Double?
+}
