@@ -12,7 +12,7 @@ struct Compare: ParsableCommand {
     @OptionGroup var reaper: ReaperOptions
     @OptionGroup var scenario: ScenarioArgs
     @OptionGroup var driver: DriverOptions
-    @Option(help: "Repetitions per design; the median is reported.")
+    @Option(help: "Repetitions per design (1...100), interleaved A B C A B C …; figures are mean ± σ and min … max.")
     var repeats: Int = 1
     @Option(help: "Write all reports as JSON to this file.")
     var json: String?
@@ -24,6 +24,7 @@ struct Compare: ParsableCommand {
             throw ValidationError("--variant does not apply to compare (it runs every variant of every design)")
         }
         var base = try makeRunConfig(table, reaper, scenario, driver)
+        drawDefaultSeeds(&base)
         // Every design and variant from the registry, each with the options
         // it supports: a design that does not hash with a seed gets none, and
         // one that cannot honour an option the user gave is skipped, saying so.
@@ -32,9 +33,9 @@ struct Compare: ParsableCommand {
             var c = base
             c.design = entry.traits.name
             c.table.variant = entry.variant
-            c.table.hashSeed = entry.traits.hasHashSeed ? (base.table.hashSeed ?? 0x5eed_2020) : nil
+            c.table.hashSeed = entry.traits.hasHashSeed ? (base.table.hashSeed ?? drawnHashSeed) : nil
             do { try c.validate() } catch {
-                FileHandle.standardError.write("  \(entry.label): skipped: \(error.description)\n".data(using: .utf8)!)
+                writeLine(2, "  \(entry.label): skipped: \(error.description)")
                 continue
             }
             configs.append((entry.label, c))
@@ -42,46 +43,88 @@ struct Compare: ParsableCommand {
         guard configs.contains(where: { $0.0 == "seed2020" }) else {
             throw ValidationError("compare needs seed2020 as its baseline, and it cannot run with these options")
         }
-        base.table.hashSeed = base.table.hashSeed ?? 0x5eed_2020
-        var reports: [String: RunReport] = [:]
-        for (name, c) in configs {
-            var runs: [RunReport] = []
-            for _ in 0..<repeats { runs.append(try Runner.run(c)) }
-            runs.sort { $0.packetsPerSecond < $1.packetsPerSecond }
-            reports[name] = runs[runs.count / 2]
-            FileHandle.standardError.write("  \(name): done\n".data(using: .utf8)!)
+        // Interleaved, A B C A B C …, so drift hits every design alike.
+        var runs: [String: [RunReport]] = [:]
+        for i in 0..<repeats {
+            for (name, c) in configs {
+                runs[name, default: []].append(try Runner.run(c))
+                writeLine(2, "  repeat \(i + 1)/\(repeats): \(name) done")
+            }
         }
         let names = configs.map(\.0)
-        func line(_ label: String, _ f: (RunReport) -> String) -> String {
-            label.padding(toLength: 28, withPad: " ", startingAt: 0) + names.map { f(reports[$0]!).padding(toLength: 16, withPad: " ", startingAt: 0) }.joined()
+        let summary = names.map { RepeatedRun(runs[$0]!) }
+        let byName = Dictionary(uniqueKeysWithValues: zip(names, summary))
+        let seedRuns = runs["seed2020"]!
+        let w = 22
+        func line(_ label: String, _ f: (RepeatedRun) -> String) -> String {
+            label.padding(toLength: 30, withPad: " ", startingAt: 0) + summary.map { f($0).padding(toLength: w, withPad: " ", startingAt: 0) }.joined()
         }
-        print("compare: scenario \(base.scenario.scenario.rawValue), \(base.scenario.packets) packets, \(base.threads) worker(s), \(base.table.buckets) buckets, clock \(base.clock.rawValue), median of \(repeats)")
-        print(line("", { _ in "" }).prefix(28) + names.map { $0.padding(toLength: 16, withPad: " ", startingAt: 0) }.joined())
-        print(line("packets/s", { String(Int($0.packetsPerSecond)) }))
-        print(line("latency p50 / p99 (ns)", { "\(Int($0.latencyNanos.p50)) / \(Int($0.latencyNanos.p99))" }))
-        print(line("found %", { String(format: "%.2f", Double($0.found) * 100 / Double(max(1, $0.lookups))) }))
-        print(line("created", { String($0.created) }))
-        print(line("live at end", { String($0.live) }))
-        print(line("chain p99 / max", { "\(Int($0.chainWalked.p99)) / \(Int($0.chainWalked.max))" }))
-        print(line("contended locks %", { r in
+        let first = summary[0].runs[0]
+        print("compare: scenario \(base.scenario.scenario.rawValue), \(base.scenario.packets) packets, \(base.threads) worker(s), \(base.table.buckets) buckets, clock \(base.clock.rawValue), \(repeats) interleaved repeat(s); hash seed \(base.table.hashSeed.map(String.init) ?? "-") (--hash-seed), flow seed \(base.scenario.seed)")
+        print("  determinism: \(first.determinism.mode)" + (first.determinism.windowMillis.map { ", windows of \(ReportFormatter.f($0, 1)) ms" } ?? ""))
+        print("".padding(toLength: 30, withPad: " ", startingAt: 0) + names.map { $0.padding(toLength: w, withPad: " ", startingAt: 0) }.joined())
+        print(line("packets/s (M), mean ± σ", { $0.packetsPerSecond.n > 1 ? "\(ReportFormatter.f($0.packetsPerSecond.mean / 1e6)) ± \(ReportFormatter.f($0.packetsPerSecond.stddev / 1e6))" : ReportFormatter.f($0.packetsPerSecond.mean / 1e6) }))
+        if repeats > 1 {
+            print(line("packets/s (M), min … max", { "\(ReportFormatter.f($0.packetsPerSecond.min / 1e6)) … \(ReportFormatter.f($0.packetsPerSecond.max / 1e6))" }))
+        }
+        // Ratio per interleaved pair, then its spread.
+        let ratios = Dictionary(uniqueKeysWithValues: names.map { n in
+            (n, Spread(zip(runs[n]!, seedRuns).map { $0.packetsPerSecond / max(1, $1.packetsPerSecond) }))
+        })
+        print(line("throughput vs seed2020", { r in
+            let s = ratios[names[summary.firstIndex { $0.runs[0].variant == r.runs[0].variant }!]]!
+            return s.n > 1 ? "\(ReportFormatter.f(s.mean))x ± \(ReportFormatter.f(s.stddev))" : "\(ReportFormatter.f(s.mean))x"
+        }))
+        let med = { (r: RepeatedRun) in r.medianRun }
+        print(line("latency p50 / p99 (ns)", { "\(Int(med($0).latencyNanos.p50)) / \(Int($0.latencyP99Nanos.median))" }))
+        print(line("found %", { String(format: "%.2f", Double(med($0).found) * 100 / Double(max(1, med($0).lookups))) }))
+        print(line("created", { String(med($0).created) }))
+        print(line("live at end", { String(med($0).live) }))
+        print(line("chain p99 / max", { "\(Int(med($0).chainWalked.p99)) / \(Int(med($0).chainWalked.max))" }))
+        print(line("contended locks %", { rr in
+            let r = med(rr)
             let a = r.bucketLocks.acquisitions + r.tableLock.acquisitions, c = r.bucketLocks.contended + r.tableLock.contended
             return String(format: "%.3f", Double(c) * 100 / Double(max(1, a)))
         }))
-        print(line("reaper removed", { String($0.removedByReaper) }))
-        print(line("expired still linked", { String($0.expiredStillLinkedAtEnd) }))
-        let s = reports["seed2020"]!.packetsPerSecond
-        print(line("throughput vs seed2020", { String(format: "%.2fx", $0.packetsPerSecond / max(1, s)) }))
-        if let ceiling = reports["null"]?.packetsPerSecond, ceiling > 0 {
+        print(line("reaper removed", { String(med($0).removedByReaper) }))
+        print(line("reaper passes run / due", { r in med(r).reaperHealth.map { "\($0.passesRun) / \($0.passesDue)" } ?? "off" }))
+        print(line("expired still linked", { String(med($0).expiredStillLinkedAtEnd) }))
+        print(line("CPUs utilised", { ReportFormatter.f($0.cpusUtilized.mean) }))
+        print(line("worker CPU while busy", { r in
+            let v = r.runs.flatMap { $0.cpu.workers.map(\.cpuShareWhileBusy) }
+            return v.isEmpty ? "-" : "\(Int(((v.min() ?? 0) * 100).rounded())) % (lowest)"
+        }))
+        if let ceiling = byName["null"]?.packetsPerSecond.mean, ceiling > 0 {
             print(line("share of time in the table", { r in
                 // 1 - t(null)/t(design): the part of the design's time per
                 // packet that the harness alone does not spend.
-                r.packetsPerSecond > 0 ? String(format: "%.0f%%", max(0, 1 - r.packetsPerSecond / ceiling) * 100) : "-"
+                r.packetsPerSecond.mean > 0 ? String(format: "%.0f%%", max(0, 1 - r.packetsPerSecond.mean / ceiling) * 100) : "-"
             }))
         }
+        var flagged = false
+        for (n, r) in zip(names, summary) {
+            for (i, run) in r.runs.enumerated() {
+                for warning in run.warnings {
+                    flagged = true
+                    print("  WARNING: \(n), repeat \(i + 1): \(warning)")
+                }
+            }
+        }
+        if flagged { print("  (flagged runs' figures are not comparable: rerun on a quieter machine, or with fewer workers)") }
         if let jsonOut {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try jsonOut.write(Array(try enc.encode(reports)) + [0x0a])
+            try jsonOut.write(Array(try enc.encode(CompareReport(designs: byName, ratiosToSeed2020: ratios, order: names))) + [0x0a])
         }
     }
+}
+
+/// `compare --json`: every design's repeats and the ratios to seed2020.
+struct CompareReport: Codable {
+    var schemaVersion = RunReport.schemaVersion
+    var kind = "compare"
+    var designs: [String: RepeatedRun]
+    /// Per interleaved pair: the design's packets/s ÷ seed2020's.
+    var ratiosToSeed2020: [String: Spread]
+    var order: [String]
 }

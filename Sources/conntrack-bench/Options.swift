@@ -187,3 +187,15 @@ func validated(_ c: RunConfig) throws -> RunConfig {
     do { try c.validate() } catch { throw ValidationError(error.description) }
     return c
 }
+
+/// The one rule for seeds every subcommand follows: the flow seed defaults
+/// to 1 (`--seed`); a hash seed not given is drawn at random once per
+/// invocation, used for every run of it (repeats and designs alike), and
+/// printed in every report, so any run can be reproduced with
+/// `--hash-seed`.
+func drawDefaultSeeds(_ c: inout RunConfig) {
+    if c.table.hashSeed == nil && c.traits.hasHashSeed { c.table.hashSeed = drawnHashSeed }
+}
+
+/// The hash seed drawn for this invocation.
+let drawnHashSeed = UInt32.random(in: .min ... .max)

@@ -24,17 +24,21 @@ struct Run: ParsableCommand {
     var noProgress = false
     @Option(help: "Heap allocator: system (glibc) or jemalloc (re-executes with LD_PRELOAD; needs libjemalloc2).")
     var allocator: AllocatorChoice = .system
+    @Option(help: "Run the configuration this many times (1...100) and report mean ± σ and min–max; the JSON keeps every repeat.")
+    var repeats: Int = 1
 
     func makeConfig() throws -> RunConfig {
         guard sampleInterval > 0 && sampleInterval <= 3600 else {
             throw ValidationError("--sample-interval must be in (0, 3600] seconds, got \(sampleInterval)")
         }
+        guard repeats >= 1 && repeats <= 100 else { throw ValidationError("--repeats must be in 1...100, got \(repeats)") }
         return try makeRunConfig(table, reaper, scenario, driver)
     }
 
     mutating func run() throws {
         var cfg = try makeConfig()
         AllocatorSwitch.ensure(allocator)
+        drawDefaultSeeds(&cfg)
         let jsonOut = try json.map { try OutputFile($0, option: "--json") }
         let csvOut = try csv.map { try OutputFile($0, option: "--csv") }
         // Machine-readable output on stdout moves the human text to stderr.
@@ -49,31 +53,39 @@ struct Run: ParsableCommand {
                 }
             }
         }
-        let report: RunReport
+        var lists: [[Packet]]? = nil
         if let pcap {
             let (packets, stats) = readCapture(pcap)
             cfg.source = .capture(file: pcap, stats: stats)
             // Virtual time starts at the capture's first timestamp.
             let t0 = packets.first?.timestamp ?? 0
-            let shifted = packets.map { p -> Packet in var q = p; q.timestamp -= t0; return q }
             let n = cfg.deterministic ? 1 : cfg.threads
             // Flows stay on one worker (by hash of the unordered address pair).
-            var lists = [[Packet]](repeating: [], count: n)
-            for p in shifted { lists[PcapReader.shard(p, n)].append(p) }
-            cfg.scenario.packets = max(1, shifted.count)
-            report = try Runner.run(cfg, packets: lists)
-        } else {
-            report = try Runner.run(cfg)
+            var l = [[Packet]](repeating: [], count: n)
+            for p in packets { var q = p; q.timestamp -= t0; l[PcapReader.shard(q, n)].append(q) }
+            cfg.scenario.packets = max(1, packets.count)
+            lists = l
         }
+        var reports: [RunReport] = []
+        for i in 0..<repeats {
+            if repeats > 1 && showProgress {
+                try? OutputFile.writeAll(textFD, Array("\r  repeat \(i + 1) of \(repeats)\n".utf8), what: "the terminal")
+            }
+            reports.append(try lists.map { try Runner.run(cfg, packets: $0) } ?? Runner.run(cfg))
+        }
+        let repeated = RepeatedRun(reports)
+        let report = repeats > 1 ? repeated.medianRun : reports[0]
         if showProgress { try? OutputFile.writeAll(textFD, Array(("\r" + String(repeating: " ", count: 100) + "\r").utf8), what: "the terminal") }
-        try? OutputFile.writeAll(textFD, Array(ReportFormatter.text(report).utf8), what: "the report")
+        try? OutputFile.writeAll(textFD, Array((ReportFormatter.text(report) + (repeats > 1 ? repeated.text : "")).utf8), what: "the report")
         if let jsonOut {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try jsonOut.write(Array(try enc.encode(report)) + [0x0a])
+            let data = repeats > 1 ? try enc.encode(repeated) : try enc.encode(report)
+            try jsonOut.write(Array(data) + [0x0a])
         }
         if let csvOut { try csvOut.write(timeSeriesCSV(report.timeSeries)) }
-        let outcome = report.outcome
+        // The worst outcome of any repeat decides the exit code.
+        let outcome = reports.map(\.outcome).max { $0.exitCode < $1.exitCode } ?? .ok
         if outcome != .ok { throw ArgumentParser.ExitCode(outcome.exitCode) }
     }
 }

@@ -10,7 +10,7 @@ public enum ReportFormatter {
     }
     static func num(_ v: Int64) -> String { v < 0 ? "-" + num(UInt64(-v)) : num(UInt64(v)) }
     static func num(_ v: Int) -> String { num(Int64(v)) }
-    static func f(_ v: Double, _ digits: Int = 2) -> String {
+    public static func f(_ v: Double, _ digits: Int = 2) -> String {
         if v.isNaN || v.isInfinite { return "-" }
         var p = 1.0
         for _ in 0..<digits { p *= 10 }
@@ -24,7 +24,7 @@ public enum ReportFormatter {
     }
     static func mb(_ b: Int) -> String { f(Double(b) / 1_048_576, 1) + " MiB" }
     static func pct(_ a: UInt64, _ b: UInt64) -> String { b == 0 ? "-" : f(Double(a) * 100 / Double(b)) + "%" }
-    static func row(_ k: String, _ v: String) -> String {
+    public static func row(_ k: String, _ v: String) -> String {
         "  " + k + String(repeating: " ", count: max(1, 30 - k.count)) + v + "\n"
     }
 
