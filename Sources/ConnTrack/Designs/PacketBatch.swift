@@ -29,7 +29,9 @@ public struct PacketBatch {
     public var frozenNow: Int64? = nil
     /// One packet in `sampleEvery` is timed.
     public let sampleEvery: Int
-    var countdown: Int
+    /// Packets until the next timed one; carry it from one batch window to
+    /// the next so short windows still sample every `sampleEvery`-th packet.
+    public var countdown: Int
     var coarse = CoarseClock()
     /// Latencies of the timed packets of the current batch, in ns.
     public let latencies: UnsafeMutableBufferPointer<UInt64>

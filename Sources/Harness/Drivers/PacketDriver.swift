@@ -48,6 +48,8 @@ extension RunEnvironment {
                  frozenNow: Int64? = nil, until: Int64 = .max, _ ctx: inout WorkerContext) -> Int {
         let t0 = MonotonicClock.read(), c0 = threadCPUNanos()
         var b = PacketBatch(packets: packets, clock: cfg.clock, sampleEvery: cfg.latencySampleEvery, latencies: latencies)
+        if worker.sampleCountdown > 0 { b.countdown = worker.sampleCountdown }
+        defer { worker.sampleCountdown = b.countdown }
         b.frozenNow = frozenNow
         b.stopAtOrAfter = inlineReaper ? min(until, reaper.nextDueTime) : until
         var reachedUntil = false

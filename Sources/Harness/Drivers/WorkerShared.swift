@@ -24,6 +24,9 @@ final class WorkerShared: @unchecked Sendable {
     var busyNanos: Int64 = 0
     /// Thread CPU time while processing, written by the worker, read after it joined.
     var cpuNanos: Int64 = 0
+    /// Packets until the next latency sample, carried across chunks and
+    /// windows; owned by the worker.
+    var sampleCountdown = 0
     /// Written by the worker, read after it joined.
     var lastTimestamp: Int64 = 0
 

@@ -44,7 +44,9 @@ public struct SVGPlot {
     }
 
     /// Linear ticks: multiples of a 1-2-5 step covering [lo, hi].
-    static func linearTicks(_ lo: Double, _ hi: Double) -> (ticks: [Double], step: Double) {
+    static func linearTicks(_ lo: Double, _ hiIn: Double) -> (ticks: [Double], step: Double) {
+        // A flat series (all zeros, say) still gets a readable axis.
+        let hi = hiIn - lo < max(abs(lo), 1) * 1e-9 ? lo + max(abs(lo), 1) : hiIn
         let step = niceStep(hi - lo)
         let first = floor(lo / step) * step, last = ceil(hi / step) * step
         var t: [Double] = []
