@@ -24,6 +24,7 @@ let package = Package(
                 .product(name: "ConnTrack", package: rootName),
                 .product(name: "Harness", package: rootName),
                 .product(name: "FlowGen", package: rootName),
+                .product(name: "Sync", package: rootName),
             ],
             path: "Benchmarks/ConnTrackBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

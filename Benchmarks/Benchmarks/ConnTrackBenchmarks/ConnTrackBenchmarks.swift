@@ -5,6 +5,7 @@ import Glibc
 #endif
 import FlowGen
 import Harness
+import Sync
 
 func tuple(_ i: Int) -> TupleID {
     TupleID(srcAddr: IPAddress(v4: 0x0a00_0000 | UInt32(i)), srcPort: UInt16(truncatingIfNeeded: 1024 + i),
@@ -131,6 +132,36 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     if ciMode { return }
+
+    // The CPU accounting the harness does once per window and chunk (two
+    // CLOCK_MONOTONIC and two CLOCK_THREAD_CPUTIME_ID reads), against the
+    // table work of one 2-worker default-run window (830 packets per worker)
+    // and of a sparse one (25 packets): results/accounting-cost.md.
+    Benchmark("accounting.per-window-reads", configuration: .init(metrics: [.wallClock], warmupIterations: 3,
+                                                                    scalingFactor: .kilo, maxDuration: .seconds(2))) { b in
+        var acc: Int64 = 0
+        for _ in b.scaledIterations {
+            let t0 = monotonicNanos(), c0 = threadCPUNanos()
+            acc &+= monotonicNanos() - t0 + threadCPUNanos() - c0
+        }
+        blackHole(acc)
+    }
+    for n in [25, 830] {
+        Benchmark("accounting.window-of-\(n).fixed", configuration: .init(metrics: [.wallClock], warmupIterations: 3,
+                                                                         maxDuration: .seconds(2))) { b in
+            let (t, packets) = loaded(DesignEntry(design: BucketTable.self, variant: .fixed), flows: 100_000, buckets: 65536)
+            var ctx = WorkerContext(name: "bench", checkLockOrder: false)
+            let latencies = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: n / 64 + 2)
+            defer { latencies.deallocate() }
+            var offset = 0
+            b.startMeasurement()
+            for _ in b.scaledIterations {
+                packets[offset..<offset + n].withUnsafeBufferPointer { replay(t, $0, latencies: latencies, &ctx) }
+                offset = (offset + n) % (packets.count - n)
+            }
+            b.stopMeasurement()
+        }
+    }
 
     // One reaper pass at several fractions (buckets per pass = 16384 /
     // fraction) and expired ratios, over a 16384-bucket table of 65536

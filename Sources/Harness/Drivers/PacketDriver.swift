@@ -42,11 +42,15 @@ extension RunEnvironment {
     /// after the reaper's due time and the due passes run first, exactly as
     /// if the reaper ran before every packet. With `frozenNow`, every packet
     /// is processed at that virtual time (a lock-step window's start).
+    /// `accountCPU` reads the thread's CPU time around the call (two
+    /// system calls); the windowed driver asks for it on one window in
+    /// eight, so the share of CPU while busy is measured on a sample.
     @discardableResult
     func process(_ packets: UnsafeBufferPointer<Packet>, worker: WorkerShared, slot: Int,
                  latencies: UnsafeMutableBufferPointer<UInt64>, inlineReaper: Bool,
-                 frozenNow: Int64? = nil, until: Int64 = .max, _ ctx: inout WorkerContext) -> Int {
-        let t0 = MonotonicClock.read(), c0 = threadCPUNanos()
+                 frozenNow: Int64? = nil, until: Int64 = .max, accountCPU: Bool = true,
+                 _ ctx: inout WorkerContext) -> Int {
+        let t0 = MonotonicClock.read(), c0 = accountCPU ? threadCPUNanos() : 0
         var b = PacketBatch(packets: packets, clock: cfg.clock, sampleEvery: cfg.latencySampleEvery, latencies: latencies)
         if worker.sampleCountdown > 0 { b.countdown = worker.sampleCountdown }
         defer { worker.sampleCountdown = b.countdown }
@@ -73,17 +77,21 @@ extension RunEnvironment {
             worker.publish(ctx.stats)
         }
         worker.processed += b.position
-        worker.busyNanos += MonotonicClock.read() - t0
-        worker.cpuNanos += threadCPUNanos() - c0
+        let busy = MonotonicClock.read() - t0
+        worker.busyNanos += busy
+        if accountCPU {
+            worker.cpuNanos += threadCPUNanos() - c0
+            worker.cpuMeasuredBusyNanos += busy
+        }
         return b.position
     }
 
     /// Processes the packets of one lock-step window [start, end) at
     /// virtual time `start`.
     func processWindow(_ packets: UnsafeBufferPointer<Packet>, start: Int64, end: Int64, worker: WorkerShared, slot: Int,
-                       latencies: UnsafeMutableBufferPointer<UInt64>, _ ctx: inout WorkerContext) -> Int {
+                       latencies: UnsafeMutableBufferPointer<UInt64>, accountCPU: Bool, _ ctx: inout WorkerContext) -> Int {
         process(packets, worker: worker, slot: slot, latencies: latencies, inlineReaper: false,
-                frozenNow: start, until: end, &ctx)
+                frozenNow: start, until: end, accountCPU: accountCPU, &ctx)
     }
 
     /// Latency slots one batch can fill.

@@ -22,8 +22,12 @@ final class WorkerShared: @unchecked Sendable {
     var processed = 0
     /// Wall time spent processing, written by the worker, read after it joined.
     var busyNanos: Int64 = 0
-    /// Thread CPU time while processing, written by the worker, read after it joined.
+    /// Thread CPU time while processing (on the calls that measured it),
+    /// written by the worker, read after it joined.
     var cpuNanos: Int64 = 0
+    /// Busy time of the calls that measured CPU time (all of them, except
+    /// in the windowed driver, which measures one window in eight).
+    var cpuMeasuredBusyNanos: Int64 = 0
     /// Packets until the next latency sample, carried across chunks and
     /// windows; owned by the worker.
     var sampleCountdown = 0

@@ -110,10 +110,13 @@ enum ReportBuilder {
     static func cpuReport<T: ConnTrackTable>(_ env: RunEnvironment<T>, _ u0: ProcessUsage, _ u1: ProcessUsage,
                                              reaperCPU: Int64) -> CPUReport {
         let workers = env.workers.map { w -> CPUReport.Worker in
-            let busy = Double(w.busyNanos) / 1e9, cpu = Double(w.cpuNanos) / 1e9
-            return CPUReport.Worker(packets: w.processed, busySeconds: busy, cpuSeconds: cpu,
+            let busy = Double(w.busyNanos) / 1e9
+            // The share is measured on the calls that read CPU time; the CPU
+            // seconds are scaled from it to the whole busy time.
+            let share = w.cpuMeasuredBusyNanos > 0 ? min(1, Double(w.cpuNanos) / Double(w.cpuMeasuredBusyNanos)) : 1
+            return CPUReport.Worker(packets: w.processed, busySeconds: busy, cpuSeconds: busy * share,
                                     packetsPerBusySecond: busy > 0 ? Double(w.processed) / busy : 0,
-                                    cpuShareWhileBusy: busy > 0 ? min(1, cpu / busy) : 1)
+                                    cpuShareWhileBusy: share)
         }
         let wall = Double(u1.wallNanos - u0.wallNanos) / 1e9
         let proc = Double(u1.cpuNanos - u0.cpuNanos) / 1e9

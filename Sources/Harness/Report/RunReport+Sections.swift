@@ -24,7 +24,8 @@ public struct CPUReport: Codable, Sendable, Equatable {
         /// Wall time the worker spent processing (not waiting at barriers).
         public var busySeconds: Double
         /// CPU time of the worker thread while it processed
-        /// (CLOCK_THREAD_CPUTIME_ID).
+        /// (CLOCK_THREAD_CPUTIME_ID; in windowed runs measured on one window
+        /// in eight and scaled to the busy time).
         public var cpuSeconds: Double
         /// Packets over the worker's own busy time.
         public var packetsPerBusySecond: Double
