@@ -15,6 +15,9 @@ public struct PcapStats: Sendable {
     /// IPv4 fragments after the first (no transport header).
     public var skippedFragment = 0
     public var skippedMalformed = 0
+    /// Packets whose timestamp is earlier than one before them in the file
+    /// (replayed in timestamp order).
+    public var outOfOrder = 0
     public init() {}
 }
 
@@ -27,7 +30,14 @@ public enum PcapReader {
     }
 
     public static func read(path: String, stats: inout PcapStats) throws(PcapError) -> [Packet] {
-        guard let f = fopen(path, "rb") else { throw PcapError(description: "--pcap: cannot open '\(path)'") }
+        // Only a regular file: a FIFO would block the open forever and a
+        // device like /dev/zero would grow memory without end.
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw PcapError(description: "--pcap: cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw PcapError(description: "--pcap: '\(path)' is not a regular file (a FIFO, device or directory cannot be replayed)")
+        }
+        guard let f = fopen(path, "rb") else { throw PcapError(description: "--pcap: cannot open '\(path)': \(String(cString: strerror(errno)))") }
         defer { fclose(f) }
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
@@ -89,6 +99,13 @@ public enum PcapReader {
             }
             o = end
         }
+        // Timestamp order, ties in file order (a stable sort): replay and
+        // the deterministic mode both promise it.
+        var later = Int64.min
+        for p in out { if p.timestamp < later { stats.outOfOrder += 1 } else { later = p.timestamp } }
+        if stats.outOfOrder > 0 {
+            out = out.enumerated().sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)
+        }
         return out
     }
 
@@ -112,13 +129,15 @@ public enum PcapReader {
             if be16(p + 6) & 0x1fff != 0 { return .fragment }
             net = .ipv4; proto = d[p + 9]
             src = IPAddress(v4: be32(p + 12)); dst = IPAddress(v4: be32(p + 16))
-            l4len = min(total, end - p) - ihl
+            // From the IP header, not the captured bytes: a capture cut at
+            // its snaplen still carries the segment's real length.
+            l4len = total - ihl
             p += ihl
         } else if ethType == 0x86dd {
             guard end - p >= 40, d[p] >> 4 == 6 else { return .malformed }
             net = .ipv6; proto = d[p + 6]
             src = IPAddress(hi: be64(p + 8), lo: be64(p + 16)); dst = IPAddress(hi: be64(p + 24), lo: be64(p + 32))
-            l4len = min(Int(be16(p + 4)), end - p - 40)
+            l4len = Int(be16(p + 4))
             p += 40
         } else {
             return .notIP
@@ -132,7 +151,7 @@ public enum PcapReader {
             let off = Int(d[p + 12] >> 4) * 4
             guard off >= 20, off <= l4len else { return .malformed }
             let id = id0(be16(p), be16(p + 2))
-            let seg = TCPSegment(flags: TCPFlags(rawValue: d[p + 13] & 0x1f), seq: be32(p + 4), ack: be32(p + 8),
+            let seg = TCPSegment(flags: TCPFlags(rawValue: d[p + 13]), seq: be32(p + 4), ack: be32(p + 8),
                                  window: be16(p + 14), payloadLength: UInt16(clamping: l4len - off))
             return .packet(Packet(id: id, tcp: seg, hook: hook(id), timestamp: ts))
         }

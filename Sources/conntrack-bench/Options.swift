@@ -120,7 +120,7 @@ struct ScenarioArgs: ParsableArguments {
 
 struct DriverOptions: ParsableArguments {
     @Option(help: "Worker threads (1...64); default: active cores.")
-    var threads: Int = activeCores()
+    var threads: Int?
     @Option(help: "Clock: virtual (packet timestamps), real, or coarse (one read per 256 packets).")
     var clock: ClockMode = .virtual
     @Flag(help: "One worker, timestamp order, reaper passes inline: the report is a pure function of the inputs.")
@@ -142,7 +142,10 @@ struct DriverOptions: ParsableArguments {
 
     func apply(_ c: inout RunConfig) throws {
         guard watchdog >= 0 && watchdog <= 86400 else { throw ValidationError("--watchdog must be in 0...86400 seconds, got \(watchdog)") }
-        c.threads = deterministic ? 1 : threads
+        if deterministic, let t = threads, t != 1 {
+            throw ValidationError("--deterministic runs one worker; drop --threads or set it to 1 (got \(t))")
+        }
+        c.threads = deterministic ? 1 : threads ?? activeCores()
         c.clock = clock; c.deterministic = deterministic; c.batch = batch; c.chunk = chunk; c.warmup = warmup
         if let w = windowMs {
             guard w >= 0 && w <= 3_600_000 else { throw ValidationError("--window-ms must be in 0...3600000, got \(w)") }
@@ -154,9 +157,6 @@ struct DriverOptions: ParsableArguments {
         c.latencySampleEvery = latencySampleEvery
         c.checkLockOrder = checkLockOrder || LockTracker.enabledByDefault
         c.watchdogSeconds = watchdog
-        if deterministic && threads != activeCores() && threads != 1 {
-            throw ValidationError("--deterministic runs one worker; drop --threads or set it to 1 (got \(threads))")
-        }
     }
 }
 

@@ -10,9 +10,28 @@ struct Root: ParsableCommand {
         defaultSubcommand: Run.self)
 }
 
+/// `--opt -5` reaches the parser as an option followed by another option;
+/// joined as `--opt=-5` it is a value, so the range check can name it.
+func joinNegativeValues(_ args: [String]) -> [String] {
+    var out: [String] = []
+    var i = 0
+    while i < args.count {
+        let a = args[i]
+        if a.hasPrefix("--"), !a.contains("="), i + 1 < args.count,
+           args[i + 1].hasPrefix("-"), Double(args[i + 1]) != nil || args[i + 1].lowercased() == "-inf" {
+            out.append(a + "=" + args[i + 1])
+            i += 2
+            continue
+        }
+        out.append(a)
+        i += 1
+    }
+    return out
+}
+
 // Usage errors exit with 2 and one line; --help exits 0.
 do {
-    var command = try Root.parseAsRoot()
+    var command = try Root.parseAsRoot(joinNegativeValues(Array(CommandLine.arguments.dropFirst())))
     try command.run()
 } catch {
     let code = Root.exitCode(for: error)
@@ -22,8 +41,13 @@ do {
     }
     if let e = error as? ArgumentParser.ExitCode { exit(e.rawValue) }
     if error is ValidationError || code == .validationFailure {
-        let msg = Root.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+        // One line: a list of allowed values ("- a\n- b") is folded into it.
+        let lines = Root.message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let head = lines.first ?? "invalid arguments"
+        let values = lines.dropFirst().filter { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) }
+        let msg = values.isEmpty ? head : head.replacingOccurrences(of: "Please provide one of the following:", with: "allowed:") + " " + values.joined(separator: ", ")
         fail(msg + " (see --help)")
     }
+    if let e = error as? OutputError { fail(e.description, code: 1) }
     fail("\(error)", code: 1)
 }

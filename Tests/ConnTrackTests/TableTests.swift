@@ -206,6 +206,26 @@ import Testing
         #expect(t._checkInvariants().ok)
     }
 
+    /// The 2020 tracker is handed the TCP header alone, so data does not
+    /// advance its sequence space; `fixed` counts the payload.
+    @Test(arguments: Variant.allCases)
+    func onlyFixedTellsTheTrackerThePayloadLength(_ v: Variant) throws {
+        let t = makeTable(v)
+        var c = ctx()
+        let id = tcpTuple(v4(10, 0, 0, 1), 40000, v4(10, 0, 0, 2), 80)
+        handshake(t, id, now: 0, &c)
+        let conn = try #require(t.connections().first { $0.originalID == id })
+        // The client's stream: outbound when its hook initialised the
+        // tracker (fixed), inbound when the SYN-ACK did (seed2020).
+        func clientNxt() -> UInt32 {
+            let s = conn.snapshot()
+            return s.hook == .output ? s.tcb.outbound.nxt : s.tcb.inbound.nxt
+        }
+        let before = clientNxt()
+        _ = t.handlePacket(out(id, .ack, seq: 1001, ack: 5001, len: 100), clock: VirtualClock(sec), &c)
+        #expect(clientNxt() &- before == (v == .fixed ? 100 : 0))
+    }
+
     @Test func descendingLockOrderIsCaughtByTheRankChecker() {
         let t = makeTable(.fixed, buckets: 64, faults: [.descendingLockOrder])
         var c = ctx()

@@ -100,4 +100,18 @@ import Testing
         #expect(t.updateInbound(seg([.fin, .ack], (.max - 3) &+ 1, iss &+ 102)) == .alive)
         #expect(t.updateOutbound(seg(.ack, iss &+ 102, (.max - 3) &+ 2)) == .closedBySelf)
     }
+
+    /// gVisor's 2020 `header.Acceptable`: the window end is inclusive, a
+    /// zero window takes only an empty segment at una.
+    @Test func windowAcceptanceIsTheSeedsAcceptableForm() {
+        var s = TCPStream()
+        s.una = 100; s.end = 200
+        #expect(s.acceptable(100, 0) && s.acceptable(200, 0))   // empty: [una, end] inclusive
+        #expect(!s.acceptable(201, 0) && !s.acceptable(99, 0))
+        #expect(s.acceptable(200, 10))                           // data starting at end
+        #expect(!s.acceptable(201, 10))
+        #expect(s.acceptable(95, 10) && !s.acceptable(90, 10))   // must reach past una
+        s.end = 100                                              // zero window
+        #expect(s.acceptable(100, 0) && !s.acceptable(100, 1) && !s.acceptable(101, 0))
+    }
 }

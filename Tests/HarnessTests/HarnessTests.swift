@@ -239,4 +239,25 @@ import Sync
             #expect(error.description.contains("byte offset"))
         }
     }
+
+    /// A capture cut at its snaplen keeps the segment's real length (from
+    /// the IP header), and out-of-order records replay in timestamp order.
+    @Test func captureReadsLengthsFromTheIPHeaderAndOrdersByTimestamp() throws {
+        let id = TupleID(srcAddr: IPAddress(v4: 0x0a00_0001), srcPort: 40000, dstAddr: IPAddress(v4: 0x0a00_0002),
+                         dstPort: 80, transProto: .tcp, netProto: .ipv4)
+        var w = PcapWriter()
+        w.append(Packet(id: id, tcp: TCPSegment(flags: .ack, seq: 1, ack: 1, payloadLength: 300), hook: .output, timestamp: 2_000))
+        w.append(Packet(id: id, tcp: TCPSegment(flags: [.ack, .ece, .cwr], seq: 2, ack: 1), hook: .output, timestamp: 1_000))
+        // Cut the first record to its headers: 14 + 20 + 20 bytes captured.
+        var b = w.bytes
+        let rec = 24, cut = 54, full = Int(b[rec + 8]) | Int(b[rec + 9]) << 8
+        b[rec + 8] = UInt8(cut); b[rec + 9] = 0
+        b.removeSubrange((rec + 16 + cut)..<(rec + 16 + full))
+        var stats = PcapStats()
+        let back = try PcapReader.parse(b, name: "cut", stats: &stats)
+        #expect(back.count == 2)
+        #expect(back.first?.tcp.payloadLength == 0 && back.last?.tcp.payloadLength == 300)
+        #expect(back.first?.tcp.flags == [.ack, .ece, .cwr])
+        #expect(stats.outOfOrder == 1 && back.map(\.timestamp) == back.map(\.timestamp).sorted())
+    }
 }

@@ -20,6 +20,14 @@ public struct Packet: Sendable, Equatable {
         self.natPort = nat?.1 ?? 0
     }
 
+    /// The packet as a tracker sees it when handed the TCP header alone
+    /// (the 2020 code): no payload.
+    @inlinable public var headerOnly: Packet {
+        var p = self
+        p.tcp.payloadLength = 0
+        return p
+    }
+
     /// The reply tuple of a connection this packet creates.
     @inlinable public var replyForNewConnection: TupleID {
         nat ? id.redirectedReply(to: natAddr, port: natPort) : id.reversed

@@ -7,6 +7,9 @@ public struct TCPFlags: OptionSet, Sendable, Hashable, Codable {
     public static let rst = TCPFlags(rawValue: 0x04)
     public static let psh = TCPFlags(rawValue: 0x08)
     public static let ack = TCPFlags(rawValue: 0x10)
+    public static let urg = TCPFlags(rawValue: 0x20)
+    public static let ece = TCPFlags(rawValue: 0x40)
+    public static let cwr = TCPFlags(rawValue: 0x80)
 }
 
 /// The fields of a TCP segment the tracker reads.
@@ -56,10 +59,15 @@ public struct TCPStream: Sendable, Hashable, Codable {
     public var fin: UInt32 = 0
     public var rstSeen = false
 
+    /// gVisor's `header.Acceptable(segSeq, segLen, una, end)` as of 2020
+    /// (RFC 793 pages 26 and 69, with Linux's inclusive window end): a zero
+    /// window takes only an empty segment at `una`; an empty segment is
+    /// acceptable anywhere in [una, end]; data must overlap the window and
+    /// start at or before `end`.
     func acceptable(_ segSeq: UInt32, _ segLen: UInt32) -> Bool {
-        let wnd = end &- una
-        if wnd == 0 { return segLen == 0 && segSeq == una }
-        return Seq.overlap(una, wnd, segSeq, segLen == 0 ? 1 : segLen)
+        if una == end { return segLen == 0 && segSeq == una }
+        if segLen == 0 { return Seq.inRange(segSeq, una, end &+ 1) }
+        return Seq.lessThan(una, segSeq &+ segLen) && !Seq.lessThan(end, segSeq)
     }
 
     /// FIN sent and acknowledged.

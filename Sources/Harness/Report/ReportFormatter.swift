@@ -53,7 +53,8 @@ public enum ReportFormatter {
         if r.source.kind == "pcap" {
             let sk = (r.source.skipped ?? [:]).filter { $0.value > 0 }.sorted { $0.key < $1.key }
                 .map { "\($0.key) \(num($0.value))" }.joined(separator: ", ")
-            o += "  records read \(num(r.source.recordsRead ?? 0)), used \(num(r.source.packetsUsed ?? 0)), skipped: \(sk.isEmpty ? "none" : sk)\n"
+            o += "  records read \(num(r.source.recordsRead ?? 0)), used \(num(r.source.packetsUsed ?? 0)), skipped: \(sk.isEmpty ? "none" : sk)"
+                + ((r.source.outOfOrder ?? 0) > 0 ? ", \(num(r.source.outOfOrder!)) out of timestamp order (replayed in order)" : "") + "\n"
         }
         o += "  determinism: \(r.determinism.mode): \(r.determinism.statement)\n"
         for w in r.warnings { o += "  WARNING: \(w)\n" }

@@ -14,6 +14,8 @@ public struct SourceReport: Codable, Sendable, Equatable {
     public var packetsUsed: Int?
     /// Records skipped, by reason: "non-IP", "fragment", "other protocol", "malformed".
     public var skipped: [String: Int]?
+    /// Packets out of timestamp order in the file (replayed in order).
+    public var outOfOrder: Int?
 }
 
 /// CPU accounting in the manner of `perf stat`.

@@ -4,8 +4,9 @@ extension BucketTable {
     /// insert a connection. `clock` is read twice per packet in `seed2020`
     /// (as the seed's two `time.Now()` calls) and once in `fixed`.
 
-    public func handlePacket<C: TimeSource>(_ p: Packet, clock: C, _ ctx: inout WorkerContext) -> PacketOutcome {
+    public func handlePacket<C: TimeSource>(_ packet: Packet, clock: C, _ ctx: inout WorkerContext) -> PacketOutcome {
         ctx.stats.packets &+= 1
+        let p = rules.trackerSeesPayload ? packet : packet.headerOnly
         let now = clock.now()
         readLock(&ctx)
         let found = connFor(p.id, bucket: bucketIndex(p.id), now: now, &ctx)

@@ -36,6 +36,11 @@ public struct TableRules: Sendable, Equatable {
     /// The packet path reads the clock twice (lookup and `lastUsed`), as
     /// the seed's two `time.Now()` calls do; otherwise once.
     public var readsClockTwice: Bool
+    /// The tracker is told the segment's payload length. The seed hands it
+    /// `header.TCP(pkt.TransportHeader)`, the header alone, so its tracker
+    /// sees no data (payload 0); `fixed` takes the length from the IP
+    /// header.
+    public var trackerSeesPayload: Bool
     /// A tuple id appears at most once in the table: the re-check before
     /// insert guarantees it. Without it a missed lookup inserts a second
     /// connection for the same flow, so duplicates are the 2020 design's
@@ -52,11 +57,13 @@ public struct TableRules: Sendable, Equatable {
             recheckBeforeInsert = false
             trackerSeesCreatingPacket = false
             readsClockTwice = true
+            trackerSeesPayload = false
         case .fixed:
             walkStopsAfterRemove = faults.contains(.walkAfterRemove)
             recheckBeforeInsert = true
             trackerSeesCreatingPacket = true
             readsClockTwice = false
+            trackerSeesPayload = true
         }
         descendingInsertLocks = faults.contains(.descendingLockOrder)
         skipPartnerBucketLock = faults.contains(.skipBucketLock)
