@@ -22,6 +22,9 @@ struct FlowState {
 /// of flow slots, each playing a flow's lifecycle and replaced by a new flow
 /// when it ends. Memory is O(flows), not O(packets).
 public struct FlowGenerator {
+    /// Heap bytes per flow slot (the Zipf table of `elephants` adds 8).
+    public static let bytesPerFlow = MemoryLayout<FlowState>.stride + 8
+
     public let options: ScenarioOptions
     public let stream: Int
     public let streams: Int

@@ -3,6 +3,7 @@ import ConnTrack
 import FlowGen
 import Foundation
 import Harness
+import Sync
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,6 +40,7 @@ struct Run: ParsableCommand {
         var cfg = try makeConfig()
         AllocatorSwitch.ensure(allocator)
         drawDefaultSeeds(&cfg)
+        StopSignal.install()
         let jsonOut = try json.map { try OutputFile($0, option: "--json") }
         let csvOut = try csv.map { try OutputFile($0, option: "--csv") }
         // Machine-readable output on stdout moves the human text to stderr.
@@ -72,6 +74,7 @@ struct Run: ParsableCommand {
                 try? OutputFile.writeAll(textFD, Array("\r  repeat \(i + 1) of \(repeats)\n".utf8), what: "the terminal")
             }
             reports.append(try lists.map { try Runner.run(cfg, packets: $0) } ?? Runner.run(cfg))
+            if StopSignal.requested != nil { break }
         }
         let repeated = RepeatedRun(reports)
         let report = repeats > 1 ? repeated.medianRun : reports[0]
@@ -84,6 +87,8 @@ struct Run: ParsableCommand {
             try jsonOut.write(Array(data) + [0x0a])
         }
         if let csvOut { try csvOut.write(timeSeriesCSV(report.timeSeries)) }
+        // Stopped by a signal: the partial report was written; 128 + signal.
+        if let sig = StopSignal.requested { throw ArgumentParser.ExitCode(128 + sig) }
         // The worst outcome of any repeat decides the exit code.
         let outcome = reports.map(\.outcome).max { $0.exitCode < $1.exitCode } ?? .ok
         if outcome != .ok { throw ArgumentParser.ExitCode(outcome.exitCode) }

@@ -27,6 +27,10 @@ public struct DesignTraits: Sendable {
     /// 2020 walk stops at its first removal). For every other variant a
     /// full sweep must remove every expired connection.
     public var incompleteSweepVariants: Set<Variant>
+    /// Approximate heap bytes per slot (bucket) and per connection, for the
+    /// up-front memory estimate.
+    public var bytesPerSlot: Int = 0
+    public var bytesPerConnection: Int = 0
 
     public init(name: String, summary: String, hasHashSeed: Bool, slotName: String?, sizedByBuckets: Bool,
                 variants: [Variant], defaultVariant: Variant?, faults: Set<Fault>, connectionLimit: Bool,

@@ -80,16 +80,20 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
 
     /// Runs every pass due at or before `now`, each with its due time as
     /// its clock, scheduling the next at due time + returned interval.
-    /// Returns the number of passes run.
+    /// `observed` is the run's time at which the passes actually run (for
+    /// their lag): `now` by default; a lock-step window passes the time its
+    /// packets were processed at, since every pass due inside the window runs
+    /// right after them and before the next window's. Returns the number of
+    /// passes run.
     @discardableResult
-    public func runDue(upTo now: Int64) -> Int {
+    public func runDue(upTo now: Int64, observed: Int64? = nil) -> Int {
         control.lock()
         defer { control.unlock() }
         var n = 0
         while nextDue <= now {
             // A background reaper may be asked to stop mid-catch-up.
             if stopRequested.load(ordering: .relaxed) { break }
-            onePass(at: nextDue, observed: now)
+            onePass(at: nextDue, observed: observed ?? now)
             nextDue &+= interval
             n += 1
         }

@@ -87,5 +87,6 @@ public struct RunConfig: Sendable {
         guard windowNanos >= 0 && windowNanos <= 3600 * Duration_ns.second else {
             throw ConfigError("--window-ms must be in 0...3600000, got \(Double(windowNanos) / 1e6)")
         }
+        try MemoryEstimate.check(self)
     }
 }

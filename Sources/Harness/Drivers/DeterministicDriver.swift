@@ -15,7 +15,7 @@ enum DeterministicDriver: PacketDriver {
         defer { buf.deallocate(); latencies.deallocate() }
         var result = DriveResult(contexts: [], tableNanos: 0, generationNanos: 0, livePeak: 0, endTime: 0)
         var processed = 0
-        while true {
+        while StopSignal.requested == nil {
             let g0 = MonotonicClock.read()
             let n = env.sources.fill(0, buf)
             result.generationNanos += MonotonicClock.read() - g0
@@ -26,7 +26,6 @@ enum DeterministicDriver: PacketDriver {
             env.table.reclaim(&ctx)
             if processed >= cfg.warmup { result.tableNanos += MonotonicClock.read() - t0 }
             processed += n
-            worker.lastTimestamp = buf[n - 1].timestamp
             let s = ctx.stats
             result.livePeak = max(result.livePeak, Int64(s.created) - Int64(s.removed) - Int64(env.reaper.removedSoFar))
         }

@@ -57,7 +57,8 @@ extension RunEnvironment {
         b.frozenNow = frozenNow
         b.stopAtOrAfter = inlineReaper ? min(until, reaper.nextDueTime) : until
         var reachedUntil = false
-        while b.position < packets.count && !reachedUntil {
+        // A stop signal is honoured between batches.
+        while b.position < packets.count && !reachedUntil && StopSignal.requested == nil {
             let first = b.position
             b.next(size: cfg.batch, upTo: packets.count)
             while true {
@@ -77,6 +78,7 @@ extension RunEnvironment {
             worker.publish(ctx.stats)
         }
         worker.processed += b.position
+        if b.position > 0 { worker.lastTimestamp = packets[b.position - 1].timestamp }
         let busy = MonotonicClock.read() - t0
         worker.busyNanos += busy
         if accountCPU {

@@ -42,7 +42,7 @@ enum RoundsDriver: PacketDriver {
                 while true {
                     table.workerOffline(slots[w])
                     let g0 = MonotonicClock.read()
-                    let n = env.sources.fill(w, buf)
+                    let n = StopSignal.requested == nil ? env.sources.fill(w, buf) : 0
                     workers[w].generationNanos += MonotonicClock.read() - g0
                     if n > 0 { anyLeft.add(1, ordering: .relaxed) }
                     if barrier.wait() { roundStart.store(MonotonicClock.read(), ordering: .relaxed) }
@@ -52,7 +52,6 @@ enum RoundsDriver: PacketDriver {
                     env.process(UnsafeBufferPointer(rebasing: buf[0..<n]), worker: workers[w], slot: slots[w],
                                 latencies: latencies, inlineReaper: false, &ctx)
                     processed += n
-                    if n > 0 { workers[w].lastTimestamp = buf[n - 1].timestamp }
                     table.workerOffline(slots[w])
                     if barrier.wait() {
                         if processed > cfg.warmup {

@@ -59,14 +59,17 @@ enum WindowedDriver: PacketDriver {
         /// The leader's step between windows. Preconditions: every worker
         /// waits at the barrier.
         @Sendable func advance() {
+            if StopSignal.requested != nil { clock.done = true; clock.roundOver = true; return }
             if lanes.contains(where: \.needsRefill) { clock.roundOver = true; return }
             guard let next = lanes.compactMap(\.next).min() else {
                 clock.done = true; clock.roundOver = true; return
             }
-            // Skip empty windows; run the passes due by the new start.
+            // Skip empty windows; run the passes due by the new start, right
+            // after the packets processed at the old one.
+            let processedAt = clock.start
             clock.start = max(clock.start + w, floorW(next))
             clock.windows += 1
-            if cfg.reaperEnabled { env.reaper.runDue(upTo: clock.start) }
+            if cfg.reaperEnabled { env.reaper.runDue(upTo: clock.start, observed: processedAt) }
         }
 
         for i in 0..<threads {
@@ -112,7 +115,6 @@ enum WindowedDriver: PacketDriver {
                     table.workerQuiescent(slots[i])
                     // Windows until a lane cannot complete one.
                     while !clock.roundOver {
-                        let p0 = lane.pos
                         if lane.pos < lane.count {
                             let chunk = UnsafeBufferPointer(rebasing: lane.buf[lane.pos..<lane.count])
                             // Thread CPU time (two system calls) on one window in eight.
@@ -120,7 +122,6 @@ enum WindowedDriver: PacketDriver {
                                                           worker: workers[i], slot: slots[i], latencies: latencies,
                                                           accountCPU: clock.windows & 7 == 0, &ctx)
                         }
-                        if lane.pos > p0 { workers[i].lastTimestamp = lane.buf[lane.pos - 1].timestamp }
                         barrier.wait { advance() }
                     }
                     barrier.wait {

@@ -1,6 +1,7 @@
 import CAllocStats
 import ConnTrack
 import Histogram
+import Sync
 
 /// Assembles a `RunReport` from what the rooms of a run produced.
 enum ReportBuilder {
@@ -105,6 +106,7 @@ enum ReportBuilder {
             counterOverheadNote: "counters are plain increments in a per-worker struct, published once per batch under a per-worker mutex; their cost has not been measured separately yet",
             reaperHealth: health, cpu: cpu, memory: memory, warnings: warnings,
             determinism: DeterminismReport.of(cfg, windows: drive.windows),
+            interrupted: StopSignal.requested.map(StopSignal.name),
             invariants: checks.invariants, lockOrderViolations: violations, timeSeries: samples)
     }
 

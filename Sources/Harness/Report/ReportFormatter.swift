@@ -56,6 +56,7 @@ public enum ReportFormatter {
             o += "  records read \(num(r.source.recordsRead ?? 0)), used \(num(r.source.packetsUsed ?? 0)), skipped: \(sk.isEmpty ? "none" : sk)"
                 + ((r.source.outOfOrder ?? 0) > 0 ? ", \(num(r.source.outOfOrder!)) out of timestamp order (replayed in order)" : "") + "\n"
         }
+        if let s = r.interrupted { o += "  INTERRUPTED by \(s): the figures cover the \(num(r.packets)) packets processed until then\n" }
         o += "  determinism: \(r.determinism.mode): \(r.determinism.statement)\n"
         for w in r.warnings { o += "  WARNING: \(w)\n" }
         o += "\nThroughput (table work only\(r.source.kind == "pcap" ? "" : "; generation timed separately"))\n"

@@ -134,6 +134,9 @@ public struct RunReport: Codable, Sendable {
     /// Reasons not to trust this run's figures (starved, reaper behind).
     public var warnings: [String]
     public var determinism: DeterminismReport
+    /// The signal that stopped the run early ("SIGINT", "SIGTERM"); the
+    /// figures cover the packets processed until then.
+    public var interrupted: String?
 
     public var invariants: InvariantReport
     public var lockOrderViolations: [String]

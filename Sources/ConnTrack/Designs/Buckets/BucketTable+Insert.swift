@@ -20,12 +20,13 @@ extension BucketTable {
         defer { unlockTable(&ctx) }
         let tb = bucketIndex(c.pointee.original.id)
         let rb = bucketIndex(c.pointee.reply.id)
-        if maxConnections != Int.max && live.load(ordering: .relaxed) >= maxConnections {
-            if !earlyDrop(from: tb, now: c.pointee.lastUsed, &ctx) {
-                ctx.stats.drop &+= 1
-                return .dropped
-            }
+        guard reserveSlot(bucket: tb, now: c.pointee.lastUsed, &ctx) else {
+            ctx.stats.drop &+= 1
+            return .dropped
         }
+        var inserted = false
+        // A reserved slot that is not used (clash, insert_failed) is given back.
+        defer { if !inserted && maxConnections != Int.max { live.subtract(1, ordering: .relaxed) } }
         let (first, second) = rules.descendingInsertLocks ? (max(tb, rb), min(tb, rb)) : (min(tb, rb), max(tb, rb))
         lockBucket(first, &ctx)
         if second != first { lockBucket(second, &ctx) }
@@ -48,8 +49,27 @@ extension BucketTable {
         pushFront(c.replyPtr, rb)
         ctx.stats.insert &+= 1
         ctx.stats.created &+= 1
-        if maxConnections != Int.max { live.add(1, ordering: .relaxed) }
+        inserted = true
         return .inserted
+    }
+
+    /// Takes one of the `maxConnections` slots before an insert, early-
+    /// dropping a connection while the table is full, so concurrent inserts
+    /// can never overshoot the limit (`live` counts reserved slots). False:
+    /// full, and nothing could be dropped. Preconditions: the table lock is
+    /// held, no bucket is.
+    func reserveSlot(bucket tb: Int, now: Int64, _ ctx: inout WorkerContext) -> Bool {
+        guard maxConnections != Int.max else { return true }
+        while true {
+            var cur = live.load(ordering: .relaxed)
+            while cur < maxConnections {
+                let (done, seen) = live.compareExchange(expected: cur, desired: cur + 1, ordering: .relaxed)
+                if done { return true }
+                cur = seen
+            }
+            // Full: an early drop frees a slot (finishRemoval gives it back).
+            if !earlyDrop(from: tb, now: now, &ctx) { return false }
+        }
     }
 
     /// At the limit: removes one connection that is not established from

@@ -38,11 +38,16 @@ struct BucketArray {
 /// lock bucket j only when i < j; an expired connection whose partner tuple
 /// sits in a lower bucket is reported expired and left for a later visit.
 public final class BucketTable: ConnTrackTable, @unchecked Sendable {
-    public static let traits = DesignTraits(
-        name: "buckets",
-        summary: "gVisor's 2020 table: a mutex and an intrusive list per bucket under a table rwlock (variants seed2020 and fixed)",
-        hasHashSeed: true, slotName: "bucket", sizedByBuckets: true, variants: Variant.allCases, defaultVariant: .seed2020,
-        faults: Set(Fault.allCases), connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [.seed2020])
+    public static let traits: DesignTraits = {
+        var t = DesignTraits(
+            name: "buckets",
+            summary: "gVisor's 2020 table: a mutex and an intrusive list per bucket under a table rwlock (variants seed2020 and fixed)",
+            hasHashSeed: true, slotName: "bucket", sizedByBuckets: true, variants: Variant.allCases, defaultVariant: .seed2020,
+            faults: Set(Fault.allCases), connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [.seed2020])
+        t.bytesPerSlot = MemoryLayout<Bucket>.stride
+        t.bytesPerConnection = MemoryLayout<ConnNode>.stride
+        return t
+    }()
 
     /// The table lock (seed: `ConnTrack.mu`).
     let rw: UnsafeMutablePointer<pthread_rwlock_t>

@@ -12,11 +12,17 @@ import Sync
 ///
 /// Lock order: table mutex (rank: table) < connection < retire list.
 public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
-    public static let traits = DesignTraits(
-        name: "global-lock",
-        summary: "the design the seed replaced: one mutex around a Swift Dictionary (fixed rules, no variants)",
-        hasHashSeed: false, slotName: "slice", sizedByBuckets: false, variants: [], defaultVariant: nil,
-        faults: [], connectionLimit: false, tracksConnections: true, incompleteSweepVariants: [])
+    public static let traits: DesignTraits = {
+        var t = DesignTraits(
+            name: "global-lock",
+            summary: "the design the seed replaced: one mutex around a Swift Dictionary (fixed rules, no variants)",
+            hasHashSeed: false, slotName: "slice", sizedByBuckets: false, variants: [], defaultVariant: nil,
+            faults: [], connectionLimit: false, tracksConnections: true, incompleteSweepVariants: [])
+        // The block, plus two map entries (key and pointer) at ~75 % load.
+        t.bytesPerConnection = MemoryLayout<ConnNode>.stride
+            + 2 * (MemoryLayout<TupleID>.stride + MemoryLayout<UnsafeMutablePointer<TupleNode>>.stride) * 4 / 3
+        return t
+    }()
 
     /// immutable
     public let config: TableConfig
