@@ -35,6 +35,20 @@ func replay(_ t: any ConnTrackTable, _ packets: UnsafeBufferPointer<Packet>, lat
     t.processBatch(&b, &ctx)
 }
 
+/// Times `processBatch` over 64 packets of 4096 existing flows.
+func packetPath(_ b: Benchmark, _ e: DesignEntry, checkLockOrder: Bool) {
+    let (t, packets) = loaded(e, flows: 4096)
+    var ctx = WorkerContext(name: "bench", checkLockOrder: checkLockOrder)
+    let latencies = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 4)
+    defer { latencies.deallocate() }
+    packets.prefix(64).withUnsafeBufferPointer { batch in
+        b.startMeasurement()
+        for _ in b.scaledIterations { replay(t, batch, latencies: latencies, &ctx) }
+        b.stopMeasurement()
+    }
+    blackHole(ctx.stats.packets)
+}
+
 /// A table whose single bucket holds `length` tuples; returns the tuple at
 /// the far end of the chain.
 func chain(_ length: Int, variant: Variant) -> (BucketTable, TupleID) {
@@ -103,31 +117,14 @@ let benchmarks: @Sendable () -> Void = {
     // iteration (ns/packet = time / 64). Must not allocate.
     for e in TableDesigns.entries {
         Benchmark("packet-path.\(e.label).existing", configuration: fast) { b in
-            let (t, packets) = loaded(e, flows: 4096)
-            var ctx = WorkerContext(name: "bench", checkLockOrder: false)
-            let latencies = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 4)
-            defer { latencies.deallocate() }
-            packets.prefix(64).withUnsafeBufferPointer { batch in
-                b.startMeasurement()
-                for _ in b.scaledIterations { replay(t, batch, latencies: latencies, &ctx) }
-                b.stopMeasurement()
-            }
-            blackHole(ctx.stats.packets)
+            packetPath(b, e, checkLockOrder: false)
         }
     }
 
     // The rank checker: zero cost when disabled (compare the two).
     for check in [false, true] {
         Benchmark("packet-path.fixed.lock-check-\(check ? "on" : "off")", configuration: fast) { b in
-            let (t, packets) = loaded(DesignEntry(design: BucketTable.self, variant: .fixed), flows: 4096)
-            var ctx = WorkerContext(name: "bench", checkLockOrder: check)
-            let latencies = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 4)
-            defer { latencies.deallocate() }
-            packets.prefix(64).withUnsafeBufferPointer { batch in
-                b.startMeasurement()
-                for _ in b.scaledIterations { replay(t, batch, latencies: latencies, &ctx) }
-                b.stopMeasurement()
-            }
+            packetPath(b, DesignEntry(design: BucketTable.self, variant: .fixed), checkLockOrder: check)
         }
     }
 

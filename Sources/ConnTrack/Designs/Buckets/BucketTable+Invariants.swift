@@ -67,33 +67,25 @@ extension BucketTable {
 
     /// Bucket occupancy and per-bucket contention for reports.
     public func inspect() -> TableInspection {
-        let lengths = bucketLengths()
-        let tuples = lengths.reduce(0, +)
+        let per = perBucket { ($0.length, $0.contended) }
+        let lengths = per.map(\.0)
         return TableInspection(slotName: "bucket", slotLengths: lengths, stripeName: "bucket lock",
-                               stripeContention: bucketContention(), tuples: tuples, connections: connections().count)
+                               stripeContention: per.map(\.1), tuples: lengths.reduce(0, +),
+                               connections: connections().count)
     }
 
-    /// Tuples in each bucket (each bucket locked in turn).
-    public func bucketLengths() -> [Int] {
+    /// Tuples in each bucket.
+    public func bucketLengths() -> [Int] { perBucket(\.length) }
+
+    /// `read` of every bucket, each under its own lock in turn.
+    func perBucket<T>(_ read: (Bucket) -> T) -> [T] {
         var ctx = WorkerContext(name: "inspect", checkLockOrder: false)
         readLock(&ctx)
         defer { unlockTable(&ctx) }
         return (0..<bucketCount).map { b in
             lockBucket(b, &ctx)
             defer { unlockBucket(b, &ctx) }
-            return bucketPtr(b).pointee.length
-        }
-    }
-
-    /// Per-bucket count of contended acquisitions, for "hottest buckets".
-    public func bucketContention() -> [UInt64] {
-        var ctx = WorkerContext(name: "inspect", checkLockOrder: false)
-        readLock(&ctx)
-        defer { unlockTable(&ctx) }
-        return (0..<bucketCount).map { b in
-            lockBucket(b, &ctx)
-            defer { unlockBucket(b, &ctx) }
-            return bucketPtr(b).pointee.contended
+            return read(bucketPtr(b).pointee)
         }
     }
 

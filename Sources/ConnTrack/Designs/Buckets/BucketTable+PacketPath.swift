@@ -34,11 +34,9 @@ extension BucketTable {
     }
 
     /// Refreshes `lastUsed` and feeds the tracker under the connection lock.
+    @inline(__always)
     func update(_ t: UnsafeMutablePointer<TupleNode>, _ p: Packet, now: Int64, _ ctx: inout WorkerContext) -> TrackerResult? {
-        let c = t.pointee.conn
-        lockConn(c, &ctx)
-        defer { unlockConn(c, &ctx) }
-        return refreshAndTrack(c, p, now: now, &ctx)
+        lockedRefreshAndTrack(t.pointee.conn, p, now: now, &ctx)
     }
 }
 

@@ -22,6 +22,16 @@ func initialiseTracker(_ c: UnsafeMutablePointer<ConnNode>, _ p: Packet, _ ctx: 
     ctx.stats.trackerInit &+= 1
 }
 
+/// `refreshAndTrack` under the connection's lock (every design's update of
+/// a found connection).
+@inline(__always)
+func lockedRefreshAndTrack(_ c: UnsafeMutablePointer<ConnNode>, _ p: Packet, now: Int64,
+                           _ ctx: inout WorkerContext) -> TrackerResult? {
+    lockConnection(c, &ctx)
+    defer { unlockConnection(c, &ctx) }
+    return refreshAndTrack(c, p, now: now, &ctx)
+}
+
 /// The seed's packet handling for a found connection: refresh `lastUsed`,
 /// initialise an empty tracker, else feed it (a packet on the hook that
 /// initialised it is outbound, any other inbound). Returns nil when the

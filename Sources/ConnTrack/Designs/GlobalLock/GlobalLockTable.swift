@@ -118,7 +118,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         if let t = hit {
             unlock(&ctx)
             ctx.stats.found &+= 1
-            return .tracked(trackerUpdate(t, p, now: now, &ctx))
+            return .tracked(lockedRefreshAndTrack(t.pointee.conn, p, now: now, &ctx))
         }
         ctx.stats.notFound &+= 1
         let reply = p.replyForNewConnection
@@ -136,13 +136,6 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         initialiseTracker(c, p, &ctx)
         unlockConnection(c, &ctx)
         return .created
-    }
-
-    func trackerUpdate(_ t: UnsafeMutablePointer<TupleNode>, _ p: Packet, now: Int64, _ ctx: inout WorkerContext) -> TrackerResult? {
-        let c = t.pointee.conn
-        lockConnection(c, &ctx)
-        defer { unlockConnection(c, &ctx) }
-        return refreshAndTrack(c, p, now: now, &ctx)
     }
 
     /// Scans the share of entries that `maxSlots` of `sweepSlots`
