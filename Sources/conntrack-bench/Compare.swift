@@ -90,7 +90,7 @@ struct Compare: ParsableCommand {
         print(line("reaper passes run / due", { r in med(r).reaperHealth.map { "\($0.passesRun) / \($0.passesDue)" } ?? "off" }))
         print(line("expired still linked", { String(med($0).expiredStillLinkedAtEnd) }))
         print(line("CPUs utilised", { ReportFormatter.f($0.cpusUtilized.mean) }))
-        print(line("worker CPU while busy", { r in
+        print(line("worker CPU while runnable", { r in
             let v = r.runs.flatMap { $0.cpu.workers.map(\.cpuShareWhileBusy) }
             return v.isEmpty ? "-" : "\(Int(((v.min() ?? 0) * 100).rounded())) % (lowest)"
         }))

@@ -210,6 +210,27 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
         }
     }
 
+    /// A LAND packet (source = destination, same ports) is its own reply:
+    /// one connection for both directions, found again, reaped, and the
+    /// invariants hold throughout.
+    @Test(arguments: stateful)
+    func aSelfConnectionIsOneConnectionForBothDirections(_ e: DesignEntry) {
+        let t = makeTable(e)
+        var c = context()
+        let a = v4(10, 9, 9, 9)
+        let land = TupleID(srcAddr: a, srcPort: 139, dstAddr: a, dstPort: 139, transProto: .tcp, netProto: .ipv4)
+        #expect(land.reversed == land)
+        #expect(t.handlePacket(syn(land), clock: VirtualClock(0), &c) == .created)
+        #expect(t.handlePacket(syn(land), clock: VirtualClock(sec), &c) != .created)
+        #expect(t.exportConnections(now: sec).count == 1)
+        let inv = t._checkInvariants(uniqueIDs: nil)
+        #expect(inv.ok && inv.connections == 1 && inv.duplicateIDs == 0, "\(inv)")
+        var sweeps = 0
+        while fullSweep(t, now: 200 * sec, &c).removed > 0 && sweeps < 10 { sweeps += 1 }
+        #expect(t.exportConnections(now: 200 * sec).isEmpty)
+        #expect(t._checkInvariants(uniqueIDs: nil).ok)
+    }
+
     /// The null design reads and counts every packet and keeps nothing.
     @Test func theNullDesignCountsEveryPacketAndKeepsNothing() throws {
         var cfg = RunConfig()

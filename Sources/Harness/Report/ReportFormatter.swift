@@ -67,7 +67,7 @@ public enum ReportFormatter {
         o += row("latency (1/\(r.latencySampleEvery) sampled)", "p50 \(Int(r.latencyNanos.p50)) ns  p99 \(Int(r.latencyNanos.p99)) ns  max \(Int(r.latencyNanos.max)) ns")
         o += "\nCPU\n"
         for (i, w) in r.cpu.workers.enumerated() {
-            o += row("worker-\(i)", "busy " + f(w.busySeconds, 3) + " s, cpu " + f(w.cpuSeconds, 3) + " s (" + f(w.cpuShareWhileBusy * 100, 0) + " % while busy)")
+            o += row("worker-\(i)", "busy " + f(w.busySeconds, 3) + " s, cpu " + f(w.cpuSeconds, 3) + " s, lock waits " + f(w.lockWaitSeconds, 3) + " s (" + f(w.cpuShareWhileBusy * 100, 0) + " % of a CPU while runnable)")
         }
         o += row("reaper cpu", f(r.cpu.reaperCPUSeconds, 3) + " s")
         o += row("CPUs utilised", f(r.cpu.cpusUtilized) + "  (process cpu " + f(r.cpu.processCPUSeconds, 3) + " s over " + f(r.cpu.phaseWallSeconds, 3) + " s)")

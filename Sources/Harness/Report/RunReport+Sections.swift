@@ -29,9 +29,12 @@ public struct CPUReport: Codable, Sendable, Equatable {
         /// (CLOCK_THREAD_CPUTIME_ID; in windowed runs measured on one window
         /// in eight and scaled to the busy time).
         public var cpuSeconds: Double
+        /// Time blocked on contended locks (counted in busy time).
+        public var lockWaitSeconds: Double
         /// Packets over the worker's own busy time.
         public var packetsPerBusySecond: Double
-        /// CPU it got while busy ÷ busy wall time (1.0: never descheduled).
+        /// CPU it got while busy ÷ (busy time − lock waits): 1.0 means never
+        /// descheduled while it could run.
         public var cpuShareWhileBusy: Double
     }
     public var workers: [Worker]

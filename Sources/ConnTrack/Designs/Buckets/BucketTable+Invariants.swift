@@ -14,7 +14,7 @@ extension BucketTable {
         var rep = InvariantReport()
         let n = bucketCount
         var seen = Set<UnsafeMutablePointer<TupleNode>>()
-        var ids = Set<TupleID>()
+        var ids: [TupleID: UnsafeMutablePointer<ConnNode>] = [:]
         var conns = Set<UnsafeMutablePointer<ConnNode>>()
         for b in 0..<n {
             let bp = bucketPtr(b)
@@ -34,7 +34,12 @@ extension BucketTable {
                 let c = x.pointee.conn
                 let own = x.pointee.direction == .original ? c.originalPtr : c.replyPtr
                 if own != x { rep.violations.append("tuple \(x.pointee.id) is not its connection's \(x.pointee.direction) tuple") }
-                if !ids.insert(x.pointee.id).inserted { rep.duplicateIDs += 1 }
+                // A self-connection's two tuples share one id: not a duplicate.
+                if let owner = ids[x.pointee.id] {
+                    if owner != x.pointee.conn || !owner.isSelf { rep.duplicateIDs += 1 }
+                } else {
+                    ids[x.pointee.id] = x.pointee.conn
+                }
                 conns.insert(c)
                 prev = x
                 t = x.pointee.next

@@ -81,6 +81,11 @@ struct ConnNode {
 }
 
 extension UnsafeMutablePointer where Pointee == ConnNode {
+    /// A self-connection (a LAND packet: source and destination address
+    /// and port equal): its reply tuple equals its original, so one tuple
+    /// id stands for both directions.
+    @inline(__always) var isSelf: Bool { pointee.original.id == pointee.reply.id }
+
     @inline(__always) var mutexPtr: UnsafeMutablePointer<pthread_mutex_t> { pointer(to: \.mutex)! }
     @inline(__always) var originalPtr: UnsafeMutablePointer<TupleNode> { pointer(to: \.original)! }
     @inline(__always) var replyPtr: UnsafeMutablePointer<TupleNode> { pointer(to: \.reply)! }

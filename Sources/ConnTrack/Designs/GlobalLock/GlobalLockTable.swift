@@ -96,9 +96,11 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
     }
 
     /// Preconditions: mutex is held.
+    /// A self-connection's one id maps to its original tuple (both
+    /// directions). Preconditions: mutex is held.
     func addLocked(_ c: UnsafeMutablePointer<ConnNode>) {
+        if !c.isSelf { map[c.pointee.reply.id] = c.replyPtr }
         map[c.pointee.original.id] = c.originalPtr
-        map[c.pointee.reply.id] = c.replyPtr
         c.pointee.serial = nextSerial
         nextSerial &+= 1
     }
@@ -174,7 +176,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         var ctx = WorkerContext(name: "inspect", checkLockOrder: false)
         lock(&ctx); defer { unlock(&ctx) }
         return TableInspection(slotName: nil, slotLengths: [], stripeName: nil, stripeContention: [],
-                               tuples: map.count, connections: map.count / 2)
+                               tuples: map.count, connections: map.values.filter { $0.pointee.direction == .original }.count)
     }
 
     public func _checkInvariants(uniqueIDs: Bool?) -> InvariantReport {
@@ -186,10 +188,12 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
             if t.pointee.id != id { rep.violations.append("key \(id) maps to tuple \(t.pointee.id)") }
             conns.insert(t.pointee.conn)
         }
-        for c in conns where map[c.pointee.original.id] != c.originalPtr || map[c.pointee.reply.id] != c.replyPtr {
+        for c in conns where map[c.pointee.original.id] != c.originalPtr || (!c.isSelf && map[c.pointee.reply.id] != c.replyPtr) {
             rep.violations.append("connection \(c.pointee.original.id) is missing a tuple")
         }
-        rep.tuples = map.count
+        // A self-connection holds one entry for both directions.
+        let selfConns = conns.filter(\.isSelf).count
+        rep.tuples = map.count + selfConns
         rep.connections = conns.count
 
         if rep.tuples != 2 * rep.connections { rep.violations.append("tuples \(rep.tuples) != 2 x connections \(rep.connections)") }
