@@ -45,7 +45,7 @@ public struct FlowGenerator {
         self.stream = stream
         self.streams = streams
         let base = options.packets / streams
-        total = base + (stream < options.packets % streams ? 1 : 0)
+        total = options.unbounded ? Int.max : base + (stream < options.packets % streams ? 1 : 0)
         rng = Xoshiro(seed: options.seed &* 0x9E37_79B9 &+ UInt64(stream) &+ 1)
         let perStreamFlows = options.shared ? options.flows : max(1, options.flows / streams)
         slots = [FlowState](repeating: FlowState(), count: perStreamFlows)

@@ -52,6 +52,9 @@ public struct ScenarioOptions: Sendable, Codable, Equatable {
     /// disjoint ones.
     public var shared: Bool = false
     public var seed: UInt64 = 1
+    /// Keep generating past `packets` (a soak): `packets` and `duration`
+    /// then only set the rate (packets per virtual second).
+    public var unbounded = false
 
     public init() {}
 

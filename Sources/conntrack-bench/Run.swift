@@ -27,13 +27,33 @@ struct Run: ParsableCommand {
     var allocator: AllocatorChoice = .system
     @Option(help: "Run the configuration this many times (1...100) and report mean ± σ and min–max; the JSON keeps every repeat.")
     var repeats: Int = 1
+    @Option(help: "Soak: stream the scenario without end for this many wall-clock seconds, or 'inf' (until SIGINT/SIGTERM); --packets and --duration set only the rate.")
+    var soak: String?
+    @Option(help: "Soak: seconds between checks (invariants, reclamation backlog, RSS), 0.1...86400.")
+    var checkEvery: Double = 10
+    @Option(help: "Soak: allowed RSS growth after warm-up, percent (0...1000).")
+    var soakRssGrowth: Double = 10
 
     func makeConfig() throws -> RunConfig {
         guard sampleInterval > 0 && sampleInterval <= 3600 else {
             throw ValidationError("--sample-interval must be in (0, 3600] seconds, got \(sampleInterval)")
         }
         guard repeats >= 1 && repeats <= 100 else { throw ValidationError("--repeats must be in 1...100, got \(repeats)") }
-        return try makeRunConfig(table, reaper, scenario, driver)
+        var c = try makeRunConfig(table, reaper, scenario, driver)
+        if let soak {
+            let secs = ["inf", "infinity"].contains(soak.lowercased()) ? Double.infinity : Double(soak)
+            guard let secs, secs > 0, !secs.isNaN else {
+                throw ValidationError("--soak must be a positive number of seconds or inf, got '\(soak)'")
+            }
+            guard repeats == 1, pcap == nil else { throw ValidationError("--soak runs once on a generated scenario (not with --repeats or --pcap)") }
+            var s = SoakConfig(seconds: secs)
+            s.checkEvery = checkEvery
+            s.rssGrowthLimit = soakRssGrowth / 100
+            c.soak = s
+            c.scenario.unbounded = true
+            try validated(c)
+        }
+        return c
     }
 
     mutating func run() throws {

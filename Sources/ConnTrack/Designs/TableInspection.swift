@@ -12,6 +12,9 @@ public struct TableInspection: Sendable {
     /// Tuples and connections in the table.
     public var tuples: Int
     public var connections: Int
+    /// Removed connections whose memory is not freed yet (reclamation
+    /// backlog).
+    public var retiredNotFreed: Int = 0
 
     public init(slotName: String?, slotLengths: [Int], stripeName: String?, stripeContention: [UInt64],
                 tuples: Int, connections: Int) {

@@ -148,6 +148,13 @@ final class Reclaimer: @unchecked Sendable {
         return freed
     }
 
+    /// Connections retired and not yet freed.
+    var backlog: Int {
+        PThread.lock(mutex)
+        defer { PThread.unlock(mutex) }
+        return freshCount + pending.reduce(0) { $0 + $1.2 }
+    }
+
     var doubleRetireCount: Int {
         PThread.lock(mutex)
         defer { PThread.unlock(mutex) }

@@ -51,6 +51,8 @@ public struct RunConfig: Sendable {
     public var progress: (@Sendable (Sample) -> Void)? = nil
     /// Where the packets come from; a replay names its capture.
     public var source: RunSource = .scenario
+    /// A soak instead of a fixed number of packets (windowed runs only).
+    public var soak: SoakConfig? = nil
 
     public init() {}
 
@@ -88,5 +90,17 @@ public struct RunConfig: Sendable {
             throw ConfigError("--window-ms must be in 0...3600000, got \(Double(windowNanos) / 1e6)")
         }
         try MemoryEstimate.check(self)
+        if let s = soak {
+            guard !deterministic && clock == .virtual && windowNanos > 0, case .scenario = source else {
+                throw ConfigError("--soak needs a generated scenario on the virtual clock with lock-step windows (not --deterministic, --pcap, --clock \(clock.rawValue) or --window-ms 0)")
+            }
+            guard s.seconds > 0 else { throw ConfigError("--soak must be a positive number of seconds or inf, got \(s.seconds)") }
+            guard s.checkEvery >= 0.1 && s.checkEvery <= 86400 else {
+                throw ConfigError("--check-every must be in 0.1...86400 seconds, got \(s.checkEvery)")
+            }
+            guard s.rssGrowthLimit >= 0 && s.rssGrowthLimit <= 10 else {
+                throw ConfigError("--soak-rss-growth must be in 0...1000 %, got \(s.rssGrowthLimit * 100)")
+            }
+        }
     }
 }

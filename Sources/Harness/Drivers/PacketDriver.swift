@@ -24,6 +24,8 @@ struct DriveResult {
     var endTime: Int64
     /// Lock-step windows processed (windowed driver only).
     var windows = 0
+    /// The soak's checks (soak runs only).
+    var soak: SoakReport? = nil
 }
 
 /// A way of feeding packets to the table: deterministic (one worker,

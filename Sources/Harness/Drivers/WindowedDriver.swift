@@ -55,11 +55,14 @@ enum WindowedDriver: PacketDriver {
         let group = DispatchGroup()
         let contexts = ContextBox(threads)
         let floorW: @Sendable (Int64) -> Int64 = { t in t - ((t % w) + w) % w }
+        let soak = cfg.soak.map { SoakMonitor($0, env) }
 
         /// The leader's step between windows. Preconditions: every worker
         /// waits at the barrier.
         @Sendable func advance() {
             if StopSignal.requested != nil { clock.done = true; clock.roundOver = true; return }
+            // A soak checks (and may stop) while every worker waits here.
+            if let soak, soak.step(virtualNow: clock.start) { clock.done = true; clock.roundOver = true; return }
             if lanes.contains(where: \.needsRefill) { clock.roundOver = true; return }
             guard let next = lanes.compactMap(\.next).min() else {
                 clock.done = true; clock.roundOver = true; return
@@ -144,6 +147,6 @@ enum WindowedDriver: PacketDriver {
         table.reclaim(&ctx)
         return DriveResult(contexts: contexts.all(), tableNanos: clock.tableNanos,
                            generationNanos: workers.map(\.generationNanos).max() ?? 0, livePeak: 0, endTime: end,
-                           windows: clock.windows)
+                           windows: clock.windows, soak: soak?.report)
     }
 }

@@ -106,7 +106,7 @@ enum ReportBuilder {
             counterOverheadNote: "counters are plain increments in a per-worker struct, published once per batch under a per-worker mutex; their cost has not been measured separately yet",
             reaperHealth: health, cpu: cpu, memory: memory, warnings: warnings,
             determinism: DeterminismReport.of(cfg, windows: drive.windows),
-            interrupted: StopSignal.requested.map(StopSignal.name),
+            interrupted: StopSignal.requested.map(StopSignal.name), soak: drive.soak,
             invariants: checks.invariants, lockOrderViolations: violations, timeSeries: samples)
     }
 

@@ -111,6 +111,15 @@ public enum ReportFormatter {
         o += row("peak RSS", mb(m.peakRSSBytes))
         o += row("heap allocated / active / resident", mb(m.allocatedBytes) + " / " + mb(m.activeBytes) + " / " + mb(m.residentBytes) + "   fragmentation " + f(m.fragmentation * 100) + "%")
         o += row("table heap", mb(m.tableHeapBytes) + (m.bytesPerConnection.map { "  (" + f($0, 0) + " B per connection in the table)" } ?? "") + "  (growth since the table was created)")
+        if let s = r.soak {
+            o += "\nSoak (\(s.seconds.map { f($0, 0) + " s" } ?? "until signalled"), checks every \(f(s.checkEverySeconds, 1)) s)\n"
+            o += row("checks", "\(s.checks), \(s.failures.isEmpty ? "no failure" : "FAILED: " + s.failures.joined(separator: "; "))"
+                     + (s.warmRSSBytes == nil ? " (warm-up not over: no RSS bound applied)" : ""))
+            if let first = s.samples.first, let last = s.samples.last {
+                o += row("RSS", "\(mb(first.rssBytes)) at the first check, \(s.warmRSSBytes.map { mb($0) } ?? "-") after warm-up, \(mb(last.rssBytes)) at the last (limit +\(Int(s.rssGrowthLimit * 100)) % after warm-up)")
+                o += row("connections / backlog", "\(num(last.connections)) / \(num(last.reclaimBacklog)) at the last check; backlog max \(num(s.samples.map(\.reclaimBacklog).max() ?? 0))")
+            }
+        }
         o += "\nChecks\n"
         o += row("invariants", r.invariants.summary)
         o += row("full sweep at end", num(r.expiredSurvivingFullSweep) + " expired connections survived" + (r.variant == "seed2020" ? " (the 2020 walk stops at its first reap)" : ""))

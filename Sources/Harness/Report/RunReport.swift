@@ -137,6 +137,8 @@ public struct RunReport: Codable, Sendable {
     /// The signal that stopped the run early ("SIGINT", "SIGTERM"); the
     /// figures cover the packets processed until then.
     public var interrupted: String?
+    /// A soak's checks (nil: not a soak).
+    public var soak: SoakReport?
 
     public var invariants: InvariantReport
     public var lockOrderViolations: [String]
@@ -147,7 +149,7 @@ public struct RunReport: Codable, Sendable {
     /// What the run's checks concluded; the CLI's exit code comes from it.
     public var outcome: RunOutcome {
         if !lockOrderViolations.isEmpty { return .lockOrderViolation }
-        if !invariants.ok { return .invariantViolation }
+        if !invariants.ok || soak?.failed == true { return .invariantViolation }
         return .ok
     }
 }

@@ -44,10 +44,11 @@ public struct SVGPlot {
     }
 
     /// Linear ticks: multiples of a 1-2-5 step covering [lo, hi].
-    static func linearTicks(_ lo: Double, _ hiIn: Double) -> (ticks: [Double], step: Double) {
+    static func linearTicks(_ lo: Double, _ hiIn: Double, integers: Bool = false) -> (ticks: [Double], step: Double) {
         // A flat series (all zeros, say) still gets a readable axis.
         let hi = hiIn - lo < max(abs(lo), 1) * 1e-9 ? lo + max(abs(lo), 1) : hiIn
-        let step = niceStep(hi - lo)
+        // Counts (workers) never get fractional ticks.
+        let step = integers ? max(1, niceStep(hi - lo)) : niceStep(hi - lo)
         let first = floor(lo / step) * step, last = ceil(hi / step) * step
         var t: [Double] = []
         var v = first
@@ -109,7 +110,8 @@ public struct SVGPlot {
             xt = Self.logTicks(lo, hi)
             if xt.count < 2 { xt = [lo, hi] }
         } else {
-            (xt, xstep) = Self.linearTicks(xsRaw.min() ?? 0, max(xsRaw.max() ?? 1, (xsRaw.min() ?? 0) + 1e-12))
+            (xt, xstep) = Self.linearTicks(xsRaw.min() ?? 0, max(xsRaw.max() ?? 1, (xsRaw.min() ?? 0) + 1e-12),
+                                           integers: !xsRaw.isEmpty && xsRaw.allSatisfy { $0 == $0.rounded() })
         }
         func tx(_ x: Double) -> Double { logX ? log10(max(x, 1e-12)) : x }
         var x0 = tx(logX ? min(xt.first!, xsRaw.min() ?? xt.first!) : xt.first!)

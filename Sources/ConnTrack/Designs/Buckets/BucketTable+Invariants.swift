@@ -74,9 +74,11 @@ extension BucketTable {
     public func inspect() -> TableInspection {
         let per = perBucket { ($0.length, $0.contended) }
         let lengths = per.map(\.0)
-        return TableInspection(slotName: "bucket", slotLengths: lengths, stripeName: "bucket lock",
-                               stripeContention: per.map(\.1), tuples: lengths.reduce(0, +),
-                               connections: connections().count)
+        var i = TableInspection(slotName: "bucket", slotLengths: lengths, stripeName: "bucket lock",
+                                stripeContention: per.map(\.1), tuples: lengths.reduce(0, +),
+                                connections: connections().count)
+        i.retiredNotFreed = reclaimer.backlog
+        return i
     }
 
     /// Tuples in each bucket.

@@ -175,8 +175,10 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
     public func inspect() -> TableInspection {
         var ctx = WorkerContext(name: "inspect", checkLockOrder: false)
         lock(&ctx); defer { unlock(&ctx) }
-        return TableInspection(slotName: nil, slotLengths: [], stripeName: nil, stripeContention: [],
-                               tuples: map.count, connections: map.values.filter { $0.pointee.direction == .original }.count)
+        var i = TableInspection(slotName: nil, slotLengths: [], stripeName: nil, stripeContention: [],
+                                tuples: map.count, connections: map.values.filter { $0.pointee.direction == .original }.count)
+        i.retiredNotFreed = reclaimer.backlog
+        return i
     }
 
     public func _checkInvariants(uniqueIDs: Bool?) -> InvariantReport {

@@ -1,0 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ConnTrack
+import Sync
+
+/// A soak: the scenario streams without end (its `packets` and `duration`
+/// set the rate) until the wall-clock duration passes or a signal arrives.
+public struct SoakConfig: Sendable {
+    /// Wall-clock seconds to run; `.infinity`: until SIGINT or SIGTERM.
+    public var seconds: Double
+    /// Wall-clock seconds between checks.
+    public var checkEvery: Double = 10
+    /// After warm-up, RSS may grow by at most this share of its warm RSS.
+    public var rssGrowthLimit: Double = 0.10
+    /// Checks that belong to the warm-up at least; warm-up also lasts until
+    /// virtual time passes twice the longest timeout other than
+    /// established (the connections of ended flows linger that long, so
+    /// the table plateaus only then).
+    public var warmupChecks: Int = 2
+
+    public init(seconds: Double) { self.seconds = seconds }
+}
+
+/// One soak check.
+public struct SoakSample: Codable, Sendable, Equatable {
+    public var wallSeconds: Double
+    public var virtualSeconds: Double
+    public var packets: UInt64
+    public var rssBytes: Int
+    public var connections: Int
+    /// Removed connections not yet freed.
+    public var reclaimBacklog: Int
+    public var invariantsOK: Bool
+}
+
+/// What the soak's checks found.
+public struct SoakReport: Codable, Sendable, Equatable {
+    public var seconds: Double?
+    public var checkEverySeconds: Double
+    public var checks: Int
+    public var samples: [SoakSample]
+    /// RSS at the end of warm-up (the check it ended at), and the limit
+    /// after it.
+    public var warmRSSBytes: Int?
+    public var warmAfterCheck: Int?
+    public var rssGrowthLimit: Double
+    public var failures: [String]
+    public var failed: Bool { !failures.isEmpty }
+}
+
+/// Runs the checks; called by the windowed driver's leader while every
+/// worker waits at a window boundary (the table is quiescent).
+final class SoakMonitor<T: ConnTrackTable>: @unchecked Sendable {
+    let cfg: SoakConfig
+    let env: RunEnvironment<T>
+    let start: Int64
+    let deadline: Int64
+    /// Virtual time after which the table has plateaued.
+    let warmVirtual: Int64
+    var nextCheck: Int64
+    /// owned by the leader of each window in turn (barrier-ordered)
+    var report: SoakReport
+
+    init(_ cfg: SoakConfig, _ env: RunEnvironment<T>) {
+        self.cfg = cfg
+        self.env = env
+        start = MonotonicClock.read()
+        deadline = cfg.seconds.isFinite ? start + Int64(cfg.seconds * 1e9) : Int64.max
+        nextCheck = start + Int64(cfg.checkEvery * 1e9)
+        let t = env.cfg.table.timeouts
+        warmVirtual = 2 * [t.other, t.synSent, t.finWait, t.closeWait, t.lastAck, t.timeWait, t.close, t.udp, t.udpStream].max()!
+        report = SoakReport(seconds: cfg.seconds.isFinite ? cfg.seconds : nil, checkEverySeconds: cfg.checkEvery,
+                            checks: 0, samples: [], rssGrowthLimit: cfg.rssGrowthLimit, failures: [])
+    }
+
+    /// True when the soak should stop (time is up or a check failed).
+    /// Preconditions: every worker waits at the barrier.
+    func step(virtualNow: Int64) -> Bool {
+        let now = MonotonicClock.read()
+        if now >= nextCheck || now >= deadline {
+            check(now: now, virtualNow: virtualNow)
+            nextCheck = now + Int64(cfg.checkEvery * 1e9)
+        }
+        return now >= deadline || report.failed
+    }
+
+    func check(now: Int64, virtualNow: Int64) {
+        let inv = env.table._checkInvariants(uniqueIDs: nil)
+        let ins = env.table.inspect()
+        let rss = Self.residentBytes()
+        var packets: UInt64 = 0
+        for w in env.workers { packets &+= w.read().packets }
+        report.checks += 1
+        report.samples.append(SoakSample(wallSeconds: Double(now - start) / 1e9, virtualSeconds: Double(virtualNow) / 1e9,
+                                         packets: packets, rssBytes: rss, connections: ins.connections,
+                                         reclaimBacklog: ins.retiredNotFreed, invariantsOK: inv.ok))
+        if !inv.ok { report.failures.append("check \(report.checks): \(inv.summary)") }
+        if report.warmRSSBytes == nil && report.checks >= cfg.warmupChecks && virtualNow >= warmVirtual {
+            report.warmRSSBytes = rss
+            report.warmAfterCheck = report.checks
+        }
+        if let warm = report.warmRSSBytes, report.checks > report.warmAfterCheck ?? Int.max,
+           Double(rss) > Double(warm) * (1 + cfg.rssGrowthLimit) {
+            report.failures.append("check \(report.checks): RSS grew from \(warm >> 20) MiB after warm-up to \(rss >> 20) MiB (limit +\(Int(cfg.rssGrowthLimit * 100)) %)")
+        }
+    }
+
+    /// Current resident set size (/proc/self/statm), bytes.
+    static func residentBytes() -> Int {
+        guard let f = fopen("/proc/self/statm", "r") else { return 0 }
+        defer { fclose(f) }
+        var size = 0, resident = 0
+        guard withUnsafeMutablePointer(to: &size, { s in
+            withUnsafeMutablePointer(to: &resident) { r in vfscanf_pair(f, s, r) }
+        }) else { return 0 }
+        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// Reads two integers from a statm line.
+    private static func vfscanf_pair(_ f: UnsafeMutablePointer<FILE>, _ a: UnsafeMutablePointer<Int>, _ b: UnsafeMutablePointer<Int>) -> Bool {
+        var buf = [CChar](repeating: 0, count: 128)
+        guard fgets(&buf, 128, f) != nil else { return false }
+        let parts = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: " ")
+        guard parts.count >= 2, let x = Int(parts[0]), let y = Int(parts[1]) else { return false }
+        a.pointee = x; b.pointee = y
+        return true
+    }
+}
