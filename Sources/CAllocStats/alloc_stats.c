@@ -12,6 +12,16 @@ static mallctl_fn find_mallctl(void) {
 
 int ct_jemalloc_loaded(void) { return find_mallctl() != NULL; }
 
+void ct_release_free_memory(void) {
+    mallctl_fn mallctl = find_mallctl();
+    if (mallctl) {
+        /* MALLCTL_ARENAS_ALL */
+        mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
+        return;
+    }
+    malloc_trim(0);
+}
+
 int ct_alloc_stats(size_t *allocated, size_t *active, size_t *resident) {
     mallctl_fn mallctl = find_mallctl();
     if (mallctl) {
