@@ -44,7 +44,20 @@ struct Sweep: ParsableCommand {
         var reaperPasses: Int, reaperPassesDue: Int, contendedPct: Double, cpusUtilized: Double
         /// Why a repeat of this point cannot be trusted (starved, reaper behind).
         var flags: [String]
-        var repeats: [RunReport]
+        var repeats: [Repeat]
+    }
+
+    /// One repeat's figures (the full reports would make the file megabytes).
+    struct Repeat: Codable {
+        var packetsPerSecond: Double, p99LatencyNanos: Double, cpusUtilized: Double
+        var created: UInt64, live: Int64, expiredStillLinked: Int, reaperPassesRun: Int, reaperPassesDue: Int
+        var warnings: [String]
+        init(_ r: RunReport) {
+            packetsPerSecond = r.packetsPerSecond; p99LatencyNanos = r.latencyNanos.p99; cpusUtilized = r.cpu.cpusUtilized
+            created = r.created; live = r.live; expiredStillLinked = r.expiredStillLinkedAtEnd
+            reaperPassesRun = r.reaperHealth?.passesRun ?? 0; reaperPassesDue = r.reaperHealth?.passesDue ?? 0
+            warnings = r.warnings
+        }
     }
 
     mutating func run() throws {
@@ -95,7 +108,7 @@ struct Sweep: ParsableCommand {
                                 expiredStillLinked: r.expiredStillLinkedAtEnd, reaperBusySeconds: r.reaperBusySeconds,
                                 reaperPasses: r.reaperPasses, reaperPassesDue: r.reaperHealth?.passesDue ?? 0,
                                 contendedPct: acq > 0 ? Double(con) * 100 / Double(acq) : 0,
-                                cpusUtilized: rep.cpusUtilized.mean, flags: Array(Set(flags)).sorted(), repeats: runs))
+                                cpusUtilized: rep.cpusUtilized.mean, flags: Array(Set(flags)).sorted(), repeats: runs.map(Repeat.init)))
             writeLine(2, "[\(k)/\(total)] buckets \(b) fraction \(f) max-expired \(e)% threads \(t): \(rep.packetsPerSecond.text(scale: 1e6, unit: " M")) pkt/s" + (flags.isEmpty ? "" : "  FLAGGED: " + flags.joined(separator: ", ")))
         }}}}
 
