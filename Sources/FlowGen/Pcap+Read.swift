@@ -15,6 +15,9 @@ public struct PcapStats: Sendable {
     /// IPv4 fragments after the first (no transport header).
     public var skippedFragment = 0
     public var skippedMalformed = 0
+    /// pcapng blocks other than section, interface and enhanced packet
+    /// blocks (skipped).
+    public var skippedBlocks = 0
     /// Packets whose timestamp is earlier than one before them in the file
     /// (replayed in timestamp order).
     public var outOfOrder = 0
@@ -51,6 +54,10 @@ public enum PcapReader {
 
     public static func parse(_ d: [UInt8], name: String, stats: inout PcapStats) throws(PcapError) -> [Packet] {
         func err(_ off: Int, _ what: String) -> PcapError { PcapError(description: "--pcap \(name): \(what) at byte offset \(off)") }
+        // pcapng (Wireshark's default) starts with a Section Header Block.
+        if d.count >= 4 && d[0] == 0x0a && d[1] == 0x0d && d[2] == 0x0d && d[3] == 0x0a {
+            return ordered(try parseNG(d, name: name, stats: &stats), &stats)
+        }
         guard d.count >= 24 else { throw err(0, "truncated global header (\(d.count) of 24 bytes)") }
         let magicLE = UInt32(d[0]) | UInt32(d[1]) << 8 | UInt32(d[2]) << 16 | UInt32(d[3]) << 24
         var swapped = false, nanos = false
@@ -66,7 +73,7 @@ public enum PcapReader {
             return swapped ? le.byteSwapped : le
         }
         let link = u32(20) & 0x0fff_ffff
-        guard [1, 101, 228, 229].contains(link) else { throw err(20, "unsupported link type \(link) (supported: 1 Ethernet, 101 raw IP, 228 IPv4, 229 IPv6)") }
+        guard supportedLinks.contains(link) else { throw err(20, "unsupported link type \(link) (\(linkHelp))") }
         var out: [Packet] = []
         var o = 24
         while o < d.count {
@@ -75,32 +82,47 @@ public enum PcapReader {
             let incl = Int(u32(o + 8))
             guard incl <= 262_144 else { throw err(o, "record length \(incl) exceeds 262144") }
             guard o + 16 + incl <= d.count else { throw err(o, "truncated record (\(incl) bytes announced, \(d.count - o - 16) present)") }
-            stats.records += 1
             let ts = sec * 1_000_000_000 + (nanos ? frac : frac * 1000)
-            var p = o + 16
-            let end = p + incl
-            var ethType: UInt16
-            if link == 1 {
-                guard incl >= 14 else { stats.skippedMalformed += 1; o = end; continue }
-                ethType = UInt16(d[p + 12]) << 8 | UInt16(d[p + 13])
-                p += 14
-                while ethType == 0x8100 || ethType == 0x88a8, p + 4 <= end {
-                    ethType = UInt16(d[p + 2]) << 8 | UInt16(d[p + 3]); p += 4
-                }
-            } else if link == 228 { ethType = 0x0800 } else if link == 229 { ethType = 0x86dd } else {
-                ethType = p < end ? (d[p] >> 4 == 6 ? 0x86dd : 0x0800) : 0
-            }
-            switch decode(d, p, end, ethType, ts) {
-            case .packet(let pk): out.append(pk); stats.used += 1
-            case .notIP: stats.skippedNotIP += 1
-            case .otherProtocol: stats.skippedProtocol += 1
-            case .fragment: stats.skippedFragment += 1
-            case .malformed: stats.skippedMalformed += 1
-            }
+            let end = o + 16 + incl
+            record(d, o + 16, end, link: link, ts: ts, into: &out, &stats)
             o = end
         }
-        // Timestamp order, ties in file order (a stable sort): replay and
-        // the deterministic mode both promise it.
+        return ordered(out, &stats)
+    }
+
+    /// Link types a capture may use.
+    static let supportedLinks: [UInt32] = [1, 101, 228, 229]
+    static let linkHelp = "supported: 1 Ethernet, 101 raw IP, 228 IPv4, 229 IPv6"
+
+    /// Decodes one captured frame [p, end) of link type `link` and counts it.
+    static func record(_ d: [UInt8], _ start: Int, _ end: Int, link: UInt32, ts: Int64, into out: inout [Packet],
+                       _ stats: inout PcapStats) {
+        stats.records += 1
+        var p = start
+        var ethType: UInt16
+        if link == 1 {
+            guard end - p >= 14 else { stats.skippedMalformed += 1; return }
+            ethType = UInt16(d[p + 12]) << 8 | UInt16(d[p + 13])
+            p += 14
+            while ethType == 0x8100 || ethType == 0x88a8, p + 4 <= end {
+                ethType = UInt16(d[p + 2]) << 8 | UInt16(d[p + 3]); p += 4
+            }
+        } else if link == 228 { ethType = 0x0800 } else if link == 229 { ethType = 0x86dd } else {
+            ethType = p < end ? (d[p] >> 4 == 6 ? 0x86dd : 0x0800) : 0
+        }
+        switch decode(d, p, end, ethType, ts) {
+        case .packet(let pk): out.append(pk); stats.used += 1
+        case .notIP: stats.skippedNotIP += 1
+        case .otherProtocol: stats.skippedProtocol += 1
+        case .fragment: stats.skippedFragment += 1
+        case .malformed: stats.skippedMalformed += 1
+        }
+    }
+
+    /// Packets in timestamp order, ties in file order (a stable sort):
+    /// replay and the deterministic mode both promise it.
+    static func ordered(_ packets: [Packet], _ stats: inout PcapStats) -> [Packet] {
+        var out = packets
         var later = Int64.min
         for p in out { if p.timestamp < later { stats.outOfOrder += 1 } else { later = p.timestamp } }
         if stats.outOfOrder > 0 {

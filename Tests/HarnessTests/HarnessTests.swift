@@ -263,4 +263,41 @@ import Sync
         #expect(back.first?.tcp.flags == [.ack, .ece, .cwr])
         #expect(stats.outOfOrder == 1 && back.map(\.timestamp) == back.map(\.timestamp).sorted())
     }
+
+    /// pcapng as Wireshark writes it: a section, an interface (with its
+    /// timestamp resolution), an unrelated block that is skipped, and
+    /// enhanced packet blocks.
+    @Test func pcapngSectionsInterfacesAndEnhancedPacketsAreRead() throws {
+        func le32(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)] }
+        func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8)] }
+        func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
+            let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
+            let len = UInt32(12 + padded.count)
+            return le32(type) + le32(len) + padded + le32(len)
+        }
+        let id = TupleID(srcAddr: IPAddress(v4: 0x0a00_0001), srcPort: 40000, dstAddr: IPAddress(v4: 0x0a00_0002),
+                         dstPort: 80, transProto: .tcp, netProto: .ipv4)
+        let frame = [UInt8](repeating: 2, count: 12) + [0x08, 0x00]
+            + PcapWriter.ipPacket(Packet(id: id, tcp: TCPSegment(flags: .syn, seq: 7), hook: .output))
+        func epb(_ ns: UInt64) -> [UInt8] {
+            block(6, le32(0) + le32(UInt32(ns >> 32)) + le32(UInt32(ns & 0xffff_ffff)) + le32(UInt32(frame.count))
+                + le32(UInt32(frame.count)) + frame)
+        }
+        let shb = block(0x0a0d_0d0a, le32(0x1a2b_3c4d) + le16(1) + le16(0) + [UInt8](repeating: 0xff, count: 8))
+        let idb = block(1, le16(1) + le16(0) + le32(65535) + le16(9) + le16(1) + [9, 0, 0, 0] + le16(0) + le16(0))
+        let nrb = block(4, le16(0) + le16(0))
+        let file = shb + idb + nrb + epb(2_000_000_123) + epb(1_000_000_456)
+        var stats = PcapStats()
+        let back = try PcapReader.parse(file, name: "ng", stats: &stats)
+        #expect(back.map(\.timestamp) == [1_000_000_456, 2_000_000_123])
+        #expect(back.allSatisfy { $0.id == id && $0.tcp.seq == 7 })
+        #expect(stats.skippedBlocks == 1 && stats.used == 2 && stats.outOfOrder == 1)
+        // A cut block is refused with its offset.
+        do {
+            _ = try PcapReader.parse(Array(file.dropLast(6)), name: "cut", stats: &stats)
+            Issue.record("accepted a truncated pcapng")
+        } catch {
+            #expect(error.description.contains("byte offset"))
+        }
+    }
 }

@@ -69,7 +69,8 @@ enum ReportBuilder {
         case .capture(let file, let st):
             source = SourceReport(kind: "pcap", file: file, recordsRead: st.records, packetsUsed: st.used,
                                   skipped: ["non-IP": st.skippedNotIP, "fragment": st.skippedFragment,
-                                            "other protocol": st.skippedProtocol, "malformed": st.skippedMalformed],
+                                            "other protocol": st.skippedProtocol, "malformed": st.skippedMalformed,
+                                            "other pcapng blocks": st.skippedBlocks],
                                   outOfOrder: st.outOfOrder)
         }
         return RunReport(
