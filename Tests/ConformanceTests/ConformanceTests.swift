@@ -231,6 +231,19 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
         #expect(t._checkInvariants(uniqueIDs: nil).ok)
     }
 
+    /// The table counts the most connections it held at once.
+    @Test(arguments: stateful)
+    func thePeakIsTheMostConnectionsAtOnce(_ e: DesignEntry) throws {
+        let t = makeTable(e)
+        var c = context()
+        for i in 0..<5 { _ = t.handlePacket(syn(client(300 + i)), clock: VirtualClock(0), &c) }
+        var sweeps = 0
+        while fullSweep(t, now: 200 * sec, &c).removed > 0 && sweeps < 10 { sweeps += 1 }
+        _ = t.handlePacket(syn(client(400)), clock: VirtualClock(200 * sec), &c)
+        let peak = try #require(t.inspect().peakConnections)
+        #expect(peak == 5 && t.inspect().connections == 1)
+    }
+
     /// The null design reads and counts every packet and keeps nothing.
     @Test func theNullDesignCountsEveryPacketAndKeepsNothing() throws {
         var cfg = RunConfig()

@@ -15,6 +15,8 @@ public struct TableInspection: Sendable {
     /// Removed connections whose memory is not freed yet (reclamation
     /// backlog).
     public var retiredNotFreed: Int = 0
+    /// The most connections the table held at once (nil: not tracked).
+    public var peakConnections: Int? = nil
 
     public init(slotName: String?, slotLengths: [Int], stripeName: String?, stripeContention: [UInt64],
                 tuples: Int, connections: Int) {

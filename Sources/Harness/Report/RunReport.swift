@@ -90,6 +90,8 @@ public struct RunReport: Codable, Sendable {
     public var removedOther: UInt64
     public var deferredByLockOrder: UInt64
     public var live: Int64
+    /// The most connections the table held at once (counted by the table;
+    /// designs that do not count it: the largest value sampled).
     public var livePeak: Int64
     public var tuplesAtEnd: Int
     public var expiredStillLinkedAtEnd: Int

@@ -79,6 +79,7 @@ extension BucketTable {
             unlockBucket(min(tb, rb), &ctx)
             if tb != rb { unlockBucket(max(tb, rb), &ctx) }
         }
-        if maxConnections != Int.max { live.store(records.count, ordering: .relaxed) }
+        live.store(records.count, ordering: .relaxed)
+        notePeak(records.count)
     }
 }

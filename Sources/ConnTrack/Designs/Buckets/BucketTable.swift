@@ -63,8 +63,12 @@ public final class BucketTable: ConnTrackTable, @unchecked Sendable {
     public let config: TableConfig
     /// immutable: Int.max when there is no limit
     let maxConnections: Int
-    /// Live connections; maintained only when a limit is set (atomic).
+    /// Live connections, counting inserts in flight (a slot is reserved
+    /// before the insert and given back if it does not happen).
     let live = Atomic<Int>(0)
+    /// The largest `live` after an insert: the true peak, up to other
+    /// workers' inserts in flight at that moment.
+    let peak = Atomic<Int>(0)
     /// Memory of removed connections, freed once no thread can see it.
     let reclaimer: Reclaimer
 

@@ -37,6 +37,9 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
     /// protected by mutex: the next connection's `serial` (insertion order,
     /// for export: the map's own order is per-process random)
     var nextSerial: UInt64 = 0
+    /// protected by mutex: connections in the map, and the most at once
+    var liveCount = 0
+    var peakCount = 0
 
     public init(_ config: TableConfig) {
         do { try config.validate(for: Self.traits) } catch { preconditionFailure(error.description) }
@@ -92,6 +95,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
     func removeLocked(_ c: UnsafeMutablePointer<ConnNode>, _ ctx: inout WorkerContext) {
         map[c.pointee.original.id] = nil
         map[c.pointee.reply.id] = nil
+        liveCount -= 1
         reclaimer.retire(c, &ctx)
     }
 
@@ -103,6 +107,8 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         map[c.pointee.original.id] = c.originalPtr
         c.pointee.serial = nextSerial
         nextSerial &+= 1
+        liveCount += 1
+        peakCount = max(peakCount, liveCount)
     }
 
     public func handlePacket<C: TimeSource>(_ p: Packet, clock: C, _ ctx: inout WorkerContext) -> PacketOutcome {
@@ -178,6 +184,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         var i = TableInspection(slotName: nil, slotLengths: [], stripeName: nil, stripeContention: [],
                                 tuples: map.count, connections: map.values.filter { $0.pointee.direction == .original }.count)
         i.retiredNotFreed = reclaimer.backlog
+        i.peakConnections = peakCount
         return i
     }
 
