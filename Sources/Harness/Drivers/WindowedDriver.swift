@@ -89,8 +89,10 @@ enum WindowedDriver: PacketDriver {
                     if !lane.exhausted {
                         let tail = lane.count - lane.pos
                         if lane.pos > 0 && tail > 0 {
-                            _ = UnsafeMutableBufferPointer(rebasing: lane.buf[0..<tail])
-                                .initialize(from: lane.buf[lane.pos..<lane.count])
+                            // The ranges overlap when the tail is longer than
+                            // the consumed prefix: a move allows that.
+                            let base = lane.buf.baseAddress!
+                            base.moveInitialize(from: base + lane.pos, count: tail)
                         }
                         lane.pos = 0
                         lane.count = tail
