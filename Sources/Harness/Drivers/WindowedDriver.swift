@@ -39,6 +39,8 @@ enum WindowedDriver: PacketDriver {
         var roundStart: Int64 = 0
         var tableNanos: Int64 = 0
         var windows = 0
+        /// The most live connections at a window boundary.
+        var livePeak: Int64 = 0
     }
 
     static func drive<T: ConnTrackTable>(_ env: RunEnvironment<T>) -> DriveResult {
@@ -60,6 +62,11 @@ enum WindowedDriver: PacketDriver {
         /// The leader's step between windows. Preconditions: every worker
         /// waits at the barrier.
         @Sendable func advance() {
+            // Every worker published its counters after its last batch of
+            // the window: live is exact here.
+            var s = TableStats()
+            for w in workers { s.merge(w.read()) }
+            clock.livePeak = max(clock.livePeak, Int64(s.created) - Int64(s.removed) - Int64(env.reaper.removedSoFar))
             if StopSignal.requested != nil { clock.done = true; clock.roundOver = true; return }
             // A soak checks (and may stop) while every worker waits here.
             if let soak, soak.step(virtualNow: clock.start) { clock.done = true; clock.roundOver = true; return }
@@ -148,7 +155,7 @@ enum WindowedDriver: PacketDriver {
         var ctx = WorkerContext(name: "driver", checkLockOrder: cfg.checkLockOrder)
         table.reclaim(&ctx)
         return DriveResult(contexts: contexts.all(), tableNanos: clock.tableNanos,
-                           generationNanos: workers.map(\.generationNanos).max() ?? 0, livePeak: 0, endTime: end,
+                           generationNanos: workers.map(\.generationNanos).max() ?? 0, livePeak: clock.livePeak, endTime: end,
                            windows: clock.windows, soak: soak?.report)
     }
 }

@@ -90,8 +90,11 @@ public struct RunReport: Codable, Sendable {
     public var removedOther: UInt64
     public var deferredByLockOrder: UInt64
     public var live: Int64
-    /// The most connections the table held at once (counted by the table;
-    /// designs that do not count it: the largest value sampled).
+    /// The most connections the table held at once: exact when the table
+    /// counts it (global-lock; buckets with a connection limit), otherwise
+    /// the largest value at a quiescent point (every window boundary in
+    /// windowed runs, every chunk in deterministic runs, every sample in
+    /// free-running ones).
     public var livePeak: Int64
     public var tuplesAtEnd: Int
     public var expiredStillLinkedAtEnd: Int

@@ -79,7 +79,9 @@ extension BucketTable {
             unlockBucket(min(tb, rb), &ctx)
             if tb != rb { unlockBucket(max(tb, rb), &ctx) }
         }
-        live.store(records.count, ordering: .relaxed)
-        notePeak(records.count)
+        if maxConnections != Int.max {
+            live.store(records.count, ordering: .relaxed)
+            notePeak(records.count)
+        }
     }
 }

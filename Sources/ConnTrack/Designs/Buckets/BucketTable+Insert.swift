@@ -26,7 +26,7 @@ extension BucketTable {
         }
         var inserted = false
         // A reserved slot that is not used (clash, insert_failed) is given back.
-        defer { if !inserted { live.subtract(1, ordering: .relaxed) } }
+        defer { if !inserted && maxConnections != Int.max { live.subtract(1, ordering: .relaxed) } }
         let (first, second) = rules.descendingInsertLocks ? (max(tb, rb), min(tb, rb)) : (min(tb, rb), max(tb, rb))
         lockBucket(first, &ctx)
         if second != first { lockBucket(second, &ctx) }
@@ -50,7 +50,7 @@ extension BucketTable {
         ctx.stats.insert &+= 1
         ctx.stats.created &+= 1
         inserted = true
-        notePeak(live.load(ordering: .relaxed))
+        if maxConnections != Int.max { notePeak(live.load(ordering: .relaxed)) }
         return .inserted
     }
 
@@ -71,7 +71,7 @@ extension BucketTable {
     /// full, and nothing could be dropped. Preconditions: the table lock is
     /// held, no bucket is.
     func reserveSlot(bucket tb: Int, now: Int64, _ ctx: inout WorkerContext) -> Bool {
-        guard maxConnections != Int.max else { live.add(1, ordering: .relaxed); return true }
+        guard maxConnections != Int.max else { return true }
         while true {
             var cur = live.load(ordering: .relaxed)
             while cur < maxConnections {

@@ -64,7 +64,7 @@ extension BucketTable {
         if uniqueIDs ?? rules.uniqueTupleIDs, rep.duplicateIDs > 0 {
             rep.violations.append("\(rep.duplicateIDs) duplicate tuple ids")
         }
-        if live.load(ordering: .relaxed) != rep.connections {
+        if maxConnections != Int.max && live.load(ordering: .relaxed) != rep.connections {
             rep.violations.append("live counter \(live.load(ordering: .relaxed)) != connections \(rep.connections)")
         }
         return rep
@@ -78,7 +78,7 @@ extension BucketTable {
                                 stripeContention: per.map(\.1), tuples: lengths.reduce(0, +),
                                 connections: connections().count)
         i.retiredNotFreed = reclaimer.backlog
-        i.peakConnections = peak.load(ordering: .relaxed)
+        i.peakConnections = maxConnections != Int.max ? peak.load(ordering: .relaxed) : nil
         return i
     }
 

@@ -68,7 +68,7 @@ extension BucketTable {
         case .reaper: ctx.stats.removedByReaper &+= 1
         case .other: ctx.stats.removedOther &+= 1
         }
-        live.subtract(1, ordering: .relaxed)
+        if maxConnections != Int.max { live.subtract(1, ordering: .relaxed) }
         reclaimer.retire(c, &ctx)
     }
 
