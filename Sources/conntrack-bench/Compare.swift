@@ -72,7 +72,8 @@ struct Compare: ParsableCommand {
             (n, Spread(zip(runs[n]!, seedRuns).map { $0.packetsPerSecond / max(1, $1.packetsPerSecond) }))
         })
         print(line("throughput vs seed2020", { r in
-            let s = ratios[names[summary.firstIndex { $0.runs[0].variant == r.runs[0].variant }!]]!
+            // A report's `variant` is its design's label, the key of `ratios`.
+            let s = ratios[r.runs[0].variant]!
             return s.n > 1 ? "\(ReportFormatter.f(s.mean))x ± \(ReportFormatter.f(s.stddev))" : "\(ReportFormatter.f(s.mean))x"
         }))
         let med = { (r: RepeatedRun) in r.medianRun }

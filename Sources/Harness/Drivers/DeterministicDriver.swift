@@ -26,8 +26,7 @@ enum DeterministicDriver: PacketDriver {
             env.table.reclaim(&ctx)
             if processed >= cfg.warmup { result.tableNanos += MonotonicClock.read() - t0 }
             processed += n
-            let s = ctx.stats
-            result.livePeak = max(result.livePeak, Int64(s.created) - Int64(s.removed) - Int64(env.reaper.removedSoFar))
+            result.livePeak = max(result.livePeak, env.liveConnections(ctx.stats))
         }
         env.table.workerOffline(slot)
         worker.virtualNow.store(worker.lastTimestamp, ordering: .relaxed)

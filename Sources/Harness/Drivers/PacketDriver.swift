@@ -98,6 +98,12 @@ extension RunEnvironment {
                 frozenNow: start, until: end, accountCPU: accountCPU, &ctx)
     }
 
+    /// Live connections from the workers' merged counters and the reaper's
+    /// removals. Exact when every worker is at a quiescent point.
+    func liveConnections(_ workers: TableStats) -> Int64 {
+        Int64(workers.created) - Int64(workers.removed) - Int64(reaper.removedSoFar)
+    }
+
     /// Latency slots one batch can fill.
     var latencyCapacity: Int { cfg.batch / cfg.latencySampleEvery + 2 }
 

@@ -66,7 +66,7 @@ enum WindowedDriver: PacketDriver {
             // the window: live is exact here.
             var s = TableStats()
             for w in workers { s.merge(w.read()) }
-            clock.livePeak = max(clock.livePeak, Int64(s.created) - Int64(s.removed) - Int64(env.reaper.removedSoFar))
+            clock.livePeak = max(clock.livePeak, env.liveConnections(s))
             if StopSignal.requested != nil { clock.done = true; clock.roundOver = true; return }
             // A soak checks (and may stop) while every worker waits here.
             if let soak, soak.step(virtualNow: clock.start) { clock.done = true; clock.roundOver = true; return }

@@ -37,8 +37,9 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
     /// protected by mutex: the next connection's `serial` (insertion order,
     /// for export: the map's own order is per-process random)
     var nextSerial: UInt64 = 0
-    /// protected by mutex: connections in the map, and the most at once
+    /// protected by mutex: connections in the map
     var liveCount = 0
+    /// protected by mutex: the most connections in the map at once
     var peakCount = 0
 
     public init(_ config: TableConfig) {
@@ -182,7 +183,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         var ctx = WorkerContext(name: "inspect", checkLockOrder: false)
         lock(&ctx); defer { unlock(&ctx) }
         var i = TableInspection(slotName: nil, slotLengths: [], stripeName: nil, stripeContention: [],
-                                tuples: map.count, connections: map.values.filter { $0.pointee.direction == .original }.count)
+                                tuples: map.count, connections: liveCount)
         i.retiredNotFreed = reclaimer.backlog
         i.peakConnections = peakCount
         return i
@@ -204,6 +205,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         let selfConns = conns.filter(\.isSelf).count
         rep.tuples = map.count + selfConns
         rep.connections = conns.count
+        if liveCount != conns.count { rep.violations.append("live counter \(liveCount) != connections \(conns.count)") }
 
         if rep.tuples != 2 * rep.connections { rep.violations.append("tuples \(rep.tuples) != 2 x connections \(rep.connections)") }
         return rep
