@@ -36,7 +36,7 @@ public enum Runner {
         let reaperWatch = WatchSlot(name: "reaper")
         let reaper = Reaper(table: table, policy: cfg.policy, startDelay: cfg.reaperStartDelay, startTime: startTime,
                             checkLockOrder: cfg.checkLockOrder, lockAction: cfg.checkLockOrder ? .trap : .record,
-                            watch: reaperWatch)
+                            watch: reaperWatch, fastForward: cfg.reaperFastForward)
         let env = RunEnvironment<T>(table: table, reaper: reaper, cfg: cfg, workers: workers, sources: sources,
                                  startTime: startTime)
         let wallStart = MonotonicClock.read()

@@ -68,6 +68,8 @@ struct ReaperOptions: ParsableArguments {
     var reaperStartDelay: Double = 5
     @Option(help: "linux2022 policy: buckets per pass.")
     var linuxBucketsPerPass: Int = 1024
+    @Flag(help: "Walk every reaper pass, even those a long idle gap makes computable from a summary (slow; the counters are the same).")
+    var noFastForward = false
 
     /// Converts the values (range checks that conversion needs happen
     /// here; the policy's own rules in `RunConfig.validate()`).
@@ -175,6 +177,7 @@ func makeRunConfig(_ table: TableOptions, _ reaper: ReaperOptions, _ scenario: S
     c.table = try table.tableConfig()
     if let p = try reaper.choice() { c.policy = p } else { c.reaperEnabled = false }
     c.reaperStartDelay = Int64(reaper.reaperStartDelay * 1e9)
+    c.reaperFastForward = !reaper.noFastForward
     c.scenario = try scenario.options()
     try driver.apply(&c)
     try validated(c)

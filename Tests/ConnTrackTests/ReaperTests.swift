@@ -49,13 +49,13 @@ import Testing
 
     @Test func linuxScheduleResumesUntilTheSweepEndsThenWaitsTheAverageLifetime() {
         var p = Linux2022ReaperPolicy(bucketsPerPass: 100, maxEvictions: 64)
-        func pass(_ buckets: Int, live: Int, remaining: Double) -> ReapPassResult {
+        func pass(_ buckets: Int, live: Int, remaining: Int128) -> ReapPassResult {
             .init(nextStart: 0, slotsScanned: buckets, checked: live, expired: 0, removed: 0, deferred: 0,
                   remainingSum: remaining, liveChecked: live, stoppedEarly: false)
         }
-        #expect(p.next(after: pass(100, live: 2, remaining: Double(20 * sec)), previous: 0, tableSize: 250) == ms)
+        #expect(p.next(after: pass(100, live: 2, remaining: Int128(20 * sec)), previous: 0, tableSize: 250) == ms)
         #expect(p.next(after: pass(100, live: 0, remaining: 0), previous: 0, tableSize: 250) == ms)
-        #expect(p.next(after: pass(50, live: 2, remaining: Double(40 * sec)), previous: 0, tableSize: 250) == 15 * sec)
+        #expect(p.next(after: pass(50, live: 2, remaining: Int128(40 * sec)), previous: 0, tableSize: 250) == 15 * sec)
         #expect(p.next(after: pass(250, live: 1, remaining: 1), previous: 0, tableSize: 250) == 1 * sec)
         #expect(p.next(after: pass(250, live: 0, remaining: 0), previous: 0, tableSize: 250) == 60 * sec)
     }

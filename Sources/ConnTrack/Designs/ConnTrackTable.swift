@@ -43,6 +43,29 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64,
                   _ ctx: inout WorkerContext) -> ReapPassResult
 
+    // MARK: Fast-forward of idle passes
+    //
+    // While no packet arrives, the table changes only where a pass removes
+    // something. A pass whose window holds nothing expired changes nothing,
+    // and its result follows from per-slot aggregates; so the reaper can
+    // skip the walk of such passes, exactly, when it is the only thread
+    // using the table (long gaps in virtual time).
+
+    /// The table's aggregates, slot by slot. Preconditions: no other thread
+    /// changes the table while the summary is in use.
+    func makeSweepSummary() -> SweepSummary
+
+    /// What `reapPass` with these arguments would return, and would add to
+    /// `ctx.stats`, computed from `summary`, when nothing in the window has
+    /// expired at `now`; nil when a real pass is needed.
+    func idlePass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, summary: SweepSummary,
+                  _ ctx: inout WorkerContext) -> ReapPassResult?
+
+    /// `reapPass`, keeping `summary` true of the table: removals update it,
+    /// or mark it invalid. Preconditions: as for `makeSweepSummary`.
+    func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, updating summary: inout SweepSummary,
+                  _ ctx: inout WorkerContext) -> ReapPassResult
+
     // MARK: Reclamation of removed connections
 
     /// Registers a thread that handles packets; returns its slot.

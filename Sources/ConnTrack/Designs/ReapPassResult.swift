@@ -12,14 +12,15 @@ public struct ReapPassResult: Sendable, Equatable {
     /// Expired tuples left in place because lock order forbade the removal.
     public var deferred: Int
     /// Sum and count of the time to expiry of live tuples checked (for the
-    /// Linux 2022 policy's average).
-    public var remainingSum: Double
+    /// Linux 2022 policy's average). Exact, so that a pass computed from a
+    /// `SweepSummary` gives the same sum as a walk.
+    public var remainingSum: Int128
     public var liveChecked: Int
     /// The pass stopped at its eviction cap before its slot budget.
     public var stoppedEarly: Bool
 
     public init(nextStart: Int = 0, slotsScanned: Int = 0, checked: Int = 0, expired: Int = 0, removed: Int = 0,
-                deferred: Int = 0, remainingSum: Double = 0, liveChecked: Int = 0, stoppedEarly: Bool = false) {
+                deferred: Int = 0, remainingSum: Int128 = 0, liveChecked: Int = 0, stoppedEarly: Bool = false) {
         self.nextStart = nextStart; self.slotsScanned = slotsScanned; self.checked = checked; self.expired = expired
         self.removed = removed; self.deferred = deferred; self.remainingSum = remainingSum
         self.liveChecked = liveChecked; self.stoppedEarly = stoppedEarly

@@ -13,7 +13,7 @@ public struct Linux2022ReaperPolicy: ReaperPolicy, Equatable {
     public var maxInterval: Int64 = 60 * Duration_ns.second
     /// Sweep state: buckets covered and lifetimes seen so far.
     public private(set) var sweptBuckets = 0
-    public private(set) var remainingSum: Double = 0
+    public private(set) var remainingSum: Int128 = 0
     public private(set) var liveSeen = 0
 
     public init(bucketsPerPass: Int = 1024, maxEvictions: Int = 64) {
@@ -31,7 +31,7 @@ public struct Linux2022ReaperPolicy: ReaperPolicy, Equatable {
         remainingSum += r.remainingSum
         liveSeen += r.liveChecked
         if sweptBuckets < tableSize { return resumeDelay }
-        let avg = liveSeen > 0 ? Int64(remainingSum / Double(liveSeen)) : maxInterval
+        let avg = liveSeen > 0 ? Int64(remainingSum / Int128(liveSeen)) : maxInterval
         sweptBuckets = 0; remainingSum = 0; liveSeen = 0
         return Swift.min(Swift.max(avg, minInterval), maxInterval)
     }

@@ -19,6 +19,11 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         public var late = 0
         /// The largest lag behind schedule (run's clock).
         public var maxLagNanos: Int64 = 0
+        /// Passes computed from a sweep summary instead of walked (their
+        /// counters are the same; see `runDue`).
+        public var fastForwarded = 0
+        /// Sweep summaries built for them.
+        public var summariesBuilt = 0
         public init() {}
     }
 
@@ -37,6 +42,8 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         /// How far behind its due time the pass started, on the run's clock
         /// (virtual time in virtual runs).
         public var lagNanos: Int64
+        /// Computed from a sweep summary (it found nothing expired).
+        public var fastForwarded: Bool
     }
 
     public let table: Table
@@ -60,6 +67,8 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// protected by control: the reaper's own counters
     public private(set) var ctx: WorkerContext
     public let historyLimit: Int
+    /// Compute idle passes from a sweep summary in `runDue` (see there).
+    public let fastForward: Bool
     /// Set by `stop`, read by the reaper thread.
     let stopRequested = Atomic<Bool>(false)
     /// protected by control (start/stop are called from one controlling thread)
@@ -68,8 +77,10 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// A reaper whose first pass is due at `startTime + startDelay`.
     public init(table: Table, policy: ReaperPolicyChoice, startDelay: Int64 = 5 * Duration_ns.second,
                 startTime: Int64, checkLockOrder: Bool = LockTracker.enabledByDefault,
-                lockAction: LockTracker.Action = .record, historyLimit: Int = 100_000, watch: WatchSlot? = nil) {
+                lockAction: LockTracker.Action = .record, historyLimit: Int = 100_000, watch: WatchSlot? = nil,
+                fastForward: Bool = true) {
         self.table = table
+        self.fastForward = fastForward
         self.policy = policy
         self.interval = policy.initialPrevious(startDelay: startDelay)
         self.nextDue = startTime &+ startDelay
@@ -85,42 +96,165 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// packets were processed at, since every pass due inside the window runs
     /// right after them and before the next window's. Returns the number of
     /// passes run.
+    ///
+    /// With `fastForward`, when the passes due would walk the table at
+    /// least twice over, the table's sweep summary is built and every pass
+    /// whose window holds nothing expired is computed from it instead of
+    /// walked: its counters, lock counts and interval are those of the walk
+    /// (a gap of years in virtual time costs the passes that find
+    /// something, not one per interval).
+    /// Preconditions: no other thread changes the table during the call
+    /// (the reaper's own thread calls it without fast-forward).
     @discardableResult
     public func runDue(upTo now: Int64, observed: Int64? = nil) -> Int {
         control.lock()
         defer { control.unlock() }
-        var n = 0
+        return runDueLocked(upTo: now, observed: observed ?? now, exclusive: true)
+    }
+
+    /// Preconditions: control is locked.
+    private func runDueLocked(upTo now: Int64, observed: Int64, exclusive: Bool) -> Int {
+        let p0 = passes
+        var summary: SweepSummary? = nil
+        var cycle: PassCycle? = nil
         while nextDue <= now {
             // A background reaper may be asked to stop mid-catch-up.
             if stopRequested.load(ordering: .relaxed) { break }
-            onePass(at: nextDue, observed: observed ?? now)
+            if exclusive && fastForward {
+                if summary?.valid != true && worthSummarising(upTo: now) {
+                    summary = table.makeSweepSummary()
+                    totals.summariesBuilt += 1
+                }
+                if let s = summary, s.valid {
+                    // Periods are looked for once the history is full: until
+                    // then every pass leaves its own record.
+                    if history.count >= historyLimit {
+                        if cycle == nil { cycle = anchor() }
+                        cycle!.steps.append((nextDue &- cycle!.nextDue, interval))
+                    }
+                    if idlePass(at: nextDue, observed: observed, summary: s) {
+                        nextDue &+= interval
+                        if let c = cycle {
+                            if currentState == c.state {
+                                skipPeriods(of: c, upTo: now, observed: observed, summary: s)
+                                cycle = nil
+                            } else if c.steps.count >= c.patience {
+                                cycle = anchor()
+                                cycle!.patience = 2 * c.patience
+                            }
+                        }
+                        continue
+                    }
+                }
+            }
+            cycle = nil
+            onePass(at: nextDue, observed: observed, summary: &summary)
             nextDue &+= interval
-            n += 1
         }
-        return n
+        return passes - p0
+    }
+
+    /// Preconditions: control is locked.
+    private var currentState: PassCycle.State { .init(interval: interval, nextStart: nextStart, policy: policy) }
+
+    /// Preconditions: control is locked.
+    private func anchor() -> PassCycle {
+        PassCycle(state: currentState, nextDue: nextDue,
+                  counters: .init(passes: passes, checked: totals.checked, tableLocks: ctx.stats.tableLock.acquisitions,
+                                  bucketLocks: ctx.stats.bucketLock.acquisitions,
+                                  connLocks: ctx.stats.connLock.acquisitions))
+    }
+
+    /// The state is back at `c`'s anchor after computed passes over an
+    /// unchanged table: adds as many whole repeats of those passes as are
+    /// due by `now` and certain to find nothing expired, to every counter
+    /// at once. A repeat is the same passes only when the schedule does not
+    /// read the time left on entries, or there are none.
+    /// Preconditions: control is locked; the history is full.
+    private func skipPeriods(of c: PassCycle, upTo now: Int64, observed: Int64, summary: SweepSummary) {
+        let period = nextDue &- c.nextDue
+        let all = summary.total
+        guard period > 0, !policy.readsRemainingTime || all.count == 0 else { return }
+        // Every pass of m repeats is due before nextDue + m·period: by `now`,
+        // and (for a table that holds entries) by the earliest expiry.
+        var m = (now &- nextDue) / period
+        if all.count > 0 { m = min(m, (all.minExpiry &- nextDue) / period) }
+        guard m > 0 else { return }
+        let k = Int64(passes - c.counters.passes)
+        totals.late += Int(c.latePasses(periods: m, period: period, start: nextDue, observed: observed))
+        totals.maxLagNanos = max(totals.maxLagNanos, observed &- nextDue)
+        passes += Int(m * k)
+        totals.fastForwarded += Int(m * k)
+        totals.checked += Int(m) * (totals.checked - c.counters.checked)
+        ctx.stats.tableLock.acquisitions &+= UInt64(m) &* (ctx.stats.tableLock.acquisitions &- c.counters.tableLocks)
+        ctx.stats.bucketLock.acquisitions &+= UInt64(m) &* (ctx.stats.bucketLock.acquisitions &- c.counters.bucketLocks)
+        ctx.stats.connLock.acquisitions &+= UInt64(m) &* (ctx.stats.connLock.acquisitions &- c.counters.connLocks)
+        ctx.watch?.progress.add(UInt64(m * k), ordering: .relaxed)
+        nextDue &+= m &* period
+    }
+
+    /// The passes due by `now`, at the current interval, would walk the
+    /// table at least twice: building a summary (one walk) pays.
+    /// Preconditions: control is locked.
+    private func worthSummarising(upTo now: Int64) -> Bool {
+        let size = table.sweepSlots
+        let perPass = max(1, policy.plan(tableSize: size).maxSlots)
+        let due = (now &- nextDue) / max(1, interval) &+ 1
+        let (slots, overflow) = due.multipliedReportingOverflow(by: Int64(perPass))
+        return due >= 64 && (overflow || slots / 2 >= Int64(size))
+    }
+
+    /// The pass due at `nextDue`, computed from `summary` when nothing in
+    /// its window has expired; false when it must be walked.
+    /// Preconditions: control is locked.
+    private func idlePass(at now: Int64, observed: Int64, summary: SweepSummary) -> Bool {
+        let size = table.sweepSlots
+        let plan = policy.plan(tableSize: size)
+        guard let r = table.idlePass(start: nextStart, maxSlots: plan.maxSlots, maxEvictions: plan.maxEvictions,
+                                     now: now, summary: summary, &ctx) else { return false }
+        totals.fastForwarded += 1
+        record(r, at: now, observed: observed, size: size, durationNanos: 0, cpuNanos: 0, fastForwarded: true)
+        return true
     }
 
     /// Runs the pass due at `nextDue` with `now` as its clock; `observed`
-    /// is the run's time when it actually started (for the lag).
+    /// is the run's time when it actually started (for the lag). A summary,
+    /// when there is one, is kept true of the table.
     /// Preconditions: control is locked.
-    private func onePass(at now: Int64, observed: Int64) {
+    private func onePass(at now: Int64, observed: Int64, summary: inout SweepSummary?) {
         ctx.locks.willAcquire(.reaperControl, file: #fileID, line: #line)
         let size = table.sweepSlots
         let plan = policy.plan(tableSize: size)
+        let c0 = threadCPUNanos()
+        let t0 = MonotonicClock.read()
+        let r: ReapPassResult
+        if summary != nil {
+            r = table.reapPass(start: nextStart, maxSlots: plan.maxSlots, maxEvictions: plan.maxEvictions,
+                               now: now, updating: &summary!, &ctx)
+        } else {
+            r = table.reapPass(start: nextStart, maxSlots: plan.maxSlots, maxEvictions: plan.maxEvictions, now: now, &ctx)
+        }
+        let dt = MonotonicClock.read() - t0
+        record(r, at: now, observed: observed, size: size, durationNanos: dt, cpuNanos: threadCPUNanos() - c0,
+               fastForwarded: false)
+        ctx.locks.released(.reaperControl)
+        // The reaper holds no connection pointer between passes.
+        table.reclaim(&ctx)
+    }
+
+    /// Counts a pass and asks the policy for the next interval: the same
+    /// for walked and computed passes. Preconditions: control is locked.
+    private func record(_ r: ReapPassResult, at now: Int64, observed: Int64, size: Int, durationNanos dt: Int64,
+                        cpuNanos: Int64, fastForwarded: Bool) {
         let lag = max(0, observed &- nextDue)
         if lag > interval { totals.late += 1 }
         totals.maxLagNanos = max(totals.maxLagNanos, lag)
-        let c0 = threadCPUNanos()
-        let t0 = MonotonicClock.read()
-        let r = table.reapPass(start: nextStart, maxSlots: plan.maxSlots, maxEvictions: plan.maxEvictions,
-                               now: now, &ctx)
-        let dt = MonotonicClock.read() - t0
-        totals.cpuNanos += threadCPUNanos() - c0
+        totals.cpuNanos += cpuNanos
         let next = policy.next(after: r, previous: interval, tableSize: size)
         if history.count < historyLimit {
             history.append(PassRecord(at: now, start: nextStart, checked: r.checked, expired: r.expired,
                                       removed: r.removed, deferred: r.deferred, interval: next, durationNanos: dt,
-                                      lagNanos: lag))
+                                      lagNanos: lag, fastForwarded: fastForwarded))
         }
         passes += 1
         totals.checked += r.checked
@@ -131,9 +265,6 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         ctx.watch?.progress.add(1, ordering: .relaxed)
         nextStart = r.nextStart
         interval = next
-        ctx.locks.released(.reaperControl)
-        // The reaper holds no connection pointer between passes.
-        table.reclaim(&ctx)
     }
 
     /// Starts the reaper thread. `now` is read by the reaper thread only:
@@ -152,11 +283,14 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
                 if due <= t {
                     if realTime {
                         control.lock()
-                        onePass(at: t, observed: t)
+                        var none: SweepSummary? = nil
+                        onePass(at: t, observed: t, summary: &none)
                         nextDue = now() &+ interval
                         control.unlock()
                     } else {
-                        runDue(upTo: t)
+                        control.lock()
+                        runDueLocked(upTo: t, observed: t, exclusive: false)
+                        control.unlock()
                     }
                 } else {
                     // Sleep in short slices so stop() is prompt.

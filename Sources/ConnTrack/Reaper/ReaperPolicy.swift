@@ -11,10 +11,17 @@ public protocol ReaperPolicy: Sendable {
 }
 
 /// The policies selectable at run time, without an existential.
-public enum ReaperPolicyChoice: ReaperPolicy {
+public enum ReaperPolicyChoice: ReaperPolicy, Equatable {
     case seed(SeedReaperPolicy)
     case linux2022(Linux2022ReaperPolicy)
     case cilium(CiliumReaperPolicy)
+
+    /// The schedule reads the time left on live entries (so it changes as
+    /// the clock advances, even over a table that does not).
+    public var readsRemainingTime: Bool {
+        if case .linux2022 = self { return true }
+        return false
+    }
 
     public var name: String {
         switch self { case .seed: "seed"; case .linux2022: "linux2022"; case .cilium: "cilium" }

@@ -22,6 +22,9 @@ public struct RunConfig: Sendable {
     public var reaperEnabled = true
     /// Delay before the first reaper pass (seed: 5 s), on the run's clock.
     public var reaperStartDelay: Int64 = 5 * Duration_ns.second
+    /// Passes with nothing expired in their window, while no packet
+    /// arrives, are computed instead of walked (`Reaper.runDue`).
+    public var reaperFastForward = true
     public var clock: ClockMode = .virtual
     /// One worker, timestamp order, reaper passes inline at their due times.
     public var deterministic = false

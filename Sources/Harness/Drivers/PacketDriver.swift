@@ -68,7 +68,12 @@ extension RunEnvironment {
                 if b.position == b.end { break }
                 let ts = packets[b.position].timestamp
                 if ts >= until { reachedUntil = true; break }
-                reaper.runDue(upTo: ts)
+                // The passes run before any packet at or after their due
+                // time: on time as far as the table can tell, however long
+                // the gap before `ts` (their lag is measured from the last
+                // packet processed).
+                let last = b.position > 0 ? packets[b.position - 1].timestamp : worker.lastTimestamp
+                reaper.runDue(upTo: ts, observed: last)
                 b.stopAtOrAfter = min(until, reaper.nextDueTime)
             }
             guard b.position > first else { break }

@@ -150,6 +150,7 @@ enum ReportBuilder {
         return ReaperHealth(passesDue: due, passesRun: r.passes, passesLate: r.totals.late,
                             maxLagMillis: Double(r.totals.maxLagNanos) / 1e6, p99LagMillis: dist(lags).p99,
                             behindShare: behind, behindLimit: ReaperHealth.behindLimit,
-                            flagged: behind > ReaperHealth.behindLimit, cpuSeconds: Double(r.totals.cpuNanos) / 1e9)
+                            flagged: behind > ReaperHealth.behindLimit, cpuSeconds: Double(r.totals.cpuNanos) / 1e9,
+                            passesComputed: r.totals.fastForwarded)
     }
 }

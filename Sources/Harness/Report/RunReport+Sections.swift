@@ -72,6 +72,9 @@ public struct ReaperHealth: Codable, Sendable, Equatable {
     public var behindLimit: Double
     public var flagged: Bool
     public var cpuSeconds: Double
+    /// Passes computed from a sweep summary instead of walked: they found
+    /// nothing expired during a gap without packets (nil in older reports).
+    public var passesComputed: Int?
 }
 
 /// How far the table-side counters depend on thread scheduling.

@@ -37,8 +37,10 @@ extension BucketTable {
     /// (the seed's `reapTupleLocked`). `remainingOut` receives the time to
     /// expiry. Preconditions: the table lock is held and bucket b is locked.
 
+    /// A removal is noted in `summary` when there is one.
     func reapTupleLocked(_ t: UnsafeMutablePointer<TupleNode>, _ b: Int, now: Int64, kind: RemovalKind,
-                         remainingOut: inout Int64, _ ctx: inout WorkerContext) -> ReapOutcome {
+                         remainingOut: inout Int64, summary: UnsafeMutablePointer<SweepSummary>? = nil,
+                         _ ctx: inout WorkerContext) -> ReapOutcome {
         let c = t.pointee.conn
         let r = remaining(c, now: now, &ctx)
         remainingOut = r
@@ -56,6 +58,10 @@ extension BucketTable {
         unlink(t.partner, rb)
         unlink(t, b)
         if lockPartner { unlockBucket(rb, &ctx) }
+        if let summary {
+            summary.pointee.removeEntry(slot: bucketIndex(t.partner.pointee.id), expiry: now &+ r)
+            summary.pointee.removeEntry(slot: b, expiry: now &+ r)
+        }
         finishRemoval(c, kind: kind, &ctx)
         return .removed
     }
@@ -91,6 +97,20 @@ extension BucketTable {
     /// `maxEvictions` connections were removed.
     public func reapPass(start: Int, maxSlots maxBuckets: Int, maxEvictions: Int = .max, now: Int64,
                          _ ctx: inout WorkerContext) -> ReapPassResult {
+        walk(start: start, maxBuckets: maxBuckets, maxEvictions: maxEvictions, now: now, summary: nil, &ctx)
+    }
+
+    public func reapPass(start: Int, maxSlots maxBuckets: Int, maxEvictions: Int, now: Int64,
+                         updating summary: inout SweepSummary, _ ctx: inout WorkerContext) -> ReapPassResult {
+        withUnsafeMutablePointer(to: &summary) {
+            walk(start: start, maxBuckets: maxBuckets, maxEvictions: maxEvictions, now: now, summary: $0, &ctx)
+        }
+    }
+
+    /// The pass; with a summary, removals are noted in it and the walked
+    /// buckets are recounted at the end.
+    private func walk(start: Int, maxBuckets: Int, maxEvictions: Int, now: Int64,
+                      summary: UnsafeMutablePointer<SweepSummary>?, _ ctx: inout WorkerContext) -> ReapPassResult {
         var res = ReapPassResult()
         readLock(&ctx)
         let count = bucketCount
@@ -105,9 +125,9 @@ extension BucketTable {
                 let afterNext = next?.pointee.next
                 res.checked += 1
                 var rem: Int64 = 0
-                let o = reapTupleLocked(n, idx, now: now, kind: .reaper, remainingOut: &rem, &ctx)
+                let o = reapTupleLocked(n, idx, now: now, kind: .reaper, remainingOut: &rem, summary: summary, &ctx)
                 switch o {
-                case .alive: res.remainingSum += Double(rem); res.liveChecked += 1
+                case .alive: res.remainingSum += Int128(rem); res.liveChecked += 1
                 case .deferred: res.expired += 1; res.deferred += 1
                 case .removed: res.expired += 1; res.removed += 1
                 }
@@ -117,6 +137,7 @@ extension BucketTable {
             i += 1
             if res.removed >= maxEvictions { res.stoppedEarly = i < maxBuckets; break }
         }
+        if let summary { recount(start: start, buckets: i, into: summary) }
         unlockTable(&ctx)
         res.slotsScanned = i
         // The seed: "We already checked buckets[idx]." (Not wrapped: the

@@ -166,7 +166,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
                 r.expired += 1
                 if t.pointee.direction == .original && victims.count < maxEvictions { victims.append(t.pointee.conn) }
             } else {
-                r.liveChecked += 1; r.remainingSum += Double(rem)
+                r.liveChecked += 1; r.remainingSum += Int128(rem)
             }
         }
         for c in victims { removeLocked(c, &ctx) }
@@ -174,6 +174,41 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         ctx.stats.removedByReaper &+= UInt64(victims.count)
         r.slotsScanned = min(maxBuckets, b)
         r.nextStart = s + maxBuckets
+        return r
+    }
+
+    /// One leaf per map entry, in the map's iteration order (which holds
+    /// while the map is not changed).
+    public func makeSweepSummary() -> SweepSummary {
+        var ctx = WorkerContext(name: "sweep-summary", checkLockOrder: false)
+        lock(&ctx); defer { unlock(&ctx) }
+        return SweepSummary(leaves: map.values.map { t in
+            var leaf = SweepSummary.Leaf.empty
+            leaf.add(expiry: remainingLocked(t.pointee.conn, now: 0, &ctx))
+            return leaf
+        })
+    }
+
+    /// The scan of `reapPass` over positions lo..<hi when none of them has
+    /// expired: it takes the table lock once and a connection lock per entry.
+    public func idlePass(start: Int, maxSlots maxBuckets: Int, maxEvictions: Int, now: Int64, summary: SweepSummary,
+                         _ ctx: inout WorkerContext) -> ReapPassResult? {
+        let n = summary.size, b = sweepSlots, s = start % b
+        guard summary.valid else { return nil }
+        let w = summary.range(n * s / b, n * min(b, s + maxBuckets) / b)
+        guard w.noneExpired(at: now) else { return nil }
+        ctx.stats.tableLock.acquisitions &+= 1
+        ctx.stats.connLock.acquisitions &+= UInt64(w.count)
+        return ReapPassResult(nextStart: s + maxBuckets, slotsScanned: min(maxBuckets, b), checked: w.count,
+                              remainingSum: w.remainingSum(at: now), liveChecked: w.count)
+    }
+
+    /// A removal reorders the map, so it invalidates the summary (the
+    /// reaper builds another when the gap is still long).
+    public func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, updating summary: inout SweepSummary,
+                         _ ctx: inout WorkerContext) -> ReapPassResult {
+        let r = reapPass(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now, &ctx)
+        if r.removed > 0 { summary.valid = false }
         return r
     }
 

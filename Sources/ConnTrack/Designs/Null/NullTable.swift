@@ -45,6 +45,19 @@ public final class NullTable: ConnTrackTable, @unchecked Sendable {
         ReapPassResult(nextStart: start + maxSlots, slotsScanned: min(maxSlots, 1))
     }
 
+    public func makeSweepSummary() -> SweepSummary { SweepSummary(leaves: []) }
+
+    /// Every pass of this design is idle.
+    public func idlePass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, summary: SweepSummary,
+                         _ ctx: inout WorkerContext) -> ReapPassResult? {
+        reapPass(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now, &ctx)
+    }
+
+    public func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, updating summary: inout SweepSummary,
+                         _ ctx: inout WorkerContext) -> ReapPassResult {
+        reapPass(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now, &ctx)
+    }
+
     // Nothing is ever retired, so there is nothing to reclaim.
     public func registerWorker() -> Int { 0 }
     public func workerQuiescent(_ slot: Int) {}
