@@ -27,65 +27,27 @@ public struct PcapStats: Sendable {
 /// Reads libpcap files (µs or ns, either byte order) over Ethernet (with
 /// 802.1Q tags), raw IP (101), or IPv4/IPv6 link types (228/229).
 public enum PcapReader {
+    /// Reads a whole capture into memory (tests, small files); runs
+    /// stream a capture instead (`Capture`).
     public static func read(path: String) throws(PcapError) -> [Packet] {
         var stats = PcapStats()
         return try read(path: path, stats: &stats)
     }
 
     public static func read(path: String, stats: inout PcapStats) throws(PcapError) -> [Packet] {
-        // Only a regular file: a FIFO would block the open forever and a
-        // device like /dev/zero would grow memory without end.
-        var st = stat()
-        guard stat(path, &st) == 0 else { throw PcapError(description: "--pcap: cannot open '\(path)': \(String(cString: strerror(errno)))") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw PcapError(description: "--pcap: '\(path)' is not a regular file (a FIFO, device or directory cannot be replayed)")
-        }
-        guard let f = fopen(path, "rb") else { throw PcapError(description: "--pcap: cannot open '\(path)': \(String(cString: strerror(errno)))") }
-        defer { fclose(f) }
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            if n <= 0 { break }
-            data.append(contentsOf: chunk[0..<n])
-        }
-        return try parse(data, name: path, stats: &stats)
+        try collect(CaptureCursor(FileSource(path: path), name: path), &stats)
     }
 
+    /// Parses a capture held in memory: every packet, in timestamp order.
     public static func parse(_ d: [UInt8], name: String, stats: inout PcapStats) throws(PcapError) -> [Packet] {
-        func err(_ off: Int, _ what: String) -> PcapError { PcapError(description: "--pcap \(name): \(what) at byte offset \(off)") }
-        // pcapng (Wireshark's default) starts with a Section Header Block.
-        if d.count >= 4 && d[0] == 0x0a && d[1] == 0x0d && d[2] == 0x0d && d[3] == 0x0a {
-            return ordered(try parseNG(d, name: name, stats: &stats), &stats)
-        }
-        guard d.count >= 24 else { throw err(0, "truncated global header (\(d.count) of 24 bytes)") }
-        let magicLE = UInt32(d[0]) | UInt32(d[1]) << 8 | UInt32(d[2]) << 16 | UInt32(d[3]) << 24
-        var swapped = false, nanos = false
-        switch magicLE {
-        case 0xa1b2_c3d4: break
-        case 0xa1b2_3c4d: nanos = true
-        case 0xd4c3_b2a1: swapped = true
-        case 0x4d3c_b2a1: swapped = true; nanos = true
-        default: throw err(0, "not a libpcap file (magic 0x\(String(magicLE, radix: 16)))")
-        }
-        func u32(_ o: Int) -> UInt32 {
-            let le = UInt32(d[o]) | UInt32(d[o + 1]) << 8 | UInt32(d[o + 2]) << 16 | UInt32(d[o + 3]) << 24
-            return swapped ? le.byteSwapped : le
-        }
-        let link = u32(20) & 0x0fff_ffff
-        guard supportedLinks.contains(link) else { throw err(20, "unsupported link type \(link) (\(linkHelp))") }
+        try collect(CaptureCursor(MemorySource(bytes: d), name: name), &stats)
+    }
+
+    static func collect<S: ByteSource>(_ c: CaptureCursor<S>, _ stats: inout PcapStats) throws(PcapError) -> [Packet] {
+        var c = c
         var out: [Packet] = []
-        var o = 24
-        while o < d.count {
-            guard o + 16 <= d.count else { throw err(o, "truncated record header") }
-            let sec = Int64(u32(o)), frac = Int64(u32(o + 4))
-            let incl = Int(u32(o + 8))
-            guard incl <= 262_144 else { throw err(o, "record length \(incl) exceeds 262144") }
-            guard o + 16 + incl <= d.count else { throw err(o, "truncated record (\(incl) bytes announced, \(d.count - o - 16) present)") }
-            let ts = sec * 1_000_000_000 + (nanos ? frac : frac * 1000)
-            let end = o + 16 + incl
-            record(d, o + 16, end, link: link, ts: ts, into: &out, &stats)
-            o = end
+        while let r = try c.next(&stats) {
+            if let p = count(frame(c.buf, 0, r.length, link: r.link, ts: r.timestamp), &stats) { out.append(p) }
         }
         return ordered(out, &stats)
     }
@@ -94,14 +56,26 @@ public enum PcapReader {
     static let supportedLinks: [UInt32] = [1, 101, 228, 229]
     static let linkHelp = "supported: 1 Ethernet, 101 raw IP, 228 IPv4, 229 IPv6"
 
-    /// Decodes one captured frame [p, end) of link type `link` and counts it.
-    static func record(_ d: [UInt8], _ start: Int, _ end: Int, link: UInt32, ts: Int64, into out: inout [Packet],
-                       _ stats: inout PcapStats) {
+    /// Counts one decoded record in `stats`; the packet, if it is one.
+    @inline(__always)
+    static func count(_ d: Decoded, _ stats: inout PcapStats) -> Packet? {
         stats.records += 1
+        switch d {
+        case .packet(let pk): stats.used += 1; return pk
+        case .notIP: stats.skippedNotIP += 1
+        case .otherProtocol: stats.skippedProtocol += 1
+        case .fragment: stats.skippedFragment += 1
+        case .malformed: stats.skippedMalformed += 1
+        }
+        return nil
+    }
+
+    /// Decodes one captured frame [start, end) of link type `link`.
+    static func frame(_ d: [UInt8], _ start: Int, _ end: Int, link: UInt32, ts: Int64) -> Decoded {
         var p = start
         var ethType: UInt16
         if link == 1 {
-            guard end - p >= 14 else { stats.skippedMalformed += 1; return }
+            guard end - p >= 14 else { return .malformed }
             ethType = UInt16(d[p + 12]) << 8 | UInt16(d[p + 13])
             p += 14
             while ethType == 0x8100 || ethType == 0x88a8, p + 4 <= end {
@@ -110,13 +84,7 @@ public enum PcapReader {
         } else if link == 228 { ethType = 0x0800 } else if link == 229 { ethType = 0x86dd } else {
             ethType = p < end ? (d[p] >> 4 == 6 ? 0x86dd : 0x0800) : 0
         }
-        switch decode(d, p, end, ethType, ts) {
-        case .packet(let pk): out.append(pk); stats.used += 1
-        case .notIP: stats.skippedNotIP += 1
-        case .otherProtocol: stats.skippedProtocol += 1
-        case .fragment: stats.skippedFragment += 1
-        case .malformed: stats.skippedMalformed += 1
-        }
+        return decode(d, p, end, ethType, ts)
     }
 
     /// Packets in timestamp order, ties in file order (a stable sort):

@@ -72,6 +72,13 @@ public struct PcapWriter {
         return ip + l4
     }
 
+    /// Hands over the bytes written so far and forgets them (a file is
+    /// written piece by piece).
+    public mutating func drain() -> [UInt8] {
+        defer { bytes = [] }
+        return bytes
+    }
+
     public mutating func append(_ p: Packet) {
         var frame: [UInt8] = [0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02]
         Self.be16(&frame, p.id.netProto.rawValue)

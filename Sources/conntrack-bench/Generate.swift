@@ -18,16 +18,26 @@ struct Generate: ParsableCommand {
         guard streams >= 1 && streams <= 64 else { throw ValidationError("--streams must be in 1...64, got \(streams)") }
         guard opts.packets <= 50_000_000 else { throw ValidationError("--packets must be at most 50000000 for a pcap, got \(opts.packets)") }
         let out = try OutputFile(pcap, option: "--pcap")
-        var w = PcapWriter()
-        var all: [Packet] = []
-        for s in 0..<streams {
-            var g = FlowGenerator(opts, stream: s, streams: streams)
-            while let p = g.next() { all.append(p) }
+        var written = 0
+        try out.write { emit in
+            var w = PcapWriter()
+            // One timeline across streams: each stream is in timestamp
+            // order, so a merge (ties to the lower stream) orders them all.
+            var gens = (0..<streams).map { FlowGenerator(opts, stream: $0, streams: streams) }
+            var heads = (0..<streams).map { gens[$0].next() }
+            while true {
+                var k = -1
+                for i in 0..<streams {
+                    if let p = heads[i], k < 0 || p.timestamp < heads[k]!.timestamp { k = i }
+                }
+                guard k >= 0 else { break }
+                w.append(heads[k]!)
+                written += 1
+                heads[k] = gens[k].next()
+                if w.bytes.count >= 1 << 22 { try emit(w.drain()) }
+            }
+            try emit(w.drain())
         }
-        // One timeline across streams.
-        all.sort { $0.timestamp < $1.timestamp }
-        for p in all { w.append(p) }
-        try out.write(w.bytes)
-        writeLine(out.isStdout ? 2 : 1, "wrote \(all.count) packets to \(pcap)")
+        writeLine(out.isStdout ? 2 : 1, "wrote \(written) packets to \(pcap)")
     }
 }

@@ -81,9 +81,14 @@ struct OutputFile {
     func write(_ text: String) throws { try write(Array(text.utf8)) }
 
     /// Writes `bytes` atomically: temporary file, fsync, rename.
-    func write(_ bytes: [UInt8]) throws {
+    func write(_ bytes: [UInt8]) throws { try write { emit in try emit(bytes) } }
+
+    /// Writes what `produce` emits, piece by piece (the whole never needs
+    /// to be in memory), to the temporary file that replaces the target at
+    /// the end; nothing replaces it when `produce` throws.
+    func write(_ produce: (_ emit: ([UInt8]) throws -> Void) throws -> Void) throws {
         if isStdout {
-            try Self.writeAll(1, bytes, what: "standard output")
+            try produce { try Self.writeAll(1, $0, what: "standard output") }
             return
         }
         let (dir, name) = Self.split(path)
@@ -92,7 +97,7 @@ struct OutputFile {
         guard fd >= 0 else { throw OutputError("\(option): cannot create a temporary file in '\(dir)': \(Self.errnoText())") }
         let tmp = String(cString: template)
         do {
-            try Self.writeAll(fd, bytes, what: path)
+            try produce { try Self.writeAll(fd, $0, what: path) }
             guard fchmod(fd, 0o644) == 0, fsync(fd) == 0 else { throw OutputError("\(option): cannot flush '\(path)': \(Self.errnoText())") }
             guard close(fd) == 0 else { throw OutputError("\(option): cannot close '\(path)': \(Self.errnoText())") }
             guard rename(tmp, path) == 0 else { throw OutputError("\(option): cannot rename onto '\(path)': \(Self.errnoText())") }

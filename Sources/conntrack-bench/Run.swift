@@ -75,25 +75,18 @@ struct Run: ParsableCommand {
                 }
             }
         }
-        var lists: [[Packet]]? = nil
-        if let pcap {
-            let (packets, stats) = readCapture(pcap)
-            cfg.source = .capture(file: pcap, stats: stats)
-            // Virtual time starts at the capture's first timestamp.
-            let t0 = packets.first?.timestamp ?? 0
-            let n = cfg.deterministic ? 1 : cfg.threads
-            // Flows stay on one worker (by hash of the unordered address pair).
-            var l = [[Packet]](repeating: [], count: n)
-            for p in packets { var q = p; q.timestamp -= t0; l[PcapReader.shard(q, n)].append(q) }
-            cfg.scenario.packets = max(1, packets.count)
-            lists = l
+        // A capture is checked whole now and streamed during the run.
+        let capture = pcap.map(openCapture)
+        if let capture {
+            cfg.source = .capture(file: capture.path, stats: capture.stats)
+            cfg.scenario.packets = max(1, capture.stats.used)
         }
         var reports: [RunReport] = []
         for i in 0..<repeats {
             if repeats > 1 && showProgress {
                 try? OutputFile.writeAll(textFD, Array("\r  repeat \(i + 1) of \(repeats)\n".utf8), what: "the terminal")
             }
-            reports.append(try lists.map { try Runner.run(cfg, packets: $0) } ?? Runner.run(cfg))
+            reports.append(try capture.map { try Runner.run(cfg, capture: $0) } ?? Runner.run(cfg))
             if StopSignal.requested != nil { break }
         }
         let repeated = RepeatedRun(reports)
@@ -124,11 +117,10 @@ func timeSeriesCSV(_ samples: [Sample]) -> String {
     return out
 }
 
-/// Reads a capture or exits with its one-line error (code 2).
-func readCapture(_ path: String) -> ([Packet], PcapStats) {
-    var stats = PcapStats()
-    switch Result(catching: { () throws(PcapError) -> [Packet] in try PcapReader.read(path: path, stats: &stats) }) {
-    case .success(let p): return (p, stats)
+/// Checks a capture or exits with its one-line error (code 2).
+func openCapture(_ path: String) -> Capture {
+    switch Result(catching: { () throws(PcapError) -> Capture in try Capture(path: path) }) {
+    case .success(let c): return c
     case .failure(let e): fail(e.description)
     }
 }

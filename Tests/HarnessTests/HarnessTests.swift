@@ -291,6 +291,54 @@ import Sync
         #expect(stats.outOfOrder == 1 && back.map(\.timestamp) == back.map(\.timestamp).sorted())
     }
 
+    /// A capture streamed from its file gives each worker the packets the
+    /// whole-file read gives it, in timestamp order, whether the file is in
+    /// that order (read in order) or not (read through a sorted index), and
+    /// a deterministic run of it the same report.
+    @Test(arguments: [false, true])
+    func streamedCapturesReplayLikeTheWholeFile(_ shuffled: Bool) throws {
+        var o = ScenarioOptions()
+        o.flows = 300; o.packets = 5000; o.scenario = .mix; o.natFraction = 0
+        var g = FlowGenerator(o)
+        var packets: [Packet] = []
+        while let p = g.next() { packets.append(p) }
+        if shuffled {
+            // Swap neighbours in blocks of 7, and repeat some timestamps
+            // (ties keep file order).
+            for i in stride(from: 0, to: packets.count - 7, by: 7) {
+                packets.swapAt(i, i + 6)
+                packets[i + 2].timestamp = packets[i + 1].timestamp
+            }
+        }
+        var w = PcapWriter()
+        for p in packets { w.append(p) }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(shuffled)-\(getpid()).pcap").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(w.bytes).write(to: URL(fileURLWithPath: path))
+        let whole = try PcapReader.read(path: path)
+        let capture = try Capture(path: path)
+        #expect(capture.stats.used == whole.count)
+        #expect((capture.stats.outOfOrder > 0) == shuffled && (capture.indexBytes > 0) == shuffled)
+        let t0 = whole.first!.timestamp
+        #expect(capture.firstTimestamp == t0)
+        for n in [1, 2] {
+            for k in 0..<n {
+                var s = capture.stream(worker: k, of: n, rebase: t0)
+                var got: [Packet] = []
+                while let p = s.next() { got.append(p) }
+                let want = whole.filter { PcapReader.shard($0, n) == k }.map { var q = $0; q.timestamp -= t0; return q }
+                #expect(got == want, "worker \(k) of \(n)")
+                #expect(s.failure == nil)
+            }
+        }
+        var c = small(.mix, threads: 1, deterministic: true)
+        c.scenario.packets = whole.count
+        let streamed = try Runner.run(c, capture: capture)
+        let listed = try Runner.run(c, packets: [whole.map { var q = $0; q.timestamp -= t0; return q }])
+        #expect(try deterministicJSON(streamed) == deterministicJSON(listed))
+        #expect(streamed.packets == UInt64(whole.count))
+    }
+
     /// pcapng as Wireshark writes it: a section, an interface (with its
     /// timestamp resolution), an unrelated block that is skipped, and
     /// enhanced packet blocks.

@@ -1,16 +1,18 @@
 import ConnTrack
 import FlowGen
 
-/// Where one worker's packets come from: a generator stream or a list
-/// (a replayed capture).
+/// Where one worker's packets come from: a generator stream, a capture
+/// read as it is replayed, or a list (tests).
 struct PacketSource {
     var gen: FlowGenerator?
+    var capture: CaptureStream?
     var list: [Packet]?
     var pos = 0
 
     /// Fills `buf` from the front; returns the packets written (0: done).
     mutating func fill(_ buf: UnsafeMutableBufferPointer<Packet>) -> Int {
         if gen != nil { return gen!.fill(buf) }
+        if capture != nil { return capture!.fill(buf) }
         let n = min(buf.count, list!.count - pos)
         for k in 0..<n { buf[k] = list![pos + k] }
         pos += n
