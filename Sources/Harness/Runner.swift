@@ -10,14 +10,14 @@ public enum Runner {
     /// Runs the configured scenario.
     public static func run(_ config: RunConfig) throws(ConfigError) -> RunReport {
         try config.validate()
-        return run(config.designType!, config, packets: nil)
+        return try run(config.designType!, config, packets: nil)
     }
 
     /// Replays fixed packet lists (one per worker), e.g. a capture.
     public static func run(_ config: RunConfig, packets: [[Packet]]) throws(ConfigError) -> RunReport {
         try config.validate()
         guard !packets.isEmpty else { throw ConfigError("a replay needs at least one packet list") }
-        return run(config.designType!, config, packets: packets)
+        return try run(config.designType!, config, packets: packets)
     }
 
     /// Replays a capture as it reads it: one stream per worker (one in a
@@ -27,18 +27,24 @@ public enum Runner {
         try config.validate()
         let n = config.deterministic ? 1 : config.threads
         let streams = (0..<n).map { capture.stream(worker: $0, of: n, rebase: capture.firstTimestamp ?? 0) }
-        return run(config.designType!, config, packets: nil, streams: streams)
+        return try run(config.designType!, config, packets: nil, streams: streams)
     }
 
     /// Preconditions: `cfg` was validated.
     static func run<T: ConnTrackTable>(_: T.Type, _ cfg: RunConfig, packets: [[Packet]]?,
-                                       streams: [CaptureStream]? = nil) -> RunReport {
+                                       streams: [CaptureStream]? = nil) throws(ConfigError) -> RunReport {
         let threads = streams?.count ?? packets?.count ?? cfg.threads
         let workers = (0..<threads).map { WorkerShared(index: $0) }
+        // A restored scenario goes on from where each stream was saved.
+        let resume = cfg.restore.flatMap { r in
+            r.header.scenario == cfg.scenario && r.header.streamPositions?.count == threads ? r.header.streamPositions : nil
+        }
         let sources = SourceBox((0..<threads).map { w in
             if let s = streams { return PacketSource(capture: s[w]) }
             if let p = packets { return PacketSource(list: p[w]) }
-            return PacketSource(gen: FlowGenerator(cfg.scenario, stream: w, streams: threads))
+            var g = FlowGenerator(cfg.scenario, stream: w, streams: threads)
+            for _ in 0..<(resume?[w] ?? 0) { _ = g.next() }
+            return PacketSource(gen: g)
         })
         // The heap before the table exists: what it grows by is the table's.
         let heapBefore = allocatedBytes()
@@ -49,8 +55,22 @@ public enum Runner {
         let reaper = Reaper(table: table, policy: cfg.policy, startDelay: cfg.reaperStartDelay, startTime: startTime,
                             checkLockOrder: cfg.checkLockOrder, lockAction: cfg.checkLockOrder ? .trap : .record,
                             watch: reaperWatch, fastForward: cfg.reaperFastForward)
+        var restoreNanos: Int64 = 0
+        if let r = cfg.restore {
+            let t0 = MonotonicClock.read()
+            defer { restoreNanos = MonotonicClock.read() - t0 }
+            var ctx = WorkerContext(name: "restore", checkLockOrder: cfg.checkLockOrder)
+            do throws(ImportError) { try table.importConnections(r.records, &ctx) } catch {
+                throw ConfigError("--restore " + r.describe(record: error.record, error.reason))
+            }
+            // The seed's afterLoad: the reaper starts again after its delay.
+            if let s = r.header.reaper, cfg.reaperEnabled, s.policy.name == cfg.policy.name {
+                reaper.restore(s, earliest: r.header.savedAt &+ cfg.reaperStartDelay)
+            }
+            for (w, p) in (resume ?? []).enumerated() { workers[w].processed = p }
+        }
         let env = RunEnvironment<T>(table: table, reaper: reaper, cfg: cfg, workers: workers, sources: sources,
-                                 startTime: startTime)
+                                 startTime: startTime, carried: cfg.restore?.header.counters)
         let wallStart = MonotonicClock.read()
         let sampler = Sampler<T>(env, totalPackets: packets.map { $0.reduce(0) { $0 + $1.count } } ?? cfg.scenario.packets,
                               wallStart: wallStart)
@@ -59,10 +79,16 @@ public enum Runner {
         sampler.start()
         watchdog.start()
         let usageStart = ProcessUsage.now()
-        let drive = cfg.deterministic ? DeterministicDriver.drive(env)
+        var drive = cfg.deterministic ? DeterministicDriver.drive(env)
             : cfg.clock == .virtual && cfg.windowNanos > 0 ? WindowedDriver.drive(env)
             : RoundsDriver.drive(env)
         let usageEnd = ProcessUsage.now()
+        if let peak = cfg.restore?.header.livePeak { drive.livePeak = max(drive.livePeak, peak) }
+        if cfg.saveAtEnd {
+            var merged = TableStats()
+            for c in drive.contexts { merged.merge(c.stats) }
+            env.save(at: drive.endTime, workerStats: merged, livePeak: drive.livePeak, atEnd: true)
+        }
         let samples = sampler.stop()
         watchdog.stop()
         let wallNanos = MonotonicClock.read() - wallStart
@@ -71,6 +97,11 @@ public enum Runner {
         let checks = EndOfRunChecks.run(table, cfg, endTime: drive.endTime)
         var report = ReportBuilder.build(env, drive: drive, inspection: inspection, checks: checks, samples: samples,
                                          wallNanos: wallNanos, usage: (usageStart, usageEnd), tableHeapBytes: heapGrowth)
+        if let r = cfg.restore {
+            report.restoredConnections = r.records.count
+            report.restoreSeconds = Double(restoreNanos) / 1e9
+            report.restoreLoadSeconds = Double(r.loadNanos) / 1e9
+        }
         // A capture that changed after it was checked ends its stream early.
         for f in Set(sources.cells.compactMap { $0.source.capture?.failure?.description }).sorted() {
             report.warnings.append("capture replay ended early: \(f)")

@@ -13,6 +13,7 @@ struct Run: ParsableCommand {
     @OptionGroup var reaper: ReaperOptions
     @OptionGroup var scenario: ScenarioArgs
     @OptionGroup var driver: DriverOptions
+    @OptionGroup var snapshot: SnapshotOptions
     @Option(help: "Replay this libpcap file instead of a scenario (Ethernet or raw IP; IPv4/IPv6; TCP/UDP).")
     var pcap: String?
     @Option(help: "Write the report as JSON (versioned schema) to this file; '-' writes it to standard output and the text report to standard error.")
@@ -64,7 +65,7 @@ struct Run: ParsableCommand {
         let jsonOut = try json.map { try OutputFile($0, option: "--json") }
         let csvOut = try csv.map { try OutputFile($0, option: "--csv") }
         // Machine-readable output on stdout moves the human text to stderr.
-        let textFD: Int32 = jsonOut?.isStdout == true || csvOut?.isStdout == true ? 2 : 1
+        let textFD: Int32 = jsonOut?.isStdout == true || csvOut?.isStdout == true || snapshot.dump == "-" ? 2 : 1
         let showProgress = !noProgress && isatty(textFD) == 1
         if csvOut != nil || showProgress {
             cfg.sampleSeconds = sampleInterval
@@ -80,7 +81,11 @@ struct Run: ParsableCommand {
         if let capture {
             cfg.source = .capture(file: capture.path, stats: capture.stats)
             cfg.scenario.packets = max(1, capture.stats.used)
+            cfg.clockEpochUnixNanos = capture.firstTimestamp ?? 0
         }
+        let saveOut = try snapshot.save.map { try OutputFile($0, option: "--save") }
+        let dumpOut = try snapshot.dump.map { try OutputFile($0, option: "--dump") }
+        let sink = try snapshot.apply(&cfg, repeats: repeats)
         var reports: [RunReport] = []
         for i in 0..<repeats {
             if repeats > 1 && showProgress {
@@ -100,6 +105,7 @@ struct Run: ParsableCommand {
             try jsonOut.write(Array(data) + [0x0a])
         }
         if let csvOut { try csvOut.write(timeSeriesCSV(report.timeSeries)) }
+        if let sink { try snapshot.write(sink, save: saveOut, dump: dumpOut) }
         // Stopped by a signal: the partial report was written; 128 + signal.
         if let sig = StopSignal.requested { throw ArgumentParser.ExitCode(128 + sig) }
         // The worst outcome of any repeat decides the exit code.

@@ -272,7 +272,11 @@ import Testing
         #expect(lt.timeout(proto: .tcp, tcb: tcb, udp: UDPState()) == 120 * sec)
         tcb.updateInbound(TCPSegment(flags: [.syn, .ack], seq: 9, ack: 2))
         #expect(lt.timeout(proto: .tcp, tcb: tcb, udp: UDPState()) == 5 * Duration_ns.day)
+        // Linux: the first FIN (here from the reply side) is FIN_WAIT; its
+        // ACK makes it CLOSE_WAIT.
         tcb.updateInbound(TCPSegment(flags: [.fin, .ack], seq: 10, ack: 2))
+        #expect(lt.timeout(proto: .tcp, tcb: tcb, udp: UDPState()) == 120 * sec)   // FIN_WAIT
+        tcb.updateOutbound(TCPSegment(flags: .ack, seq: 2, ack: 11))
         #expect(lt.timeout(proto: .tcp, tcb: tcb, udp: UDPState()) == 60 * sec)   // CLOSE_WAIT
         tcb.updateInbound(TCPSegment(flags: .rst, seq: 11))
         #expect(lt.timeout(proto: .tcp, tcb: tcb, udp: UDPState()) == 10 * sec)   // CLOSE

@@ -27,6 +27,9 @@ public struct DesignTraits: Sendable {
     /// 2020 walk stops at its first removal). For every other variant a
     /// full sweep must remove every expired connection.
     public var incompleteSweepVariants: Set<Variant>
+    /// Variants whose table may hold one tuple id twice by design (the 2020
+    /// insert has no re-check); import accepts such duplicates for them.
+    public var duplicateIDVariants: Set<Variant> = []
     /// Approximate heap bytes per slot (bucket) and per connection, for the
     /// up-front memory estimate.
     public var bytesPerSlot: Int = 0

@@ -34,17 +34,14 @@ public struct Timeouts: Sendable, Equatable, Codable {
         case .seed:
             return tcb.state == .alive ? established : other
         case .linux:
-            switch tcb.state {
-            case .drop, .connecting: return synSent
-            case .reset: return close
-            case .closedByPeer, .closedBySelf: return timeWait
-            case .alive:
-                switch (tcb.outbound.finSeen, tcb.inbound.finSeen) {
-                case (false, false): return established
-                case (true, true): return lastAck
-                case (true, false): return finWait
-                case (false, true): return closeWait
-                }
+            switch tcb.linuxState {
+            case .none, .synSent: return synSent
+            case .established: return established
+            case .finWait: return finWait
+            case .closeWait: return closeWait
+            case .lastAck: return lastAck
+            case .timeWait: return timeWait
+            case .close: return close
             }
         }
     }

@@ -1,7 +1,7 @@
 /// Cilium's conntrack GC schedule: each pass walks the whole table; with a
 /// delete ratio above 25 % the interval shrinks by that ratio (at most
 /// ×0.1), below 5 % it grows ×1.5; clamped to [minInterval, maxInterval].
-public struct CiliumReaperPolicy: ReaperPolicy, Equatable {
+public struct CiliumReaperPolicy: ReaperPolicy, Equatable, Codable {
     public var initialInterval: Int64 = 5 * 60 * Duration_ns.second
     public var minInterval: Int64 = 10 * Duration_ns.second
     public var maxInterval: Int64 = 12 * 3600 * Duration_ns.second

@@ -5,7 +5,7 @@
 /// entries it saw, clamped to [minInterval, maxInterval]. Linux caps a pass
 /// at 10 ms of CPU; a bucket budget stands in for that so runs stay
 /// deterministic, and `maxEvictions` mirrors its expired-entries cap.
-public struct Linux2022ReaperPolicy: ReaperPolicy, Equatable {
+public struct Linux2022ReaperPolicy: ReaperPolicy, Equatable, Codable {
     public var bucketsPerPass: Int = 1024
     public var maxEvictions: Int = 64
     public var resumeDelay: Int64 = 1 * Duration_ns.millisecond

@@ -1,50 +1,67 @@
 import Sync
 import struct Synchronization.Atomic
 
+/// Exact sums over every pass, however long the run.
+public struct ReaperTotals: Sendable, Equatable, Codable {
+    public var checked = 0
+    public var expired = 0
+    public var removed = 0
+    public var deferred = 0
+    /// Wall-clock nanoseconds spent in passes.
+    public var busyNanos: Int64 = 0
+    /// CPU time of the thread that ran the passes, during the passes.
+    public var cpuNanos: Int64 = 0
+    /// Passes that started more than one interval after they were due.
+    public var late = 0
+    /// The largest lag behind schedule (run's clock).
+    public var maxLagNanos: Int64 = 0
+    /// Passes computed from a sweep summary instead of walked (their
+    /// counters are the same; see `runDue`).
+    public var fastForwarded = 0
+    /// Sweep summaries built for them.
+    public var summariesBuilt = 0
+    public init() {}
+}
+
+public struct ReaperPassRecord: Sendable, Equatable, Codable {
+    /// When the pass ran (clock time; virtual in deterministic runs).
+    public var at: Int64
+    public var start: Int
+    public var checked: Int
+    public var expired: Int
+    public var removed: Int
+    public var deferred: Int
+    /// Delay chosen for the next pass.
+    public var interval: Int64
+    /// Wall-clock duration of the pass.
+    public var durationNanos: Int64
+    /// How far behind its due time the pass started, on the run's clock
+    /// (virtual time in virtual runs).
+    public var lagNanos: Int64
+    /// Computed from a sweep summary (it found nothing expired).
+    public var fastForwarded: Bool
+}
+
+/// Everything a reaper carries from one pass to the next and has counted:
+/// what a saved table keeps so that a restored run goes on where it was.
+public struct ReaperState: Sendable, Equatable, Codable {
+    public var policy: ReaperPolicyChoice
+    public var passes: Int
+    public var nextStart: Int
+    public var interval: Int64
+    public var nextDue: Int64
+    public var history: [ReaperPassRecord]
+    public var totals: ReaperTotals
+    /// The reaper's own table counters (removals, lock acquisitions).
+    public var stats: TableStats
+}
+
 /// The adaptive reaper: runs `reapPass` on the table according to a
 /// policy, either inline (`runDue`, for deterministic runs and tests) or on
 /// its own thread (`start` / `stop`, the seed's `startReaper` goroutine).
 public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
-    /// Exact sums over every pass, however long the run.
-    public struct Totals: Sendable, Equatable {
-        public var checked = 0
-        public var expired = 0
-        public var removed = 0
-        public var deferred = 0
-        /// Wall-clock nanoseconds spent in passes.
-        public var busyNanos: Int64 = 0
-        /// CPU time of the thread that ran the passes, during the passes.
-        public var cpuNanos: Int64 = 0
-        /// Passes that started more than one interval after they were due.
-        public var late = 0
-        /// The largest lag behind schedule (run's clock).
-        public var maxLagNanos: Int64 = 0
-        /// Passes computed from a sweep summary instead of walked (their
-        /// counters are the same; see `runDue`).
-        public var fastForwarded = 0
-        /// Sweep summaries built for them.
-        public var summariesBuilt = 0
-        public init() {}
-    }
-
-    public struct PassRecord: Sendable, Equatable {
-        /// When the pass ran (clock time; virtual in deterministic runs).
-        public var at: Int64
-        public var start: Int
-        public var checked: Int
-        public var expired: Int
-        public var removed: Int
-        public var deferred: Int
-        /// Delay chosen for the next pass.
-        public var interval: Int64
-        /// Wall-clock duration of the pass.
-        public var durationNanos: Int64
-        /// How far behind its due time the pass started, on the run's clock
-        /// (virtual time in virtual runs).
-        public var lagNanos: Int64
-        /// Computed from a sweep summary (it found nothing expired).
-        public var fastForwarded: Bool
-    }
+    public typealias Totals = ReaperTotals
+    public typealias PassRecord = ReaperPassRecord
 
     public let table: Table
     /// The reaper control lock: first in the lock order.
@@ -289,7 +306,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
                         control.unlock()
                     } else {
                         control.lock()
-                        runDueLocked(upTo: t, observed: t, exclusive: false)
+                        _ = runDueLocked(upTo: t, observed: t, exclusive: false)
                         control.unlock()
                     }
                 } else {
@@ -314,6 +331,27 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     public func snapshot() -> (passes: Int, interval: Int64, nextStart: Int, stats: TableStats, history: [PassRecord],
                                totals: Totals) {
         control.withLock { (passes, interval, nextStart, ctx.stats, history, totals) }
+    }
+
+    /// The reaper's state and counters, for a save. Preconditions: the
+    /// reaper thread is stopped (the seed's `beforeSave`).
+    public func savedState() -> ReaperState {
+        control.withLock {
+            ReaperState(policy: policy, passes: passes, nextStart: nextStart, interval: interval, nextDue: nextDue,
+                        history: history, totals: totals, stats: ctx.stats)
+        }
+    }
+
+    /// Takes up a saved state: the same position, interval, policy state
+    /// and counters. The next pass is due when it was, but not before
+    /// `earliest` (the seed's `afterLoad` restarts the reaper after its
+    /// start delay). Preconditions: the reaper thread is stopped.
+    public func restore(_ s: ReaperState, earliest: Int64) {
+        control.withLock {
+            policy = s.policy; passes = s.passes; nextStart = s.nextStart; interval = s.interval
+            nextDue = max(s.nextDue, earliest)
+            history = Array(s.history.prefix(historyLimit)); totals = s.totals; ctx.stats = s.stats
+        }
     }
 
     /// When the next pass is due.

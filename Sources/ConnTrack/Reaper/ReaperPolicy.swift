@@ -11,7 +11,7 @@ public protocol ReaperPolicy: Sendable {
 }
 
 /// The policies selectable at run time, without an existential.
-public enum ReaperPolicyChoice: ReaperPolicy, Equatable {
+public enum ReaperPolicyChoice: ReaperPolicy, Equatable, Codable {
     case seed(SeedReaperPolicy)
     case linux2022(Linux2022ReaperPolicy)
     case cilium(CiliumReaperPolicy)

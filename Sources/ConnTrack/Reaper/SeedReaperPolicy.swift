@@ -2,7 +2,7 @@
 /// `maxExpiredPercent` of checked tuples had expired, come back after
 /// `minInterval`, else after the previous interval + `minInterval`, capped
 /// at `maxFullTraversal / fraction`.
-public struct SeedReaperPolicy: ReaperPolicy, Equatable {
+public struct SeedReaperPolicy: ReaperPolicy, Equatable, Codable {
     public var fraction: Int = 128
     public var maxExpiredPercent: Int = 50
     public var minInterval: Int64 = 10 * Duration_ns.millisecond

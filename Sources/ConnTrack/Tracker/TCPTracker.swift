@@ -59,6 +59,8 @@ public struct TCPStream: Sendable, Hashable, Codable {
     public var fin: UInt32 = 0
     public var rstSeen = false
 
+    public init() {}
+
     /// gVisor's `header.Acceptable(segSeq, segLen, una, end)` as of 2020
     /// (RFC 793 pages 26 and 69, with Linux's inclusive window end): a zero
     /// window takes only an empty segment at `una`; an empty segment is
@@ -89,6 +91,11 @@ public struct TCB: Sendable, Hashable, Codable {
     public var outbound = TCPStream()
 
     public init() {}
+
+    /// A control block as saved (a restored table).
+    public init(state: TrackerResult, phase: Phase, firstFin: FirstFin, inbound: TCPStream, outbound: TCPStream) {
+        self.state = state; self.phase = phase; self.firstFin = firstFin; self.inbound = inbound; self.outbound = outbound
+    }
 
     /// gVisor `IsEmpty`: nothing recorded yet.
     public var isEmpty: Bool {

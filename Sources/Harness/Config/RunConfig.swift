@@ -56,6 +56,22 @@ public struct RunConfig: Sendable {
     public var source: RunSource = .scenario
     /// A soak instead of a fixed number of packets (windowed runs only).
     public var soak: SoakConfig? = nil
+    /// Unix time (ns) of the virtual clock's 0: a scenario's nominal start
+    /// (what `generate` writes), a capture's first timestamp. Saved tables
+    /// store `lastUsed` as Unix time through it.
+    public var clockEpochUnixNanos: Int64 = PcapWriter().epochOffset
+    /// A saved table to start from (`--restore`).
+    public var restore: TableSnapshot? = nil
+    /// Let a restored table go into another design, variant or bucket count.
+    public var rehash = false
+    /// Save the table when virtual time reaches this, the workers paused at
+    /// a batch (deterministic) or window (lock-step) boundary.
+    public var saveAt: Int64? = nil
+    /// Save the table at the end of the run, before the end-of-run checks.
+    public var saveAtEnd = false
+    /// Receives every table saved (`saveAt`, `saveAtEnd`), on the thread
+    /// that saved it, while the workers wait.
+    public var onSnapshot: (@Sendable (_ snapshot: TableSnapshot, _ atEnd: Bool) -> Void)? = nil
 
     public init() {}
 
@@ -93,6 +109,23 @@ public struct RunConfig: Sendable {
             throw ConfigError("--window-ms must be in 0...3600000, got \(Double(windowNanos) / 1e6)")
         }
         try MemoryEstimate.check(self)
+        if let t = saveAt {
+            guard t >= 0 else { throw ConfigError("--save-at must be >= 0 seconds, got \(Double(t) / 1e9)") }
+            guard clock == .virtual && (deterministic || windowNanos > 0) && soak == nil else {
+                throw ConfigError("--save-at needs the virtual clock with --deterministic or lock-step windows (not --clock \(clock.rawValue), --window-ms 0 or --soak)")
+            }
+        }
+        if let r = restore {
+            let h = r.header
+            let variant = (table.variant ?? d.traits.defaultVariant)?.rawValue
+            let sameTable = h.design == design && h.variant == variant && h.buckets == table.buckets
+            guard sameTable || rehash else {
+                throw ConfigError("--restore: the table was saved as \(h.design)\(h.variant.map { "/" + $0 } ?? "") with \(h.buckets) buckets; pass --rehash to load it into \(design)\(variant.map { "/" + $0 } ?? "") with \(table.buckets)")
+            }
+            if let m = table.maxConnections, r.records.count > m {
+                throw ConfigError("--restore: the table holds \(r.records.count) connections, more than --max-connections \(m)")
+            }
+        }
         if let s = soak {
             guard !deterministic && clock == .virtual && windowNanos > 0, case .scenario = source else {
                 throw ConfigError("--soak needs a generated scenario on the virtual clock with lock-step windows (not --deterministic, --pcap, --clock \(clock.rawValue) or --window-ms 0)")

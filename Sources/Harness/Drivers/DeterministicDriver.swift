@@ -15,13 +15,25 @@ enum DeterministicDriver: PacketDriver {
         defer { buf.deallocate(); latencies.deallocate() }
         var result = DriveResult(contexts: [], tableNanos: 0, generationNanos: 0, livePeak: 0, endTime: 0)
         var processed = 0
+        var saveAt = cfg.saveAt
         while StopSignal.requested == nil {
             let g0 = MonotonicClock.read()
             let n = env.sources.fill(0, buf)
             result.generationNanos += MonotonicClock.read() - g0
             if n == 0 { break }
             let t0 = MonotonicClock.read()
-            env.process(UnsafeBufferPointer(rebasing: buf[0..<n]), worker: worker, slot: slot, latencies: latencies,
+            var done = 0
+            if let t = saveAt {
+                // Up to the first packet at or after t; the save, then the rest.
+                done = env.process(UnsafeBufferPointer(rebasing: buf[0..<n]), worker: worker, slot: slot,
+                                   latencies: latencies, inlineReaper: cfg.reaperEnabled, until: t, &ctx)
+                if done < n && StopSignal.requested == nil {
+                    env.save(at: worker.lastTimestamp, workerStats: ctx.stats,
+                             livePeak: max(result.livePeak, env.liveConnections(ctx.stats)))
+                    saveAt = nil
+                }
+            }
+            env.process(UnsafeBufferPointer(rebasing: buf[done..<n]), worker: worker, slot: slot, latencies: latencies,
                         inlineReaper: cfg.reaperEnabled, &ctx)
             env.table.reclaim(&ctx)
             if processed >= cfg.warmup { result.tableNanos += MonotonicClock.read() - t0 }

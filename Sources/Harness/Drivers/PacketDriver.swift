@@ -11,6 +11,8 @@ struct RunEnvironment<T: ConnTrackTable>: @unchecked Sendable {
     /// Time the reaper's schedule starts from: CLOCK_MONOTONIC at the start
     /// for real clocks, 0 for virtual time.
     let startTime: Int64
+    /// Counters of a restored run before its save: worker 0 starts from them.
+    var carried: TableStats? = nil
 }
 
 /// What a driver hands back when every packet was processed.
@@ -115,6 +117,7 @@ extension RunEnvironment {
     func makeContext(_ w: Int) -> WorkerContext {
         var ctx = WorkerContext(name: "worker-\(w)", checkLockOrder: cfg.checkLockOrder,
                                 action: cfg.checkLockOrder ? .trap : .record)
+        if w == 0, let c = carried { ctx.stats = c }
         ctx.watch = workers[w].watch
         return ctx
     }

@@ -41,6 +41,8 @@ enum WindowedDriver: PacketDriver {
         var windows = 0
         /// The most live connections at a window boundary.
         var livePeak: Int64 = 0
+        /// The `saveAt` save was taken.
+        var saved = false
     }
 
     static func drive<T: ConnTrackTable>(_ env: RunEnvironment<T>) -> DriveResult {
@@ -77,7 +79,14 @@ enum WindowedDriver: PacketDriver {
             // Skip empty windows; run the passes due by the new start, right
             // after the packets processed at the old one.
             let processedAt = clock.start
-            clock.start = max(clock.start + w, floorW(next))
+            let newStart = max(clock.start + w, floorW(next))
+            // A save at a window boundary: every packet before the window
+            // that reaches the save time is in the table.
+            if let t = cfg.saveAt, !clock.saved, newStart >= t {
+                clock.saved = true
+                env.save(at: processedAt, workerStats: s, livePeak: clock.livePeak)
+            }
+            clock.start = newStart
             clock.windows += 1
             if cfg.reaperEnabled { env.reaper.runDue(upTo: clock.start, observed: processedAt) }
         }

@@ -86,7 +86,7 @@ enum ReportBuilder {
             insertFailed: s.insertFailed, drop: s.drop, earlyDrop: s.earlyDrop, searchRestart: s.searchRestart,
             created: s.created, removedInline: all.removedInline, removedByReaper: all.removedByReaper,
             removedOther: all.removedOther, deferredByLockOrder: all.deferredByLockOrder,
-            live: live, livePeak: inspection.peakConnections.map(Int64.init) ?? max(samplePeak, drive.livePeak, live),
+            live: live, livePeak: inspection.peakConnections.map { max(Int64($0), drive.livePeak) } ?? max(samplePeak, drive.livePeak, live),
             tuplesAtEnd: checks.invariants.tuples, expiredStillLinkedAtEnd: checks.expiredAtEnd,
             expiredSurvivingFullSweep: checks.survivingFullSweep,
             trackerInit: s.trackerInit, trackerResults: results,

@@ -56,6 +56,9 @@ public enum ReportFormatter {
             o += "  records read \(num(r.source.recordsRead ?? 0)), used \(num(r.source.packetsUsed ?? 0)), skipped: \(sk.isEmpty ? "none" : sk)"
                 + ((r.source.outOfOrder ?? 0) > 0 ? ", \(num(r.source.outOfOrder!)) out of timestamp order (replayed in order)" : "") + "\n"
         }
+        if let n = r.restoredConnections {
+            o += "  restored \(num(n)) connections from a saved table (file read and checked in \(String(format: "%.3f", r.restoreLoadSeconds ?? 0)) s, import \(String(format: "%.3f", r.restoreSeconds ?? 0)) s)\n"
+        }
         if let s = r.interrupted { o += "  INTERRUPTED by \(s): the figures cover the \(num(r.packets)) packets processed until then\n" }
         o += "  determinism: \(r.determinism.mode): \(r.determinism.statement)\n"
         for w in r.warnings { o += "  WARNING: \(w)\n" }

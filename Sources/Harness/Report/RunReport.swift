@@ -144,6 +144,12 @@ public struct RunReport: Codable, Sendable {
     public var interrupted: String?
     /// A soak's checks (nil: not a soak).
     public var soak: SoakReport?
+    /// A run that started from a saved table: what was loaded and how long
+    /// the import into the table took (wall clock).
+    public var restoredConnections: Int?
+    public var restoreSeconds: Double?
+    /// Reading and checking the file before the run (wall clock).
+    public var restoreLoadSeconds: Double?
 
     public var invariants: InvariantReport
     public var lockOrderViolations: [String]

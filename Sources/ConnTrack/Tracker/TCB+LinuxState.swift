@@ -1,0 +1,44 @@
+/// nf_conntrack's TCP states, as `conntrack -L` prints them.
+public enum LinuxTCPState: String, Sendable, Codable, CaseIterable {
+    case none = "NONE"
+    case synSent = "SYN_SENT"
+    case established = "ESTABLISHED"
+    case finWait = "FIN_WAIT"
+    case closeWait = "CLOSE_WAIT"
+    case lastAck = "LAST_ACK"
+    case timeWait = "TIME_WAIT"
+    case close = "CLOSE"
+}
+
+extension TCB {
+    /// The Linux state this tracker state corresponds to. gVisor's tracker
+    /// reports Alive from the SYN-ACK on, so SYN_RECV is not told apart
+    /// from ESTABLISHED. Linux enters FIN_WAIT on the first FIN from either
+    /// side, CLOSE_WAIT once that FIN is acknowledged, LAST_ACK on the
+    /// second FIN, and TIME_WAIT once both are acknowledged.
+    @inline(__always)
+    public var linuxState: LinuxTCPState {
+        switch state {
+        case .drop: return isEmpty ? .none : .synSent
+        case .connecting: return .synSent
+        case .reset: return .close
+        case .closedByPeer, .closedBySelf: return .timeWait
+        case .alive:
+            switch (outbound.finSeen, inbound.finSeen) {
+            case (false, false): return .established
+            case (true, true): return .lastAck
+            case (true, false): return outbound.closed ? .closeWait : .finWait
+            case (false, true): return inbound.closed ? .closeWait : .finWait
+            }
+        }
+    }
+
+    /// A packet has been accepted from the reply side (Linux's
+    /// IPS_SEEN_REPLY: `conntrack -L` prints [UNREPLIED] without it).
+    public var seenReply: Bool { phase == .established || inbound.rstSeen }
+
+    /// Linux's IPS_ASSURED, approximated: the reply side's SYN-ACK was
+    /// accepted. (Linux waits for the handshake's final ACK, which this
+    /// tracker does not record apart.)
+    public var assured: Bool { phase == .established }
+}

@@ -1,0 +1,43 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ConnTrack
+import Sync
+
+extension RunEnvironment {
+    /// Saves the table as the seed's `beforeSave` does: the reaper is not
+    /// running (inline or between windows here, or stopped), the design's
+    /// export holds its table lock while it reads every connection, and the
+    /// reaper's position, interval and policy state go with it.
+    /// `workerStats` are the workers' merged counters so far.
+    /// Preconditions: every worker is paused at a batch or window boundary.
+    func save(at now: Int64, workerStats: TableStats, livePeak: Int64, atEnd: Bool = false) {
+        guard let sink = cfg.onSnapshot else { return }
+        let t0 = MonotonicClock.read()
+        let records = table.exportConnections(now: now)
+        let exportNanos = MonotonicClock.read() - t0
+        let fromGenerators = sources.cells.allSatisfy { $0.source.gen != nil }
+        let header = SnapshotHeader(
+            design: T.traits.name, variant: (cfg.table.variant ?? T.traits.defaultVariant)?.rawValue,
+            buckets: table.sweepSlots, hashSeed: table.hashSeed, timeouts: cfg.table.timeouts,
+            maxConnections: cfg.table.maxConnections, connections: records.count,
+            clock: cfg.clock == .virtual ? "virtual" : "real", clockEpochUnixNanos: clockEpoch, savedAt: now,
+            reaper: cfg.reaperEnabled ? reaper.savedState() : nil, counters: workerStats,
+            // The table's own peak where it keeps one (exact).
+            livePeak: max(livePeak, Int64(table.inspect().peakConnections ?? 0)),
+            scenario: fromGenerators ? cfg.scenario : nil,
+            streamPositions: fromGenerators ? workers.map(\.processed) : nil)
+        var s = TableSnapshot(header: header, records: records)
+        s.exportNanos = exportNanos
+        sink(s, atEnd)
+    }
+
+    /// Unix time of the run clock's 0: the configured virtual epoch, or for
+    /// a real clock (CLOCK_MONOTONIC) the offset of CLOCK_REALTIME from it.
+    var clockEpoch: Int64 {
+        guard cfg.clock != .virtual else { return cfg.clockEpochUnixNanos }
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) - MonotonicClock.read()
+    }
+}
