@@ -33,9 +33,10 @@ extension TCB {
         }
     }
 
-    /// A packet has been accepted from the reply side (Linux's
-    /// IPS_SEEN_REPLY: `conntrack -L` prints [UNREPLIED] without it).
-    public var seenReply: Bool { phase == .established || inbound.rstSeen }
+    /// The reply side's SYN-ACK was accepted (Linux's IPS_SEEN_REPLY:
+    /// `conntrack -L` prints [UNREPLIED] without it). An RST answering the
+    /// SYN does not count: Linux destroys such an entry still unreplied.
+    public var seenReply: Bool { phase == .established }
 
     /// Linux's IPS_ASSURED, approximated: the reply side's SYN-ACK was
     /// accepted. (Linux waits for the handshake's final ACK, which this
