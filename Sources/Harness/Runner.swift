@@ -65,7 +65,8 @@ public enum Runner {
             }
             // The seed's afterLoad: the reaper starts again after its delay.
             if let s = r.header.reaper, cfg.reaperEnabled, s.policy.name == cfg.policy.name {
-                reaper.restore(s, earliest: r.header.savedAt &+ cfg.reaperStartDelay)
+                // On a real clock the delay counts from the restore itself.
+                reaper.restore(s, earliest: (cfg.clock == .virtual ? r.header.savedAt : startTime) &+ cfg.reaperStartDelay)
             }
             for (w, p) in (resume ?? []).enumerated() { workers[w].processed = p }
         }

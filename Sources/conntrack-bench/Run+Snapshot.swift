@@ -70,7 +70,15 @@ extension SnapshotOptions {
         }
         if let restore {
             var s = Self.load(restore, option: "--restore")
-            if case .capture = cfg.source { s = s.rebased(toEpoch: cfg.clockEpochUnixNanos) } else {
+            // The connections keep their age on the run's clock: a capture's
+            // or a real clock's timeline, or the saved virtual one.
+            if cfg.clock != .virtual {
+                var ts = timespec()
+                clock_gettime(CLOCK_REALTIME, &ts)
+                s = s.rebased(toEpoch: Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) - MonotonicClock.read())
+            } else if case .capture = cfg.source {
+                s = s.rebased(toEpoch: cfg.clockEpochUnixNanos)
+            } else {
                 cfg.clockEpochUnixNanos = s.header.clockEpochUnixNanos
             }
             if !rehash {

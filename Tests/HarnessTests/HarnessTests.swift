@@ -125,6 +125,21 @@ import Sync
         #expect(try deterministicJSON(Runner.run(d)) != deterministicJSON(a))
     }
 
+    /// A deterministic run's live peak is the true one: the same as the
+    /// table's own peak (kept exactly when the table has a limit), though
+    /// the counters are read only at chunk boundaries.
+    @Test(arguments: [ScenarioKind.churn, .mix])
+    func deterministicLivePeakIsTheTablesExactPeak(_ s: ScenarioKind) throws {
+        var c = small(s, threads: 1, deterministic: true)
+        c.chunk = 50_000
+        c.reaperStartDelay = 0
+        let sampled = try Runner.run(c)
+        c.table.maxConnections = 10_000_000
+        let counted = try Runner.run(c)
+        #expect(sampled.livePeak == counted.livePeak)
+        #expect(sampled.livePeak > sampled.live)
+    }
+
     /// A day without packets in the middle of a capture: the report is the
     /// same whether the idle passes are walked or computed, and the long
     /// gap is crossed mostly by computed ones.

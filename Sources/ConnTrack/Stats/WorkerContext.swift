@@ -6,6 +6,25 @@ import Sync
 public struct WorkerContext {
     public var stats = TableStats()
     public var locks: LockTracker
+    /// The most connections this thread's own creations and removals had
+    /// added at any moment since `resetNetPeak` (a live peak that misses no
+    /// moment, where one thread and its inline reaper change the table).
+    public var netPeak: Int64 = 0
+
+    /// Connections this thread created less those it removed.
+    @inlinable public var net: Int64 {
+        Int64(bitPattern: stats.created &- stats.removedInline &- stats.removedOther)
+    }
+
+    /// Counts a connection created (the one place `created` is counted).
+    @inlinable
+    public mutating func noteCreated() {
+        stats.created &+= 1
+        let n = net
+        if n > netPeak { netPeak = n }
+    }
+
+    public mutating func resetNetPeak() { netPeak = net }
 
     public init(name: String, checkLockOrder: Bool = LockTracker.enabledByDefault,
                 action: LockTracker.Action = .record) {

@@ -28,8 +28,7 @@ enum DeterministicDriver: PacketDriver {
                 done = env.process(UnsafeBufferPointer(rebasing: buf[0..<n]), worker: worker, slot: slot,
                                    latencies: latencies, inlineReaper: cfg.reaperEnabled, until: t, &ctx)
                 if done < n && StopSignal.requested == nil {
-                    env.save(at: worker.lastTimestamp, workerStats: ctx.stats,
-                             livePeak: max(result.livePeak, env.liveConnections(ctx.stats)))
+                    env.save(at: worker.lastTimestamp, workerStats: ctx.stats, livePeak: max(result.livePeak, worker.livePeak))
                     saveAt = nil
                 }
             }
@@ -38,7 +37,7 @@ enum DeterministicDriver: PacketDriver {
             env.table.reclaim(&ctx)
             if processed >= cfg.warmup { result.tableNanos += MonotonicClock.read() - t0 }
             processed += n
-            result.livePeak = max(result.livePeak, env.liveConnections(ctx.stats))
+            result.livePeak = max(result.livePeak, worker.livePeak)
         }
         env.table.workerOffline(slot)
         worker.virtualNow.store(worker.lastTimestamp, ordering: .relaxed)

@@ -61,6 +61,11 @@ extension RunEnvironment {
         b.frozenNow = frozenNow
         b.stopAtOrAfter = inlineReaper ? min(until, reaper.nextDueTime) : until
         var reachedUntil = false
+        // One worker with the reaper inline: the exact live peak is its own
+        // running peak less the reaper's removals, folded before each pass.
+        let exactPeak = cfg.deterministic
+        var reaped = exactPeak ? Int64(reaper.removedSoFar) : 0
+        if exactPeak { ctx.resetNetPeak() }
         // A stop signal is honoured between batches.
         while b.position < packets.count && !reachedUntil && StopSignal.requested == nil {
             let first = b.position
@@ -75,7 +80,9 @@ extension RunEnvironment {
                 // the gap before `ts` (their lag is measured from the last
                 // packet processed).
                 let last = b.position > 0 ? packets[b.position - 1].timestamp : worker.lastTimestamp
+                if exactPeak { worker.livePeak = max(worker.livePeak, ctx.netPeak - reaped) }
                 reaper.runDue(upTo: ts, observed: last)
+                if exactPeak { reaped = Int64(reaper.removedSoFar); ctx.resetNetPeak() }
                 b.stopAtOrAfter = min(until, reaper.nextDueTime)
             }
             guard b.position > first else { break }
@@ -86,6 +93,7 @@ extension RunEnvironment {
             worker.watch.progress.add(UInt64(b.position - first), ordering: .relaxed)
             worker.publish(ctx.stats)
         }
+        if exactPeak { worker.livePeak = max(worker.livePeak, ctx.netPeak - reaped) }
         worker.processed += b.position
         if b.position > 0 { worker.lastTimestamp = packets[b.position - 1].timestamp }
         let busy = MonotonicClock.read() - t0

@@ -20,6 +20,8 @@ final class WorkerShared: @unchecked Sendable {
     var generationNanos: Int64 = 0
     /// Written by the worker, read after it joined.
     var processed = 0
+    /// The exact live peak (deterministic runs: one worker, reaper inline).
+    var livePeak: Int64 = 0
     /// Wall time spent processing, written by the worker, read after it joined.
     var busyNanos: Int64 = 0
     /// Thread CPU time while processing (on the calls that measured it),

@@ -48,7 +48,7 @@ extension BucketTable {
         pushFront(c.originalPtr, tb)
         pushFront(c.replyPtr, rb)
         ctx.stats.insert &+= 1
-        ctx.stats.created &+= 1
+        ctx.noteCreated()
         inserted = true
         if maxConnections != Int.max { notePeak(live.load(ordering: .relaxed)) }
         return .inserted

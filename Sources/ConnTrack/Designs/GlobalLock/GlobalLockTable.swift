@@ -139,7 +139,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         let c = ConnNode.make(original: p.id, reply: reply, hook: p.hook, now: now, nat: p.nat)
         addLocked(c)
         ctx.stats.insert &+= 1
-        ctx.stats.created &+= 1
+        ctx.noteCreated()
         unlock(&ctx)
         lockConnection(c, &ctx)
         initialiseTracker(c, p, &ctx)
