@@ -16,6 +16,8 @@ struct Compare: ParsableCommand {
     var repeats: Int = 1
     @Option(help: "Write all reports as JSON to this file.")
     var json: String?
+    @Flag(help: "Also run every design sized by buckets with the buckets sized to the flows (the next power of two >= --flows), labelled design@buckets: the gain of sizing a table apart from the gain of a design.")
+    var sized = false
 
     mutating func run() throws {
         guard repeats >= 1 && repeats <= 100 else { throw ValidationError("--repeats must be in 1...100, got \(repeats)") }
@@ -39,6 +41,17 @@ struct Compare: ParsableCommand {
                 continue
             }
             configs.append((entry.label, c))
+            if sized && entry.traits.sizedByBuckets {
+                var s = c
+                var n = 1
+                while n < base.scenario.flows { n <<= 1 }
+                s.table.buckets = n
+                do { try s.validate() } catch {
+                    writeLine(2, "  \(entry.label)@\(n): skipped: \(error.description)")
+                    continue
+                }
+                if n != c.table.buckets { configs.append(("\(entry.label)@\(n)", s)) }
+            }
         }
         guard configs.contains(where: { $0.0 == "seed2020" }) else {
             throw ValidationError("compare needs seed2020 as its baseline, and it cannot run with these options")
@@ -71,11 +84,11 @@ struct Compare: ParsableCommand {
         let ratios = Dictionary(uniqueKeysWithValues: names.map { n in
             (n, Spread(zip(runs[n]!, seedRuns).map { $0.packetsPerSecond / max(1, $1.packetsPerSecond) }))
         })
-        print(line("throughput vs seed2020", { r in
-            // A report's `variant` is its design's label, the key of `ratios`.
-            let s = ratios[r.runs[0].variant]!
-            return s.n > 1 ? "\(ReportFormatter.f(s.mean))x ± \(ReportFormatter.f(s.stddev))" : "\(ReportFormatter.f(s.mean))x"
-        }))
+        print("throughput vs seed2020".padding(toLength: 30, withPad: " ", startingAt: 0) + names.map { n in
+            let s = ratios[n]!
+            return (s.n > 1 ? "\(ReportFormatter.f(s.mean))x ± \(ReportFormatter.f(s.stddev))" : "\(ReportFormatter.f(s.mean))x")
+                .padding(toLength: w, withPad: " ", startingAt: 0)
+        }.joined())
         let med = { (r: RepeatedRun) in r.medianRun }
         print(line("latency p50 / p99 (ns)", { "\(Int(med($0).latencyNanos.p50)) / \(Int($0.latencyP99Nanos.median))" }))
         print(line("found %", { String(format: "%.2f", Double(med($0).found) * 100 / Double(max(1, med($0).lookups))) }))

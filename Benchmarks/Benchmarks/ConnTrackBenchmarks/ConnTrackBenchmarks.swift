@@ -130,6 +130,27 @@ let benchmarks: @Sendable () -> Void = {
 
     if ciMode { return }
 
+    // The memory-latency limit of this machine, which bounds any table's
+    // lookup at a million flows (results/memory-latency.md): 1 M loads per
+    // iteration over 1 GiB, each load a cache line picked at random.
+    // Dependent: each address comes from the previous load (one DRAM miss
+    // after another); independent: 16 such chains interleaved (the misses
+    // overlap, as a batched lookup's prefetches can). ns/load = time / 1 M.
+    for (name, huge) in [("4k-pages", false), ("huge-pages", true)] {
+        Benchmark("memory.dependent-miss.\(name)", configuration: .init(metrics: [.wallClock], warmupIterations: 1,
+                                                                         scalingFactor: .one, maxDuration: .seconds(3), maxIterations: 20)) { b in
+            let chase = ChaseBuffer.shared(hugePages: huge)
+            b.startMeasurement()
+            for _ in b.scaledIterations { blackHole(chase.dependent(loads: 1 << 20)) }
+        }
+        Benchmark("memory.independent-misses-16.\(name)", configuration: .init(metrics: [.wallClock], warmupIterations: 1,
+                                                                                scalingFactor: .one, maxDuration: .seconds(3), maxIterations: 20)) { b in
+            let chase = ChaseBuffer.shared(hugePages: huge)
+            b.startMeasurement()
+            for _ in b.scaledIterations { blackHole(chase.independent(loads: 1 << 20)) }
+        }
+    }
+
     // The CPU accounting the harness does once per window and chunk (two
     // CLOCK_MONOTONIC and two CLOCK_THREAD_CPUTIME_ID reads), against the
     // table work of one 2-worker default-run window (830 packets per worker)
