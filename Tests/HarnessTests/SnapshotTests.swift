@@ -76,6 +76,30 @@ final class Saved: @unchecked Sendable {
                 && mid.records.contains { $0.original.netProto == .ipv6 })
     }
 
+    /// A 2-worker lock-step run saves at a window boundary (the leader,
+    /// every worker waiting) and a restored 2-worker run goes on from each
+    /// stream's position with every saved connection.
+    @Test func aWindowedRunSavesAtAWindowBoundaryAndGoesOn() throws {
+        var c1 = config(.fixed)
+        c1.deterministic = false
+        c1.threads = 2
+        c1.saveAt = 150 * Duration_ns.second
+        let (first, saved) = try run(c1)
+        let mid = try #require(saved.mid)
+        #expect(first.invariants.ok && first.packets == 40_000)
+        #expect(mid.header.streamPositions?.count == 2 && mid.header.streamPositions!.allSatisfy { $0 > 0 })
+        #expect(mid.header.savedAt < 150 * Duration_ns.second)
+        var c2 = c1
+        c2.saveAt = nil
+        c2.restore = try TableSnapshot.decode(try mid.encoded(), name: "windowed")
+        let (second, after) = try run(c2)
+        #expect(second.invariants.ok && second.outcome == .ok)
+        // The packets of the first part are counted once: the streams resumed.
+        #expect(second.packets == 40_000)
+        #expect(second.restoredConnections == mid.records.count)
+        #expect(after.end != nil)
+    }
+
     /// With the default start delay the restored reaper waits, as afterLoad does.
     @Test func theRestoredReaperStartsAfterItsDelay() throws {
         var c1 = config(.fixed)
