@@ -18,6 +18,10 @@ struct Compare: ParsableCommand {
     var json: String?
     @Flag(help: "Also run every design sized by buckets with the buckets sized to the flows (the next power of two >= --flows), labelled design@buckets: the gain of sizing a table apart from the gain of a design.")
     var sized = false
+    @Option(help: "Run the comparison once per flow count (comma-separated, e.g. 1000,10000,100000,1000000) and print throughput against flows; --flows is then ignored.")
+    var flowsList: String?
+    @Option(help: "With --flows-list: also write the plot of throughput against flows (log x-axis) as SVG to this file.")
+    var plot: String?
 
     mutating func run() throws {
         guard repeats >= 1 && repeats <= 100 else { throw ValidationError("--repeats must be in 1...100, got \(repeats)") }
@@ -27,9 +31,24 @@ struct Compare: ParsableCommand {
         }
         var base = try makeRunConfig(table, reaper, scenario, driver)
         drawDefaultSeeds(&base)
-        // Every design and variant from the registry, each with the options
-        // it supports: a design that does not hash with a seed gets none, and
-        // one that cannot honour an option the user gave is skipped, saying so.
+        if let flowsList {
+            try againstFlows(base, flowsList)
+            return
+        }
+        guard plot == nil else { throw ValidationError("--plot needs --flows-list") }
+        let configs = entries(base)
+        guard configs.contains(where: { $0.0 == "seed2020" }) else {
+            throw ValidationError("compare needs seed2020 as its baseline, and it cannot run with these options")
+        }
+        try compare(base, configs, jsonOut: jsonOut)
+    }
+
+    /// Every design and variant from the registry, each with the options it
+    /// supports: a design that does not hash with a seed gets none, and one
+    /// that cannot honour an option the user gave is skipped, saying so.
+    /// With `--sized`, the bucket designs again with buckets sized to the
+    /// flows.
+    func entries(_ base: RunConfig, sizedLabel: ((String, Int) -> String)? = nil) -> [(String, RunConfig)] {
         var configs: [(String, RunConfig)] = []
         for entry in TableDesigns.entries {
             var c = base
@@ -50,12 +69,16 @@ struct Compare: ParsableCommand {
                     writeLine(2, "  \(entry.label)@\(n): skipped: \(error.description)")
                     continue
                 }
-                if n != c.table.buckets { configs.append(("\(entry.label)@\(n)", s)) }
+                // Side by side, a sized run equal to the default is left out;
+                // against flows every point is drawn.
+                if n != c.table.buckets || sizedLabel != nil { configs.append((sizedLabel?(entry.label, n) ?? "\(entry.label)@\(n)", s)) }
             }
         }
-        guard configs.contains(where: { $0.0 == "seed2020" }) else {
-            throw ValidationError("compare needs seed2020 as its baseline, and it cannot run with these options")
-        }
+        return configs
+    }
+
+    /// The side-by-side comparison of `configs`, interleaved.
+    func compare(_ base: RunConfig, _ configs: [(String, RunConfig)], jsonOut: OutputFile?) throws {
         // Interleaved, A B C A B C …, so drift hits every design alike.
         var runs: [String: [RunReport]] = [:]
         for i in 0..<repeats {
@@ -142,3 +165,55 @@ struct CompareReport: Codable {
     var ratiosToSeed2020: [String: Spread]
     var order: [String]
 }
+
+extension Compare {
+    /// Throughput against flows: the comparison once per flow count,
+    /// interleaved within each, printed as a table (median and min … max of
+    /// the repeats) and, with `--plot`, drawn with a log x-axis.
+    func againstFlows(_ base: RunConfig, _ list: String) throws {
+        let flows = try list.split(separator: ",").map { s -> Int in
+            guard let f = Int(s.trimmingCharacters(in: .whitespaces)), f >= 1, f <= 50_000_000 else {
+                throw ValidationError("--flows-list takes flow counts in 1...50000000 separated by commas, got '\(s)'")
+            }
+            return f
+        }
+        guard !flows.isEmpty, flows.count <= 12 else { throw ValidationError("--flows-list takes 1...12 flow counts, got \(flows.count)") }
+        let plotOut = try plot.map { try OutputFile($0, option: "--plot") }
+        var order: [String] = []
+        var cells: [String: [Int: Spread]] = [:]
+        for f in flows {
+            var b = base
+            b.scenario.flows = f
+            let configs = entries(b, sizedLabel: { label, _ in "\(label) (sized)" })
+            for (label, _) in configs where !order.contains(label) { order.append(label) }
+            var pps: [String: [Double]] = [:]
+            for i in 0..<repeats {
+                for (label, c) in configs {
+                    pps[label, default: []].append(try Runner.run(c).packetsPerSecond)
+                    writeLine(2, "  \(f) flows, repeat \(i + 1)/\(repeats): \(label) done")
+                }
+            }
+            for (label, v) in pps { cells[label, default: [:]][f] = Spread(v) }
+        }
+        print("compare against flows: scenario \(base.scenario.scenario.rawValue), \(base.scenario.packets) packets per point, \(base.threads) worker(s), \(base.table.buckets) buckets (sized: the next power of two >= flows), \(repeats) interleaved repeat(s); M packets/s, median (min … max)")
+        print("flows".padding(toLength: 24, withPad: " ", startingAt: 0) + flows.map { String($0).padding(toLength: 22, withPad: " ", startingAt: 0) }.joined())
+        for label in order {
+            print(label.padding(toLength: 24, withPad: " ", startingAt: 0) + flows.map { f in
+                guard let s = cells[label]?[f] else { return "-".padding(toLength: 22, withPad: " ", startingAt: 0) }
+                return "\(ReportFormatter.f(s.median / 1e6)) (\(ReportFormatter.f(s.min / 1e6)) … \(ReportFormatter.f(s.max / 1e6)))"
+                    .padding(toLength: 22, withPad: " ", startingAt: 0)
+            }.joined())
+        }
+        if let plotOut {
+            var p = SVGPlot(title: "Throughput vs flows (\(base.scenario.scenario.rawValue), \(base.threads) worker(s), \(repeats) repeat(s))",
+                            xLabel: "flows", yLabel: "packets/s", logX: true)
+            for label in order {
+                p.series.append(.init(label: label, points: flows.compactMap { f in
+                    cells[label]?[f].map { SVGPlot.Point(Double(f), $0.median, low: $0.min, high: $0.max) }
+                }))
+            }
+            try plotOut.write(p.render())
+        }
+    }
+}
+

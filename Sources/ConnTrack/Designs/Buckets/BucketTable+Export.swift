@@ -8,46 +8,69 @@ import struct Synchronization.Atomic
 // walks, and with them the 2020 variant's behaviour, continue unchanged.
 extension BucketTable {
     /// Connections oldest-first, an order consistent with every list.
+    /// Each connection's `serial` (unused by this design) holds its index
+    /// while the order is computed, so the graph lives in flat arrays.
     /// Preconditions: the write lock is held.
     func connectionsInInsertionOrder() -> [UnsafeMutablePointer<ConnNode>] {
-        // Older neighbour of each tuple: the element after it in its list.
-        var deps: [UnsafeMutablePointer<ConnNode>: [UnsafeMutablePointer<ConnNode>]] = [:]
-        var dependents: [UnsafeMutablePointer<ConnNode>: [UnsafeMutablePointer<ConnNode>]] = [:]
-        var seeds: [UnsafeMutablePointer<ConnNode>] = []
+        let unseen = UInt64.max
+        for b in 0..<bucketCount {
+            var t = bucketPtr(b).pointee.head
+            while let x = t { x.pointee.conn.pointee.serial = unseen; t = x.pointee.next }
+        }
+        // Connections in bucket order of first sight, then the edges
+        // "older neighbour → connection" of every list.
+        var conns: [UnsafeMutablePointer<ConnNode>] = []
         for b in 0..<bucketCount {
             var t = bucketPtr(b).pointee.head
             while let x = t {
                 let c = x.pointee.conn
-                if deps[c] == nil { deps[c] = []; seeds.append(c) }
+                if c.pointee.serial == unseen { c.pointee.serial = UInt64(conns.count); conns.append(c) }
+                t = x.pointee.next
+            }
+        }
+        var edges: [(older: Int32, newer: Int32)] = []
+        for b in 0..<bucketCount {
+            var t = bucketPtr(b).pointee.head
+            while let x = t {
+                let c = x.pointee.conn
                 if let older = x.pointee.next, older.pointee.conn != c {
-                    deps[c]!.append(older.pointee.conn)
-                    dependents[older.pointee.conn, default: []].append(c)
+                    edges.append((Int32(older.pointee.conn.pointee.serial), Int32(c.pointee.serial)))
                 }
                 t = x.pointee.next
             }
         }
-        var pending = deps.mapValues(\.count)
-        var order: [UnsafeMutablePointer<ConnNode>] = []
-        order.reserveCapacity(deps.count)
+        let n = conns.count
+        // Dependents of each connection, as one array cut into runs.
+        var start = [Int32](repeating: 0, count: n + 1)
+        var pending = [Int32](repeating: 0, count: n)
+        for e in edges { start[Int(e.older) + 1] += 1; pending[Int(e.newer)] += 1 }
+        for k in 0..<n { start[k + 1] += start[k] }
+        var fill = start
+        var dependents = [Int32](repeating: 0, count: edges.count)
+        for e in edges { dependents[Int(fill[Int(e.older)])] = e.newer; fill[Int(e.older)] += 1 }
         // Kahn's algorithm, seeded in bucket order so the result is a
         // function of the table alone.
-        var ready = seeds.filter { pending[$0] == 0 }
+        var ready = (0..<n).filter { pending[$0] == 0 }.map(Int32.init)
+        ready.reserveCapacity(n)
         var i = 0
         while i < ready.count {
-            let c = ready[i]
+            let c = Int(ready[i])
             i += 1
-            order.append(c)
-            for d in dependents[c] ?? [] {
-                pending[d]! -= 1
-                if pending[d] == 0 { ready.append(d) }
+            for k in Int(start[c])..<Int(start[c + 1]) {
+                let d = Int(dependents[k])
+                pending[d] -= 1
+                if pending[d] == 0 { ready.append(Int32(d)) }
             }
         }
+        var order = ready.map { conns[Int($0)] }
         // Lists built only by push-front cannot form a cycle; if corruption
         // made one, keep every connection anyway.
-        if order.count < deps.count {
-            let placed = Set(order)
-            order += seeds.filter { !placed.contains($0) }
+        if order.count < n {
+            var placed = [Bool](repeating: false, count: n)
+            for k in ready { placed[Int(k)] = true }
+            order += (0..<n).filter { !placed[$0] }.map { conns[$0] }
         }
+        for c in conns { c.pointee.serial = 0 }
         return order
     }
 
