@@ -75,6 +75,39 @@ func passCounters(_ s: TableStats) -> [UInt64] {
         #expect(removed > 0)
     }
 
+    /// Packets that refresh connections from both sides (a NAT reply's
+    /// connection has its other tuple in a third slot) and create new ones:
+    /// the updated summary counts what a fresh one counts.
+    @Test(arguments: stateful)
+    func packetsKeepTheSummaryTrueOfTheTable(_ e: DesignEntry) {
+        let t = makeTable(e, slots: 32)
+        var c = context()
+        var replies: [Packet] = []
+        for i in 0..<40 {
+            let id = client(i)
+            let nat = i % 2 == 0 ? (v4(172, 16, 0, UInt8(i)), UInt16(8000 + i)) : nil
+            _ = t.handlePacket(syn(id, nat: nat), clock: VirtualClock(Int64(i) * 100 * Duration_ns.millisecond), &c)
+            let reply = nat.map { id.redirectedReply(to: $0.0, port: $0.1) } ?? id.reversed
+            replies.append(Packet(id: reply, tcp: TCPSegment(flags: [.syn, .ack], seq: 5000, ack: 1001), hook: .prerouting,
+                                  timestamp: 20 * sec))
+        }
+        var s = t.makeSweepSummary()
+        let later = replies + (40..<50).map { i in var p = syn(client(i)); p.timestamp = 21 * sec; return p }
+        for p in later { _ = t.handlePacket(p, clock: VirtualClock(p.timestamp), &c) }
+        later.withUnsafeBufferPointer { t.updateSweepSummary(&s, after: $0) }
+        guard s.valid else {
+            // A design may give up (global-lock reorders its map); never wrong.
+            #expect(e.traits.name != "buckets", "the bucket table should follow refreshes and inserts")
+            return
+        }
+        let fresh = t.makeSweepSummary()
+        for i in 0..<s.size {
+            #expect(s[leaf: i].count == fresh[leaf: i].count && s[leaf: i].sumExpiry == fresh[leaf: i].sumExpiry,
+                    "\(e.label) slot \(i)")
+            #expect(s[leaf: i].minExpiry <= fresh[leaf: i].minExpiry)
+        }
+    }
+
     @Test func windowsWrapAndCountSlotsWalkedTwice() {
         let leaves = (0..<5).map { SweepSummary.Leaf(count: $0, minExpiry: Int64(10 * $0), sumExpiry: Int128($0)) }
         let s = SweepSummary(leaves: leaves)

@@ -61,6 +61,13 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     func idlePass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, summary: SweepSummary,
                   _ ctx: inout WorkerContext) -> ReapPassResult?
 
+    /// Keeps `summary` true of the table after one thread processed
+    /// `packets` (in order, at their timestamps, no reaper pass among them),
+    /// or marks it invalid when the design cannot tell what changed; so a
+    /// run with a gap after every packet need not rebuild it each time.
+    /// Preconditions: no other thread changed the table meanwhile.
+    func updateSweepSummary(_ summary: inout SweepSummary, after packets: UnsafeBufferPointer<Packet>)
+
     /// `reapPass`, keeping `summary` true of the table: removals update it,
     /// or mark it invalid. Preconditions: as for `makeSweepSummary`.
     func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, updating summary: inout SweepSummary,

@@ -66,26 +66,34 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     public let table: Table
     /// The reaper control lock: first in the lock order.
     let control = HeapMutex()
+    // Every field below is protected by the control lock, which already
+    // excludes overlapping accesses: the dynamic exclusivity checks (a
+    // third of a computed pass) are left out.
     /// protected by control
-    public private(set) var policy: ReaperPolicyChoice
+    @exclusivity(unchecked) public private(set) var policy: ReaperPolicyChoice
     /// protected by control
-    public private(set) var nextStart = 0
+    @exclusivity(unchecked) public private(set) var nextStart = 0
     /// protected by control
-    public private(set) var interval: Int64
+    @exclusivity(unchecked) public private(set) var interval: Int64
     /// protected by control
-    public private(set) var nextDue: Int64
+    @exclusivity(unchecked) public private(set) var nextDue: Int64
     /// protected by control: the first `historyLimit` passes (the totals
     /// below keep counting past it)
-    public private(set) var history: [PassRecord] = []
+    @exclusivity(unchecked) public private(set) var history: [PassRecord] = []
     /// protected by control: passes run
-    public private(set) var passes = 0
+    @exclusivity(unchecked) public private(set) var passes = 0
     /// protected by control: exact totals over every pass
-    public private(set) var totals = Totals()
+    @exclusivity(unchecked) public private(set) var totals = Totals()
     /// protected by control: the reaper's own counters
-    public private(set) var ctx: WorkerContext
+    @exclusivity(unchecked) public private(set) var ctx: WorkerContext
     public let historyLimit: Int
     /// Compute idle passes from a sweep summary in `runDue` (see there).
     public let fastForward: Bool
+    /// protected by control: the summary of the last `runDue(keepSummary:)`,
+    /// kept true by `noteProcessed` until the next one
+    @exclusivity(unchecked) private var kept: SweepSummary? = nil
+    /// Whether `kept` is set (read without the lock on every batch).
+    private let keeping = Atomic<Bool>(false)
     /// Set by `stop`, read by the reaper thread.
     let stopRequested = Atomic<Bool>(false)
     /// protected by control (start/stop are called from one controlling thread)
@@ -122,17 +130,54 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// something, not one per interval).
     /// Preconditions: no other thread changes the table during the call
     /// (the reaper's own thread calls it without fast-forward).
+    ///
+    /// With `keepSummary`, the summary is kept for the next call, which
+    /// uses it if every packet processed in between was handed to
+    /// `noteProcessed` (one thread, the reaper inline).
     @discardableResult
-    public func runDue(upTo now: Int64, observed: Int64? = nil) -> Int {
+    public func runDue(upTo now: Int64, observed: Int64? = nil, keepSummary: Bool = false) -> Int {
         control.lock()
         defer { control.unlock() }
-        return runDueLocked(upTo: now, observed: observed ?? now, exclusive: true)
+        var summary = kept
+        kept = nil
+        keeping.store(false, ordering: .relaxed)
+        let computed0 = totals.fastForwarded
+        let n = runDueLocked(upTo: now, observed: observed ?? now, exclusive: true, summary: &summary)
+        // Kept while gaps keep using it; dense traffic (a pass or two per
+        // call) drops it, so its packets pay nothing for it.
+        if keepSummary && fastForward && totals.fastForwarded > computed0, let s = summary, s.valid {
+            kept = s
+            keeping.store(true, ordering: .relaxed)
+        }
+        return n
+    }
+
+    /// Keeps the summary of the last `runDue(keepSummary: true)` true after
+    /// `packets` were processed. Preconditions: called by the one thread
+    /// that processes packets, for every packet it processes between two
+    /// `runDue` calls, in order.
+    @inline(__always)
+    public func noteProcessed(_ packets: UnsafeBufferPointer<Packet>) {
+        guard keeping.load(ordering: .relaxed) else { return }
+        control.withLock {
+            guard kept != nil else { return }
+            table.updateSweepSummary(&kept!, after: packets)
+            if !kept!.valid {
+                kept = nil
+                keeping.store(false, ordering: .relaxed)
+            }
+        }
     }
 
     /// Preconditions: control is locked.
     private func runDueLocked(upTo now: Int64, observed: Int64, exclusive: Bool) -> Int {
+        var none: SweepSummary? = nil
+        return runDueLocked(upTo: now, observed: observed, exclusive: exclusive, summary: &none)
+    }
+
+    /// Preconditions: control is locked.
+    private func runDueLocked(upTo now: Int64, observed: Int64, exclusive: Bool, summary: inout SweepSummary?) -> Int {
         let p0 = passes
-        var summary: SweepSummary? = nil
         var cycle: PassCycle? = nil
         while nextDue <= now {
             // A background reaper may be asked to stop mid-catch-up.

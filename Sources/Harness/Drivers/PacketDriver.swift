@@ -71,7 +71,10 @@ extension RunEnvironment {
             let first = b.position
             b.next(size: cfg.batch, upTo: packets.count)
             while true {
+                let segment = b.position
                 table.processBatch(&b, &ctx)
+                // A summary the reaper kept over the last gap stays true.
+                if inlineReaper { reaper.noteProcessed(UnsafeBufferPointer(rebasing: packets[segment..<b.position])) }
                 if b.position == b.end { break }
                 let ts = packets[b.position].timestamp
                 if ts >= until { reachedUntil = true; break }
@@ -81,7 +84,7 @@ extension RunEnvironment {
                 // packet processed).
                 let last = b.position > 0 ? packets[b.position - 1].timestamp : worker.lastTimestamp
                 if exactPeak { worker.livePeak = max(worker.livePeak, ctx.netPeak - reaped) }
-                reaper.runDue(upTo: ts, observed: last)
+                reaper.runDue(upTo: ts, observed: last, keepSummary: true)
                 if exactPeak { reaped = Int64(reaper.removedSoFar); ctx.resetNetPeak() }
                 b.stopAtOrAfter = min(until, reaper.nextDueTime)
             }

@@ -151,6 +151,6 @@ enum ReportBuilder {
                             maxLagMillis: Double(r.totals.maxLagNanos) / 1e6, p99LagMillis: dist(lags).p99,
                             behindShare: behind, behindLimit: ReaperHealth.behindLimit,
                             flagged: behind > ReaperHealth.behindLimit, cpuSeconds: Double(r.totals.cpuNanos) / 1e9,
-                            passesComputed: r.totals.fastForwarded)
+                            passesComputed: r.totals.fastForwarded, summariesBuilt: r.totals.summariesBuilt)
     }
 }

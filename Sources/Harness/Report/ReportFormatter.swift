@@ -103,7 +103,7 @@ public enum ReportFormatter {
             o += row("schedule", "\(num(h.passesRun)) of \(num(h.passesDue)) due passes ran, \(num(h.passesLate)) more than one interval late; lag max " + f(h.maxLagMillis, 3) + " ms, p99 " + f(h.p99LagMillis, 3) + " ms" + (h.flagged ? "  BEHIND" : ""))
             o += row("reaper cpu", f(h.cpuSeconds, 3) + " s")
             if let c = h.passesComputed, c > 0 {
-                o += row("idle passes", "\(num(c)) of the passes found nothing expired in a gap without packets and were computed, not walked")
+                o += row("idle passes", "\(num(c)) of the passes found nothing expired in a gap without packets and were computed, not walked (\(num(h.summariesBuilt ?? 0)) table summaries built)")
             }
         }
         let iv = r.reaperIntervalsMillis

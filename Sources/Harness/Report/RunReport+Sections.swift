@@ -75,6 +75,8 @@ public struct ReaperHealth: Codable, Sendable, Equatable {
     /// Passes computed from a sweep summary instead of walked: they found
     /// nothing expired during a gap without packets (nil in older reports).
     public var passesComputed: Int?
+    /// Sweep summaries built for them (one can serve many gaps).
+    public var summariesBuilt: Int?
 }
 
 /// How far the table-side counters depend on thread scheduling.

@@ -43,6 +43,41 @@ extension BucketTable {
         })
     }
 
+    /// A packet changes only the buckets of its own tuple and of its reply
+    /// (a lookup, an insert) and of the partner of the connection it
+    /// reached (its expiry): those are recounted. What a packet's lookup
+    /// removes inline can sit anywhere (the partner's bucket), so the
+    /// summary gives up unless the buckets it walked held nothing expired
+    /// at its time, as does an early drop at a connection limit.
+    public func updateSweepSummary(_ s: inout SweepSummary, after packets: UnsafeBufferPointer<Packet>) {
+        guard s.valid, !packets.isEmpty else { return }
+        guard s.size == bucketCount, maxConnections == Int.max, !rules.recomputePartnerByReversing else {
+            s.valid = false
+            return
+        }
+        // Before any recount: the leaves still describe the table before
+        // these packets (their minimum may only be low).
+        for p in packets {
+            guard s[leaf: bucketIndex(p.id)].noneExpired(at: p.timestamp),
+                  s[leaf: bucketIndex(p.replyForNewConnection)].noneExpired(at: p.timestamp) else {
+                s.valid = false
+                return
+            }
+        }
+        var scratch = WorkerContext(name: "sweep-summary", checkLockOrder: false)
+        readLock(&scratch)
+        defer { unlockTable(&scratch) }
+        for p in packets {
+            let b1 = bucketIndex(p.id), b2 = bucketIndex(p.replyForNewConnection)
+            lockBucket(b1, &scratch)
+            let partner = find(p.id, in: b1).map { bucketIndex($0.partner.pointee.id) }
+            unlockBucket(b1, &scratch)
+            s.set(b1, summarise(bucket: b1, &scratch))
+            if b2 != b1 { s.set(b2, summarise(bucket: b2, &scratch)) }
+            if let pb = partner, pb != b1, pb != b2 { s.set(pb, summarise(bucket: pb, &scratch)) }
+        }
+    }
+
     /// The walk of `reapPass` when no tuple in the window has expired: it
     /// visits every tuple, removes nothing, never stops early unless the
     /// eviction cap is 0 or less (checked after the first bucket), and

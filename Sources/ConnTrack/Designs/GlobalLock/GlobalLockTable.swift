@@ -203,6 +203,11 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
                               remainingSum: w.remainingSum(at: now), liveChecked: w.count)
     }
 
+    /// Any insert or removal reorders the map: the summary is rebuilt.
+    public func updateSweepSummary(_ summary: inout SweepSummary, after packets: UnsafeBufferPointer<Packet>) {
+        if !packets.isEmpty { summary.valid = false }
+    }
+
     /// A removal reorders the map, so it invalidates the summary (the
     /// reaper builds another when the gap is still long).
     public func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, updating summary: inout SweepSummary,

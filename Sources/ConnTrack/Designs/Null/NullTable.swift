@@ -47,6 +47,8 @@ public final class NullTable: ConnTrackTable, @unchecked Sendable {
 
     public func makeSweepSummary() -> SweepSummary { SweepSummary(leaves: []) }
 
+    public func updateSweepSummary(_ summary: inout SweepSummary, after packets: UnsafeBufferPointer<Packet>) {}
+
     /// Every pass of this design is idle.
     public func idlePass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, summary: SweepSummary,
                          _ ctx: inout WorkerContext) -> ReapPassResult? {
