@@ -40,7 +40,7 @@ public final class Capture: @unchecked Sendable {
         while let r = try c.next(&stats) {
             guard let p = PcapReader.count(PcapReader.frame(c.buf, 0, r.length, link: r.link, ts: r.timestamp), &stats) else { continue }
             first = min(first ?? p.timestamp, p.timestamp)
-            if p.timestamp < later { stats.outOfOrder += 1 } else { later = p.timestamp }
+            PcapReader.countOrder(p.timestamp, after: &later, &stats)
         }
         self.stats = stats
         firstTimestamp = first
@@ -53,8 +53,7 @@ public final class Capture: @unchecked Sendable {
             guard case .packet = PcapReader.frame(c2.buf, 0, r.length, link: r.link, ts: r.timestamp) else { continue }
             entries.append(Entry(timestamp: r.timestamp, dataOffset: Int64(r.dataOffset), length: Int32(r.length), link: r.link))
         }
-        // Stable: ties keep their file order.
-        index = entries.enumerated().sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)
+        index = PcapReader.stableSorted(entries, by: \.timestamp)
     }
 
     /// Bytes the replay keeps in memory besides one record per stream.

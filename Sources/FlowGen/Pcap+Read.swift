@@ -90,13 +90,20 @@ public enum PcapReader {
     /// Packets in timestamp order, ties in file order (a stable sort):
     /// replay and the deterministic mode both promise it.
     static func ordered(_ packets: [Packet], _ stats: inout PcapStats) -> [Packet] {
-        var out = packets
         var later = Int64.min
-        for p in out { if p.timestamp < later { stats.outOfOrder += 1 } else { later = p.timestamp } }
-        if stats.outOfOrder > 0 {
-            out = out.enumerated().sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)
-        }
-        return out
+        for p in packets { countOrder(p.timestamp, after: &later, &stats) }
+        return stats.outOfOrder > 0 ? stableSorted(packets, by: \.timestamp) : packets
+    }
+
+    /// Counts a timestamp earlier than one before it (`later`: the latest so far).
+    @inline(__always)
+    static func countOrder(_ t: Int64, after later: inout Int64, _ stats: inout PcapStats) {
+        if t < later { stats.outOfOrder += 1 } else { later = t }
+    }
+
+    /// Sorted by timestamp, ties in their original order.
+    static func stableSorted<T>(_ items: [T], by ts: (T) -> Int64) -> [T] {
+        items.enumerated().sorted { (ts($0.element), $0.offset) < (ts($1.element), $1.offset) }.map(\.element)
     }
 
     enum Decoded { case packet(Packet), notIP, otherProtocol, fragment, malformed }

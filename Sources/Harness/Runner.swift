@@ -69,6 +69,8 @@ public enum Runner {
                 reaper.restore(s, earliest: (cfg.clock == .virtual ? r.header.savedAt : startTime) &+ cfg.reaperStartDelay)
             }
             for (w, p) in (resume ?? []).enumerated() { workers[w].processed = p }
+            // A save later in this run counts the first part's peak too.
+            workers[0].livePeak = r.header.livePeak
         }
         let env = RunEnvironment<T>(table: table, reaper: reaper, cfg: cfg, workers: workers, sources: sources,
                                  startTime: startTime, carried: cfg.restore?.header.counters)

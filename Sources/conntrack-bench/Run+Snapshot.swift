@@ -73,9 +73,7 @@ extension SnapshotOptions {
             // The connections keep their age on the run's clock: a capture's
             // or a real clock's timeline, or the saved virtual one.
             if cfg.clock != .virtual {
-                var ts = timespec()
-                clock_gettime(CLOCK_REALTIME, &ts)
-                s = s.rebased(toEpoch: Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) - MonotonicClock.read())
+                s = s.rebased(toEpoch: MonotonicClock.unixEpoch())
             } else if case .capture = cfg.source {
                 s = s.rebased(toEpoch: cfg.clockEpochUnixNanos)
             } else {

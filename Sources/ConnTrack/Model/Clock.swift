@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Sync
 
 /// A source of time in nanoseconds. The table never reads a clock itself;
@@ -12,6 +15,14 @@ public struct MonotonicClock: TimeSource, Sendable {
     public init() {}
     @inlinable public func now() -> Int64 { MonotonicClock.read() }
     @inlinable public static func read() -> Int64 { monotonicNanos() }
+
+    /// Unix time (ns) of this clock's 0: CLOCK_REALTIME less CLOCK_MONOTONIC
+    /// now (saved tables store times as Unix time through it).
+    public static func unixEpoch() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) - read()
+    }
 }
 
 /// A coarse clock: the owner calls `tick()` (once per batch, say) and every

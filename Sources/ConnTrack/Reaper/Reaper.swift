@@ -170,12 +170,6 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     }
 
     /// Preconditions: control is locked.
-    private func runDueLocked(upTo now: Int64, observed: Int64, exclusive: Bool) -> Int {
-        var none: SweepSummary? = nil
-        return runDueLocked(upTo: now, observed: observed, exclusive: exclusive, summary: &none)
-    }
-
-    /// Preconditions: control is locked.
     private func runDueLocked(upTo now: Int64, observed: Int64, exclusive: Bool, summary: inout SweepSummary?) -> Int {
         let p0 = passes
         var cycle: PassCycle? = nil
@@ -351,7 +345,8 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
                         control.unlock()
                     } else {
                         control.lock()
-                        _ = runDueLocked(upTo: t, observed: t, exclusive: false)
+                        var none: SweepSummary? = nil
+                        _ = runDueLocked(upTo: t, observed: t, exclusive: false, summary: &none)
                         control.unlock()
                     }
                 } else {

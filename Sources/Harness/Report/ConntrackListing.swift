@@ -63,7 +63,7 @@ public enum ConntrackListing {
         let ok = bytes.withUnsafeMutableBytes { b in
             inet_ntop(net == .ipv4 ? AF_INET : AF_INET6, b.baseAddress, &out, socklen_t(out.count)) != nil
         }
-        return ok ? String(cString: out) : a.formatted(net)
+        return ok ? String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : a.formatted(net)
     }
 
     /// `conntrack -L` lines (without its mark= and use= fields).

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ConnTrack
 import Sync
 
@@ -35,9 +32,6 @@ extension RunEnvironment {
     /// Unix time of the run clock's 0: the configured virtual epoch, or for
     /// a real clock (CLOCK_MONOTONIC) the offset of CLOCK_REALTIME from it.
     var clockEpoch: Int64 {
-        guard cfg.clock != .virtual else { return cfg.clockEpochUnixNanos }
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) - MonotonicClock.read()
+        cfg.clock != .virtual ? MonotonicClock.unixEpoch() : cfg.clockEpochUnixNanos
     }
 }
