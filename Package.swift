@@ -32,7 +32,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "Sync"),
-        .target(name: "ConnTrack", dependencies: ["Sync"]),
+        // Header-only software prefetch for the `fast` design's batched lookups.
+        .target(name: "CPrefetch"),
+        .target(name: "ConnTrack", dependencies: ["Sync", "CPrefetch"]),
         .target(name: "FlowGen", dependencies: ["ConnTrack"]),
         // Allocator statistics (jemalloc's mallctl when it is loaded, else
         // glibc's mallinfo2); C because glibc's malloc.h is not in Swift's Glibc.

@@ -48,7 +48,7 @@ public enum Runner {
         })
         // The heap before the table exists: what it grows by is the table's.
         let heapBefore = allocatedBytes()
-        let table = T(cfg.table)
+        let table = T(cfg.tableForRun)
         cfg.onTableCreated?(table)
         let startTime = cfg.clock != .virtual ? MonotonicClock.read() : 0
         let reaperWatch = WatchSlot(name: "reaper")

@@ -1,28 +1,30 @@
 /// The one declaration of the lock order. A thread may only acquire a lock
 /// whose rank is strictly greater than every lock it holds:
 ///
-///     reaper control  <  table rwlock  <  bucket[0] < bucket[1] < …  <  connection  <  retire list
+///     reaper control  <  table rwlock  <  bucket[0] < bucket[1] < …  <  connection  <  entry pool  <  retire list
 ///
 /// so: the reaper's control lock before the table; the table rwlock (read
 /// or write) before any bucket; buckets (or lock stripes) in ascending
-/// index, each once; at most one connection lock, taken last; the retire
-/// list is a leaf.
+/// index, each once; at most one connection lock; the entry pool's free
+/// list (the `fast` design) and the retire list are leaves.
 public enum LockRank: Sendable, Hashable, CustomStringConvertible {
     case reaperControl
     case table
     case bucket(Int)
     case connection
+    case entryPool
     case retireList
 
     /// The declared order as text, for reports and violation messages.
-    public static let declaredOrder = "reaper-control < table-rwlock < bucket[i] ascending < connection < retire-list"
+    public static let declaredOrder = "reaper-control < table-rwlock < bucket[i] ascending < connection < entry-pool < retire-list"
 
     public var value: Int {
         switch self {
         case .reaperControl: return 0
         case .table: return 1
         case .bucket(let i): return 2 &+ i
-        case .connection: return Int.max - 1
+        case .connection: return Int.max - 2
+        case .entryPool: return Int.max - 1
         case .retireList: return Int.max
         }
     }
@@ -32,7 +34,8 @@ public enum LockRank: Sendable, Hashable, CustomStringConvertible {
         switch v {
         case 0: self = .reaperControl
         case 1: self = .table
-        case Int.max - 1: self = .connection
+        case Int.max - 2: self = .connection
+        case Int.max - 1: self = .entryPool
         case Int.max: self = .retireList
         default: self = .bucket(v - 2)
         }
@@ -44,6 +47,7 @@ public enum LockRank: Sendable, Hashable, CustomStringConvertible {
         case .table: return "table-rwlock"
         case .bucket(let i): return "bucket[\(i)]"
         case .connection: return "connection"
+        case .entryPool: return "entry-pool"
         case .retireList: return "retire-list"
         }
     }

@@ -34,6 +34,10 @@ struct TableOptions: ParsableArguments {
     var udpStreamTimeout: Double = 120
     @Option(help: "Limit on live connections with Linux-style early drop (default: none).")
     var maxConnections: Int?
+    @Option(help: "Design fast: connections to size its index for (1...1073741824; default: the scenario's concurrent flows, or a capture's packets).")
+    var capacity: Int?
+    @Option(help: "Design fast: packets hashed and prefetched together (1...64; default 16; 1 looks each packet up alone).")
+    var lookupBatch: Int?
     @Option(name: .customLong("inject"), help: "Inject a fault (repeatable): \(Fault.allCases.map(\.rawValue).joined(separator: ", ")).")
     var faults: [Fault] = []
 
@@ -48,8 +52,11 @@ struct TableOptions: ParsableArguments {
         t.udp = Int64(udpTimeout * 1e9)
         t.udpStream = Int64(udpStreamTimeout * 1e9)
         // Checked with the rest of the configuration by RunConfig.validate().
-        return TableConfig(buckets: buckets, hashSeed: hashSeed, variant: variant, faults: Set(faults),
-                           timeouts: t, maxConnections: maxConnections)
+        var c = TableConfig(buckets: buckets, hashSeed: hashSeed, variant: variant, faults: Set(faults),
+                            timeouts: t, maxConnections: maxConnections)
+        c.expectedConnections = capacity
+        c.lookupBatch = lookupBatch
+        return c
     }
 }
 

@@ -30,6 +30,12 @@ public struct DesignTraits: Sendable {
     /// Variants whose table may hold one tuple id twice by design (the 2020
     /// insert has no re-check); import accepts such duplicates for them.
     public var duplicateIDVariants: Set<Variant> = []
+    /// The design hashes and prefetches packets in groups
+    /// (`--lookup-batch` applies).
+    public var batchedLookups = false
+    /// The design sizes its own index from the expected connections
+    /// (`--capacity`), not from `--buckets`.
+    public var sizedByCapacity = false
     /// Approximate heap bytes per slot (bucket) and per connection, for the
     /// up-front memory estimate.
     public var bytesPerSlot: Int = 0

@@ -7,6 +7,7 @@ public enum TableDesigns {
     public static let all: [any ConnTrackTable.Type] = [
         BucketTable.self,
         GlobalLockTable.self,
+        FastTable.self,
         NullTable.self,
     ]
 

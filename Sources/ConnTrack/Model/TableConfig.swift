@@ -13,6 +13,14 @@ public struct TableConfig: Sendable, Equatable {
     public var maxConnections: Int? = nil
     /// Buckets searched for an early-drop victim at the limit (Linux: 8).
     public var earlyDropBuckets: Int = 8
+    /// Connections the table should expect at once: designs that size
+    /// themselves (`fast`) size their index from it. The harness sets it
+    /// from the scenario's flows when it is not given (`--capacity`); nil
+    /// takes the design's default.
+    public var expectedConnections: Int? = nil
+    /// Packets a batched design hashes and prefetches together before it
+    /// processes them (`--lookup-batch`); nil takes the design's default.
+    public var lookupBatch: Int? = nil
 
     public init(buckets: Int = 1 << 14, hashSeed: UInt32? = nil, variant: Variant? = nil,
                 faults: Set<Fault> = [], timeouts: Timeouts = Timeouts(), maxConnections: Int? = nil) {
@@ -36,6 +44,12 @@ public struct TableConfig: Sendable, Equatable {
         if maxConnections != nil && !design.connectionLimit {
             throw ConfigError("--max-connections does not apply to design \(d) (it has no connection limit)")
         }
+        if lookupBatch != nil && !design.batchedLookups {
+            throw ConfigError("--lookup-batch does not apply to design \(d) (it looks packets up one at a time)")
+        }
+        if expectedConnections != nil && !design.sizedByCapacity {
+            throw ConfigError("--capacity does not apply to design \(d) (it is sized by --buckets or not at all)")
+        }
         if let f = faults.subtracting(design.faults).map(\.rawValue).sorted().first {
             throw ConfigError("--inject \(f) does not apply to design \(d)"
                 + (design.faults.isEmpty ? " (it has no injectable faults)" : " (allowed: \(design.faults.map(\.rawValue).sorted().joined(separator: ", ")))"))
@@ -48,6 +62,10 @@ public struct TableConfig: Sendable, Equatable {
             throw ConfigError("buckets must be in 1...\(1 << 28), got \(buckets)")
         }
         if let m = maxConnections, m < 1 { throw ConfigError("max-connections must be at least 1, got \(m)") }
+        if let n = expectedConnections, n < 1 || n > 1 << 30 {
+            throw ConfigError("capacity must be in 1...\(1 << 30), got \(n)")
+        }
+        if let n = lookupBatch, n < 1 || n > 64 { throw ConfigError("lookup-batch must be in 1...64, got \(n)") }
         guard earlyDropBuckets >= 1 && earlyDropBuckets <= 1024 else {
             throw ConfigError("early-drop-buckets must be in 1...1024, got \(earlyDropBuckets)")
         }

@@ -18,18 +18,9 @@ import struct Synchronization.Atomic
 /// Designs that free connection memory own one and forward the
 /// `ConnTrackTable` worker calls to it; callers never see it.
 final class Reclaimer: @unchecked Sendable {
-    static let maxThreads = 64
+    static var maxThreads: Int { QuiescentEpochs.maxThreads }
 
-    struct Slot: ~Copyable {
-        /// Epoch the thread last saw at a quiescent point; .max when offline.
-        let seen = Atomic<UInt64>(.max)
-        // Own cache line per thread.
-        let pad: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
-    }
-
-    let global = Atomic<UInt64>(1)
-    let registered = Atomic<Int>(0)
-    let slots: UnsafeMutablePointer<Slot>
+    let epochs = QuiescentEpochs()
     /// The retire lock (rank: retire list, a leaf), taken through the rank
     /// checker by `retire` and `collect`.
     let mutex: UnsafeMutablePointer<pthread_mutex_t>
@@ -50,16 +41,12 @@ final class Reclaimer: @unchecked Sendable {
 
     init(enabled: Bool = true) {
         self.enabled = enabled
-        slots = .allocate(capacity: Self.maxThreads)
-        for i in 0..<Self.maxThreads { (slots + i).initialize(to: Slot()) }
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         PThread.initMutex(mutex)
     }
 
     deinit {
-        slots.deinitialize(count: Self.maxThreads)
-        slots.deallocate()
         PThread.destroyMutex(mutex)
         mutex.deallocate()
     }
@@ -78,24 +65,15 @@ final class Reclaimer: @unchecked Sendable {
     }
 
     /// Registers a packet thread; it starts online. Returns its slot.
-    func register() -> Int {
-        let i = registered.add(1, ordering: .relaxed).newValue - 1
-        precondition(i < Self.maxThreads, "at most \(Self.maxThreads) threads may use one table")
-        slots[i].seen.store(global.load(ordering: .acquiring), ordering: .releasing)
-        return i
-    }
+    func register() -> Int { epochs.register() }
 
     /// The thread in `slot` holds no connection pointer right now.
     @inline(__always)
-    func quiescent(_ slot: Int) {
-        slots[slot].seen.store(global.load(ordering: .acquiring), ordering: .releasing)
-    }
+    func quiescent(_ slot: Int) { epochs.quiescent(slot) }
 
     /// The thread in `slot` stops using the table (it may come back with
     /// `quiescent`).
-    func offline(_ slot: Int) {
-        slots[slot].seen.store(.max, ordering: .releasing)
-    }
+    func offline(_ slot: Int) { epochs.offline(slot) }
 
     /// Preconditions: the retire lock is not held; called with any bucket
     /// locks held (it is a leaf).
@@ -122,14 +100,12 @@ final class Reclaimer: @unchecked Sendable {
         lock(&ctx)
         defer { unlock(&ctx) }
         if fresh != nil {
-            let e = global.add(1, ordering: .acquiringAndReleasing).newValue - 1
+            let e = epochs.advance()
             pending.append((e, fresh, freshCount))
             fresh = nil
             freshCount = 0
         }
-        var minSeen = UInt64.max
-        let n = registered.load(ordering: .acquiring)
-        for i in 0..<n { minSeen = min(minSeen, slots[i].seen.load(ordering: .acquiring)) }
+        let minSeen = epochs.minSeen()
         var freed = 0
         var keep: [(UInt64, UnsafeMutablePointer<ConnNode>?, Int)] = []
         for (e, list, count) in pending {

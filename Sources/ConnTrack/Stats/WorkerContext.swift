@@ -10,6 +10,9 @@ public struct WorkerContext {
     /// added at any moment since `resetNetPeak` (a live peak that misses no
     /// moment, where one thread and its inline reaper change the table).
     public var netPeak: Int64 = 0
+    /// Free pool entries this thread took in one go (the `fast` design), so
+    /// a new connection costs no lock and no allocation.
+    var entryCache = EntryCache()
 
     /// Connections this thread created less those it removed.
     @inlinable public var net: Int64 {

@@ -75,6 +75,24 @@ public struct RunConfig: Sendable {
 
     public init() {}
 
+    /// The table configuration a run builds its table from: a design that
+    /// sizes itself (`DesignTraits.sizedByCapacity`) and was given no
+    /// `--capacity` is told the connections to expect: the scenario's
+    /// concurrent flows (split between streams, or shared by them), or a
+    /// capture's packets.
+    public var tableForRun: TableConfig {
+        var t = table
+        guard t.expectedConnections == nil, designType?.traits.sizedByCapacity == true else { return t }
+        switch source {
+        case .scenario:
+            t.expectedConnections = max(1, min(scenario.flows, scenario.packets, 1 << 30))
+        case .capture(_, let stats):
+            t.expectedConnections = max(1, min(stats.used, 1 << 26))
+        }
+        if let r = restore { t.expectedConnections = max(t.expectedConnections ?? 1, r.records.count) }
+        return t
+    }
+
     /// The registered design this configuration names.
     public var designType: (any ConnTrackTable.Type)? { TableDesigns.named(design) }
 

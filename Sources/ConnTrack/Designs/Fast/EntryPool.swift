@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Sync
+
+/// The `fast` design's entries: 2 MiB segments of 16,384 entries each,
+/// allocated as the table grows and never moved or freed before the table,
+/// so an index stays valid for the table's lifetime and a new connection
+/// allocates nothing (its entry comes from the worker's cache).
+///
+/// Lock order: the pool lock is a leaf (rank: entry pool); it is taken
+/// with no other lock held, once per cache refill or reclaimed batch.
+final class EntryPool: @unchecked Sendable {
+    static let segmentShift = 14
+    static let segmentEntries = 1 << segmentShift
+    static let maxSegments = 1 << 16
+    static let segmentBytes = segmentEntries * MemoryLayout<FastEntry>.stride
+
+    /// Segment directory: entry i lives in segment i >> 14. Each pointer is
+    /// written once, under `mutex`, before any index in its segment is
+    /// handed out; readers reach an index only through a slot published
+    /// after that, so they read the pointer without a lock.
+    let segments: UnsafeMutablePointer<UnsafeMutablePointer<FastEntry>?>
+    /// The pool lock.
+    let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    /// protected by mutex: indexes below this have been handed out at least once
+    var fresh: UInt32 = 0
+    /// protected by mutex: reclaimed indexes ready for reuse
+    var freeList: [UInt32] = []
+    /// immutable: segments are advised onto transparent huge pages
+    let hugePages: Bool
+
+    init(hugePages: Bool = true) {
+        self.hugePages = hugePages
+        segments = .allocate(capacity: Self.maxSegments)
+        segments.initialize(repeating: nil, count: Self.maxSegments)
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        PThread.initMutex(mutex)
+    }
+
+    deinit {
+        let used = Int(fresh)
+        for s in 0..<Self.maxSegments {
+            guard let seg = segments[s] else { break }
+            let n = min(Self.segmentEntries, used - s * Self.segmentEntries)
+            seg.deinitialize(count: n)
+            free(seg)
+        }
+        segments.deallocate()
+        PThread.destroyMutex(mutex)
+        mutex.deallocate()
+    }
+
+    /// The entry at `i`. Preconditions: `i` was handed out.
+    @inline(__always)
+    func entry(_ i: UInt32) -> UnsafeMutablePointer<FastEntry> {
+        segments[Int(i &>> UInt32(Self.segmentShift))].unsafelyUnwrapped + Int(i & UInt32(Self.segmentEntries - 1))
+    }
+
+    @inline(__always)
+    private func lock(_ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
+        ctx.locks.willAcquire(.entryPool, file: file, line: line)
+        PThread.lock(mutex)
+    }
+
+    @inline(__always)
+    private func unlock(_ ctx: inout WorkerContext) {
+        PThread.unlock(mutex)
+        ctx.locks.released(.entryPool)
+    }
+
+    /// A free entry index, from the worker's cache (refilled under the pool
+    /// lock once per `EntryCache.capacity` entries).
+    @inline(__always)
+    func take(_ generation: UInt64, _ ctx: inout WorkerContext) -> UInt32 {
+        if ctx.entryCache.owner != generation { ctx.entryCache = EntryCache(owner: generation) }
+        if ctx.entryCache.count == 0 { refill(&ctx) }
+        ctx.entryCache.count -= 1
+        return ctx.entryCache.items[ctx.entryCache.count]
+    }
+
+    /// Gives back an entry taken but never published (an insert that lost).
+    @inline(__always)
+    func giveBack(_ i: UInt32, _ ctx: inout WorkerContext) {
+        if ctx.entryCache.count < EntryCache.capacity {
+            ctx.entryCache.items[ctx.entryCache.count] = i
+            ctx.entryCache.count += 1
+        } else {
+            release([i], &ctx)
+        }
+    }
+
+    /// Fills the worker's cache: reclaimed indexes first, then fresh ones.
+    /// The cache pops from its end, so fresh indexes are stored largest
+    /// first: an empty table hands out 0, 1, 2, … (an import keeps the
+    /// export's order).
+    @inline(never)
+    private func refill(_ ctx: inout WorkerContext) {
+        lock(&ctx)
+        defer { unlock(&ctx) }
+        let reused = min(EntryCache.capacity, freeList.count)
+        let want = EntryCache.capacity - reused
+        if want > 0 {
+            let first = fresh
+            grow(to: Int(first) + want)
+            fresh = first + UInt32(want)
+            for k in 0..<want { ctx.entryCache.items[k] = first + UInt32(want - 1 - k) }
+        }
+        for k in 0..<reused { ctx.entryCache.items[want + k] = freeList.removeLast() }
+        ctx.entryCache.count = EntryCache.capacity
+    }
+
+    /// Makes sure entries 0..<n exist, initialising new segments.
+    /// Preconditions: the pool lock is held.
+    private func grow(to n: Int) {
+        precondition(n <= Self.maxSegments * Self.segmentEntries, "the entry pool is full (\(n) entries)")
+        var s = (n - 1) >> Self.segmentShift
+        while s >= 0 && segments[s] == nil { s -= 1 }
+        var next = s + 1
+        while next * Self.segmentEntries < n {
+            var raw: UnsafeMutableRawPointer? = nil
+            let rc = posix_memalign(&raw, Self.segmentBytes, Self.segmentBytes)
+            precondition(rc == 0 && raw != nil, "posix_memalign of an entry segment failed: \(rc)")
+            #if canImport(Glibc)
+            // Huge pages: one TLB entry covers a whole segment. Advisory;
+            // the kernel may decline, which changes nothing else.
+            if hugePages { _ = madvise(raw, Self.segmentBytes, Int32(MADV_HUGEPAGE)) }
+            #endif
+            let seg = raw!.bindMemory(to: FastEntry.self, capacity: Self.segmentEntries)
+            for k in 0..<Self.segmentEntries { (seg + k).initialize(to: FastEntry()) }
+            segments[next] = seg
+            next += 1
+        }
+    }
+
+    /// Returns reclaimed entries for reuse.
+    func release(_ indexes: [UInt32], _ ctx: inout WorkerContext) {
+        guard !indexes.isEmpty else { return }
+        lock(&ctx)
+        freeList.append(contentsOf: indexes)
+        unlock(&ctx)
+    }
+
+    /// Entries handed out at least once, and entries waiting in the free
+    /// list (not counting workers' caches).
+    func counts() -> (handedOut: Int, free: Int) {
+        PThread.lock(mutex)
+        defer { PThread.unlock(mutex) }
+        return (Int(fresh), freeList.count)
+    }
+
+    /// Bytes of entry memory allocated.
+    var bytes: Int {
+        PThread.lock(mutex)
+        defer { PThread.unlock(mutex) }
+        var s = 0
+        while s < Self.maxSegments && segments[s] != nil { s += 1 }
+        return s * Self.segmentBytes
+    }
+}

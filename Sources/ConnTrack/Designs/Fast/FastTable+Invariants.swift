@@ -1,0 +1,103 @@
+// Inspection and structural checks (not on the packet path; callers make
+// sure no worker changes the table meanwhile).
+extension FastTable {
+    /// Slots in the chain of home bucket b.
+    func chainLength(home b: Int) -> Int {
+        var n = 0
+        var bucket = b
+        while true {
+            for k in 1...Self.slotsPerBucket where word(bucket, k).pointee.load(ordering: .acquiring) != 0 { n += 1 }
+            let link = word(bucket, 0).pointee.load(ordering: .acquiring) &>> 32
+            if link == 0 { return n }
+            bucket = Int(truncatingIfNeeded: link) &- 1
+        }
+    }
+
+    /// The slots of home buckets, as a report shows them: index slots per
+    /// home bucket (its chain), per-stripe contention, connections (a NAT
+    /// connection's two tuples and every other one's symmetric slot count
+    /// as two tuples, as in every design).
+    public func inspect() -> TableInspection {
+        var conns = 0
+        forEachPublished { _, _ in conns += 1 }
+        var i = TableInspection(slotName: "index bucket", slotLengths: (0..<homeBuckets).map { chainLength(home: $0) },
+                                stripeName: "stripe lock", stripeContention: (0..<stripeCount).map { stripes[$0].contended },
+                                tuples: 2 * conns, connections: conns)
+        i.retiredNotFreed = reclaimer.backlog
+        if maxConnections != Int.max { i.peakConnections = peak.load(ordering: .relaxed) }
+        return i
+    }
+
+    /// Home buckets, overflow buckets in use and their capacity, and bytes
+    /// of index and entry memory (the `fast` section of a report).
+    public var layoutFigures: (homeBuckets: Int, overflowUsed: Int, overflowCapacity: Int, indexBytes: Int, entryBytes: Int) {
+        (homeBuckets, overflowUsed.load(ordering: .relaxed), overflowCapacity,
+         (homeBuckets + overflowCapacity) * 64, pool.bytes)
+    }
+
+    public func _checkInvariants(uniqueIDs: Bool?) -> InvariantReport {
+        var rep = InvariantReport()
+        var slotsOf: [UInt32: Int] = [:]
+        for b in 0..<homeBuckets {
+            let w0 = word(b, 0).pointee.load(ordering: .acquiring)
+            if w0 & 1 != 0 { rep.violations.append("bucket \(b): odd version \(w0 & 0xFFFF_FFFF) at rest") }
+            var bucket = b
+            var hops = 0
+            while true {
+                for k in 1...Self.slotsPerBucket {
+                    let s = word(bucket, k).pointee.load(ordering: .acquiring)
+                    guard s != 0 else { continue }
+                    let i = Self.entryIndex(s)
+                    guard Int(i) < pool.counts().handedOut else {
+                        rep.violations.append("bucket \(b): slot names entry \(i), never handed out")
+                        continue
+                    }
+                    let e = pool.entry(i)
+                    if !e.isPublished { rep.violations.append("bucket \(b): slot names unpublished entry \(i)") }
+                    let kind = Self.kind(s)
+                    let key = kind == .reply ? e.reply : e.pointee.original
+                    let h = hash(key)
+                    if home(h) != b || Self.tag(h) != s &>> 48 {
+                        rep.violations.append("entry \(i) (\(key)) sits in bucket \(b), hashes to \(home(h))")
+                    }
+                    let expected: SlotKind = e.layout == .symmetric ? .both : (kind == .reply ? .reply : .original)
+                    if kind != expected || (kind == .reply && e.layout != .pair) {
+                        rep.violations.append("entry \(i): a \(kind) slot for layout \(e.layout)")
+                    }
+                    slotsOf[i, default: 0] += 1
+                }
+                let link = word(bucket, 0).pointee.load(ordering: .acquiring) &>> 32
+                if link == 0 { break }
+                bucket = Int(truncatingIfNeeded: link) &- 1
+                hops += 1
+                if bucket < homeBuckets || hops > overflowCapacity {
+                    rep.violations.append("bucket \(b): overflow chain broken at \(bucket)")
+                    break
+                }
+            }
+        }
+        var ids = Set<TupleID>()
+        forEachPublished { i, e in
+            rep.connections += 1
+            let want = e.layout == .pair ? 2 : 1
+            if slotsOf[i, default: 0] != want {
+                rep.violations.append("entry \(i) (\(e.pointee.original)) has \(slotsOf[i, default: 0]) slots, needs \(want)")
+            }
+            let r = e.reply
+            if !ids.insert(e.pointee.original).inserted { rep.duplicateIDs += 1 }
+            if r != e.pointee.original, !ids.insert(r).inserted { rep.duplicateIDs += 1 }
+        }
+        rep.tuples = 2 * rep.connections
+        if (uniqueIDs ?? true) && rep.duplicateIDs > 0 { rep.violations.append("\(rep.duplicateIDs) duplicate tuple ids") }
+        if maxConnections != Int.max, live.load(ordering: .relaxed) != rep.connections {
+            rep.violations.append("live counter \(live.load(ordering: .relaxed)) != connections \(rep.connections)")
+        }
+        return rep
+    }
+
+    public func expiredCount(now: Int64) -> Int {
+        var n = 0
+        forEachPublished { _, e in if remaining(e, now: now) < 0 { n += 1 } }
+        return n
+    }
+}

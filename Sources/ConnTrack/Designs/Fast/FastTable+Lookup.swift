@@ -1,0 +1,148 @@
+/// A slot that matched a tuple.
+struct FastHit {
+    var entry: UInt32
+    var direction: Direction
+}
+
+extension FastTable {
+    /// Whether entry `e`, through a slot of `kind`, stands for tuple `id`.
+    /// The entry's key is immutable while it is published and is never
+    /// reused before this thread's next quiescent point.
+    @inline(__always)
+    func match(_ e: UnsafeMutablePointer<FastEntry>, _ kind: SlotKind, _ id: TupleID) -> Direction? {
+        switch kind {
+        case .both:
+            if e.pointee.original == id { return .original }
+            return e.pointee.original.reversed == id ? .reply : nil
+        case .original:
+            return e.pointee.original == id ? .original : nil
+        case .reply:
+            return e.reply == id ? .reply : nil
+        }
+    }
+
+    /// Scans the chain of home bucket `b` for `id`, without a lock.
+    /// Returns the hit and how many entries it compared.
+    @inline(__always)
+    func scan(_ id: TupleID, home b: Int, tag: UInt64, first w0: UInt64) -> (FastHit?, Int) {
+        var w = w0
+        var bucket = b
+        var compared = 0
+        while true {
+            for k in 1...Self.slotsPerBucket {
+                let s = word(bucket, k).pointee.load(ordering: .acquiring)
+                if s != 0 && s &>> 48 == tag {
+                    compared &+= 1
+                    let i = Self.entryIndex(s)
+                    if let d = match(pool.entry(i), Self.kind(s), id) { return (FastHit(entry: i, direction: d), compared) }
+                }
+            }
+            let link = w &>> 32
+            if link == 0 { return (nil, compared) }
+            bucket = Int(truncatingIfNeeded: link) &- 1
+            w = word(bucket, 0).pointee.load(ordering: .acquiring)
+        }
+    }
+
+    /// The lock-free lookup: reads the home bucket's version, scans its
+    /// chain, and validates the version; a writer in between (odd or
+    /// changed version) restarts it. Returns the hit and the version the
+    /// scan was valid for.
+    @inline(__always)
+    func find(_ id: TupleID, hash h: UInt64, _ ctx: inout WorkerContext) -> (FastHit?, UInt64) {
+        let b = home(h), tag = Self.tag(h)
+        while true {
+            let w0 = word(b, 0).pointee.load(ordering: .acquiring)
+            if w0 & 1 == 0 {
+                let (hit, compared) = scan(id, home: b, tag: tag, first: w0)
+                if word(b, 0).pointee.load(ordering: .acquiring) == w0 {
+                    ctx.stats.chain.record(compared)
+                    return (hit, w0)
+                }
+            }
+            ctx.stats.searchRestart &+= 1
+        }
+    }
+
+    /// Looks a tuple up as a packet would (without refreshing it); nil when
+    /// absent or expired at `now`.
+    public func lookup(_ id: TupleID, now: Int64) -> (ConnectionRecord, Direction)? {
+        var ctx = WorkerContext(name: "lookup", checkLockOrder: false)
+        guard let hit = find(id, hash: hash(id), &ctx).0 else { return nil }
+        let e = pool.entry(hit.entry)
+        guard remaining(e, now: now) >= 0 else { return nil }
+        return (lockedRecord(e, now: now, &ctx), hit.direction)
+    }
+
+    /// `fixed`'s refresh and tracking of a found connection
+    /// (`refreshAndTrack`), with the same results and counters; only a
+    /// packet that can change the state takes the entry lock: every TCP
+    /// segment, and a UDP packet before the connection is initialised or
+    /// replied.
+    @inline(__always)
+    func refreshAndTrack(_ e: UnsafeMutablePointer<FastEntry>, _ p: Packet, now: Int64,
+                         _ ctx: inout WorkerContext) -> TrackerResult? {
+        // Written only when it moves: concurrent workers keep the latest.
+        if e.pointee.lastUsed.load(ordering: .relaxed) < now { e.pointee.lastUsed.store(now, ordering: .relaxed) }
+        if p.id.transProto == .udp {
+            let f = e.flagBits
+            if f & FastEntry.Flags.udpInitialised != 0
+                && (f & FastEntry.Flags.udpReplied != 0 || UInt32(p.hook.rawValue) == f & FastEntry.Flags.hookMask) {
+                ctx.stats.trackerResults[Int(TrackerResult.alive.rawValue)] &+= 1
+                return .alive
+            }
+            lockEntry(e, &ctx)
+            defer { unlockEntry(e, &ctx) }
+            let g = e.flagBits
+            if g & FastEntry.Flags.udpInitialised == 0 {
+                initialiseTracker(e, p, &ctx)
+                return nil
+            }
+            if UInt32(p.hook.rawValue) != g & FastEntry.Flags.hookMask {
+                e.pointee.flags.bitwiseOr(FastEntry.Flags.udpReplied, ordering: .releasing)
+                refreshTimeoutClass(e)
+            }
+            ctx.stats.trackerResults[Int(TrackerResult.alive.rawValue)] &+= 1
+            return .alive
+        }
+        lockEntry(e, &ctx)
+        defer { unlockEntry(e, &ctx) }
+        if e.pointee.tcb.isEmpty {
+            initialiseTracker(e, p, &ctx)
+            return nil
+        }
+        let outbound = UInt32(p.hook.rawValue) == e.flagBits & FastEntry.Flags.hookMask
+        let before = e.pointee.tcb.state
+        let r = outbound ? e.pointee.tcb.updateOutbound(p.tcp) : e.pointee.tcb.updateInbound(p.tcp)
+        if e.pointee.tcb.state != before || timeouts.mode == .linux {
+            refreshTimeoutClass(e)
+        }
+        ctx.stats.trackerResults[Int(r.rawValue)] &+= 1
+        return r
+    }
+
+    /// `initialiseTracker`: the packet's hook becomes the outbound side.
+    /// Preconditions: the entry lock is held, or the entry is unpublished.
+    @inline(__always)
+    func initialiseTracker(_ e: UnsafeMutablePointer<FastEntry>, _ p: Packet, _ ctx: inout WorkerContext) {
+        let f = e.pointee.flags.load(ordering: .relaxed)
+        var g = (f & ~FastEntry.Flags.hookMask) | UInt32(p.hook.rawValue)
+        if p.id.transProto == .udp {
+            g |= FastEntry.Flags.udpInitialised
+        } else {
+            e.pointee.tcb.initialise(p.tcp)
+        }
+        e.pointee.flags.store(g, ordering: .releasing)
+        refreshTimeoutClass(e)
+        ctx.stats.trackerInit &+= 1
+    }
+
+    /// The connection as a record, read under its entry lock.
+    func lockedRecord(_ e: UnsafeMutablePointer<FastEntry>, now: Int64, _ ctx: inout WorkerContext) -> ConnectionRecord {
+        lockEntry(e, &ctx)
+        defer { unlockEntry(e, &ctx) }
+        return ConnectionRecord(original: e.pointee.original, reply: e.reply, hook: e.hook,
+                                nat: e.flagBits & FastEntry.Flags.nat != 0, tcb: e.pointee.tcb, udp: e.udpState,
+                                lastUsed: e.pointee.lastUsed.load(ordering: .relaxed), timeoutLeft: remaining(e, now: now))
+    }
+}

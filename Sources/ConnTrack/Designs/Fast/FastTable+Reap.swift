@@ -1,0 +1,113 @@
+// Garbage collection off the packet path: the reaper sweeps slices of the
+// index (`--buckets` of them). A slice's buckets are scanned without a lock,
+// reading each connection's `lastUsed` and cached timeout; only an expired
+// connection's stripes are locked, to remove it. A connection is checked
+// once, through its first slot (a NAT reply's slot is skipped).
+extension FastTable {
+    /// Home buckets of slice s.
+    @inline(__always)
+    func buckets(ofSlice s: Int) -> Range<Int> {
+        (s * homeBuckets / slices)..<((s + 1) * homeBuckets / slices)
+    }
+
+    /// Calls `body` with the entry index of every connection whose first
+    /// slot is in the chain of home bucket b (read without a lock).
+    @inline(__always)
+    func forEachFirstSlot(home b: Int, _ body: (UInt32) -> Void) {
+        var bucket = b
+        while true {
+            for k in 1...Self.slotsPerBucket {
+                let s = word(bucket, k).pointee.load(ordering: .acquiring)
+                if s != 0 && Self.kind(s) != .reply { body(Self.entryIndex(s)) }
+            }
+            let link = word(bucket, 0).pointee.load(ordering: .acquiring) &>> 32
+            if link == 0 { return }
+            bucket = Int(truncatingIfNeeded: link) &- 1
+        }
+    }
+
+    public func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64,
+                         _ ctx: inout WorkerContext) -> ReapPassResult {
+        sweep(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now, summary: nil, &ctx)
+    }
+
+    public func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64,
+                         updating summary: inout SweepSummary, _ ctx: inout WorkerContext) -> ReapPassResult {
+        withUnsafeMutablePointer(to: &summary) {
+            sweep(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now, summary: $0, &ctx)
+        }
+    }
+
+    /// One pass over `maxSlots` slices from `start` (wrapping), stopping
+    /// after the slice where it reached `maxEvictions` removals.
+    private func sweep(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64,
+                       summary: UnsafeMutablePointer<SweepSummary>?, _ ctx: inout WorkerContext) -> ReapPassResult {
+        var res = ReapPassResult()
+        var idx = 0
+        var i = 0
+        while i < maxSlots {
+            idx = (i &+ start) % slices
+            for b in buckets(ofSlice: idx) {
+                forEachFirstSlot(home: b) { entry in
+                    let e = pool.entry(entry)
+                    let r = remaining(e, now: now)
+                    res.checked += 1
+                    if r >= 0 {
+                        res.liveChecked += 1
+                        res.remainingSum += Int128(r)
+                        return
+                    }
+                    res.expired += 1
+                    // A packet may have refreshed it meanwhile: check again
+                    // under its stripes.
+                    if remove(entry, kind: .reaper, &ctx, if: { e, _ in remaining(e, now: now) < 0 }) { res.removed += 1 }
+                }
+            }
+            i += 1
+            if res.removed >= maxEvictions { res.stoppedEarly = i < maxSlots; break }
+        }
+        if let summary, summary.pointee.valid {
+            for k in 0..<min(i, slices) {
+                let s = (start &+ k) % slices
+                summary.pointee.set(s, summarise(slice: s))
+            }
+        }
+        res.slotsScanned = i
+        res.nextStart = idx + 1
+        return res
+    }
+
+    /// Slice s's leaf: its connections and their expiry times.
+    func summarise(slice s: Int) -> SweepSummary.Leaf {
+        var leaf = SweepSummary.Leaf.empty
+        for b in buckets(ofSlice: s) {
+            forEachFirstSlot(home: b) { leaf.add(expiry: remaining(pool.entry($0), now: 0)) }
+        }
+        return leaf
+    }
+
+    public func makeSweepSummary() -> SweepSummary {
+        SweepSummary(leaves: (0..<slices).map { summarise(slice: $0) })
+    }
+
+    /// The sweep of `reapPass` when nothing in its window has expired: it
+    /// checks every connection there, removes nothing and takes no lock.
+    public func idlePass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, summary: SweepSummary,
+                         _ ctx: inout WorkerContext) -> ReapPassResult? {
+        guard summary.valid, summary.size == slices else { return nil }
+        let walked = maxSlots <= 0 ? 0 : (maxEvictions <= 0 ? 1 : maxSlots)
+        let w = summary.window(start: start % slices, length: walked)
+        guard w.noneExpired(at: now) else { return nil }
+        let last = walked > 0 ? (walked - 1 &+ start) % slices : 0
+        return ReapPassResult(nextStart: last + 1, slotsScanned: walked, checked: w.count,
+                              remainingSum: w.remainingSum(at: now), liveChecked: w.count,
+                              stoppedEarly: walked < maxSlots)
+    }
+
+    /// Packets refresh and create connections anywhere (and a lookup may
+    /// remove an expired one whose first slot is in another slice): the
+    /// summary is rebuilt instead of followed.
+    public func updateSweepSummary(_ summary: inout SweepSummary, after packets: UnsafeBufferPointer<Packet>) {
+        if !packets.isEmpty { summary.valid = false }
+    }
+}

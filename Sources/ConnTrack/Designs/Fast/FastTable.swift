@@ -1,0 +1,352 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CPrefetch
+import Sync
+import struct Synchronization.Atomic
+
+/// A connection table built the way current kernels and switches build
+/// them, behind the same interface as the 2020 design:
+///
+/// - **Index:** 64-byte buckets, one cache line each: a word of version
+///   and overflow link, then 7 slots of (16-bit tag, slot kind, 32-bit
+///   entry index). Hashing is symmetric, so a connection whose reply is its
+///   reversed original (every non-NAT one) takes one slot that matches both
+///   directions; a NAT connection takes two. A tuple lives in its home
+///   bucket or the overflow chain behind it and never moves, so where a
+///   tuple sits depends only on the set of tuples.
+/// - **Entries:** 128 bytes in a pool of 2 MiB segments, by index, handed
+///   out through per-worker caches: no allocation per connection, no
+///   reference counting.
+/// - **Lookups take no lock.** A reader loads the home bucket's version
+///   (even: stable), scans tags, compares the key in the entry, and checks
+///   the version again; a change means a writer was there, and the lookup
+///   restarts (counted as `search_restart`, as Linux does). Entries are
+///   reused only after every worker passed a quiescent point, so a key
+///   read without a lock is never a reused entry's.
+/// - **Writers** take striped pthread mutexes (1,024 stripes at most),
+///   several in ascending order (rank: bucket(stripe)), and make the home
+///   bucket's version odd while they change its chain.
+/// - **Per connection:** `lastUsed` is written only when it moves; UDP in
+///   its steady state takes no lock; TCP takes the entry's spinlock
+///   (the tracker moves sequence numbers on nearly every segment).
+/// - **Garbage collection is off the packet path:** a lookup skips an
+///   expired entry (and removes it when its own tuple needs the place, as
+///   `fixed`'s walk would); the reaper sweeps slices of the index.
+///
+/// Lock order: stripe[i] < stripe[j] for i < j  <  entry  <  entry pool  <  retire list.
+/// No table lock exists.
+public final class FastTable: ConnTrackTable, @unchecked Sendable {
+    public static let traits: DesignTraits = {
+        var t = DesignTraits(
+            name: "fast",
+            summary: "a modern table: lock-free lookups over 64-byte tagged buckets (seqlock), striped writer locks, pooled 128-byte entries, batched prefetching lookups, sweep off the packet path",
+            hasHashSeed: true, slotName: "slice", sizedByBuckets: false, variants: [], defaultVariant: nil,
+            faults: [.descendingLockOrder], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [])
+        t.batchedLookups = true
+        t.sizedByCapacity = true
+        // An entry plus its share of the index: one or two 8-byte slots in
+        // buckets filled to 2–4 slots of 7 (16–32 bytes per slot).
+        t.bytesPerConnection = MemoryLayout<FastEntry>.stride + 32
+        return t
+    }()
+
+    /// Slots per bucket (the bucket's first word is version and link).
+    static let slotsPerBucket = 7
+    static let defaultLookupBatch = 16
+    static let defaultExpected = 65_536
+    static let maxStripes = 1024
+
+    /// immutable
+    public let config: TableConfig
+    /// immutable
+    let timeouts: Timeouts
+    /// immutable: the distinct timeouts of `timeouts`; an entry keeps the
+    /// index of its state's (its timeout class) in its flags.
+    let timeoutValues: InlineArray<16, Int64>
+    /// immutable
+    let timeoutCount: Int
+    /// immutable: the seed the hash keys are drawn from
+    public let seed: UInt32
+    /// immutable: hash keys
+    let k0: UInt64, k1: UInt64, k2: UInt64, k3: UInt64
+    /// immutable: home buckets (a power of two)
+    let homeBuckets: Int
+    /// immutable: homeBuckets - 1
+    let mask: UInt64
+    /// immutable: overflow buckets after the home buckets
+    let overflowCapacity: Int
+    /// The index: (homeBuckets + overflowCapacity) buckets of 8 words.
+    /// Word 0 of a home bucket: overflow link << 32 | version; of an
+    /// overflow bucket: link << 32. Words 1–7: slots (0: empty). Written
+    /// under the home bucket's stripe lock; read without a lock.
+    let words: UnsafeMutablePointer<Atomic<UInt64>>
+    /// Overflow buckets handed out (taken under a stripe lock; stripes
+    /// compete, so it is atomic; touched only when a chain overflows).
+    let overflowUsed = Atomic<Int>(0)
+    /// immutable: stripe count (a power of two)
+    let stripeCount: Int
+    /// The stripe locks, one per cache line.
+    let stripes: UnsafeMutablePointer<Stripe>
+    /// immutable: packets hashed and prefetched together
+    let lookupBatch: Int
+    /// immutable: reaper slices (`--buckets`)
+    let slices: Int
+    /// immutable
+    let descendingLocks: Bool
+    /// immutable: Int.max when there is no limit
+    let maxConnections: Int
+    /// Live connections counting inserts in flight; kept only with a limit
+    /// (a shared counter per insert is what this design avoids).
+    let live = Atomic<Int>(0)
+    /// The most connections at once, with a limit.
+    let peak = Atomic<Int>(0)
+    let pool: EntryPool
+    let reclaimer: IndexReclaimer
+    /// immutable: tells this table's entries from another's in a worker's cache
+    let generation: UInt64
+
+    static let generations = Atomic<UInt64>(0)
+
+    struct Stripe {
+        /// A stripe lock: guards the chains of the home buckets b with
+        /// b & (stripeCount - 1) == its index.
+        var mutex: pthread_mutex_t
+        /// protected by mutex: acquisitions that found it held
+        var contended: UInt64
+        var pad: (UInt64, UInt64) = (0, 0)
+    }
+
+    public init(_ config: TableConfig) {
+        do { try config.validate(for: Self.traits) } catch { preconditionFailure(error.description) }
+        self.config = config
+        timeouts = config.timeouts
+        (timeoutValues, timeoutCount) = Self.distinctTimeouts(config.timeouts)
+        seed = config.hashSeed ?? UInt32.random(in: .min ... .max)
+        var s = UInt64(seed) &+ 0x5851_F42D_4C95_7F2D
+        func next() -> UInt64 {
+            s &+= 0x9E37_79B9_7F4A_7C15
+            var z = s
+            z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z &>> 31)
+        }
+        k0 = next(); k1 = next(); k2 = next(); k3 = next()
+        assert(MemoryLayout<FastEntry>.stride == 128, "a pool entry is two cache lines")
+        (homeBuckets, overflowCapacity) = Self.size(config)
+        mask = UInt64(homeBuckets - 1)
+        let total = (homeBuckets + overflowCapacity) * 8
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: total * 8, alignment: 64)
+        words = raw.bindMemory(to: Atomic<UInt64>.self, capacity: total)
+        for i in 0..<total { (words + i).initialize(to: Atomic(0)) }
+        stripeCount = min(homeBuckets, Self.maxStripes)
+        stripes = .allocate(capacity: stripeCount)
+        for i in 0..<stripeCount {
+            (stripes + i).initialize(to: Stripe(mutex: pthread_mutex_t(), contended: 0))
+            PThread.initMutex((stripes + i).pointer(to: \.mutex)!)
+        }
+        lookupBatch = config.lookupBatch ?? Self.defaultLookupBatch
+        slices = config.buckets
+        descendingLocks = config.faults.contains(.descendingLockOrder)
+        maxConnections = config.maxConnections ?? Int.max
+        pool = EntryPool()
+        reclaimer = IndexReclaimer()
+        generation = Self.generations.add(1, ordering: .relaxed).newValue
+    }
+
+    /// Home buckets for the expected connections at 2–4 slots of 7 (a
+    /// power of two, and at least one per reaper slice), plus half as many
+    /// overflow buckets.
+    static func size(_ c: TableConfig) -> (home: Int, overflow: Int) {
+        let expected = c.expectedConnections ?? c.maxConnections ?? defaultExpected
+        var home = 64
+        while home * 4 < expected { home <<= 1 }
+        while home < c.buckets { home <<= 1 }
+        return (home, home / 2 + 64)
+    }
+
+    /// Every timeout the table can give a connection, once each.
+    static func distinctTimeouts(_ t: Timeouts) -> (InlineArray<16, Int64>, Int) {
+        var v = InlineArray<16, Int64>(repeating: 0)
+        var n = 0
+        for x in [t.established, t.other, t.synSent, t.finWait, t.closeWait, t.lastAck, t.timeWait, t.close,
+                  t.udp, t.udpStream] where !(0..<n).contains(where: { v[$0] == x }) {
+            v[n] = x
+            n += 1
+        }
+        return (v, n)
+    }
+
+    /// Nanoseconds until entry e times out (negative: expired), from its
+    /// `lastUsed` and timeout class: no lock.
+    @inline(__always)
+    func remaining(_ e: UnsafeMutablePointer<FastEntry>, now: Int64) -> Int64 {
+        let c = Int((e.pointee.flags.load(ordering: .relaxed) & FastEntry.Flags.timeoutMask) &>> FastEntry.Flags.timeoutShift)
+        return e.pointee.lastUsed.load(ordering: .relaxed) &+ timeoutValues[c] &- now
+    }
+
+    /// Sets entry e's timeout class from its tracker state (`fixed`'s
+    /// timeout table). Preconditions: its lock is held, or it is unpublished.
+    @inline(__always)
+    func refreshTimeoutClass(_ e: UnsafeMutablePointer<FastEntry>) {
+        let t = e.computedTimeout(timeouts)
+        var c: UInt32 = 0
+        while c < UInt32(timeoutCount) && timeoutValues[Int(c)] != t { c += 1 }
+        precondition(c < UInt32(timeoutCount), "timeout \(t) is not one of the table's")
+        let f = e.pointee.flags.load(ordering: .relaxed)
+        let g = (f & ~FastEntry.Flags.timeoutMask) | c << FastEntry.Flags.timeoutShift
+        if g != f { e.pointee.flags.store(g, ordering: .releasing) }
+    }
+
+    deinit {
+        let total = (homeBuckets + overflowCapacity) * 8
+        words.deinitialize(count: total)
+        UnsafeMutableRawPointer(words).deallocate()
+        for i in 0..<stripeCount { PThread.destroyMutex((stripes + i).pointer(to: \.mutex)!) }
+        stripes.deinitialize(count: stripeCount)
+        stripes.deallocate()
+    }
+
+    public var hashSeed: UInt32? { seed }
+
+    /// A reaper pass budgets over slices of the index (`--buckets` of them).
+    public var sweepSlots: Int { slices }
+
+    public func registerWorker() -> Int { reclaimer.epochs.register() }
+    public func workerQuiescent(_ slot: Int) { reclaimer.epochs.quiescent(slot) }
+    public func workerOffline(_ slot: Int) { reclaimer.epochs.offline(slot) }
+    public func reclaim(_ ctx: inout WorkerContext) { reclaimer.collect(into: pool, &ctx) }
+
+    // MARK: Hashing
+
+    /// 64×64→128-bit multiply, folded.
+    @inline(__always)
+    static func mum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let r = a.multipliedFullWidth(by: b)
+        return r.high ^ r.low
+    }
+
+    /// One endpoint (address and port) under the table's keys.
+    @inline(__always)
+    func endpoint(_ a: IPAddress, _ port: UInt16) -> UInt64 {
+        Self.mum(a.hi ^ k0, a.lo ^ k1 ^ (UInt64(port) &* 0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// The symmetric hash of a tuple: the two endpoints are combined by
+    /// addition, so a tuple and its reverse hash alike. Bucket from the low
+    /// bits, tag from the top 16.
+    @inline(__always)
+    func hash(_ id: TupleID) -> UInt64 {
+        let e = endpoint(id.srcAddr, id.srcPort) &+ endpoint(id.dstAddr, id.dstPort)
+        return Self.mum(e ^ k2, (UInt64(id.transProto.rawValue) << 16 | UInt64(id.netProto.rawValue)) ^ k3)
+    }
+
+    @inline(__always) func home(_ h: UInt64) -> Int { Int(truncatingIfNeeded: h & mask) }
+    @inline(__always) static func tag(_ h: UInt64) -> UInt64 { h &>> 48 }
+    @inline(__always) func stripe(ofHome b: Int) -> Int { b & (stripeCount - 1) }
+
+    // MARK: Index words
+
+    @inline(__always) func word(_ bucket: Int, _ k: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
+        words + (bucket &<< 3) + k
+    }
+
+    @inline(__always) func prefetchBucket(_ b: Int) { ct_prefetch_read(UnsafeRawPointer(words + (b &<< 3))) }
+
+    /// A slot's value: tag, kind, entry index + 1 (0 is an empty slot).
+    @inline(__always)
+    static func slot(entry: UInt32, kind: SlotKind, tag: UInt64) -> UInt64 {
+        tag << 48 | UInt64(kind.rawValue) << 32 | UInt64(entry &+ 1)
+    }
+
+    @inline(__always) static func entryIndex(_ s: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: s) &- 1 }
+    @inline(__always) static func kind(_ s: UInt64) -> SlotKind {
+        SlotKind(rawValue: UInt8(truncatingIfNeeded: s &>> 32) & 3).unsafelyUnwrapped
+    }
+
+    // MARK: Locks
+
+    @inline(__always)
+    func lockStripe(_ i: Int, _ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
+        ctx.locks.willAcquire(.bucket(i), file: file, line: line)
+        let s = stripes + i
+        let m = s.pointer(to: \.mutex)!
+        ctx.stats.bucketLock.acquisitions &+= 1
+        if !PThread.tryLock(m) {
+            PThread.lockContended(m, &ctx.stats.bucketLock, watch: ctx.locks.watch, rank: .bucket(i))
+            s.pointee.contended &+= 1
+        }
+    }
+
+    @inline(__always)
+    func unlockStripe(_ i: Int, _ ctx: inout WorkerContext) {
+        PThread.unlock((stripes + i).pointer(to: \.mutex)!)
+        ctx.locks.released(.bucket(i))
+    }
+
+    /// Locks the stripes of two home buckets in ascending order (once when
+    /// they share one); returns them for `unlockStripes`.
+    @inline(__always)
+    func lockStripes(_ b1: Int, _ b2: Int, _ ctx: inout WorkerContext) -> (Int, Int) {
+        let s1 = stripe(ofHome: b1), s2 = stripe(ofHome: b2)
+        let lo = min(s1, s2), hi = max(s1, s2)
+        // The injected fault takes the higher stripe first.
+        let (first, second) = descendingLocks ? (hi, lo) : (lo, hi)
+        lockStripe(first, &ctx)
+        if second != first { lockStripe(second, &ctx) }
+        return (first, second)
+    }
+
+    @inline(__always)
+    func unlockStripes(_ s: (Int, Int), _ ctx: inout WorkerContext) {
+        if s.1 != s.0 { unlockStripe(s.1, &ctx) }
+        unlockStripe(s.0, &ctx)
+    }
+
+    /// Takes an entry's spinlock (rank: connection).
+    @inline(__always)
+    func lockEntry(_ e: UnsafeMutablePointer<FastEntry>, _ ctx: inout WorkerContext,
+                   file: StaticString = #fileID, line: UInt = #line) {
+        ctx.locks.willAcquire(.connection, file: file, line: line)
+        ctx.stats.connLock.acquisitions &+= 1
+        if !e.pointee.lock.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
+            lockEntryContended(e, &ctx)
+        }
+    }
+
+    @inline(never)
+    func lockEntryContended(_ e: UnsafeMutablePointer<FastEntry>, _ ctx: inout WorkerContext) {
+        ctx.stats.connLock.contended &+= 1
+        ctx.locks.watch?.waitingFor.store(LockRank.connection.value &+ 1, ordering: .relaxed)
+        let t0 = MonotonicClock.read()
+        var spins = 0
+        while true {
+            if e.pointee.lock.load(ordering: .relaxed) == 0,
+               e.pointee.lock.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged { break }
+            spins += 1
+            // Two cores and more threads than that: a holder that was
+            // preempted needs the CPU, so yield soon.
+            if spins > 64 { sched_yield() }
+        }
+        ctx.stats.connLock.waitNanos &+= UInt64(max(0, MonotonicClock.read() - t0))
+        ctx.locks.watch?.waitingFor.store(0, ordering: .relaxed)
+    }
+
+    @inline(__always)
+    func unlockEntry(_ e: UnsafeMutablePointer<FastEntry>, _ ctx: inout WorkerContext) {
+        e.pointee.lock.store(0, ordering: .releasing)
+        ctx.locks.released(.connection)
+    }
+}
+
+/// What a slot matches.
+enum SlotKind: UInt8 {
+    /// The connection's original tuple and its reverse (symmetric layout).
+    case both = 1
+    /// The original tuple only.
+    case original = 2
+    /// The reply tuple only.
+    case reply = 3
+}

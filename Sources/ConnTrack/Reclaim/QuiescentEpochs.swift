@@ -1,0 +1,68 @@
+import struct Synchronization.Atomic
+
+/// The epoch half of quiescent-state reclamation, shared by every design
+/// that defers freeing (connection blocks, pool entries).
+///
+/// Each registered thread publishes the global epoch it last saw at a
+/// quiescent point (a point where it holds no reference into the table).
+/// Something retired while the epoch was `e` may be reused once every
+/// registered thread has seen an epoch greater than `e`.
+final class QuiescentEpochs: @unchecked Sendable {
+    static let maxThreads = 64
+
+    struct Slot: ~Copyable {
+        /// Epoch the thread last saw at a quiescent point; .max when offline.
+        let seen = Atomic<UInt64>(.max)
+        // Own cache line per thread.
+        let pad: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
+    }
+
+    let global = Atomic<UInt64>(1)
+    let registered = Atomic<Int>(0)
+    let slots: UnsafeMutablePointer<Slot>
+
+    init() {
+        slots = .allocate(capacity: Self.maxThreads)
+        for i in 0..<Self.maxThreads { (slots + i).initialize(to: Slot()) }
+    }
+
+    deinit {
+        slots.deinitialize(count: Self.maxThreads)
+        slots.deallocate()
+    }
+
+    /// Registers a packet thread; it starts online. Returns its slot.
+    func register() -> Int {
+        let i = registered.add(1, ordering: .relaxed).newValue - 1
+        precondition(i < Self.maxThreads, "at most \(Self.maxThreads) threads may use one table")
+        slots[i].seen.store(global.load(ordering: .acquiring), ordering: .releasing)
+        return i
+    }
+
+    /// The thread in `slot` holds no reference into the table right now.
+    @inline(__always)
+    func quiescent(_ slot: Int) {
+        slots[slot].seen.store(global.load(ordering: .acquiring), ordering: .releasing)
+    }
+
+    /// The thread in `slot` stops using the table (it may come back with
+    /// `quiescent`).
+    func offline(_ slot: Int) {
+        slots[slot].seen.store(.max, ordering: .releasing)
+    }
+
+    /// Closes the current epoch: what was retired before this call is
+    /// tagged with the returned value.
+    func advance() -> UInt64 {
+        global.add(1, ordering: .acquiringAndReleasing).newValue - 1
+    }
+
+    /// The oldest epoch any registered thread may still be in; a list
+    /// tagged `e` is safe to reuse when `e < minSeen()`.
+    func minSeen() -> UInt64 {
+        var m = UInt64.max
+        let n = registered.load(ordering: .acquiring)
+        for i in 0..<n { m = min(m, slots[i].seen.load(ordering: .acquiring)) }
+        return m
+    }
+}
