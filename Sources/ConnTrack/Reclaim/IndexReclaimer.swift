@@ -20,6 +20,8 @@ final class IndexReclaimer: @unchecked Sendable {
     var pending: [(UInt64, [UInt32])] = []
     /// protected by mutex
     private(set) var recycledTotal = 0
+    /// Set before the table is shared: when false, nothing is recycled.
+    var enabled = true
 
     init() {
         mutex = .allocate(capacity: 1)
@@ -57,6 +59,7 @@ final class IndexReclaimer: @unchecked Sendable {
     /// and opens a new epoch for what was retired since the last call. The
     /// caller must be at a quiescent point itself.
     func collect(into pool: EntryPool, _ ctx: inout WorkerContext) {
+        guard enabled else { return }
         lock(&ctx)
         if !fresh.isEmpty {
             pending.append((epochs.advance(), fresh))

@@ -20,6 +20,8 @@ public enum Fault: String, Sendable, CaseIterable, Codable {
     case recomputeNatPartner = "recompute-nat-partner"
     /// The 2020 walk (advance after removal) applied to `fixed`.
     case walkAfterRemove = "walk-after-remove"
+    /// `fast`: a TCP segment updates the tracker without the entry lock.
+    case skipEntryLock = "skip-entry-lock"
 }
 
 /// Every place where `seed2020`, `fixed` and the injected faults differ,

@@ -44,7 +44,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
             name: "fast",
             summary: "a modern table: lock-free lookups over 64-byte tagged buckets (seqlock), striped writer locks, pooled 128-byte entries, batched prefetching lookups, sweep off the packet path",
             hasHashSeed: true, slotName: "slice", sizedByBuckets: false, variants: [], defaultVariant: nil,
-            faults: [.descendingLockOrder], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [])
+            faults: [.descendingLockOrder, .skipEntryLock], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [])
         t.batchedLookups = true
         t.sizedByCapacity = true
         // An entry plus its share of the index: one or two 8-byte slots in
@@ -94,8 +94,10 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     let lookupBatch: Int
     /// immutable: reaper slices (`--buckets`)
     let slices: Int
-    /// immutable
+    /// immutable: the injected descending-lock-order fault
     let descendingLocks: Bool
+    /// immutable: the injected skip-entry-lock fault
+    let skipEntryLock: Bool
     /// immutable: Int.max when there is no limit
     let maxConnections: Int
     /// Live connections counting inserts in flight; kept only with a limit
@@ -137,10 +139,13 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         assert(MemoryLayout<FastEntry>.stride == 128, "a pool entry is two cache lines")
         (homeBuckets, overflowCapacity) = Self.size(config)
         mask = UInt64(homeBuckets - 1)
-        let total = (homeBuckets + overflowCapacity) * 8
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: total * 8, alignment: 64)
-        words = raw.bindMemory(to: Atomic<UInt64>.self, capacity: total)
-        for i in 0..<total { (words + i).initialize(to: Atomic(0)) }
+        // Anonymous memory reads as zero (every word an empty slot or an
+        // even version without a link) and costs nothing until touched, so
+        // the overflow area can be generous: only chains in use take pages.
+        let bytes = (homeBuckets + overflowCapacity) * 64
+        let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        precondition(raw != MAP_FAILED && raw != nil, "mmap of a \(bytes)-byte index failed: errno \(errno)")
+        words = raw!.bindMemory(to: Atomic<UInt64>.self, capacity: bytes / 8)
         stripeCount = min(homeBuckets, Self.maxStripes)
         stripes = .allocate(capacity: stripeCount)
         for i in 0..<stripeCount {
@@ -150,21 +155,26 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         lookupBatch = config.lookupBatch ?? Self.defaultLookupBatch
         slices = config.buckets
         descendingLocks = config.faults.contains(.descendingLockOrder)
+        skipEntryLock = config.faults.contains(.skipEntryLock)
         maxConnections = config.maxConnections ?? Int.max
         pool = EntryPool()
         reclaimer = IndexReclaimer()
+        // An injected fault can corrupt an entry: never recycle one then.
+        reclaimer.enabled = config.faults.isEmpty
         generation = Self.generations.add(1, ordering: .relaxed).newValue
     }
 
     /// Home buckets for the expected connections at 2–4 slots of 7 (a
-    /// power of two, and at least one per reaper slice), plus half as many
-    /// overflow buckets.
+    /// power of two, and at least one per reaper slice), and room for four
+    /// times as many overflow buckets (reserved, not touched), so the
+    /// index holds about 9 times the expected connections before it is
+    /// full; a connection limit is expected to be reached.
     static func size(_ c: TableConfig) -> (home: Int, overflow: Int) {
-        let expected = c.expectedConnections ?? c.maxConnections ?? defaultExpected
+        let expected = c.maxConnections ?? c.expectedConnections ?? defaultExpected
         var home = 64
         while home * 4 < expected { home <<= 1 }
         while home < c.buckets { home <<= 1 }
-        return (home, home / 2 + 64)
+        return (home, 4 * home + 64)
     }
 
     /// Every timeout the table can give a connection, once each.
@@ -201,9 +211,8 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     }
 
     deinit {
-        let total = (homeBuckets + overflowCapacity) * 8
-        words.deinitialize(count: total)
-        UnsafeMutableRawPointer(words).deallocate()
+        let rc = munmap(UnsafeMutableRawPointer(words), (homeBuckets + overflowCapacity) * 64)
+        precondition(rc == 0, "munmap of the index failed: errno \(errno)")
         for i in 0..<stripeCount { PThread.destroyMutex((stripes + i).pointer(to: \.mutex)!) }
         stripes.deinitialize(count: stripeCount)
         stripes.deallocate()

@@ -1,0 +1,178 @@
+@testable import ConnTrack
+import Sync
+import Testing
+import struct Synchronization.Atomic
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// What the `fast` design promises beyond the shared conformance suite: its
+// layout, lock-free lookups that restart when a writer is in the bucket,
+// the lock order, the locks a packet takes, recycling after a grace
+// period, and an honest "table full".
+
+func makeFast(capacity: Int? = 4096, slices: Int = 64, faults: Set<Fault> = [], limit: Int? = nil) -> FastTable {
+    var c = TableConfig(buckets: slices, hashSeed: 0xFA57, faults: faults, maxConnections: limit)
+    c.expectedConnections = capacity
+    return FastTable(c)
+}
+
+func udpTuple(_ i: Int) -> TupleID {
+    TupleID(srcAddr: v4(10, 1, UInt8(truncatingIfNeeded: i >> 8), UInt8(truncatingIfNeeded: i)), srcPort: 5353,
+            dstAddr: v4(8, 8, 8, 8), dstPort: 53, transProto: .udp, netProto: .ipv4)
+}
+
+@Suite struct FastTableTests {
+    @Test func anEntryIsTwoCacheLinesAndABucketOne() {
+        #expect(MemoryLayout<FastEntry>.stride == 128)
+        #expect(EntryPool.segmentBytes == 2 << 20, "a segment is one 2 MiB huge page")
+        let t = makeFast()
+        #expect(UInt(bitPattern: t.words) % 64 == 0, "buckets start on a cache line")
+    }
+
+    /// A non-NAT connection takes one symmetric slot found from both
+    /// directions; a NAT connection takes two.
+    @Test func slotsPerConnection() {
+        let t = makeFast()
+        var c = ctx()
+        let id = tcpTuple(v4(10, 0, 0, 1), 1000, v4(10, 0, 0, 2), 80)
+        _ = t.handlePacket(out(id, .syn, seq: 1), clock: VirtualClock(0), &c)
+        #expect(t.inspect().slotLengths.reduce(0, +) == 1)
+        #expect(t.lookup(id.reversed, now: 0)?.1 == .reply)
+        #expect(t.lookup(id, now: 0)?.1 == .original)
+        let nat = tcpTuple(v4(10, 0, 0, 3), 1000, v4(10, 0, 0, 2), 80)
+        _ = t.handlePacket(out(nat, .syn, seq: 1, nat: (v4(172, 16, 0, 1), 8080)), clock: VirtualClock(0), &c)
+        #expect(t.inspect().slotLengths.reduce(0, +) == 3)
+        let reply = nat.redirectedReply(to: v4(172, 16, 0, 1), port: 8080)
+        #expect(t.lookup(reply, now: 0)?.1 == .reply)
+        #expect(t.lookup(nat.reversed, now: 0) == nil, "a NAT connection is not found by its reversed original")
+        #expect(t._checkInvariants(uniqueIDs: nil).ok)
+    }
+
+    /// A lookup that meets an odd version (a writer in the bucket) waits
+    /// and restarts, and then finds the connection. The writer holds the
+    /// bucket odd for 200 ms after the reader has started; a reader the
+    /// machine did not run in that time is tried again (3 attempts).
+    @Test func aLookupRestartsWhileAWriterIsInTheBucket() {
+        let t = makeFast()
+        var c = ctx()
+        let id = tcpTuple(v4(10, 0, 0, 1), 1000, v4(10, 0, 0, 2), 80)
+        _ = t.handlePacket(out(id, .syn, seq: 1), clock: VirtualClock(0), &c)
+        let b = t.home(t.hash(id))
+        final class Box: @unchecked Sendable {
+            let started = Atomic<Int>(0)
+            var restarts: UInt64 = 0
+            var found = false
+        }
+        var restarts: UInt64 = 0
+        for _ in 0..<3 where restarts == 0 {
+            let box = Box()
+            t.lockStripe(t.stripe(ofHome: b), &c)
+            t.beginWrite(b)
+            let reader = OSThread {
+                var rc = WorkerContext(name: "reader", checkLockOrder: true)
+                box.started.store(1, ordering: .releasing)
+                let (hit, _) = t.find(id, hash: t.hash(id), &rc)
+                box.found = hit != nil
+                box.restarts = rc.stats.searchRestart
+            }
+            while box.started.load(ordering: .acquiring) == 0 { usleepMillis(1) }
+            usleepMillis(200)
+            t.endWrite(b)
+            t.unlockStripe(t.stripe(ofHome: b), &c)
+            reader.join()
+            #expect(box.found)
+            restarts = box.restarts
+        }
+        #expect(restarts > 0)
+        #expect(c.locks.violations.isEmpty)
+    }
+
+    /// Writers lock stripes in ascending order; the injected fault takes
+    /// the higher first and the rank checker reports it.
+    @Test func descendingLockOrderIsCaughtByTheRankChecker() {
+        let t = makeFast(faults: [.descendingLockOrder])
+        var c = ctx()
+        var port: UInt16 = 1
+        let id = { (p: UInt16) in tcpTuple(v4(10, 0, 0, 1), p, v4(10, 0, 0, 2), 80) }
+        let target = (v4(172, 16, 0, 9), UInt16(9999))
+        // A NAT connection whose two slots fall under different stripes.
+        while t.stripe(ofHome: t.home(t.hash(id(port)))) == t.stripe(ofHome: t.home(t.hash(id(port).redirectedReply(to: target.0, port: target.1)))) {
+            port += 1
+        }
+        _ = t.handlePacket(out(id(port), .syn, seq: 1, nat: target), clock: VirtualClock(0), &c)
+        #expect(c.locks.violations.count == 1)
+        guard let v = c.locks.violations.first, case .bucket(let lo) = v.acquiring, case .bucket(let hi) = v.held else {
+            Issue.record("expected two stripes: \(c.locks.violations)"); return
+        }
+        #expect(lo < hi)
+        #expect(v.acquiringSite.contains("FastTable"))
+    }
+
+    /// No table lock at all; UDP in its steady state takes no lock; TCP
+    /// takes the entry lock once per segment; a new connection takes its
+    /// stripe once.
+    @Test func theLocksAPacketTakes() {
+        let t = makeFast()
+        var c = ctx()
+        let u = udpTuple(1)
+        _ = t.handlePacket(Packet(id: u, hook: .output), clock: VirtualClock(0), &c)
+        #expect(c.stats.bucketLock.acquisitions == 1 && c.stats.connLock.acquisitions == 0)
+        _ = t.handlePacket(Packet(id: u.reversed, hook: .prerouting), clock: VirtualClock(sec), &c)
+        #expect(c.stats.connLock.acquisitions == 1, "the first reply changes the state: locked")
+        let before = c.stats
+        for k in 0..<10 { _ = t.handlePacket(Packet(id: k % 2 == 0 ? u : u.reversed, hook: k % 2 == 0 ? .output : .prerouting),
+                                              clock: VirtualClock(2 * sec), &c) }
+        #expect(c.stats.connLock.acquisitions == before.connLock.acquisitions, "steady UDP takes no lock")
+        #expect(c.stats.bucketLock.acquisitions == before.bucketLock.acquisitions)
+        let id = tcpTuple(v4(10, 0, 0, 1), 1000, v4(10, 0, 0, 2), 80)
+        _ = t.handlePacket(out(id, .syn, seq: 1000), clock: VirtualClock(0), &c)
+        let b2 = c.stats
+        _ = t.handlePacket(inb(id.reversed, [.syn, .ack], seq: 5000, ack: 1001), clock: VirtualClock(0), &c)
+        _ = t.handlePacket(out(id, .ack, seq: 1001, ack: 5001), clock: VirtualClock(0), &c)
+        #expect(c.stats.connLock.acquisitions - b2.connLock.acquisitions == 2)
+        #expect(c.stats.bucketLock.acquisitions == b2.bucketLock.acquisitions)
+        #expect(c.stats.tableLock.acquisitions == 0)
+        #expect(c.locks.violations.isEmpty)
+    }
+
+    /// A removed entry is recycled only after every registered worker has
+    /// passed a quiescent point; new connections then reuse it instead of
+    /// growing the pool.
+    @Test func entriesAreRecycledAfterAGracePeriod() {
+        let t = makeFast()
+        var c = ctx()
+        let slot = t.registerWorker()
+        for i in 0..<100 { _ = t.handlePacket(Packet(id: udpTuple(i), hook: .output), clock: VirtualClock(0), &c) }
+        let handedOut = t.pool.counts().handedOut
+        let r = t.reapPass(start: 0, maxSlots: t.sweepSlots, maxEvictions: .max, now: 31 * sec, &c)
+        #expect(r.removed == 100)
+        t.reclaim(&c)
+        #expect(t.pool.counts().free == 0, "the worker has not passed a quiescent point yet")
+        t.workerQuiescent(slot)
+        t.reclaim(&c)
+        #expect(t.pool.counts().free == 100)
+        for i in 200..<300 { _ = t.handlePacket(Packet(id: udpTuple(i), hook: .output), clock: VirtualClock(40 * sec), &c) }
+        #expect(t.pool.counts().handedOut == handedOut, "reused, not grown")
+        #expect(t._checkInvariants(uniqueIDs: nil).ok)
+        #expect(c.locks.violations.isEmpty)
+    }
+
+    /// An index sized far below its load fills its overflow area; further
+    /// connections are dropped and counted, and the table stays whole.
+    @Test func aFullIndexDropsAndCountsIt() {
+        let t = makeFast(capacity: 1, slices: 1)
+        var c = ctx()
+        for i in 0..<3000 { _ = t.handlePacket(Packet(id: udpTuple(i), hook: .output), clock: VirtualClock(0), &c) }
+        let f = t.layoutFigures
+        #expect(f.overflowUsed == f.overflowCapacity)
+        #expect(c.stats.drop > 0 && c.stats.created + c.stats.drop == 3000)
+        let inv = t._checkInvariants(uniqueIDs: nil)
+        #expect(inv.ok && inv.connections == Int(c.stats.created), "\(inv)")
+    }
+}
+
+func usleepMillis(_ ms: Int) {
+    var ts = timespec(tv_sec: 0, tv_nsec: ms * 1_000_000)
+    nanosleep(&ts, nil)
+}
