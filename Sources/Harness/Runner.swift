@@ -95,8 +95,9 @@ public enum Runner {
         let samples = sampler.stop()
         watchdog.stop()
         let wallNanos = MonotonicClock.read() - wallStart
-        let heapGrowth = allocatedBytes() - heapBefore
         let inspection = table.inspect()
+        // What the table maps itself is not in the allocator's statistics.
+        let heapGrowth = allocatedBytes() - heapBefore + inspection.mappedBytes
         let checks = EndOfRunChecks.run(table, cfg, endTime: drive.endTime)
         var report = ReportBuilder.build(env, drive: drive, inspection: inspection, checks: checks, samples: samples,
                                          wallNanos: wallNanos, usage: (usageStart, usageEnd), tableHeapBytes: heapGrowth)

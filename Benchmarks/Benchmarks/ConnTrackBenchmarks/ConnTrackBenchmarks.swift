@@ -16,6 +16,26 @@ func syn(_ id: TupleID) -> Packet {
     Packet(id: id, tcp: TCPSegment(flags: .syn, seq: 1), hook: .output)
 }
 
+/// A million distinct tuples need more than 16 bits of port: the source
+/// address carries the index.
+func wideTuple(_ i: Int) -> TupleID {
+    TupleID(srcAddr: IPAddress(v4: 0x0a00_0000 | UInt32(i)), srcPort: UInt16(truncatingIfNeeded: 1024 + i % 50_000),
+            dstAddr: IPAddress(v4: 0xac10_0001), dstPort: 443, transProto: .tcp, netProto: .ipv4)
+}
+
+/// A small seeded generator (SplitMix64) for benchmark inputs.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
 /// A table of a registered design with `flows` established-looking flows
 /// inserted, and one ACK per flow to replay through `processBatch`.
 func loaded(_ e: DesignEntry, flows: Int, buckets: Int = 16384) -> (any ConnTrackTable, [Packet]) {
@@ -128,7 +148,67 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // `fast`: a new connection allocates nothing. The pool is grown and its
+    // entries recycled before the measurement, so what is measured is the
+    // steady state: an entry from the worker's cache, refilled from the
+    // recycled list.
+    Benchmark("insert.fast.new-connection", configuration: fast) { b in
+        var c = TableConfig(buckets: 1024, hashSeed: 1)
+        c.expectedConnections = 1 << 18
+        let t = FastTable(c)
+        var ctx = WorkerContext(name: "bench", checkLockOrder: false)
+        let slot = t.registerWorker()
+        let warm = 1 << 17
+        for i in 0..<warm { _ = t.handlePacket(syn(tuple(i)), clock: VirtualClock(0), &ctx) }
+        _ = t.reapPass(start: 0, maxSlots: t.sweepSlots, maxEvictions: .max, now: 1_000 * 1_000_000_000, &ctx)
+        t.workerQuiescent(slot)
+        t.reclaim(&ctx)
+        var i = warm
+        b.startMeasurement()
+        for _ in b.scaledIterations {
+            _ = t.handlePacket(syn(tuple(i)), clock: VirtualClock(1_000 * 1_000_000_000), &ctx)
+            i += 1
+        }
+        b.stopMeasurement()
+        blackHole(ctx.stats.created)
+    }
+
     if ciMode { return }
+
+    // `fast` at a million flows, against this machine's memory latency
+    // (memory.* below): 4096 established flows picked at random per
+    // iteration, so nearly every lookup misses the caches; batch 1 looks
+    // each packet up alone, batch 16 hashes and prefetches 16 at a time.
+    // ns per lookup = time / 4096.
+    for batch in [1, 16] {
+        Benchmark("fast.lookup-1m-flows.batch-\(batch)",
+                  configuration: .init(metrics: [.wallClock, .mallocCountTotal, .instructions], warmupIterations: 2,
+                                       maxDuration: .seconds(3), maxIterations: 200)) { b in
+            let flows = 1 << 20
+            var c = TableConfig(buckets: 16384, hashSeed: 1)
+            c.expectedConnections = flows
+            c.lookupBatch = batch
+            let t = FastTable(c)
+            var ctx = WorkerContext(name: "bench", checkLockOrder: false)
+            for i in 0..<flows { _ = t.handlePacket(syn(wideTuple(i)), clock: VirtualClock(0), &ctx) }
+            var rng = SplitMix(seed: 7)
+            let packets = (0..<(1 << 16)).map { _ in
+                Packet(id: wideTuple(Int(rng.next() % UInt64(flows))), tcp: TCPSegment(flags: .syn, seq: 1), hook: .output, timestamp: 1)
+            }
+            let latencies = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 4)
+            defer { latencies.deallocate() }
+            var offset = 0
+            packets.withUnsafeBufferPointer { all in
+                b.startMeasurement()
+                for _ in b.scaledIterations {
+                    replay(t, UnsafeBufferPointer(rebasing: all[offset..<offset + 4096]), latencies: latencies, &ctx)
+                    offset = (offset + 4096) % all.count
+                }
+                b.stopMeasurement()
+            }
+            blackHole(ctx.stats.found)
+        }
+    }
 
     // The memory-latency limit of this machine, which bounds any table's
     // lookup at a million flows (results/memory-latency.md): 1 M loads per
@@ -201,6 +281,22 @@ let benchmarks: @Sendable () -> Void = {
                 b.stopMeasurement()
             }
         }
+    }
+
+    // `fast`'s memory per connection at a million connections: pool
+    // segments (allocator) plus the index buckets in use (mapped), over
+    // connections (results/fast-design.md).
+    Benchmark("memory.fast.per-connection-at-1m",
+              configuration: .init(metrics: [.mallocBytesCount], warmupIterations: 0, maxIterations: 1)) { b in
+        var c = TableConfig(buckets: 16384, hashSeed: 1)
+        c.expectedConnections = 1 << 20
+        let t = FastTable(c)
+        var ctx = WorkerContext(name: "bench", checkLockOrder: false)
+        for i in 0..<(1 << 20) { _ = t.handlePacket(syn(wideTuple(i)), clock: VirtualClock(0), &ctx) }
+        let f = t.layoutFigures
+        let mapped = t.inspect().mappedBytes
+        let line = "memory.fast.per-connection-at-1m: \(t.inspect().connections) connections, entries \(f.entryBytes) B, index in use \(mapped) B (\(f.homeBuckets) home + \(f.overflowUsed) overflow buckets): \((f.entryBytes + mapped) / (1 << 20)) B per connection (index \(mapped / (1 << 20)) B)\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
     }
 
     // Memory per connection: bytes allocated to insert 1000 connections.

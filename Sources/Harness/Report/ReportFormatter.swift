@@ -116,7 +116,7 @@ public enum ReportFormatter {
         o += "\nMemory (\(m.allocator))\n"
         o += row("peak RSS", mb(m.peakRSSBytes))
         o += row("heap allocated / active / resident", mb(m.allocatedBytes) + " / " + mb(m.activeBytes) + " / " + mb(m.residentBytes) + "   fragmentation " + f(m.fragmentation * 100) + "%")
-        o += row("table heap", mb(m.tableHeapBytes) + (m.bytesPerConnection.map { "  (" + f($0, 0) + " B per connection in the table)" } ?? "") + "  (growth since the table was created)")
+        o += row("table heap", mb(m.tableHeapBytes) + (m.bytesPerConnection.map { "  (" + f($0, 0) + " B per connection in the table)" } ?? "") + "  (growth since the table was created, with memory it maps itself)")
         if let s = r.soak {
             o += "\nSoak (\(s.seconds.map { f($0, 0) + " s" } ?? "until signalled"), checks every \(f(s.checkEverySeconds, 1)) s)\n"
             o += row("checks", "\(s.checks), \(s.failures.isEmpty ? "no failure" : "FAILED: " + s.failures.joined(separator: "; "))"

@@ -138,7 +138,8 @@ public struct MemoryReport: Codable, Sendable, Equatable {
     /// Peak resident set size of the process (getrusage).
     public var peakRSSBytes: Int
     /// Heap growth from just before the table was created to the end of
-    /// the run: the table, plus the reaper's pass history.
+    /// the run: the table, plus the reaper's pass history, plus memory the
+    /// table maps itself (`TableInspection.mappedBytes`).
     public var tableHeapBytes: Int
     /// tableHeapBytes ÷ connections in the table at the end (nil: none).
     public var bytesPerConnection: Double?

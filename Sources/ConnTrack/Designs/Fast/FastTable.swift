@@ -256,6 +256,9 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     @inline(__always) static func tag(_ h: UInt64) -> UInt64 { h &>> 48 }
     @inline(__always) func stripe(ofHome b: Int) -> Int { b & (stripeCount - 1) }
 
+    /// The stripe lock that guards a tuple's slot (diagnostics, self-tests).
+    public func stripeOf(_ id: TupleID) -> Int { stripe(ofHome: home(hash(id))) }
+
     // MARK: Index words
 
     @inline(__always) func word(_ bucket: Int, _ k: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
