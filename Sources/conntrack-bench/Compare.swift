@@ -55,6 +55,8 @@ struct Compare: ParsableCommand {
             c.design = entry.traits.name
             c.table.variant = entry.variant
             c.table.hashSeed = entry.traits.hasHashSeed ? (base.table.hashSeed ?? drawnHashSeed) : nil
+            // Without --policy, each design runs its own default schedule.
+            if reaper.policy == nil, base.reaperEnabled, let p = try? reaper.choice(for: entry.traits) { c.policy = p }
             do { try c.validate() } catch {
                 writeLine(2, "  \(entry.label): skipped: \(error.description)")
                 continue
@@ -98,6 +100,7 @@ struct Compare: ParsableCommand {
         let first = summary[0].runs[0]
         print("compare: scenario \(base.scenario.scenario.rawValue), \(base.scenario.packets) packets, \(base.threads) worker(s), \(base.table.buckets) buckets, clock \(base.clock.rawValue), \(repeats) interleaved repeat(s); hash seed \(base.table.hashSeed.map(String.init) ?? "-") (--hash-seed), flow seed \(base.scenario.seed)")
         print("  determinism: \(first.determinism.mode)" + (first.determinism.windowMillis.map { ", windows of \(ReportFormatter.f($0, 1)) ms" } ?? ""))
+        print("  rates: found, created and removed connections over table time: RFC 9693's established-flow, set-up and teardown rates as this stream drives them")
         print("".padding(toLength: 30, withPad: " ", startingAt: 0) + names.map { $0.padding(toLength: w, withPad: " ", startingAt: 0) }.joined())
         print(line("packets/s (M), mean ± σ", { $0.packetsPerSecond.n > 1 ? "\(ReportFormatter.f($0.packetsPerSecond.mean / 1e6)) ± \(ReportFormatter.f($0.packetsPerSecond.stddev / 1e6))" : ReportFormatter.f($0.packetsPerSecond.mean / 1e6) }))
         if repeats > 1 {
@@ -113,6 +116,17 @@ struct Compare: ParsableCommand {
                 .padding(toLength: w, withPad: " ", startingAt: 0)
         }.joined())
         let med = { (r: RepeatedRun) in r.medianRun }
+        // RFC 9693's three rates, as this stream achieved them: each is a
+        // count over the table time, the median over the repeats.
+        func rate(_ count: @escaping (RunReport) -> UInt64) -> (RepeatedRun) -> String {
+            { r in
+                let v = r.runs.map { Double(count($0)) / max(1e-9, $0.tableSeconds) }.sorted()
+                return ReportFormatter.f(v[v.count / 2] / 1e6, 3)
+            }
+        }
+        print(line("established lookups/s (M)", rate { $0.found }))
+        print(line("set-ups/s (M)", rate { $0.created }))
+        print(line("teardowns/s (M)", rate { $0.removedInline + $0.removedByReaper + $0.removedOther }))
         print(line("latency p50 / p99 (ns)", { "\(Int(med($0).latencyNanos.p50)) / \(Int($0.latencyP99Nanos.median))" }))
         print(line("found %", { String(format: "%.2f", Double(med($0).found) * 100 / Double(max(1, med($0).lookups))) }))
         print(line("created", { String(med($0).created) }))
@@ -123,6 +137,7 @@ struct Compare: ParsableCommand {
             let a = r.bucketLocks.acquisitions + r.tableLock.acquisitions, c = r.bucketLocks.contended + r.tableLock.contended
             return String(format: "%.3f", Double(c) * 100 / Double(max(1, a)))
         }))
+        print(line("reaper schedule", { med($0).policy }))
         print(line("reaper removed", { String(med($0).removedByReaper) }))
         print(line("reaper passes run / due", { r in med(r).reaperHealth.map { "\($0.passesRun) / \($0.passesDue)" } ?? "off" }))
         print(line("expired still linked", { String(med($0).expiredStillLinkedAtEnd) }))

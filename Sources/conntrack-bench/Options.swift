@@ -61,8 +61,8 @@ struct TableOptions: ParsableArguments {
 }
 
 struct ReaperOptions: ParsableArguments {
-    @Option(help: "Reaper schedule: seed, linux2022, cilium, or off.")
-    var policy: PolicyName = .seed
+    @Option(help: "Reaper schedule: seed, linux2022, cilium, or off (default: the design's own: linux2022 for fast, seed for the others).")
+    var policy: PolicyName?
     @Option(help: "Seed policy: a pass walks buckets/fraction buckets (1...1048576).")
     var fraction: Int = 128
     @Option(help: "Seed policy: above this percentage of expired tuples the next pass comes after the minimum interval (0...100).")
@@ -80,7 +80,7 @@ struct ReaperOptions: ParsableArguments {
 
     /// Converts the values (range checks that conversion needs happen
     /// here; the policy's own rules in `RunConfig.validate()`).
-    func choice() throws -> ReaperPolicyChoice? {
+    func choice(for design: DesignTraits?) throws -> ReaperPolicyChoice? {
         guard fraction >= 1 && fraction <= 1 << 20 else { throw ValidationError("--fraction must be in 1...1048576, got \(fraction)") }
         guard minIntervalMs > 0 && minIntervalMs <= 3_600_000 else { throw ValidationError("--min-interval-ms must be in (0, 3600000], got \(minIntervalMs)") }
         guard maxFullTraversal > 0 && maxFullTraversal <= 86400 else { throw ValidationError("--max-full-traversal must be in (0, 86400] seconds, got \(maxFullTraversal)") }
@@ -89,7 +89,7 @@ struct ReaperOptions: ParsableArguments {
         }
         let seed = SeedReaperPolicy(fraction: fraction, maxExpiredPercent: maxExpiredPct,
                                     minInterval: Int64(minIntervalMs * 1e6), maxFullTraversal: Int64(maxFullTraversal * 1e9))
-        switch policy {
+        switch policy ?? PolicyName(rawValue: design?.defaultPolicy ?? "seed") ?? .seed {
         case .seed: return .seed(seed)
         case .linux2022: return .linux2022(Linux2022ReaperPolicy(bucketsPerPass: linuxBucketsPerPass))
         case .cilium: return .cilium(CiliumReaperPolicy())
@@ -182,7 +182,7 @@ func makeRunConfig(_ table: TableOptions, _ reaper: ReaperOptions, _ scenario: S
     var c = RunConfig()
     c.design = table.design
     c.table = try table.tableConfig()
-    if let p = try reaper.choice() { c.policy = p } else { c.reaperEnabled = false }
+    if let p = try reaper.choice(for: TableDesigns.named(table.design)?.traits) { c.policy = p } else { c.reaperEnabled = false }
     c.reaperStartDelay = Int64(reaper.reaperStartDelay * 1e9)
     c.reaperFastForward = !reaper.noFastForward
     c.scenario = try scenario.options()

@@ -295,7 +295,9 @@ let benchmarks: @Sendable () -> Void = {
         for i in 0..<(1 << 20) { _ = t.handlePacket(syn(wideTuple(i)), clock: VirtualClock(0), &ctx) }
         let f = t.layoutFigures
         let mapped = t.inspect().mappedBytes
-        let line = "memory.fast.per-connection-at-1m: \(t.inspect().connections) connections, entries \(f.entryBytes) B, index in use \(mapped) B (\(f.homeBuckets) home + \(f.overflowUsed) overflow buckets): \((f.entryBytes + mapped) / (1 << 20)) B per connection (index \(mapped / (1 << 20)) B)\n"
+        let index = mapped - f.entryBytes
+        let n = t.inspect().connections
+        let line = "memory.fast.per-connection-at-1m: \(n) connections, entries \(f.entryBytes) B, index in use \(index) B (\(f.homeBuckets) home + \(f.overflowUsed) overflow buckets): \(mapped / n) B per connection (entry \(f.entryBytes / n) B, index \(index / n) B)\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
     }
 

@@ -30,6 +30,9 @@ public struct DesignTraits: Sendable {
     /// Variants whose table may hold one tuple id twice by design (the 2020
     /// insert has no re-check); import accepts such duplicates for them.
     public var duplicateIDVariants: Set<Variant> = []
+    /// The reaper schedule a run of this design uses when none is named
+    /// (`--policy`): "seed", "linux2022" or "cilium".
+    public var defaultPolicy = "seed"
     /// The design hashes and prefetches packets in groups
     /// (`--lookup-batch` applies).
     public var batchedLookups = false

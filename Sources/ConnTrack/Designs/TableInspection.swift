@@ -18,8 +18,8 @@ public struct TableInspection: Sendable {
     /// The most connections the table held at once (nil: not tracked).
     public var peakConnections: Int? = nil
     /// Memory the design maps itself, outside the allocator (so allocator
-    /// statistics miss it), counted as far as it is in use: `fast`'s home
-    /// buckets and the overflow buckets it has taken.
+    /// statistics miss it), counted as far as it is in use: `fast`'s entry
+    /// segments, home buckets and the overflow buckets it has taken.
     public var mappedBytes: Int = 0
 
     public init(slotName: String?, slotLengths: [Int], stripeName: String?, stripeContention: [UInt64],

@@ -46,8 +46,9 @@ final class EntryPool: @unchecked Sendable {
         for s in 0..<Self.maxSegments {
             guard let seg = segments[s] else { break }
             let n = min(Self.segmentEntries, used - s * Self.segmentEntries)
-            seg.deinitialize(count: n)
-            free(seg)
+            if n > 0 { seg.deinitialize(count: n) }
+            let rc = munmap(UnsafeMutableRawPointer(seg), Self.segmentBytes)
+            precondition(rc == 0, "munmap of an entry segment failed: errno \(errno)")
         }
         segments.deallocate()
         PThread.destroyMutex(mutex)
@@ -121,19 +122,33 @@ final class EntryPool: @unchecked Sendable {
         while s >= 0 && segments[s] == nil { s -= 1 }
         var next = s + 1
         while next * Self.segmentEntries < n {
-            var raw: UnsafeMutableRawPointer? = nil
-            let rc = posix_memalign(&raw, Self.segmentBytes, Self.segmentBytes)
-            precondition(rc == 0 && raw != nil, "posix_memalign of an entry segment failed: \(rc)")
-            #if canImport(Glibc)
+            let raw = Self.mapAligned(Self.segmentBytes)
             // Huge pages: one TLB entry covers a whole segment. Advisory;
             // the kernel may decline, which changes nothing else.
             if hugePages { _ = madvise(raw, Self.segmentBytes, Int32(MADV_HUGEPAGE)) }
-            #endif
-            let seg = raw!.bindMemory(to: FastEntry.self, capacity: Self.segmentEntries)
+            let seg = raw.bindMemory(to: FastEntry.self, capacity: Self.segmentEntries)
             for k in 0..<Self.segmentEntries { (seg + k).initialize(to: FastEntry()) }
             segments[next] = seg
             next += 1
         }
+    }
+
+    /// `size` bytes of anonymous memory aligned to `size` (a power of two),
+    /// mapped directly: glibc's `posix_memalign` of a 2 MiB block at 2 MiB
+    /// alignment maps about twice that.
+    static func mapAligned(_ size: Int) -> UnsafeMutableRawPointer {
+        let span = 2 * size
+        let raw = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        precondition(raw != MAP_FAILED && raw != nil, "mmap of an entry segment failed: errno \(errno)")
+        let start = UInt(bitPattern: raw)
+        let aligned = (start + UInt(size) - 1) & ~(UInt(size) - 1)
+        let head = Int(aligned - start), tail = span - head - size
+        if head > 0 { precondition(munmap(raw, head) == 0, "munmap failed: errno \(errno)") }
+        if tail > 0 {
+            precondition(munmap(UnsafeMutableRawPointer(bitPattern: aligned + UInt(size)), tail) == 0,
+                         "munmap failed: errno \(errno)")
+        }
+        return UnsafeMutableRawPointer(bitPattern: aligned)!
     }
 
     /// Returns reclaimed entries for reuse.
@@ -152,7 +167,7 @@ final class EntryPool: @unchecked Sendable {
         return (Int(fresh), freeList.count)
     }
 
-    /// Bytes of entry memory allocated.
+    /// Bytes of entry memory mapped (outside the allocator).
     var bytes: Int {
         PThread.lock(mutex)
         defer { PThread.unlock(mutex) }

@@ -25,7 +25,7 @@ extension FastTable {
                                 tuples: 2 * conns, connections: conns)
         i.retiredNotFreed = reclaimer.backlog
         if maxConnections != Int.max { i.peakConnections = peak.load(ordering: .relaxed) }
-        i.mappedBytes = (homeBuckets + overflowUsed.load(ordering: .relaxed)) * 64
+        i.mappedBytes = (homeBuckets + overflowUsed.load(ordering: .relaxed)) * 64 + pool.bytes
         return i
     }
 

@@ -1,3 +1,5 @@
+import CPrefetch
+
 // Garbage collection off the packet path: the reaper sweeps slices of the
 // index (`--buckets` of them). A slice's buckets are scanned without a lock,
 // reading each connection's `lastUsed` and cached timeout; only an expired
@@ -26,6 +28,27 @@ extension FastTable {
         }
     }
 
+    /// `forEachFirstSlot` over consecutive home buckets, in the same order,
+    /// with the entries' cache misses overlapped: indexes are collected and
+    /// their entries prefetched 32 at a time before `body` sees them.
+    @inline(__always)
+    func forEachFirstSlot(inBuckets range: Range<Int>, _ body: (UInt32) -> Void) {
+        var batch = InlineArray<32, UInt32>(repeating: 0)
+        var n = 0
+        for b in range {
+            forEachFirstSlot(home: b) { i in
+                ct_prefetch_read(UnsafeRawPointer(pool.entry(i)))
+                batch[n] = i
+                n += 1
+                if n == 32 {
+                    for k in 0..<n { body(batch[k]) }
+                    n = 0
+                }
+            }
+        }
+        for k in 0..<n { body(batch[k]) }
+    }
+
     public func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64,
                          _ ctx: inout WorkerContext) -> ReapPassResult {
         sweep(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now, summary: nil, &ctx)
@@ -47,21 +70,19 @@ extension FastTable {
         var i = 0
         while i < maxSlots {
             idx = (i &+ start) % slices
-            for b in buckets(ofSlice: idx) {
-                forEachFirstSlot(home: b) { entry in
-                    let e = pool.entry(entry)
-                    let r = remaining(e, now: now)
-                    res.checked += 1
-                    if r >= 0 {
-                        res.liveChecked += 1
-                        res.remainingSum += Int128(r)
-                        return
-                    }
-                    res.expired += 1
-                    // A packet may have refreshed it meanwhile: check again
-                    // under its stripes.
-                    if remove(entry, kind: .reaper, &ctx, if: { e, _ in remaining(e, now: now) < 0 }) { res.removed += 1 }
+            forEachFirstSlot(inBuckets: buckets(ofSlice: idx)) { entry in
+                let e = pool.entry(entry)
+                let r = remaining(e, now: now)
+                res.checked += 1
+                if r >= 0 {
+                    res.liveChecked += 1
+                    res.remainingSum += Int128(r)
+                    return
                 }
+                res.expired += 1
+                // A packet may have refreshed it meanwhile: check again
+                // under its stripes.
+                if remove(entry, kind: .reaper, &ctx, if: { e, _ in remaining(e, now: now) < 0 }) { res.removed += 1 }
             }
             i += 1
             if res.removed >= maxEvictions { res.stoppedEarly = i < maxSlots; break }
@@ -80,9 +101,7 @@ extension FastTable {
     /// Slice s's leaf: its connections and their expiry times.
     func summarise(slice s: Int) -> SweepSummary.Leaf {
         var leaf = SweepSummary.Leaf.empty
-        for b in buckets(ofSlice: s) {
-            forEachFirstSlot(home: b) { leaf.add(expiry: remaining(pool.entry($0), now: 0)) }
-        }
+        forEachFirstSlot(inBuckets: buckets(ofSlice: s)) { leaf.add(expiry: remaining(pool.entry($0), now: 0)) }
         return leaf
     }
 

@@ -47,6 +47,9 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
             faults: [.descendingLockOrder, .skipEntryLock], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [])
         t.batchedLookups = true
         t.sizedByCapacity = true
+        // Linux's collector: whole sweeps in budgeted passes, the next one
+        // after the average lifetime left (1–60 s).
+        t.defaultPolicy = "linux2022"
         // An entry plus its share of the index: one or two 8-byte slots in
         // buckets filled to 2–4 slots of 7 (16–32 bytes per slot).
         t.bytesPerConnection = MemoryLayout<FastEntry>.stride + 32
