@@ -170,6 +170,26 @@ func udpTuple(_ i: Int) -> TupleID {
         let inv = t._checkInvariants(uniqueIDs: nil)
         #expect(inv.ok && inv.connections == Int(c.stats.created), "\(inv)")
     }
+
+    /// An import the index cannot hold throws, names the record, and
+    /// leaves the table empty.
+    @Test func anImportThatDoesNotFitInsertsNothing() {
+        let t = makeFast(capacity: 1, slices: 1)
+        var c = ctx()
+        let records = (0..<3000).map { i in
+            ConnectionRecord(original: udpTuple(i), reply: udpTuple(i).reversed, hook: .output, nat: false, tcb: TCB(),
+                             udp: UDPState(), lastUsed: 0, timeoutLeft: 0)
+        }
+        do {
+            try t.importConnections(records, &c)
+            Issue.record("an import of 3000 connections into an index of 2688 slots succeeded")
+        } catch {
+            #expect(error.reason.contains("full") && error.record > 0)
+        }
+        #expect(t.inspect().connections == 0)
+        #expect(t._checkInvariants(uniqueIDs: nil).ok)
+        #expect(c.locks.violations.isEmpty)
+    }
 }
 
 func usleepMillis(_ ms: Int) {

@@ -43,10 +43,9 @@ extension FastTable {
             unlockStripes(held, &ctx)
             guard ok else {
                 pool.giveBack(i, &ctx)
-                // Nothing stays inserted.
-                var scratch = WorkerContext(name: "import-undo", checkLockOrder: false)
+                // Nothing stays inserted (each removal gives its live slot back).
+                var scratch = WorkerContext(name: "import-undo", checkLockOrder: ctx.locks.enabled)
                 for j in done { remove(j, kind: .other, &scratch) { _, _ in true } }
-                if maxConnections != Int.max { live.subtract(done.count, ordering: .relaxed) }
                 throw ImportError(record: k, reason: "the table is full (\(done.count) connections; size it with --capacity)")
             }
             done.append(i)
