@@ -25,6 +25,20 @@ public final class HeapMutex: @unchecked Sendable {
     @inlinable public func lock() { PThread.lock(m) }
     @inlinable public func unlock() { PThread.unlock(m) }
 
+    /// Takes the mutex through the rank checker, as a lock of the declared
+    /// order with `rank`; the call site is the caller's.
+    @inlinable
+    public func lock(_ locks: inout LockTracker, rank: LockRank, file: StaticString = #fileID, line: UInt = #line) {
+        locks.willAcquire(rank, file: file, line: line)
+        PThread.lock(m)
+    }
+
+    @inlinable
+    public func unlock(_ locks: inout LockTracker, rank: LockRank) {
+        PThread.unlock(m)
+        locks.released(rank)
+    }
+
     @inlinable
     public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock(); defer { unlock() }

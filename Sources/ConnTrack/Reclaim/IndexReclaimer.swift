@@ -13,7 +13,7 @@ import Sync
 final class IndexReclaimer: @unchecked Sendable {
     let epochs = QuiescentEpochs()
     /// The retire lock (rank: retire list, a leaf).
-    let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    let mutex = HeapMutex()
     /// protected by mutex: indexes retired since the last `collect`
     var fresh: [UInt32] = []
     /// protected by mutex: (epoch, indexes) waiting for every thread to pass it
@@ -24,35 +24,15 @@ final class IndexReclaimer: @unchecked Sendable {
     var enabled = true
 
     init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        PThread.initMutex(mutex)
         fresh.reserveCapacity(4096)
-    }
-
-    deinit {
-        PThread.destroyMutex(mutex)
-        mutex.deallocate()
-    }
-
-    @inline(__always)
-    private func lock(_ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
-        ctx.locks.willAcquire(.retireList, file: file, line: line)
-        PThread.lock(mutex)
-    }
-
-    @inline(__always)
-    private func unlock(_ ctx: inout WorkerContext) {
-        PThread.unlock(mutex)
-        ctx.locks.released(.retireList)
     }
 
     /// Retires an entry removed from the index. Called with stripe locks
     /// held (it is a leaf).
     func retire(_ i: UInt32, _ ctx: inout WorkerContext) {
-        lock(&ctx)
+        mutex.lock(&ctx.locks, rank: .retireList)
         fresh.append(i)
-        unlock(&ctx)
+        mutex.unlock(&ctx.locks, rank: .retireList)
     }
 
     /// Hands what every registered thread has moved past back to `pool`,
@@ -60,7 +40,7 @@ final class IndexReclaimer: @unchecked Sendable {
     /// caller must be at a quiescent point itself.
     func collect(into pool: EntryPool, _ ctx: inout WorkerContext) {
         guard enabled else { return }
-        lock(&ctx)
+        mutex.lock(&ctx.locks, rank: .retireList)
         if !fresh.isEmpty {
             pending.append((epochs.advance(), fresh))
             fresh = []
@@ -74,7 +54,7 @@ final class IndexReclaimer: @unchecked Sendable {
             return true
         }
         recycledTotal += ready.count
-        unlock(&ctx)
+        mutex.unlock(&ctx.locks, rank: .retireList)
         // The pool lock is taken after the retire lock is released: both
         // are leaves.
         pool.release(ready, &ctx)
@@ -82,8 +62,8 @@ final class IndexReclaimer: @unchecked Sendable {
 
     /// Entries retired and not yet recycled.
     var backlog: Int {
-        PThread.lock(mutex)
-        defer { PThread.unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return fresh.count + pending.reduce(0) { $0 + $1.1.count }
     }
 }

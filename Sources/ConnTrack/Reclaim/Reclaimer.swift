@@ -23,7 +23,7 @@ final class Reclaimer: @unchecked Sendable {
     let epochs = QuiescentEpochs()
     /// The retire lock (rank: retire list, a leaf), taken through the rank
     /// checker by `retire` and `collect`.
-    let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    let mutex = HeapMutex()
     /// protected by mutex: connections removed since the last `collect`
     var fresh: UnsafeMutablePointer<ConnNode>? = nil
     /// protected by mutex
@@ -41,27 +41,6 @@ final class Reclaimer: @unchecked Sendable {
 
     init(enabled: Bool = true) {
         self.enabled = enabled
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        PThread.initMutex(mutex)
-    }
-
-    deinit {
-        PThread.destroyMutex(mutex)
-        mutex.deallocate()
-    }
-
-    /// Takes the retire lock through the rank checker.
-    @inline(__always)
-    private func lock(_ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
-        ctx.locks.willAcquire(.retireList, file: file, line: line)
-        PThread.lock(mutex)
-    }
-
-    @inline(__always)
-    private func unlock(_ ctx: inout WorkerContext) {
-        PThread.unlock(mutex)
-        ctx.locks.released(.retireList)
     }
 
     /// Registers a packet thread; it starts online. Returns its slot.
@@ -78,8 +57,8 @@ final class Reclaimer: @unchecked Sendable {
     /// Preconditions: the retire lock is not held; called with any bucket
     /// locks held (it is a leaf).
     func retire(_ c: UnsafeMutablePointer<ConnNode>, _ ctx: inout WorkerContext) {
-        lock(&ctx)
-        defer { unlock(&ctx) }
+        mutex.lock(&ctx.locks, rank: .retireList)
+        defer { mutex.unlock(&ctx.locks, rank: .retireList) }
         if c.pointee.retired {
             // Removed twice: only a corrupted table (an injected fault) does this.
             doubleRetire += 1
@@ -97,8 +76,8 @@ final class Reclaimer: @unchecked Sendable {
     @discardableResult
     func collect(_ ctx: inout WorkerContext) -> Int {
         guard enabled else { return 0 }
-        lock(&ctx)
-        defer { unlock(&ctx) }
+        mutex.lock(&ctx.locks, rank: .retireList)
+        defer { mutex.unlock(&ctx.locks, rank: .retireList) }
         if fresh != nil {
             let e = epochs.advance()
             pending.append((e, fresh, freshCount))
@@ -126,22 +105,22 @@ final class Reclaimer: @unchecked Sendable {
 
     /// Connections retired and not yet freed.
     var backlog: Int {
-        PThread.lock(mutex)
-        defer { PThread.unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return freshCount + pending.reduce(0) { $0 + $1.2 }
     }
 
     var doubleRetireCount: Int {
-        PThread.lock(mutex)
-        defer { PThread.unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return doubleRetire
     }
 
     /// Hands over every retired, unfreed connection (the table frees them
     /// with its own). Preconditions: no other thread uses the table.
     func takeAll() -> [UnsafeMutablePointer<ConnNode>] {
-        PThread.lock(mutex)
-        defer { PThread.unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         var out: [UnsafeMutablePointer<ConnNode>] = []
         var lists = pending.map { $0.1 }
         lists.append(fresh)

@@ -83,9 +83,7 @@ extension BucketTable {
 
     public func importConnections(_ records: [ConnectionRecord], _ ctx: inout WorkerContext) throws(ImportError) {
         try records.validateForImport(allowDuplicateIDs: !rules.uniqueTupleIDs)
-        if maxConnections != Int.max && records.count > maxConnections {
-            throw ImportError(record: maxConnections, reason: "more connections (\(records.count)) than --max-connections \(maxConnections)")
-        }
+        try limit.checkImport(records.count)
         writeLock(&ctx)
         defer { unlockTable(&ctx) }
         precondition(connectionsInInsertionOrder().isEmpty, "import needs an empty table")
@@ -102,9 +100,6 @@ extension BucketTable {
             unlockBucket(min(tb, rb), &ctx)
             if tb != rb { unlockBucket(max(tb, rb), &ctx) }
         }
-        if maxConnections != Int.max {
-            live.store(records.count, ordering: .relaxed)
-            notePeak(records.count)
-        }
+        limit.noteImported(records.count)
     }
 }

@@ -51,7 +51,7 @@ extension BucketTable {
     /// at its time, as does an early drop at a connection limit.
     public func updateSweepSummary(_ s: inout SweepSummary, after packets: UnsafeBufferPointer<Packet>) {
         guard s.valid, !packets.isEmpty else { return }
-        guard s.size == bucketCount, maxConnections == Int.max, !rules.recomputePartnerByReversing else {
+        guard s.size == bucketCount, !limit.enabled, !rules.recomputePartnerByReversing else {
             s.valid = false
             return
         }

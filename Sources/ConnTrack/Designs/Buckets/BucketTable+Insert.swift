@@ -26,7 +26,7 @@ extension BucketTable {
         }
         var inserted = false
         // A reserved slot that is not used (clash, insert_failed) is given back.
-        defer { if !inserted && maxConnections != Int.max { live.subtract(1, ordering: .relaxed) } }
+        defer { if !inserted { limit.release() } }
         let (first, second) = rules.descendingInsertLocks ? (max(tb, rb), min(tb, rb)) : (min(tb, rb), max(tb, rb))
         lockBucket(first, &ctx)
         if second != first { lockBucket(second, &ctx) }
@@ -50,38 +50,16 @@ extension BucketTable {
         ctx.stats.insert &+= 1
         ctx.noteCreated()
         inserted = true
-        if maxConnections != Int.max { notePeak(live.load(ordering: .relaxed)) }
+        limit.noteInserted()
         return .inserted
     }
 
-    /// Raises `peak` to `n` if it is lower.
-    @inline(__always)
-    func notePeak(_ n: Int) {
-        var p = peak.load(ordering: .relaxed)
-        while n > p {
-            let (done, seen) = peak.compareExchange(expected: p, desired: n, ordering: .relaxed)
-            if done { return }
-            p = seen
-        }
-    }
-
-    /// Takes one of the `maxConnections` slots before an insert, early-
-    /// dropping a connection while the table is full, so concurrent inserts
-    /// can never overshoot the limit (`live` counts reserved slots). False:
-    /// full, and nothing could be dropped. Preconditions: the table lock is
-    /// held, no bucket is.
+    /// Takes one of the `--max-connections` places before an insert,
+    /// early-dropping a connection while the table is full. False: full,
+    /// and nothing could be dropped. Preconditions: the table lock is held,
+    /// no bucket is.
     func reserveSlot(bucket tb: Int, now: Int64, _ ctx: inout WorkerContext) -> Bool {
-        guard maxConnections != Int.max else { return true }
-        while true {
-            var cur = live.load(ordering: .relaxed)
-            while cur < maxConnections {
-                let (done, seen) = live.compareExchange(expected: cur, desired: cur + 1, ordering: .relaxed)
-                if done { return true }
-                cur = seen
-            }
-            // Full: an early drop frees a slot (finishRemoval gives it back).
-            if !earlyDrop(from: tb, now: now, &ctx) { return false }
-        }
+        limit.reserve { earlyDrop(from: tb, now: now, &ctx) }
     }
 
     /// At the limit: removes one connection that is not established from

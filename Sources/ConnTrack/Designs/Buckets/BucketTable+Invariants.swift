@@ -64,8 +64,8 @@ extension BucketTable {
         if uniqueIDs ?? rules.uniqueTupleIDs, rep.duplicateIDs > 0 {
             rep.violations.append("\(rep.duplicateIDs) duplicate tuple ids")
         }
-        if maxConnections != Int.max && live.load(ordering: .relaxed) != rep.connections {
-            rep.violations.append("live counter \(live.load(ordering: .relaxed)) != connections \(rep.connections)")
+        if let v = limit.check(connections: rep.connections) {
+            rep.violations.append(v)
         }
         return rep
     }
@@ -78,7 +78,7 @@ extension BucketTable {
                                 stripeContention: per.map(\.1), tuples: lengths.reduce(0, +),
                                 connections: connections().count)
         i.retiredNotFreed = reclaimer.backlog
-        i.peakConnections = maxConnections != Int.max ? peak.load(ordering: .relaxed) : nil
+        i.peakConnections = limit.peakConnections
         return i
     }
 

@@ -74,7 +74,7 @@ extension BucketTable {
         case .reaper: ctx.stats.removedByReaper &+= 1
         case .other: ctx.stats.removedOther &+= 1
         }
-        if maxConnections != Int.max { live.subtract(1, ordering: .relaxed) }
+        limit.release()
         reclaimer.retire(c, &ctx)
     }
 

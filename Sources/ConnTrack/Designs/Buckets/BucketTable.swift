@@ -62,16 +62,8 @@ public final class BucketTable: ConnTrackTable, @unchecked Sendable {
     public let timeouts: Timeouts
     /// immutable
     public let config: TableConfig
-    /// immutable: Int.max when there is no limit
-    let maxConnections: Int
-    /// Live connections, counting inserts in flight (a slot is reserved
-    /// before the insert and given back if it does not happen). Maintained
-    /// only when a limit is set: an always-on shared counter cost about 5 %
-    /// on churn, which would distort the design being measured.
-    let live = Atomic<Int>(0)
-    /// The largest `live` after an insert (with a limit): the true peak, up
-    /// to other workers' inserts in flight at that moment.
-    let peak = Atomic<Int>(0)
+    /// `--max-connections` with early drop (counts only when set).
+    let limit: ConnectionLimit
     /// Memory of removed connections, freed once no thread can see it.
     let reclaimer: Reclaimer
 
@@ -81,7 +73,7 @@ public final class BucketTable: ConnTrackTable, @unchecked Sendable {
         self.seed = config.hashSeed ?? UInt32.random(in: .min ... .max)
         self.rules = TableRules(variant: config.variant ?? .seed2020, faults: config.faults)
         self.timeouts = config.timeouts
-        self.maxConnections = config.maxConnections ?? Int.max
+        self.limit = ConnectionLimit(config.maxConnections)
         rw = .allocate(capacity: 1)
         rw.initialize(to: pthread_rwlock_t())
         PThread.initRWLock(rw)

@@ -24,7 +24,7 @@ final class EntryPool: @unchecked Sendable {
     /// after that, so they read the pointer without a lock.
     let segments: UnsafeMutablePointer<UnsafeMutablePointer<FastEntry>?>
     /// The pool lock.
-    let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    let mutex = HeapMutex()
     /// protected by mutex: indexes below this have been handed out at least once
     var fresh: UInt32 = 0
     /// protected by mutex: reclaimed indexes ready for reuse
@@ -36,41 +36,23 @@ final class EntryPool: @unchecked Sendable {
         self.hugePages = hugePages
         segments = .allocate(capacity: Self.maxSegments)
         segments.initialize(repeating: nil, count: Self.maxSegments)
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        PThread.initMutex(mutex)
     }
 
     deinit {
-        let used = Int(fresh)
         for s in 0..<Self.maxSegments {
             guard let seg = segments[s] else { break }
-            let n = min(Self.segmentEntries, used - s * Self.segmentEntries)
-            if n > 0 { seg.deinitialize(count: n) }
+            // `grow` initialises whole segments.
+            seg.deinitialize(count: Self.segmentEntries)
             let rc = munmap(UnsafeMutableRawPointer(seg), Self.segmentBytes)
             precondition(rc == 0, "munmap of an entry segment failed: errno \(errno)")
         }
         segments.deallocate()
-        PThread.destroyMutex(mutex)
-        mutex.deallocate()
     }
 
     /// The entry at `i`. Preconditions: `i` was handed out.
     @inline(__always)
     func entry(_ i: UInt32) -> UnsafeMutablePointer<FastEntry> {
         segments[Int(i &>> UInt32(Self.segmentShift))].unsafelyUnwrapped + Int(i & UInt32(Self.segmentEntries - 1))
-    }
-
-    @inline(__always)
-    private func lock(_ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
-        ctx.locks.willAcquire(.entryPool, file: file, line: line)
-        PThread.lock(mutex)
-    }
-
-    @inline(__always)
-    private func unlock(_ ctx: inout WorkerContext) {
-        PThread.unlock(mutex)
-        ctx.locks.released(.entryPool)
     }
 
     /// A free entry index, from the worker's cache (refilled under the pool
@@ -100,8 +82,8 @@ final class EntryPool: @unchecked Sendable {
     /// export's order).
     @inline(never)
     private func refill(_ ctx: inout WorkerContext) {
-        lock(&ctx)
-        defer { unlock(&ctx) }
+        mutex.lock(&ctx.locks, rank: .entryPool)
+        defer { mutex.unlock(&ctx.locks, rank: .entryPool) }
         let reused = min(EntryCache.capacity, freeList.count)
         let want = EntryCache.capacity - reused
         if want > 0 {
@@ -154,23 +136,23 @@ final class EntryPool: @unchecked Sendable {
     /// Returns reclaimed entries for reuse.
     func release(_ indexes: [UInt32], _ ctx: inout WorkerContext) {
         guard !indexes.isEmpty else { return }
-        lock(&ctx)
+        mutex.lock(&ctx.locks, rank: .entryPool)
         freeList.append(contentsOf: indexes)
-        unlock(&ctx)
+        mutex.unlock(&ctx.locks, rank: .entryPool)
     }
 
     /// Entries handed out at least once, and entries waiting in the free
     /// list (not counting workers' caches).
     func counts() -> (handedOut: Int, free: Int) {
-        PThread.lock(mutex)
-        defer { PThread.unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return (Int(fresh), freeList.count)
     }
 
     /// Bytes of entry memory mapped (outside the allocator).
     var bytes: Int {
-        PThread.lock(mutex)
-        defer { PThread.unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         var s = 0
         while s < Self.maxSegments && segments[s] != nil { s += 1 }
         return s * Self.segmentBytes

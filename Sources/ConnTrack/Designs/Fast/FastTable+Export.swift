@@ -19,6 +19,7 @@ extension FastTable {
 
     public func importConnections(_ records: [ConnectionRecord], _ ctx: inout WorkerContext) throws(ImportError) {
         try records.validateForImport(allowDuplicateIDs: false)
+        try limit.checkImport(records.count)
         precondition(pool.counts().handedOut == 0 || inspect().connections == 0, "import needs an empty table")
         var done: [UInt32] = []
         done.reserveCapacity(records.count)
@@ -49,8 +50,8 @@ extension FastTable {
                 throw ImportError(record: k, reason: "the table is full (\(done.count) connections; size it with --capacity)")
             }
             done.append(i)
-            if maxConnections != Int.max { live.add(1, ordering: .relaxed) }
+            if limit.enabled { limit.live.add(1, ordering: .relaxed) }
         }
-        if maxConnections != Int.max { notePeak(live.load(ordering: .relaxed)) }
+        limit.noteInserted()
     }
 }

@@ -149,7 +149,7 @@ extension FastTable {
         case .reaper: ctx.stats.removedByReaper &+= 1
         case .other: ctx.stats.removedOther &+= 1
         }
-        if maxConnections != Int.max { live.subtract(1, ordering: .relaxed) }
+        limit.release()
         reclaimer.retire(i, &ctx)
     }
 
@@ -184,7 +184,7 @@ extension FastTable {
         }
         var inserted = false
         // A reserved slot that is not used (clash, insert_failed) is given back.
-        defer { if !inserted && maxConnections != Int.max { live.subtract(1, ordering: .relaxed) } }
+        defer { if !inserted { limit.release() } }
         // The entry is filled before it is visible: no lock needed.
         let i = pool.take(generation, &ctx)
         let e = pool.entry(i)
@@ -237,37 +237,17 @@ extension FastTable {
             ctx.stats.insert &+= 1
             ctx.noteCreated()
             inserted = true
-            if maxConnections != Int.max { notePeak(live.load(ordering: .relaxed)) }
+            limit.noteInserted()
             return .created
         }
     }
 
     // MARK: Connection limit
 
-    @inline(__always)
-    func notePeak(_ n: Int) {
-        var p = peak.load(ordering: .relaxed)
-        while n > p {
-            let (done, seen) = peak.compareExchange(expected: p, desired: n, ordering: .relaxed)
-            if done { return }
-            p = seen
-        }
-    }
-
-    /// Takes one of the `maxConnections` places before an insert, early-
-    /// dropping while the table is full, so concurrent inserts never
-    /// overshoot the limit. Preconditions: no lock is held.
+    /// Takes one of the `--max-connections` places before an insert,
+    /// early-dropping while the table is full. Preconditions: no lock is held.
     func reserveSlot(home b: Int, now: Int64, _ ctx: inout WorkerContext) -> Bool {
-        guard maxConnections != Int.max else { return true }
-        while true {
-            var cur = live.load(ordering: .relaxed)
-            while cur < maxConnections {
-                let (done, seen) = live.compareExchange(expected: cur, desired: cur + 1, ordering: .relaxed)
-                if done { return true }
-                cur = seen
-            }
-            if !earlyDrop(from: b, &ctx) { return false }
-        }
+        limit.reserve { earlyDrop(from: b, &ctx) }
     }
 
     /// At the limit: removes one connection that is not established, found

@@ -24,7 +24,7 @@ extension FastTable {
                                 stripeName: "stripe lock", stripeContention: (0..<stripeCount).map { stripes[$0].contended },
                                 tuples: 2 * conns, connections: conns)
         i.retiredNotFreed = reclaimer.backlog
-        if maxConnections != Int.max { i.peakConnections = peak.load(ordering: .relaxed) }
+        i.peakConnections = limit.peakConnections
         i.mappedBytes = (homeBuckets + overflowUsed.load(ordering: .relaxed)) * 64 + pool.bytes
         return i
     }
@@ -90,8 +90,8 @@ extension FastTable {
         }
         rep.tuples = 2 * rep.connections
         if (uniqueIDs ?? true) && rep.duplicateIDs > 0 { rep.violations.append("\(rep.duplicateIDs) duplicate tuple ids") }
-        if maxConnections != Int.max, live.load(ordering: .relaxed) != rep.connections {
-            rep.violations.append("live counter \(live.load(ordering: .relaxed)) != connections \(rep.connections)")
+        if let v = limit.check(connections: rep.connections) {
+            rep.violations.append(v)
         }
         return rep
     }

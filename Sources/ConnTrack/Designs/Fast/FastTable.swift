@@ -101,13 +101,9 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     let descendingLocks: Bool
     /// immutable: the injected skip-entry-lock fault
     let skipEntryLock: Bool
-    /// immutable: Int.max when there is no limit
-    let maxConnections: Int
-    /// Live connections counting inserts in flight; kept only with a limit
-    /// (a shared counter per insert is what this design avoids).
-    let live = Atomic<Int>(0)
-    /// The most connections at once, with a limit.
-    let peak = Atomic<Int>(0)
+    /// `--max-connections` with early drop (counts only when set: a shared
+    /// counter per insert is what this design avoids).
+    let limit: ConnectionLimit
     let pool: EntryPool
     let reclaimer: IndexReclaimer
     /// immutable: tells this table's entries from another's in a worker's cache
@@ -159,7 +155,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         slices = config.buckets
         descendingLocks = config.faults.contains(.descendingLockOrder)
         skipEntryLock = config.faults.contains(.skipEntryLock)
-        maxConnections = config.maxConnections ?? Int.max
+        limit = ConnectionLimit(config.maxConnections)
         pool = EntryPool()
         reclaimer = IndexReclaimer()
         // An injected fault can corrupt an entry: never recycle one then.
