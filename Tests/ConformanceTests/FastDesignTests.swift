@@ -19,8 +19,8 @@ func deterministicRun(design: String, variant: Variant? = nil, scenario: Scenari
     cfg.table = TableConfig(buckets: 1024, hashSeed: design == "global-lock" ? nil : 7, variant: variant)
     cfg.table.lookupBatch = lookupBatch
     cfg.scenario.scenario = scenario
-    cfg.scenario.flows = 1500
-    cfg.scenario.packets = 80_000
+    cfg.scenario.flows = 1000
+    cfg.scenario.packets = 40_000
     cfg.scenario.duration = 900 * sec
     cfg.threads = 1
     cfg.deterministic = true
@@ -58,7 +58,7 @@ func packetOutcomes(_ r: RunReport) -> [String: UInt64] {
     /// packet: the deterministic counters are the same at every batch size.
     @Test func theLookupBatchChangesNoCounter() throws {
         let one = try deterministicRun(design: "fast", scenario: .mix, lookupBatch: 1)
-        for b in [2, 16, 64] {
+        for b in [16, 64] {
             let r = try deterministicRun(design: "fast", scenario: .mix, lookupBatch: b)
             #expect(packetOutcomes(r) == packetOutcomes(one), "batch \(b)")
             #expect(r.removedByReaper == one.removedByReaper && r.live == one.live && r.livePeak == one.livePeak)
