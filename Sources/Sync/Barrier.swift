@@ -14,8 +14,12 @@ import struct Synchronization.Atomic
 /// table's window. The release store / acquire load of that copy orders
 /// what the last party wrote, as the mutex does.
 public final class Barrier: @unchecked Sendable {
-    /// How long a waiter spins before it sleeps.
+    /// How long a waiter spins before it sleeps, when every party can have
+    /// a CPU of its own.
     public static let spinNanos: Int64 = 50_000
+    /// immutable: `spinNanos`, or 0 when there are more parties than online
+    /// CPUs (a spinning waiter would take a CPU a running party needs).
+    let spinFor: Int64
     let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     let cv = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     let parties: Int
@@ -29,6 +33,7 @@ public final class Barrier: @unchecked Sendable {
     public init(parties: Int) {
         precondition(parties >= 1, "a barrier needs at least one party")
         self.parties = parties
+        spinFor = parties <= Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) ? Self.spinNanos : 0
         m.initialize(to: pthread_mutex_t())
         cv.initialize(to: pthread_cond_t())
         PThread.initMutex(m)
@@ -81,9 +86,10 @@ public final class Barrier: @unchecked Sendable {
         return false
     }
 
-    /// True once the generation moved past `gen` within `spinNanos`.
+    /// True once the generation moved past `gen` within `spinFor`.
     private func spin(_ gen: Int) -> Bool {
-        let deadline = monotonicNanos() + Self.spinNanos
+        guard spinFor > 0 else { return false }
+        let deadline = monotonicNanos() + spinFor
         while true {
             for _ in 0..<64 where published.load(ordering: .acquiring) != gen { return true }
             if monotonicNanos() > deadline { return false }

@@ -197,7 +197,8 @@ extension FastTable {
                               | UInt32(p.hook.rawValue), ordering: .relaxed)
         var seen = seen
         while true {
-            let held = lockStripes(b1, b2, &ctx)
+            // The injected descending-lock-order fault reverses this insert's order.
+            let held = lockStripes(b1, b2, descending: descendingLocks, &ctx)
             let unchanged = seen != nil && word(b1, 0).pointee.load(ordering: .relaxed) == seen!
             var conflict: (hit: FastHit, sameTuple: Bool)? = nil
             if !unchanged, let x = scan(p.id, home: b1, tag: Self.tag(h), first: word(b1, 0).pointee.load(ordering: .relaxed)).0 {

@@ -298,13 +298,13 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     }
 
     /// Locks the stripes of two home buckets in ascending order (once when
-    /// they share one); returns them for `unlockStripes`.
+    /// they share one); returns them for `unlockStripes`. `descending` is
+    /// the injected fault's order (an insert only, as in the bucket table).
     @inline(__always)
-    func lockStripes(_ b1: Int, _ b2: Int, _ ctx: inout WorkerContext) -> (Int, Int) {
+    func lockStripes(_ b1: Int, _ b2: Int, descending: Bool = false, _ ctx: inout WorkerContext) -> (Int, Int) {
         let s1 = stripe(ofHome: b1), s2 = stripe(ofHome: b2)
         let lo = min(s1, s2), hi = max(s1, s2)
-        // The injected fault takes the higher stripe first.
-        let (first, second) = descendingLocks ? (hi, lo) : (lo, hi)
+        let (first, second) = descending ? (hi, lo) : (lo, hi)
         lockStripe(first, &ctx)
         if second != first { lockStripe(second, &ctx) }
         return (first, second)
