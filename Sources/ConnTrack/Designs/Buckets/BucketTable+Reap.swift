@@ -12,6 +12,18 @@ enum ReapOutcome {
 
 enum RemovalKind { case inline, reaper, other }
 
+extension TableStats {
+    /// Counts one connection removed by `kind` (every design's removals).
+    @inline(__always)
+    mutating func countRemoval(_ kind: RemovalKind) {
+        switch kind {
+        case .inline: removedInline &+= 1
+        case .reaper: removedByReaper &+= 1
+        case .other: removedOther &+= 1
+        }
+    }
+}
+
 extension BucketTable {
     /// Nanoseconds until the connection times out (negative: expired).
     /// The seed's `timedOut` is `remaining < 0`. Locks the connection.
@@ -69,11 +81,7 @@ extension BucketTable {
     /// Counts and retires a connection just unlinked from both buckets.
     @inline(__always)
     func finishRemoval(_ c: UnsafeMutablePointer<ConnNode>, kind: RemovalKind, _ ctx: inout WorkerContext) {
-        switch kind {
-        case .inline: ctx.stats.removedInline &+= 1
-        case .reaper: ctx.stats.removedByReaper &+= 1
-        case .other: ctx.stats.removedOther &+= 1
-        }
+        ctx.stats.countRemoval(kind)
         limit.release()
         reclaimer.retire(c, &ctx)
     }

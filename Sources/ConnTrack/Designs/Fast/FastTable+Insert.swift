@@ -126,12 +126,11 @@ extension FastTable {
         }
     }
 
-    /// Takes entry i out of the index and retires it. Preconditions: the
-    /// stripes of both its homes are locked; it is published.
-    func removeLocked(_ i: UInt32, kind: RemovalKind, _ ctx: inout WorkerContext) {
+    /// Takes entry i, whose slots sit in the chains of homes b1 and b2
+    /// (`slotHashes`), out of the index and retires it. Preconditions: the
+    /// stripes of both homes are locked; it is published.
+    func removeLocked(_ i: UInt32, homes b1: Int, _ b2: Int, kind: RemovalKind, _ ctx: inout WorkerContext) {
         let e = pool.entry(i)
-        let (h1, h2) = slotHashes(e)
-        let b1 = home(h1), b2 = home(h2)
         beginWrite(b1)
         if b2 != b1 { beginWrite(b2) }
         switch e.layout {
@@ -144,11 +143,7 @@ extension FastTable {
         e.pointee.flags.bitwiseAnd(~FastEntry.Flags.published, ordering: .releasing)
         endWrite(b1)
         if b2 != b1 { endWrite(b2) }
-        switch kind {
-        case .inline: ctx.stats.removedInline &+= 1
-        case .reaper: ctx.stats.removedByReaper &+= 1
-        case .other: ctx.stats.removedOther &+= 1
-        }
+        ctx.stats.countRemoval(kind)
         limit.release()
         reclaimer.retire(i, &ctx)
     }
@@ -161,10 +156,11 @@ extension FastTable {
                 if condition: (UnsafeMutablePointer<FastEntry>, inout WorkerContext) -> Bool) -> Bool {
         let e = pool.entry(i)
         let (h1, h2) = slotHashes(e)
-        let held = lockStripes(home(h1), home(h2), &ctx)
+        let b1 = home(h1), b2 = home(h2)
+        let held = lockStripes(b1, b2, &ctx)
         defer { unlockStripes(held, &ctx) }
         guard e.isPublished, condition(e, &ctx) else { return false }
-        removeLocked(i, kind: kind, &ctx)
+        removeLocked(i, homes: b1, b2, kind: kind, &ctx)
         return true
     }
 

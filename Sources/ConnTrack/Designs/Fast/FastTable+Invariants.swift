@@ -39,6 +39,7 @@ extension FastTable {
     public func _checkInvariants(uniqueIDs: Bool?) -> InvariantReport {
         var rep = InvariantReport()
         var slotsOf: [UInt32: Int] = [:]
+        let handedOut = pool.counts().handedOut
         for b in 0..<homeBuckets {
             let w0 = word(b, 0).pointee.load(ordering: .acquiring)
             if w0 & 1 != 0 { rep.violations.append("bucket \(b): odd version \(w0 & 0xFFFF_FFFF) at rest") }
@@ -49,7 +50,7 @@ extension FastTable {
                     let s = word(bucket, k).pointee.load(ordering: .acquiring)
                     guard s != 0 else { continue }
                     let i = Self.entryIndex(s)
-                    guard Int(i) < pool.counts().handedOut else {
+                    guard Int(i) < handedOut else {
                         rep.violations.append("bucket \(b): slot names entry \(i), never handed out")
                         continue
                     }
