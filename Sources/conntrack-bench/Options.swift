@@ -75,6 +75,10 @@ struct ReaperOptions: ParsableArguments {
     var reaperStartDelay: Double = 5
     @Option(help: "linux2022 policy: buckets per pass.")
     var linuxBucketsPerPass: Int = 1024
+    @Option(help: "cilium policy: above this delete ratio, percent, the interval shrinks by the ratio (0...100).")
+    var ciliumShrinkAbovePct: Int = 25
+    @Option(help: "cilium policy: below this delete ratio, percent, the interval grows x1.5 (0...100, at most --cilium-shrink-above-pct).")
+    var ciliumGrowBelowPct: Int = 5
     @Flag(help: "Walk every reaper pass, even those a long idle gap makes computable from a summary (slow; the counters are the same).")
     var noFastForward = false
 
@@ -92,7 +96,11 @@ struct ReaperOptions: ParsableArguments {
         switch policy ?? PolicyName(rawValue: design?.defaultPolicy ?? "seed") ?? .seed {
         case .seed: return .seed(seed)
         case .linux2022: return .linux2022(Linux2022ReaperPolicy(bucketsPerPass: linuxBucketsPerPass))
-        case .cilium: return .cilium(CiliumReaperPolicy())
+        case .cilium:
+            var p = CiliumReaperPolicy()
+            p.shrinkAbovePercent = ciliumShrinkAbovePct
+            p.growBelowPercent = ciliumGrowBelowPct
+            return .cilium(p)
         case .off: return nil
         }
     }

@@ -41,6 +41,9 @@ public struct DesignTraits: Sendable {
     public var sizedByCapacity = false
     /// Approximate heap bytes per slot (bucket) and per connection, for the
     /// up-front memory estimate.
+    /// The settings `sweep` can vary for this design (its reaper policy's
+    /// come from `ReaperPolicyChoice.knobs`).
+    public var knobs: [Knob<TableConfig>] = []
     public var bytesPerSlot: Int = 0
     public var bytesPerConnection: Int = 0
 

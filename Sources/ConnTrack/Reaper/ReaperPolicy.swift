@@ -77,8 +77,13 @@ extension ReaperPolicyChoice {
             guard p.bucketsPerPass >= 1 && p.bucketsPerPass <= 1 << 28 else {
                 throw ConfigError("--linux-buckets-per-pass must be in 1...\(1 << 28), got \(p.bucketsPerPass)")
             }
-        case .cilium:
-            break
+        case .cilium(let p):
+            guard (0...100).contains(p.shrinkAbovePercent) else {
+                throw ConfigError("--cilium-shrink-above-pct must be in 0...100, got \(p.shrinkAbovePercent)")
+            }
+            guard (0...100).contains(p.growBelowPercent) && p.growBelowPercent <= p.shrinkAbovePercent else {
+                throw ConfigError("--cilium-grow-below-pct must be in 0...\(p.shrinkAbovePercent) (at most --cilium-shrink-above-pct), got \(p.growBelowPercent)")
+            }
         }
     }
 }

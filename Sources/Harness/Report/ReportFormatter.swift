@@ -63,8 +63,9 @@ public enum ReportFormatter {
         o += "  determinism: \(r.determinism.mode): \(r.determinism.statement)\n"
         for w in r.warnings { o += "  WARNING: \(w)\n" }
         o += "\nThroughput (table work only\(r.source.kind == "pcap" ? "" : "; generation timed separately"))\n"
-        o += row("packets", num(r.packets))
+        o += row(Metric.packets.name, Metric.packets.text(r))
         o += row("packets/s", num(UInt64(r.packetsPerSecond)) + "  (" + f(r.tableSeconds, 3) + " s in the table)")
+        o += row("rates (RFC 9693)", [Metric.establishedLookupRate, .setupRate, .teardownRate].map { $0.name + " " + $0.text(r) }.joined(separator: "   "))
         o += row("per worker pkt/s (own busy time)", r.perWorkerPacketsPerSecond.map { num(UInt64($0)) }.joined(separator: ", "))
         o += row("time", (r.source.kind == "pcap" ? "" : "generation " + f(r.generationSeconds, 3) + " s   ") + "wall " + f(r.wallSeconds, 3) + " s   virtual " + f(r.virtualSeconds, 1) + " s")
         o += row("latency (1/\(r.latencySampleEvery) sampled)", "p50 \(Int(r.latencyNanos.p50)) ns  p99 \(Int(r.latencyNanos.p99)) ns  max \(Int(r.latencyNanos.max)) ns")
@@ -76,22 +77,25 @@ public enum ReportFormatter {
         o += row("CPUs utilised", f(r.cpu.cpusUtilized) + "  (process cpu " + f(r.cpu.processCPUSeconds, 3) + " s over " + f(r.cpu.phaseWallSeconds, 3) + " s)")
         o += row("context switches", num(r.cpu.voluntaryContextSwitches) + " voluntary, " + num(r.cpu.involuntaryContextSwitches) + " involuntary")
         o += "\nTable (conntrack -S names)\n"
-        o += row("lookups", num(r.lookups) + "  found " + num(r.found) + " (" + pct(r.found, r.lookups) + ")  not found " + num(r.notFound))
-        o += row("insert", num(r.insert) + "  clash " + num(r.insertClash) + "  insert_failed " + num(r.insertFailed))
-        o += row("drop / early_drop", num(r.drop) + " / " + num(r.earlyDrop) + "   search_restart " + num(r.searchRestart))
-        o += row("connections", "created " + num(r.created) + "  live " + num(r.live) + "  peak " + num(r.livePeak))
-        o += row("removed connections", "inline " + num(r.removedInline) + "  reaper " + num(r.removedByReaper) + "  early-drop " + num(r.removedOther))
-        o += row("deferred by lock order", num(r.deferredByLockOrder) + " events (an expired tuple passed while its partner's bucket is lower)")
-        o += row("tuples at end", num(r.tuplesAtEnd) + "  (expired connections still linked: " + num(r.expiredStillLinkedAtEnd) + ")")
-        o += row("tracker (packets)", "init " + num(r.trackerInit) + "  " + TrackerResult.allCases.map { "\(trackerLabel($0)) \(num(r.trackerResults[trackerKey($0)] ?? 0))" }.joined(separator: "  "))
+        o += row(Metric.lookups.name, Metric.lookups.text(r) + "  found " + Metric.found.text(r) + " (" + (Metric.foundPercent.value(r).map { f($0) + "%" } ?? "-") + ")  not found " + Metric.notFound.text(r))
+        o += row(Metric.insert.name, Metric.insert.text(r) + "  clash " + Metric.insertClash.text(r) + "  insert_failed " + Metric.insertFailed.text(r))
+        o += row("drop / early_drop", Metric.drop.text(r) + " / " + Metric.earlyDrop.text(r) + "   search_restart " + Metric.searchRestart.text(r))
+        o += row("connections", "created " + Metric.created.text(r) + "  live " + Metric.live.text(r) + "  peak " + Metric.livePeak.text(r))
+        o += row("removed connections", "inline " + Metric.removedInline.text(r) + "  reaper " + Metric.removedByReaper.text(r) + "  early-drop " + Metric.removedOther.text(r))
+        o += row(Metric.deferredByLockOrder.name, Metric.deferredByLockOrder.text(r) + " events (an expired tuple passed while its partner's bucket is lower)")
+        o += row(Metric.tuplesAtEnd.name, Metric.tuplesAtEnd.text(r) + "  (expired connections still linked: " + Metric.expiredStillLinked.text(r) + ")")
+        o += row("tracker (packets)", "init " + Metric.trackerInit.text(r) + "  " + zip(TrackerResult.allCases, Metric.trackerResults).map { "\(trackerLabel($0)) \(num(Int64($1.value(r) ?? 0)))" }.joined(separator: "  "))
         o += "\nLists\n"
-        o += row("chain walked per lookup", "p50 \(Int(r.chainWalked.p50))  p99 \(Int(r.chainWalked.p99))  max \(Int(r.chainWalked.max))  mean " + f(r.chainWalked.mean))
+        o += row("chain walked per lookup", "p50 \(Int(r.chainWalked.p50))  p99 " + Metric.chainP99.text(r) + "  max " + Metric.chainMax.text(r) + "  mean " + Metric.chainMean.text(r))
         if r.slotName == "bucket" {
             o += row("bucket occupancy at end", "p50 \(Int(r.occupancyAtEnd.p50))  p99 \(Int(r.occupancyAtEnd.p99))  max \(Int(r.occupancyAtEnd.max))  mean " + f(r.occupancyAtEnd.mean) + "  empty " + num(r.emptyBucketsAtEnd))
         }
         o += "\nContention (trylock failed first)\n"
         for (name, l) in [("bucket locks", r.bucketLocks), ("connection locks", r.connectionLocks), ("table lock", r.tableLock)] where l.acquisitions > 0 {
             o += row(name, num(l.acquisitions) + " acquired, " + num(l.contended) + " contended (" + pct(l.contended, l.acquisitions) + "), waited " + f(l.waitMillis, 3) + " ms")
+        }
+        if Metric.bucketLockAcquisitions.value(r)! + Metric.connectionLockAcquisitions.value(r)! + Metric.tableLockAcquisitions.value(r)! > 0 {
+            o += row("all locks", Metric.contendedPercent.text(r) + " % of acquisitions contended, waited " + Metric.lockWaitMillis.text(r))
         }
         if r.slotName == "bucket" {
             o += row("hottest buckets", r.hottestBuckets.isEmpty ? "none contended" : r.hottestBuckets.map { "#\($0[0]): \($0[1])" }.joined(separator: "  "))

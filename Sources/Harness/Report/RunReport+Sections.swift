@@ -102,7 +102,8 @@ public struct DeterminismReport: Codable, Sendable, Equatable {
     /// Empirical bounds: the largest spread measured over every scenario,
     /// both variants and loads of 5 to 24 tuples per bucket was 0.073 % of
     /// connections created and 0.59 % of deferral events
-    /// (`scripts/determinism-spread`; README, "Determinism").
+    /// (`run --threads 2 --repeats N` prints each spread against them;
+    /// docs/determinism.md).
     public static let windowedConnectionBound = 0.001
     public static let windowedEventBound = 0.01
 
@@ -117,7 +118,7 @@ public struct DeterminismReport: Codable, Sendable, Equatable {
             return DeterminismReport(
                 mode: "windowed", windowMillis: w, windows: windows,
                 connectionCounterBound: windowedConnectionBound, eventCounterBound: windowedEventBound,
-                statement: "workers advance in lock-step windows of \(ReportFormatter.f(w, 1)) ms of virtual time and share one now per window; only the order of different workers' operations on one bucket within a window varies between repeats: connection counts (created, found, removed, live, expired, tracker results) differ by at most \(ReportFormatter.f(windowedConnectionBound * 100, 2)) % of the connections created, event counts (deferred by lock order, reaper passes) by at most \(ReportFormatter.f(windowedEventBound * 100, 1)) % (measured bounds, README); chain lengths are not bounded")
+                statement: "workers advance in lock-step windows of \(ReportFormatter.f(w, 1)) ms of virtual time and share one now per window; only the order of different workers' operations on one bucket within a window varies between repeats: connection counts (created, found, removed, live, expired, tracker results) differ by at most \(ReportFormatter.f(windowedConnectionBound * 100, 2)) % of the connections created, event counts (deferred by lock order, reaper passes) by at most \(ReportFormatter.f(windowedEventBound * 100, 1)) % (measured bounds, docs/determinism.md); chain lengths are not bounded")
         case .virtual:
             return DeterminismReport(mode: "free-running", statement: "--window-ms 0: workers drift apart in virtual time and reap each other's connections by their own clocks; counters depend on scheduling (no bound)")
         case .real, .coarse:

@@ -29,6 +29,7 @@ public struct Sample: Codable, Sendable {
     public var live: Int64
     public var reaperInterval: Double
     public var expiredRatio: Double
+    /// Contended lock acquisitions per million (`Contention`: every lock kind).
     public var contendedPerMillion: Double
     public var fractionDone: Double
 }

@@ -45,6 +45,7 @@ public final class BucketTable: ConnTrackTable, @unchecked Sendable {
             hasHashSeed: true, slotName: "bucket", sizedByBuckets: true, variants: Variant.allCases, defaultVariant: .seed2020,
             faults: [.descendingLockOrder, .skipBucketLock, .recomputeNatPartner, .walkAfterRemove], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [.seed2020])
         t.duplicateIDVariants = Set(Variant.allCases.filter { !TableRules(variant: $0).uniqueTupleIDs })
+        t.knobs = [.buckets("hash buckets", grid: [1024, 4096, 16384, 65536, 262144])]
         t.bytesPerSlot = MemoryLayout<Bucket>.stride
         t.bytesPerConnection = MemoryLayout<ConnNode>.stride
         return t

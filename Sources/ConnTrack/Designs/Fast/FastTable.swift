@@ -47,6 +47,8 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
             faults: [.descendingLockOrder, .skipEntryLock], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [])
         t.batchedLookups = true
         t.sizedByCapacity = true
+        t.knobs = [.buckets("reaper slices the index is swept in", grid: [64, 1024, 16384]),
+                   .lookupBatch(default: FastTable.defaultLookupBatch, grid: [1, 4, 16, 32])]
         // Linux's collector: whole sweeps in budgeted passes, the next one
         // after the average lifetime left (1–60 s).
         t.defaultPolicy = "linux2022"

@@ -18,6 +18,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
             summary: "the design the seed replaced: one mutex around a Swift Dictionary (fixed rules, no variants)",
             hasHashSeed: false, slotName: "slice", sizedByBuckets: false, variants: [], defaultVariant: nil,
             faults: [], connectionLimit: false, tracksConnections: true, incompleteSweepVariants: [])
+        t.knobs = [.buckets("reaper slices the map is swept in", grid: [1024, 16384, 262144])]
         // The block, plus two map entries (key and pointer) at ~75 % load.
         t.bytesPerConnection = MemoryLayout<ConnNode>.stride
             + 2 * (MemoryLayout<TupleID>.stride + MemoryLayout<UnsafeMutablePointer<TupleNode>>.stride) * 4 / 3

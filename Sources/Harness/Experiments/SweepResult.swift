@@ -1,0 +1,74 @@
+import ConnTrack
+import Foundation
+
+/// What a sweep measured, and the files it writes: CSV and JSON of every
+/// point, SVG plots, and a recommendation.
+public struct SweepResult: Sendable {
+    public var sweep: Sweep
+    public var points: [SweepPoint]
+    /// The sampled run of the middle settings (one worker).
+    public var series: [Sample]
+    public var seriesSettings: [Int]
+
+    /// "mix, buckets/seed2020, 300000 packets, 2 repeat(s)": what every title names.
+    var what: String {
+        let b = sweep.base
+        let design = b.designType.map { $0.traits.label(b.table.variant) } ?? b.design
+        let n = b.scenario.packets
+        return "\(b.scenario.scenario.rawValue), \(design), \(n >= 1_000_000 ? "\(n / 1_000_000) M" : "\(n)") packets, \(sweep.repeats) repeat(s)"
+    }
+
+    /// Every output file, name and contents.
+    public func files() throws -> [(name: String, contents: String)] {
+        [("sweep.csv", csv), ("sweep.json", try json()), ("recommendation.txt", recommendation)] + plots()
+    }
+
+    /// One row per point: the settings, the worker count, then each
+    /// catalogue figure (timing figures as median, σ, min and max of the
+    /// repeats; counters as the median run's value) and the flags.
+    public var csv: String {
+        var head = sweep.axes.map(\.name) + ["threads"]
+        for m in Metric.sweepColumns {
+            head += m.kind == .timing ? [m.id, m.id + ".stddev", m.id + ".min", m.id + ".max"] : [m.id]
+        }
+        var out = (head + ["flags"]).joined(separator: ",") + "\n"
+        for p in points {
+            var row = p.settings.map { String($0.value) } + [String(p.threads)]
+            for m in Metric.sweepColumns {
+                if m.kind == .timing {
+                    let s = p.spread(m)
+                    row += [s?.median, s?.stddev, s?.min, s?.max].map { $0.map { "\($0)" } ?? "" }
+                } else {
+                    row.append(m.value(p.repeats.medianRun).map { "\($0)" } ?? "")
+                }
+            }
+            out += (row + [p.flags.joined(separator: ";")]).joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
+    /// JSON: the configuration and, per point, its settings and every
+    /// sweep figure's spread over the repeats (the full reports would be
+    /// megabytes).
+    public func json() throws -> String {
+        struct Axis: Encodable { var name: String; var values: [Int] }
+        struct Point: Encodable { var settings: [String: Int]; var threads: Int; var flags: [String]; var figures: [String: Spread] }
+        struct File: Encodable {
+            var kind = "sweep"; var design: String; var variant: String; var policy: String
+            var axes: [Axis]; var repeats: Int; var points: [Point]
+        }
+        let b = sweep.base
+        let file = File(
+            design: b.design, variant: b.designType.map { $0.traits.label(b.table.variant) } ?? b.design,
+            policy: b.reaperEnabled ? b.policy.name : "off",
+            axes: sweep.axes.map { Axis(name: $0.name, values: $0.values) }, repeats: sweep.repeats,
+            points: points.map { p in
+                Point(settings: Dictionary(uniqueKeysWithValues: p.settings.map { ($0.name, $0.value) }), threads: p.threads,
+                      flags: p.flags,
+                      figures: Dictionary(uniqueKeysWithValues: Metric.sweepColumns.compactMap { m in p.spread(m).map { (m.id, $0) } }))
+            })
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try enc.encode(file), as: UTF8.self) + "\n"
+    }
+}
