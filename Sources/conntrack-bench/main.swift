@@ -6,7 +6,7 @@ struct Root: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conntrack-bench",
         abstract: "Benchmark and stress harness for gVisor's lock-ordered, bucketed conntrack table.",
-        subcommands: [Run.self, Generate.self, Compare.self, Sweep.self, Diff.self, Dump.self, Selftest.self],
+        subcommands: [Run.self, Generate.self, Compare.self, Sweep.self, Diff.self, Dump.self, Metrics.self, Selftest.self],
         defaultSubcommand: Run.self)
 }
 

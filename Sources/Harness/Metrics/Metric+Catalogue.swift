@@ -160,7 +160,7 @@ extension Metric {
         return Metric("trackerResults." + key, name: "tracker " + ReportFormatter.trackerLabel(result), unit: "packets",
                       jsonKey: "trackerResults." + key, kind: .bounded(.connections), higherIsBetter: nil,
                       summary: "packets whose tracker result was \(ReportFormatter.trackerLabel(result))") {
-            $0.trackerResults[key].map(Double.init)
+            $0.trackerResults[key].map { Double($0) }
         }
     }
 

@@ -1,0 +1,72 @@
+import Testing
+@testable import ConnTrack
+@testable import Harness
+
+/// `compare` and `sweep` find designs and policies through the registry and
+/// the knobs they declare: a new design runs in both without an edit.
+@Suite struct ExperimentTests {
+    static func base(_ design: String, policy: ReaperPolicyChoice? = nil) -> RunConfig {
+        var c = RunConfig()
+        c.design = design
+        let t = TableDesigns.named(design)!.traits
+        c.table = TableConfig(buckets: 256, hashSeed: t.hasHashSeed ? 42 : nil)
+        c.scenario.flows = 300
+        c.scenario.packets = 6_000
+        c.scenario.duration = 120 * Duration_ns.second
+        c.threads = 1
+        c.chunk = 2048
+        c.policy = policy ?? (t.defaultPolicy == "linux2022" ? .linux2022(Linux2022ReaperPolicy()) : .seed(SeedReaperPolicy()))
+        return c
+    }
+
+    static let policies: [ReaperPolicyChoice] = [.seed(SeedReaperPolicy()), .linux2022(Linux2022ReaperPolicy()), .cilium(CiliumReaperPolicy())]
+
+    /// Every knob of every design and policy sets what it reads.
+    @Test(arguments: TableDesigns.names)
+    func knobsRoundTrip(_ design: String) {
+        for p in Self.policies {
+            var c = Self.base(design, policy: p)
+            for axis in SweepAxis.knobs(of: c).map({ SweepAxis(setting: $0, values: []) }) {
+                let v = axis.range.lowerBound + (axis.range.upperBound - axis.range.lowerBound) / 3
+                axis.apply(v, to: &c)
+                #expect(axis.value(in: c) == v, "\(design)/\(p.name): \(axis.name)")
+            }
+        }
+    }
+
+    /// A sweep of any design over its first knob and its policy's runs, one
+    /// point per value, and names its settings in every output.
+    @Test(arguments: TableDesigns.names)
+    func sweepRunsAnyDesign(_ design: String) throws {
+        let c = Self.base(design)
+        let all = try SweepAxis.axes(for: c, vary: [])
+        #expect(all.map(\.name) == SweepAxis.knobs(of: c).map { SweepAxis(setting: $0, values: []).name })
+        let vary = all.prefix(1).map { ($0.name, [$0.values.first!]) } + all.dropFirst().suffix(1).map { ($0.name, Array($0.values.prefix(2))) }
+        let sweep = try Sweep(base: c, axes: SweepAxis.axes(for: c, vary: vary), threads: [1], repeats: 1)
+        let result = try sweep.run(progress: { _ in })
+        #expect(result.points.count == sweep.grid().count)
+        let files = try result.files()
+        let csv = try #require(files.first { $0.name == "sweep.csv" }?.contents)
+        #expect(csv.split(separator: "\n").count == result.points.count + 1)
+        for (name, _) in vary { #expect(csv.hasPrefix(name) || csv.contains("," + name + ",")) }
+        #expect(files.contains { $0.name == "recommendation.txt" })
+    }
+
+    @Test func sweepRefusesAnUnknownSetting() {
+        let c = Self.base("fast")
+        #expect(throws: ConfigError.self) { try SweepAxis.axes(for: c, vary: [("fraction", [16])]) }
+        do { _ = try SweepAxis.axes(for: c, vary: [("nosuch", [1])]) } catch {
+            #expect(error.description.contains("allowed: buckets, lookup-batch, linux-buckets-per-pass"))
+        }
+        #expect(throws: ConfigError.self) { try SweepAxis.axes(for: Self.base("buckets"), vary: [("buckets", [0])]) }
+    }
+
+    /// compare runs every registry entry that accepts the options.
+    @Test func comparisonTakesEveryRegisteredDesign() {
+        var skipped: [String] = []
+        let entries = Comparison.entries(Self.base("buckets"), policy: { _ in nil }, sized: false, skipped: { skipped.append($0) })
+        #expect(entries.map(\.label) == TableDesigns.entries.map(\.label))
+        #expect(skipped.isEmpty)
+        for (label, c) in entries where !c.traits.hasHashSeed { #expect(c.table.hashSeed == nil, "\(label)") }
+    }
+}

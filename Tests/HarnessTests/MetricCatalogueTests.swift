@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import ConnTrack
+@testable import FlowGen
+@testable import Harness
+
+/// The catalogue is the one home of every figure: its JSON keys are the
+/// report's, its values are what the report holds, and the documentation
+/// lists exactly its entries.
+@Suite struct MetricCatalogueTests {
+    static func report(design: String = "buckets", threads: Int = 1) throws -> RunReport {
+        var c = RunConfig()
+        c.design = design
+        c.table = TableConfig(buckets: 256, hashSeed: 42)
+        c.scenario.flows = 500
+        c.scenario.packets = 20_000
+        c.scenario.duration = 300 * Duration_ns.second
+        c.threads = threads
+        c.deterministic = threads == 1
+        c.chunk = 4096
+        if !(c.designType?.traits.hasHashSeed ?? false) { c.table.hashSeed = nil }
+        return try Runner.run(c)
+    }
+
+    @Test func idsAreUnique() {
+        let ids = Metric.catalogue.map(\.id)
+        #expect(Set(ids).count == ids.count)
+    }
+
+    /// Every figure with a JSON key reads the value at that key of the
+    /// encoded report, so the catalogue cannot drift from the schema.
+    @Test(arguments: TableDesigns.names)
+    func jsonKeysNameTheReportsFields(_ design: String) throws {
+        let r = try Self.report(design: design)
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as! [String: Any]
+        for m in Metric.catalogue {
+            guard let key = m.jsonKey else { continue }
+            var node: Any? = json
+            for part in key.split(separator: ".") { node = (node as? [String: Any])?[String(part)] }
+            let value = m.value(r)
+            if value == nil {
+                #expect(node == nil || node is NSNull, "\(m.id): the report has \(String(describing: node)) but the metric reads nil")
+                continue
+            }
+            let number = try #require(node as? NSNumber, "\(m.id): no number at \(key)")
+            // JSON round-trips a Double to within an ulp or so.
+            #expect(abs(number.doubleValue - value!) <= 1e-12 * max(1, abs(value!)), "\(m.id): \(number) at \(key), metric reads \(value!)")
+        }
+    }
+
+    /// Derived figures are what their summaries say.
+    @Test func derivedFigures() throws {
+        let r = try Self.report()
+        #expect(Metric.foundPercent.value(r) == Double(r.found) * 100 / Double(r.lookups))
+        #expect(Metric.setupRate.value(r) == Double(r.created) / r.tableSeconds)
+        #expect(Metric.teardownRate.value(r) == Double(r.removedInline + r.removedByReaper + r.removedOther) / r.tableSeconds)
+        let locks = [r.bucketLocks, r.connectionLocks, r.tableLock]
+        let acquired = locks.map(\.acquisitions).reduce(0, +), contended = locks.map(\.contended).reduce(0, +)
+        #expect(Metric.contendedPercent.value(r) == (acquired > 0 ? Double(contended) * 100 / Double(acquired) : 0))
+    }
+
+    /// A deterministic run repeated gives identical counters, and `diff
+    /// --exact` agrees; the repeats' spreads come out of the catalogue.
+    @Test func repeatsOfADeterministicRunAgree() throws {
+        let a = try Self.report(), b = try Self.report()
+        let diff = ReportDiff(baseline: .init(runs: [a], name: "a"), candidate: .init(runs: [b], name: "b"), thresholdPercent: 5)
+        #expect(diff.exactDifferences().isEmpty)
+        let rep = RepeatedRun([a, b])
+        #expect(rep.varyingCounters.isEmpty)
+        #expect(rep.boundChecks.isEmpty)
+        #expect(rep.spread(.packetsPerSecond)?.n == 2)
+    }
+
+    @Test func exactDiffSeesADifferentRun() throws {
+        let a = try Self.report()
+        var b = a
+        b.created += 1
+        b.reaperIntervalsMillis.append(1)
+        let d = ReportDiff(baseline: .init(runs: [a], name: "a"), candidate: .init(runs: [b], name: "b"), thresholdPercent: 5)
+            .exactDifferences()
+        #expect(d.contains { $0.hasPrefix("created:") })
+        #expect(d.contains { $0.hasPrefix("reaperIntervalsMillis:") })
+    }
+
+    /// docs/metrics.md lists every figure of the catalogue, and nothing else.
+    @Test func documentationListsTheCatalogue() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/metrics.md")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let documented = text.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("| `") else { return nil }
+            return line.dropFirst(3).split(separator: "`").first.map(String.init)
+        }
+        #expect(documented == Metric.catalogue.map(\.id), "regenerate with: conntrack-bench metrics > docs/metrics.md")
+    }
+}
