@@ -280,21 +280,21 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     // MARK: Locks
 
     @inline(__always)
-    func lockStripe(_ i: Int, _ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
-        ctx.locks.willAcquire(.bucket(i), file: file, line: line)
-        let s = stripes + i
-        let m = s.pointer(to: \.mutex)!
-        ctx.stats.bucketLock.acquisitions &+= 1
-        if !PThread.tryLock(m) {
-            PThread.lockContended(m, &ctx.stats.bucketLock, watch: ctx.locks.watch, rank: .bucket(i))
-            s.pointee.contended &+= 1
-        }
+    func stripeLock(_ i: Int) -> RankedLock<PThreadMutexRef> {
+        RankedLock(PThreadMutexRef((stripes + i).pointer(to: \.mutex)!), rank: .bucket(i))
     }
 
     @inline(__always)
+    func lockStripe(_ i: Int, _ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
+        if stripeLock(i).lock(&ctx.locks, counting: &ctx.stats.bucketLock, file: file, line: line) {
+            stripes[i].contended &+= 1
+        }
+    }
+
+    /// Preconditions: this thread holds stripe i (taken by `lockStripe`).
+    @inline(__always)
     func unlockStripe(_ i: Int, _ ctx: inout WorkerContext) {
-        PThread.unlock((stripes + i).pointer(to: \.mutex)!)
-        ctx.locks.released(.bucket(i))
+        stripeLock(i).unlock(&ctx.locks)
     }
 
     /// Locks the stripes of two home buckets in ascending order (once when
@@ -320,35 +320,13 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     @inline(__always)
     func lockEntry(_ e: UnsafeMutablePointer<FastEntry>, _ ctx: inout WorkerContext,
                    file: StaticString = #fileID, line: UInt = #line) {
-        ctx.locks.willAcquire(.connection, file: file, line: line)
-        ctx.stats.connLock.acquisitions &+= 1
-        if !e.pointee.lock.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
-            lockEntryContended(e, &ctx)
-        }
+        e.rankedLock.lock(&ctx.locks, counting: &ctx.stats.connLock, file: file, line: line)
     }
 
-    @inline(never)
-    func lockEntryContended(_ e: UnsafeMutablePointer<FastEntry>, _ ctx: inout WorkerContext) {
-        ctx.stats.connLock.contended &+= 1
-        ctx.locks.watch?.waitingFor.store(LockRank.connection.value &+ 1, ordering: .relaxed)
-        let t0 = MonotonicClock.read()
-        var spins = 0
-        while true {
-            if e.pointee.lock.load(ordering: .relaxed) == 0,
-               e.pointee.lock.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged { break }
-            spins += 1
-            // Two cores and more threads than that: a holder that was
-            // preempted needs the CPU, so yield soon.
-            if spins > 64 { sched_yield() }
-        }
-        ctx.stats.connLock.waitNanos &+= UInt64(max(0, MonotonicClock.read() - t0))
-        ctx.locks.watch?.waitingFor.store(0, ordering: .relaxed)
-    }
-
+    /// Preconditions: this thread holds e's lock (taken by `lockEntry`).
     @inline(__always)
     func unlockEntry(_ e: UnsafeMutablePointer<FastEntry>, _ ctx: inout WorkerContext) {
-        e.pointee.lock.store(0, ordering: .releasing)
-        ctx.locks.released(.connection)
+        e.rankedLock.unlock(&ctx.locks)
     }
 }
 

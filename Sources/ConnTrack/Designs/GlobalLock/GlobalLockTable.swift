@@ -71,17 +71,19 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
     public func workerOffline(_ slot: Int) { reclaimer.offline(slot) }
     public func reclaim(_ ctx: inout WorkerContext) { reclaimer.collect(&ctx) }
 
+    /// The table lock as a lock of the declared order.
+    @inline(__always)
+    var tableLock: RankedLock<PThreadMutexRef> { RankedLock(PThreadMutexRef(mutex), rank: .table) }
+
+    @inline(__always)
     func lock(_ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
-        ctx.locks.willAcquire(.table, file: file, line: line)
-        ctx.stats.tableLock.acquisitions &+= 1
-        if !PThread.tryLock(mutex) {
-            PThread.lockContended(mutex, &ctx.stats.tableLock, watch: ctx.locks.watch, rank: .table)
-        }
+        tableLock.lock(&ctx.locks, counting: &ctx.stats.tableLock, file: file, line: line)
     }
 
+    /// Preconditions: mutex is held (taken by `lock`).
+    @inline(__always)
     func unlock(_ ctx: inout WorkerContext) {
-        PThread.unlock(mutex)
-        ctx.locks.released(.table)
+        tableLock.unlock(&ctx.locks)
     }
 
     /// Preconditions: mutex is held.
