@@ -23,19 +23,6 @@ func wideTuple(_ i: Int) -> TupleID {
             dstAddr: IPAddress(v4: 0xac10_0001), dstPort: 443, transProto: .tcp, netProto: .ipv4)
 }
 
-/// A small seeded generator (SplitMix64) for benchmark inputs.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A table of a registered design with `flows` established-looking flows
 /// inserted, and one ACK per flow to replay through `processBatch`.
 func loaded(_ e: DesignEntry, flows: Int, buckets: Int = 16384) -> (any ConnTrackTable, [Packet]) {
@@ -191,7 +178,7 @@ let benchmarks: @Sendable () -> Void = {
             let t = FastTable(c)
             var ctx = WorkerContext(name: "bench", checkLockOrder: false)
             for i in 0..<flows { _ = t.handlePacket(syn(wideTuple(i)), clock: VirtualClock(0), &ctx) }
-            var rng = SplitMix(seed: 7)
+            var rng = SplitMix64(seed: 7)
             let packets = (0..<(1 << 16)).map { _ in
                 Packet(id: wideTuple(Int(rng.next() % UInt64(flows))), tcp: TCPSegment(flags: .syn, seq: 1), hook: .output, timestamp: 1)
             }

@@ -126,15 +126,8 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         timeouts = config.timeouts
         (timeoutValues, timeoutCount) = Self.distinctTimeouts(config.timeouts)
         seed = config.hashSeed ?? UInt32.random(in: .min ... .max)
-        var s = UInt64(seed) &+ 0x5851_F42D_4C95_7F2D
-        func next() -> UInt64 {
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z &>> 31)
-        }
-        k0 = next(); k1 = next(); k2 = next(); k3 = next()
+        var keys = SplitMix64(seed: UInt64(seed) &+ 0x5851_F42D_4C95_7F2D)
+        k0 = keys.next(); k1 = keys.next(); k2 = keys.next(); k3 = keys.next()
         assert(MemoryLayout<FastEntry>.stride == 128, "a pool entry is two cache lines")
         (homeBuckets, overflowCapacity) = Self.size(config)
         mask = UInt64(homeBuckets - 1)
