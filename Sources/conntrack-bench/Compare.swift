@@ -54,7 +54,7 @@ struct Compare: ParsableCommand {
             var c = base
             c.design = entry.traits.name
             c.table.variant = entry.variant
-            c.table.hashSeed = entry.traits.hasHashSeed ? (base.table.hashSeed ?? drawnHashSeed) : nil
+            c.table.hashSeed = entry.traits.hashSeed(base.table.hashSeed ?? drawnHashSeed)
             // Without --policy, each design runs its own default schedule.
             if reaper.policy == nil, base.reaperEnabled, let p = try? reaper.choice(for: entry.traits) { c.policy = p }
             do { try c.validate() } catch {

@@ -26,7 +26,7 @@ func wideTuple(_ i: Int) -> TupleID {
 /// A table of a registered design with `flows` established-looking flows
 /// inserted, and one ACK per flow to replay through `processBatch`.
 func loaded(_ e: DesignEntry, flows: Int, buckets: Int = 16384) -> (any ConnTrackTable, [Packet]) {
-    let t = e.design.init(TableConfig(buckets: buckets, hashSeed: e.traits.hasHashSeed ? 1 : nil, variant: e.variant))
+    let t = e.design.init(TableConfig(buckets: buckets, hashSeed: e.traits.hashSeed(1), variant: e.variant))
     var ctx = WorkerContext(name: "setup", checkLockOrder: false)
     let ids = (0..<flows).map(tuple)
     for id in ids { _ = t.handlePacket(syn(id), clock: VirtualClock(0), &ctx) }
@@ -308,7 +308,7 @@ let benchmarks: @Sendable () -> Void = {
                       configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 0, maxDuration: .seconds(5), maxIterations: 3)) { b in
                 var c = RunConfig()
                 c.design = e.traits.name
-                c.table = TableConfig(buckets: 65536, hashSeed: e.traits.hasHashSeed ? 1 : nil, variant: e.variant)
+                c.table = TableConfig(buckets: 65536, hashSeed: e.traits.hashSeed(1), variant: e.variant)
                 c.scenario.scenario = .steady
                 c.scenario.flows = 100_000
                 c.scenario.packets = 2_000_000

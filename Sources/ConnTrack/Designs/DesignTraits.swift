@@ -56,6 +56,10 @@ public struct DesignTraits: Sendable {
 
     public var supportsVariants: Bool { !variants.isEmpty }
 
+    /// The hash seed a configuration of this design takes: `seed` when the
+    /// design hashes with one, else nil (which is all it accepts).
+    public func hashSeed(_ seed: @autoclosure () -> UInt32?) -> UInt32? { hasHashSeed ? seed() : nil }
+
     /// The variant a configuration selects (nil for a design without variants).
     public func variant(_ requested: Variant?) -> Variant? { requested ?? defaultVariant }
 
