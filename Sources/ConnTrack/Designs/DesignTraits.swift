@@ -43,6 +43,11 @@ public struct DesignTraits: Sendable {
     /// up-front memory estimate.
     public var bytesPerSlot: Int = 0
     public var bytesPerConnection: Int = 0
+    /// The detectors' lock-order self-test (`selftest lock-order-pair`):
+    /// takes one pair of the design's locks in both orders, from two
+    /// threads that never overlap, so a lock-order detector must report
+    /// the cycle; returns the line to print. nil when the design has none.
+    public var lockOrderPairSelftest: (@Sendable () -> String)? = nil
 
     public init(name: String, summary: String, hasHashSeed: Bool, slotName: String?, sizedByBuckets: Bool,
                 variants: [Variant], defaultVariant: Variant?, faults: Set<Fault>, connectionLimit: Bool,

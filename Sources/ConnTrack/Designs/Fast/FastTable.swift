@@ -46,6 +46,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
             hasHashSeed: true, slotName: "slice", sizedByBuckets: false, variants: [], defaultVariant: nil,
             faults: [.descendingLockOrder, .skipEntryLock], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [])
         t.batchedLookups = true
+        t.lockOrderPairSelftest = lockOrderPairSelftest
         t.sizedByCapacity = true
         // Linux's collector: whole sweeps in budgeted passes, the next one
         // after the average lifetime left (1–60 s).

@@ -205,19 +205,8 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
                               remainingSum: w.remainingSum(at: now), liveChecked: w.count)
     }
 
-    /// Any insert or removal reorders the map: the summary is rebuilt.
-    public func updateSweepSummary(_ summary: inout SweepSummary, after packets: UnsafeBufferPointer<Packet>) {
-        if !packets.isEmpty { summary.valid = false }
-    }
-
-    /// A removal reorders the map, so it invalidates the summary (the
-    /// reaper builds another when the gap is still long).
-    public func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, updating summary: inout SweepSummary,
-                         _ ctx: inout WorkerContext) -> ReapPassResult {
-        let r = reapPass(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now, &ctx)
-        if r.removed > 0 { summary.valid = false }
-        return r
-    }
+    // Any insert or removal reorders the map: the protocol's defaults for
+    // `updateSweepSummary` and `reapPass(updating:)` invalidate the summary.
 
     /// The map as one slot; the single lock's contention is in the
     /// table-lock counters.
