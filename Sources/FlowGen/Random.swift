@@ -1,3 +1,5 @@
+import ConnTrack
+
 /// xoshiro256** seeded through SplitMix64: fast, and the same stream on
 /// every machine for the same seed (Swift's SystemRandomNumberGenerator is
 /// neither seedable nor portable).
@@ -5,15 +7,8 @@ public struct Xoshiro: RandomNumberGenerator, Sendable {
     var s0, s1, s2, s3: UInt64
 
     public init(seed: UInt64) {
-        var x = seed
-        func splitmix(_ x: inout UInt64) -> UInt64 {
-            x &+= 0x9E37_79B9_7F4A_7C15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s0 = splitmix(&x); s1 = splitmix(&x); s2 = splitmix(&x); s3 = splitmix(&x)
+        var x = SplitMix64(seed: seed)
+        s0 = x.next(); s1 = x.next(); s2 = x.next(); s3 = x.next()
     }
 
     @inline(__always)

@@ -25,18 +25,18 @@ public final class HeapMutex: @unchecked Sendable {
     @inlinable public func lock() { PThread.lock(m) }
     @inlinable public func unlock() { PThread.unlock(m) }
 
-    /// Takes the mutex through the rank checker, as a lock of the declared
-    /// order with `rank`; the call site is the caller's.
+    /// Takes the mutex as a lock of the declared order with `rank`, through
+    /// `RankedLock`; the call site is the caller's. Its acquisitions are in
+    /// no report, so they are counted nowhere.
     @inlinable
     public func lock(_ locks: inout LockTracker, rank: LockRank, file: StaticString = #fileID, line: UInt = #line) {
-        locks.willAcquire(rank, file: file, line: line)
-        PThread.lock(m)
+        var uncounted = LockCounters()
+        RankedLock(PThreadMutexRef(m), rank: rank).lock(&locks, counting: &uncounted, file: file, line: line)
     }
 
     @inlinable
     public func unlock(_ locks: inout LockTracker, rank: LockRank) {
-        PThread.unlock(m)
-        locks.released(rank)
+        RankedLock(PThreadMutexRef(m), rank: rank).unlock(&locks)
     }
 
     @inlinable

@@ -11,9 +11,25 @@ import Darwin
 // does: a failing lock call means corrupted memory, and carrying on would
 // turn it into a silent race.
 public enum PThread {
+    /// Debug builds make every mutex error-checking, so a thread that
+    /// unlocks a mutex it does not hold, or takes one it holds again, stops
+    /// at the call instead of corrupting the lock; release builds keep the
+    /// default (fast) type.
     public static func initMutex(_ m: UnsafeMutablePointer<pthread_mutex_t>) {
+        #if DEBUG
+        var attr = pthread_mutexattr_t()
+        var rc = pthread_mutexattr_init(&attr)
+        precondition(rc == 0, "pthread_mutexattr_init failed: \(rc)")
+        rc = pthread_mutexattr_settype(&attr, Int32(PTHREAD_MUTEX_ERRORCHECK))
+        precondition(rc == 0, "pthread_mutexattr_settype failed: \(rc)")
+        rc = pthread_mutex_init(m, &attr)
+        precondition(rc == 0, "pthread_mutex_init failed: \(rc)")
+        rc = pthread_mutexattr_destroy(&attr)
+        precondition(rc == 0, "pthread_mutexattr_destroy failed: \(rc)")
+        #else
         let rc = pthread_mutex_init(m, nil)
         precondition(rc == 0, "pthread_mutex_init failed: \(rc)")
+        #endif
     }
 
     public static func destroyMutex(_ m: UnsafeMutablePointer<pthread_mutex_t>) {
@@ -56,20 +72,6 @@ public enum PThread {
         return rc == 0
     }
 
-    /// Blocks on a mutex whose trylock failed: counts the contention and the
-    /// time waited, and tells the watchdog what this thread waits for. Kept
-    /// out of line so the uncontended path stays a trylock and a branch.
-    @inline(never)
-    public static func lockContended(_ m: UnsafeMutablePointer<pthread_mutex_t>, _ c: inout LockCounters,
-                                     watch: WatchSlot?, rank: LockRank) {
-        c.contended &+= 1
-        watch?.waitingFor.store(rank.value &+ 1, ordering: .relaxed)
-        let t0 = monotonicNanos()
-        lock(m)
-        c.waitNanos &+= UInt64(max(0, monotonicNanos() - t0))
-        watch?.waitingFor.store(0, ordering: .relaxed)
-    }
-
     @inlinable @inline(__always)
     public static func unlock(_ m: UnsafeMutablePointer<pthread_mutex_t>) {
         let rc = pthread_mutex_unlock(m)
@@ -89,16 +91,11 @@ public enum PThread {
         return rc == 0
     }
 
-    @inline(never)
-    public static func rwLockContended(_ l: UnsafeMutablePointer<pthread_rwlock_t>, write: Bool,
-                                       _ c: inout LockCounters, watch: WatchSlot?, rank: LockRank) {
-        c.contended &+= 1
-        watch?.waitingFor.store(rank.value &+ 1, ordering: .relaxed)
-        let t0 = monotonicNanos()
+    /// Takes a reader/writer lock, blocking.
+    @inlinable @inline(__always)
+    public static func lockRW(_ l: UnsafeMutablePointer<pthread_rwlock_t>, write: Bool) {
         let rc = write ? pthread_rwlock_wrlock(l) : pthread_rwlock_rdlock(l)
         precondition(rc == 0, "pthread_rwlock_\(write ? "wr" : "rd")lock failed: \(rc)")
-        c.waitNanos &+= UInt64(max(0, monotonicNanos() - t0))
-        watch?.waitingFor.store(0, ordering: .relaxed)
     }
 
     @inlinable @inline(__always)

@@ -33,7 +33,7 @@ struct Compare: ParsableCommand {
         // Without --policy, each design runs its own default schedule.
         let reaper = self.reaper, sized = self.sized
         let entries = { (b: RunConfig, label: ((String, Int) -> String)?) in
-            Comparison.entries(b, policy: { try reaper.choice(for: $0) }, sized: sized, sizedLabel: label,
+            Comparison.entries(b, hashSeed: b.table.hashSeed ?? drawnHashSeed, policy: { try reaper.choice(for: $0) }, sized: sized, sizedLabel: label,
                                skipped: { writeLine(2, $0) })
         }
         if let flowsList {

@@ -212,7 +212,7 @@ func validated(_ c: RunConfig) throws -> RunConfig {
 /// printed in every report, so any run can be reproduced with
 /// `--hash-seed`.
 func drawDefaultSeeds(_ c: inout RunConfig) {
-    if c.table.hashSeed == nil && c.traits.hasHashSeed { c.table.hashSeed = drawnHashSeed }
+    if c.table.hashSeed == nil { c.table.hashSeed = c.traits.hashSeed(drawnHashSeed) }
 }
 
 /// The hash seed drawn for this invocation.

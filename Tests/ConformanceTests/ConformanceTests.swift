@@ -28,7 +28,7 @@ func syn(_ id: TupleID, nat: (IPAddress, UInt16)? = nil) -> Packet {
 }
 
 func makeTable(_ e: DesignEntry, slots: Int = 64) -> any ConnTrackTable {
-    e.design.init(TableConfig(buckets: slots, hashSeed: e.traits.hasHashSeed ? 0xC0FFEE : nil, variant: e.variant))
+    e.design.init(TableConfig(buckets: slots, hashSeed: e.traits.hashSeed(0xC0FFEE), variant: e.variant))
 }
 
 func context() -> WorkerContext { WorkerContext(name: "conformance", checkLockOrder: true) }
@@ -135,7 +135,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
     func invariantsHoldAfterAConcurrentRunWithTheReaper(_ e: DesignEntry) throws {
         var cfg = RunConfig()
         cfg.design = e.traits.name
-        cfg.table = TableConfig(buckets: 256, hashSeed: e.traits.hasHashSeed ? 9 : nil, variant: e.variant)
+        cfg.table = TableConfig(buckets: 256, hashSeed: e.traits.hashSeed(9), variant: e.variant)
         cfg.scenario.scenario = .mix
         cfg.scenario.flows = 1500
         cfg.scenario.packets = 80_000
@@ -161,7 +161,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
         let keep = Keep()
         var cfg = RunConfig()
         cfg.design = e.traits.name
-        cfg.table = TableConfig(buckets: 128, hashSeed: e.traits.hasHashSeed ? 11 : nil, variant: e.variant)
+        cfg.table = TableConfig(buckets: 128, hashSeed: e.traits.hashSeed(11), variant: e.variant)
         cfg.scenario.scenario = .mix
         cfg.scenario.flows = 800
         cfg.scenario.packets = 30_000
@@ -236,7 +236,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
     /// at once.
     @Test(arguments: stateful)
     func thePeakIsTheMostConnectionsAtOnce(_ e: DesignEntry) throws {
-        let t = e.design.init(TableConfig(buckets: 64, hashSeed: e.traits.hasHashSeed ? 0xC0FFEE : nil, variant: e.variant,
+        let t = e.design.init(TableConfig(buckets: 64, hashSeed: e.traits.hashSeed(0xC0FFEE), variant: e.variant,
                                           maxConnections: e.traits.connectionLimit ? 1000 : nil))
         var c = context()
         for i in 0..<5 { _ = t.handlePacket(syn(client(300 + i)), clock: VirtualClock(0), &c) }

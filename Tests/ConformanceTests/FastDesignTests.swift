@@ -16,7 +16,7 @@ func deterministicRun(design: String, variant: Variant? = nil, scenario: Scenari
                       lookupBatch: Int? = nil) throws -> RunReport {
     var cfg = RunConfig()
     cfg.design = design
-    cfg.table = TableConfig(buckets: 1024, hashSeed: design == "global-lock" ? nil : 7, variant: variant)
+    cfg.table = TableConfig(buckets: 1024, hashSeed: TableDesigns.named(design)!.traits.hashSeed(7), variant: variant)
     cfg.table.lookupBatch = lookupBatch
     cfg.scenario.scenario = scenario
     cfg.scenario.flows = 1000

@@ -148,7 +148,7 @@ import Testing
     func tuplesAlwaysEqualTwiceLiveConnections(_ v: Variant) {
         let t = makeTable(v, buckets: 8)
         var c = ctx()
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for i in 0..<2000 {
             let id = tcpTuple(v4(10, 0, UInt8(rng.next() % 4), UInt8(rng.next() % 8)), UInt16(1000 + rng.next() % 50),
                               v4(10, 1, 0, 1), 80)
@@ -280,18 +280,5 @@ import Testing
         #expect(lt.timeout(proto: .tcp, tcb: tcb, udp: UDPState()) == 60 * sec)   // CLOSE_WAIT
         tcb.updateInbound(TCPSegment(flags: .rst, seq: 11))
         #expect(lt.timeout(proto: .tcp, tcb: tcb, udp: UDPState()) == 10 * sec)   // CLOSE
-    }
-}
-
-/// Deterministic generator for tests.
-struct SplitMix {
-    var s: UInt64
-    init(seed: UInt64) { s = seed }
-    mutating func next() -> UInt64 {
-        s &+= 0x9E37_79B9_7F4A_7C15
-        var z = s
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

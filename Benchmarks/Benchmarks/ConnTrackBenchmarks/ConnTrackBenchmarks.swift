@@ -23,23 +23,10 @@ func wideTuple(_ i: Int) -> TupleID {
             dstAddr: IPAddress(v4: 0xac10_0001), dstPort: 443, transProto: .tcp, netProto: .ipv4)
 }
 
-/// A small seeded generator (SplitMix64) for benchmark inputs.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A table of a registered design with `flows` established-looking flows
 /// inserted, and one ACK per flow to replay through `processBatch`.
 func loaded(_ e: DesignEntry, flows: Int, buckets: Int = 16384) -> (any ConnTrackTable, [Packet]) {
-    let t = e.design.init(TableConfig(buckets: buckets, hashSeed: e.traits.hasHashSeed ? 1 : nil, variant: e.variant))
+    let t = e.design.init(TableConfig(buckets: buckets, hashSeed: e.traits.hashSeed(1), variant: e.variant))
     var ctx = WorkerContext(name: "setup", checkLockOrder: false)
     let ids = (0..<flows).map(tuple)
     for id in ids { _ = t.handlePacket(syn(id), clock: VirtualClock(0), &ctx) }
@@ -191,7 +178,7 @@ let benchmarks: @Sendable () -> Void = {
             let t = FastTable(c)
             var ctx = WorkerContext(name: "bench", checkLockOrder: false)
             for i in 0..<flows { _ = t.handlePacket(syn(wideTuple(i)), clock: VirtualClock(0), &ctx) }
-            var rng = SplitMix(seed: 7)
+            var rng = SplitMix64(seed: 7)
             let packets = (0..<(1 << 16)).map { _ in
                 Packet(id: wideTuple(Int(rng.next() % UInt64(flows))), tcp: TCPSegment(flags: .syn, seq: 1), hook: .output, timestamp: 1)
             }
@@ -321,7 +308,7 @@ let benchmarks: @Sendable () -> Void = {
                       configuration: .init(metrics: [.wallClock, .throughput], warmupIterations: 0, maxDuration: .seconds(5), maxIterations: 3)) { b in
                 var c = RunConfig()
                 c.design = e.traits.name
-                c.table = TableConfig(buckets: 65536, hashSeed: e.traits.hasHashSeed ? 1 : nil, variant: e.variant)
+                c.table = TableConfig(buckets: 65536, hashSeed: e.traits.hashSeed(1), variant: e.variant)
                 c.scenario.scenario = .steady
                 c.scenario.flows = 100_000
                 c.scenario.packets = 2_000_000

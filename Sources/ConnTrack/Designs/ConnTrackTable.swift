@@ -51,7 +51,8 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     // skip the walk of such passes, exactly, when it is the only thread
     // using the table (long gaps in virtual time).
 
-    /// The table's aggregates, slot by slot. Preconditions: no other thread
+    /// The table's aggregates, slot by slot; invalid when the design does
+    /// not fast-forward (the default). Preconditions: no other thread
     /// changes the table while the summary is in use.
     func makeSweepSummary() -> SweepSummary
 
@@ -105,6 +106,43 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     /// Inserts `records` into this table, which must be empty. Nothing is
     /// inserted when it throws. Preconditions: no other thread uses the table.
     func importConnections(_ records: [ConnectionRecord], _ ctx: inout WorkerContext) throws(ImportError)
+}
+
+// Defaults for what a design need not provide: fast-forward of idle passes
+// and deferred reclamation. Each stays a requirement of the protocol, so a
+// design's own implementation is the one called, also through generic code.
+extension ConnTrackTable {
+    /// No fast-forward: an invalid summary, so the reaper walks every pass.
+    public func makeSweepSummary() -> SweepSummary {
+        var s = SweepSummary(leaves: [])
+        s.valid = false
+        return s
+    }
+
+    /// No pass is computed: every one is walked.
+    public func idlePass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, summary: SweepSummary,
+                         _ ctx: inout WorkerContext) -> ReapPassResult? { nil }
+
+    /// Packets may change anything, so the summary is rebuilt.
+    public func updateSweepSummary(_ summary: inout SweepSummary, after packets: UnsafeBufferPointer<Packet>) {
+        if !packets.isEmpty { summary.valid = false }
+    }
+
+    /// `reapPass`; a removal invalidates the summary (the reaper builds
+    /// another when the gap is still long).
+    public func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, updating summary: inout SweepSummary,
+                         _ ctx: inout WorkerContext) -> ReapPassResult {
+        let r = reapPass(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now, &ctx)
+        if r.removed > 0 { summary.valid = false }
+        return r
+    }
+
+    // A design that frees nothing while the table is shared (it frees
+    // removed connections at once, or keeps none) has nothing to reclaim.
+    public func registerWorker() -> Int { 0 }
+    public func workerQuiescent(_ slot: Int) {}
+    public func workerOffline(_ slot: Int) {}
+    public func reclaim(_ ctx: inout WorkerContext) {}
 }
 
 extension ConnTrackTable {

@@ -46,6 +46,11 @@ public struct DesignTraits: Sendable {
     public var knobs: [Knob<TableConfig>] = []
     public var bytesPerSlot: Int = 0
     public var bytesPerConnection: Int = 0
+    /// The detectors' lock-order self-test (`selftest lock-order-pair`):
+    /// takes one pair of the design's locks in both orders, from two
+    /// threads that never overlap, so a lock-order detector must report
+    /// the cycle; returns the line to print. nil when the design has none.
+    public var lockOrderPairSelftest: (@Sendable () -> String)? = nil
 
     public init(name: String, summary: String, hasHashSeed: Bool, slotName: String?, sizedByBuckets: Bool,
                 variants: [Variant], defaultVariant: Variant?, faults: Set<Fault>, connectionLimit: Bool,
@@ -58,6 +63,10 @@ public struct DesignTraits: Sendable {
     }
 
     public var supportsVariants: Bool { !variants.isEmpty }
+
+    /// The hash seed a configuration of this design takes: `seed` when the
+    /// design hashes with one, else nil (which is all it accepts).
+    public func hashSeed(_ seed: @autoclosure () -> UInt32?) -> UInt32? { hasHashSeed ? seed() : nil }
 
     /// The variant a configuration selects (nil for a design without variants).
     public func variant(_ requested: Variant?) -> Variant? { requested ?? defaultVariant }

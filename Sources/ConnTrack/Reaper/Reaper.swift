@@ -179,7 +179,8 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
             if exclusive && fastForward {
                 if summary?.valid != true && worthSummarising(upTo: now) {
                     summary = table.makeSweepSummary()
-                    totals.summariesBuilt += 1
+                    // Invalid from a design that does not fast-forward.
+                    if summary!.valid { totals.summariesBuilt += 1 }
                 }
                 if let s = summary, s.valid {
                     // Periods are looked for once the history is full: until

@@ -15,12 +15,13 @@ public struct Comparison: Sendable {
     public var repeats: Int
 
     /// Every design and variant from the registry, each with the options it
-    /// supports: a design that does not hash with a seed gets none, one
+    /// supports: one seed for every design that hashes with one, none for
+    /// the others; one
     /// without `policy`'s choice runs its own schedule, and one that cannot
     /// honour an option the user gave is skipped (`skipped` says why).
     /// With `sized`, the designs sized by `--buckets` again with buckets
     /// sized to the flows (the next power of two), labelled by `sizedLabel`.
-    public static func entries(_ base: RunConfig, policy: (DesignTraits) throws -> ReaperPolicyChoice?,
+    public static func entries(_ base: RunConfig, hashSeed: UInt32?, policy: (DesignTraits) throws -> ReaperPolicyChoice?,
                                sized: Bool, sizedLabel: ((String, Int) -> String)? = nil,
                                skipped: (String) -> Void) -> [(label: String, config: RunConfig)] {
         var out: [(label: String, config: RunConfig)] = []
@@ -28,7 +29,7 @@ public struct Comparison: Sendable {
             var c = base
             c.design = entry.traits.name
             c.table.variant = entry.variant
-            c.table.hashSeed = entry.traits.hasHashSeed ? base.table.hashSeed : nil
+            c.table.hashSeed = entry.traits.hashSeed(hashSeed)
             if base.reaperEnabled, let p = try? policy(entry.traits) { c.policy = p }
             do { try c.validate() } catch {
                 skipped("  \(entry.label): skipped: \(error.description)")

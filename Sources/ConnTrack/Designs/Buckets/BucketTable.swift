@@ -44,6 +44,7 @@ public final class BucketTable: ConnTrackTable, @unchecked Sendable {
             summary: "gVisor's 2020 table: a mutex and an intrusive list per bucket under a table rwlock (variants seed2020 and fixed)",
             hasHashSeed: true, slotName: "bucket", sizedByBuckets: true, variants: Variant.allCases, defaultVariant: .seed2020,
             faults: [.descendingLockOrder, .skipBucketLock, .recomputeNatPartner, .walkAfterRemove], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [.seed2020])
+        t.lockOrderPairSelftest = lockOrderPairSelftest
         t.duplicateIDVariants = Set(Variant.allCases.filter { !TableRules(variant: $0).uniqueTupleIDs })
         t.knobs = [.buckets("hash buckets", grid: [1024, 4096, 16384, 65536, 262144])]
         t.bytesPerSlot = MemoryLayout<Bucket>.stride

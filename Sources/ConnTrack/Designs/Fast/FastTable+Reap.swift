@@ -123,10 +123,7 @@ extension FastTable {
                               stoppedEarly: walked < maxSlots)
     }
 
-    /// Packets refresh and create connections anywhere (and a lookup may
-    /// remove an expired one whose first slot is in another slice): the
-    /// summary is rebuilt instead of followed.
-    public func updateSweepSummary(_ summary: inout SweepSummary, after packets: UnsafeBufferPointer<Packet>) {
-        if !packets.isEmpty { summary.valid = false }
-    }
+    // Packets refresh and create connections anywhere (and a lookup may
+    // remove an expired one whose first slot is in another slice): the
+    // protocol's default `updateSweepSummary` has the summary rebuilt.
 }

@@ -46,6 +46,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
             hasHashSeed: true, slotName: "slice", sizedByBuckets: false, variants: [], defaultVariant: nil,
             faults: [.descendingLockOrder, .skipEntryLock], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [])
         t.batchedLookups = true
+        t.lockOrderPairSelftest = lockOrderPairSelftest
         t.sizedByCapacity = true
         t.knobs = [.buckets("reaper slices the index is swept in", grid: [64, 1024, 16384]),
                    .lookupBatch(default: FastTable.defaultLookupBatch, grid: [1, 4, 16, 32])]
@@ -128,15 +129,8 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         timeouts = config.timeouts
         (timeoutValues, timeoutCount) = Self.distinctTimeouts(config.timeouts)
         seed = config.hashSeed ?? UInt32.random(in: .min ... .max)
-        var s = UInt64(seed) &+ 0x5851_F42D_4C95_7F2D
-        func next() -> UInt64 {
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z &>> 31)
-        }
-        k0 = next(); k1 = next(); k2 = next(); k3 = next()
+        var keys = SplitMix64(seed: UInt64(seed) &+ 0x5851_F42D_4C95_7F2D)
+        k0 = keys.next(); k1 = keys.next(); k2 = keys.next(); k3 = keys.next()
         assert(MemoryLayout<FastEntry>.stride == 128, "a pool entry is two cache lines")
         (homeBuckets, overflowCapacity) = Self.size(config)
         mask = UInt64(homeBuckets - 1)
@@ -282,21 +276,21 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     // MARK: Locks
 
     @inline(__always)
-    func lockStripe(_ i: Int, _ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
-        ctx.locks.willAcquire(.bucket(i), file: file, line: line)
-        let s = stripes + i
-        let m = s.pointer(to: \.mutex)!
-        ctx.stats.bucketLock.acquisitions &+= 1
-        if !PThread.tryLock(m) {
-            PThread.lockContended(m, &ctx.stats.bucketLock, watch: ctx.locks.watch, rank: .bucket(i))
-            s.pointee.contended &+= 1
-        }
+    func stripeLock(_ i: Int) -> RankedLock<PThreadMutexRef> {
+        RankedLock(PThreadMutexRef((stripes + i).pointer(to: \.mutex)!), rank: .bucket(i))
     }
 
     @inline(__always)
+    func lockStripe(_ i: Int, _ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
+        if stripeLock(i).lock(&ctx.locks, counting: &ctx.stats.bucketLock, file: file, line: line) {
+            stripes[i].contended &+= 1
+        }
+    }
+
+    /// Preconditions: this thread holds stripe i (taken by `lockStripe`).
+    @inline(__always)
     func unlockStripe(_ i: Int, _ ctx: inout WorkerContext) {
-        PThread.unlock((stripes + i).pointer(to: \.mutex)!)
-        ctx.locks.released(.bucket(i))
+        stripeLock(i).unlock(&ctx.locks)
     }
 
     /// Locks the stripes of two home buckets in ascending order (once when
@@ -322,35 +316,13 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     @inline(__always)
     func lockEntry(_ e: UnsafeMutablePointer<FastEntry>, _ ctx: inout WorkerContext,
                    file: StaticString = #fileID, line: UInt = #line) {
-        ctx.locks.willAcquire(.connection, file: file, line: line)
-        ctx.stats.connLock.acquisitions &+= 1
-        if !e.pointee.lock.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
-            lockEntryContended(e, &ctx)
-        }
+        e.rankedLock.lock(&ctx.locks, counting: &ctx.stats.connLock, file: file, line: line)
     }
 
-    @inline(never)
-    func lockEntryContended(_ e: UnsafeMutablePointer<FastEntry>, _ ctx: inout WorkerContext) {
-        ctx.stats.connLock.contended &+= 1
-        ctx.locks.watch?.waitingFor.store(LockRank.connection.value &+ 1, ordering: .relaxed)
-        let t0 = MonotonicClock.read()
-        var spins = 0
-        while true {
-            if e.pointee.lock.load(ordering: .relaxed) == 0,
-               e.pointee.lock.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged { break }
-            spins += 1
-            // Two cores and more threads than that: a holder that was
-            // preempted needs the CPU, so yield soon.
-            if spins > 64 { sched_yield() }
-        }
-        ctx.stats.connLock.waitNanos &+= UInt64(max(0, MonotonicClock.read() - t0))
-        ctx.locks.watch?.waitingFor.store(0, ordering: .relaxed)
-    }
-
+    /// Preconditions: this thread holds e's lock (taken by `lockEntry`).
     @inline(__always)
     func unlockEntry(_ e: UnsafeMutablePointer<FastEntry>, _ ctx: inout WorkerContext) {
-        e.pointee.lock.store(0, ordering: .releasing)
-        ctx.locks.released(.connection)
+        e.rankedLock.unlock(&ctx.locks)
     }
 }
 

@@ -72,17 +72,19 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
     public func workerOffline(_ slot: Int) { reclaimer.offline(slot) }
     public func reclaim(_ ctx: inout WorkerContext) { reclaimer.collect(&ctx) }
 
+    /// The table lock as a lock of the declared order.
+    @inline(__always)
+    var tableLock: RankedLock<PThreadMutexRef> { RankedLock(PThreadMutexRef(mutex), rank: .table) }
+
+    @inline(__always)
     func lock(_ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
-        ctx.locks.willAcquire(.table, file: file, line: line)
-        ctx.stats.tableLock.acquisitions &+= 1
-        if !PThread.tryLock(mutex) {
-            PThread.lockContended(mutex, &ctx.stats.tableLock, watch: ctx.locks.watch, rank: .table)
-        }
+        tableLock.lock(&ctx.locks, counting: &ctx.stats.tableLock, file: file, line: line)
     }
 
+    /// Preconditions: mutex is held (taken by `lock`).
+    @inline(__always)
     func unlock(_ ctx: inout WorkerContext) {
-        PThread.unlock(mutex)
-        ctx.locks.released(.table)
+        tableLock.unlock(&ctx.locks)
     }
 
     /// Preconditions: mutex is held.
@@ -204,19 +206,8 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
                               remainingSum: w.remainingSum(at: now), liveChecked: w.count)
     }
 
-    /// Any insert or removal reorders the map: the summary is rebuilt.
-    public func updateSweepSummary(_ summary: inout SweepSummary, after packets: UnsafeBufferPointer<Packet>) {
-        if !packets.isEmpty { summary.valid = false }
-    }
-
-    /// A removal reorders the map, so it invalidates the summary (the
-    /// reaper builds another when the gap is still long).
-    public func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, updating summary: inout SweepSummary,
-                         _ ctx: inout WorkerContext) -> ReapPassResult {
-        let r = reapPass(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now, &ctx)
-        if r.removed > 0 { summary.valid = false }
-        return r
-    }
+    // Any insert or removal reorders the map: the protocol's defaults for
+    // `updateSweepSummary` and `reapPass(updating:)` invalidate the summary.
 
     /// The map as one slot; the single lock's contention is in the
     /// table-lock counters.

@@ -47,6 +47,7 @@ public final class NullTable: ConnTrackTable, @unchecked Sendable {
 
     public func makeSweepSummary() -> SweepSummary { SweepSummary(leaves: []) }
 
+    /// Packets change nothing a pass sees: the summary stays valid.
     public func updateSweepSummary(_ summary: inout SweepSummary, after packets: UnsafeBufferPointer<Packet>) {}
 
     /// Every pass of this design is idle.
@@ -54,17 +55,6 @@ public final class NullTable: ConnTrackTable, @unchecked Sendable {
                          _ ctx: inout WorkerContext) -> ReapPassResult? {
         reapPass(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now, &ctx)
     }
-
-    public func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, updating summary: inout SweepSummary,
-                         _ ctx: inout WorkerContext) -> ReapPassResult {
-        reapPass(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now, &ctx)
-    }
-
-    // Nothing is ever retired, so there is nothing to reclaim.
-    public func registerWorker() -> Int { 0 }
-    public func workerQuiescent(_ slot: Int) {}
-    public func workerOffline(_ slot: Int) {}
-    public func reclaim(_ ctx: inout WorkerContext) {}
 
     public func inspect() -> TableInspection {
         TableInspection(slotName: nil, slotLengths: [], stripeName: nil, stripeContention: [], tuples: 0, connections: 0)

@@ -1,29 +1,3 @@
-/// The table behaviours that can be compared in one run.
-public enum Variant: String, Sendable, CaseIterable, Codable {
-    /// The July 2020 commit, defects included: the walk that stops after a
-    /// removal and the creating packet that skips the tracker.
-    case seed2020
-    /// The same design with the walk, the insert re-check and the creating
-    /// packet corrected.
-    case fixed
-}
-
-/// Faults that can be injected to prove the detectors work (off by default).
-public enum Fault: String, Sendable, CaseIterable, Codable {
-    /// Insert locks the higher bucket first.
-    case descendingLockOrder = "descending-lock-order"
-    /// Reaping a connection whose tuples sit in two buckets edits the
-    /// partner's list without taking its lock.
-    case skipBucketLock = "skip-bucket-lock"
-    /// The partner tuple's bucket is computed by reversing the tuple, as the
-    /// 2020 code did: wrong for NAT redirects.
-    case recomputeNatPartner = "recompute-nat-partner"
-    /// The 2020 walk (advance after removal) applied to `fixed`.
-    case walkAfterRemove = "walk-after-remove"
-    /// `fast`: a TCP segment updates the tracker without the entry lock.
-    case skipEntryLock = "skip-entry-lock"
-}
-
 /// Every place where `seed2020`, `fixed` and the injected faults differ,
 /// resolved once at table creation. The table code branches on these
 /// constants and on nothing else.
