@@ -30,9 +30,10 @@ public enum Runner {
         return try run(config.designType!, config, packets: nil, streams: streams)
     }
 
-    /// Preconditions: `cfg` was validated.
-    static func run<T: ConnTrackTable>(_: T.Type, _ cfg: RunConfig, packets: [[Packet]]?,
-                                       streams: [CaptureStream]? = nil) throws(ConfigError) -> RunReport {
+    /// `hooks` run after the configured ones at the drivers' boundaries
+    /// (tests). Preconditions: `cfg` was validated.
+    static func run<T: ConnTrackTable>(_: T.Type, _ cfg: RunConfig, packets: [[Packet]]?, streams: [CaptureStream]? = nil,
+                                       hooks extraHooks: [any RunBoundaryHook] = []) throws(ConfigError) -> RunReport {
         let threads = streams?.count ?? packets?.count ?? cfg.threads
         let workers = (0..<threads).map { WorkerShared(index: $0) }
         // A restored scenario goes on from where each stream was saved.
@@ -82,10 +83,25 @@ public enum Runner {
         sampler.start()
         watchdog.start()
         let usageStart = ProcessUsage.now()
-        var drive = cfg.deterministic ? DeterministicDriver.drive(env)
-            : cfg.clock == .virtual && cfg.windowNanos > 0 ? WindowedDriver.drive(env)
-            : RoundsDriver.drive(env)
+        // What runs at the drivers' boundaries: the mid-run save and the
+        // soak's checks (the configuration allows them only with drivers
+        // that have boundaries).
+        let soak = cfg.soak.map { SoakMonitor($0, env) }
+        var hooks: [any RunBoundaryHook] = []
+        if let t = cfg.saveAt { hooks.append(MidRunSave(env, at: t)) }
+        if let soak { hooks.append(soak) }
+        hooks += extraHooks
+        var drive: DriveResult
+        if cfg.deterministic {
+            drive = DeterministicDriver.drive(env, hooks: BoundaryHooks(hooks))
+        } else if cfg.clock == .virtual && cfg.windowNanos > 0 {
+            drive = WindowedDriver.drive(env, hooks: BoundaryHooks(hooks))
+        } else {
+            precondition(hooks.isEmpty, "the free-running driver has no boundaries to call hooks at")
+            drive = RoundsDriver.drive(env)
+        }
         let usageEnd = ProcessUsage.now()
+        drive.soak = soak?.report
         if let peak = cfg.restore?.header.livePeak { drive.livePeak = max(drive.livePeak, peak) }
         if cfg.saveAtEnd {
             var merged = TableStats()

@@ -56,8 +56,9 @@ public struct SoakReport: Codable, Sendable, Equatable {
     public var failed: Bool { !failures.isEmpty }
 }
 
-/// Runs the checks; called by the windowed driver's leader while every
-/// worker waits at a window boundary (the table is quiescent).
+/// Runs the checks: a boundary hook the runner registers for a soak, so
+/// the windowed driver's leader calls it while every worker waits at a
+/// window boundary (the table is quiescent).
 final class SoakMonitor<T: ConnTrackTable>: @unchecked Sendable {
     let cfg: SoakConfig
     let env: RunEnvironment<T>
@@ -143,5 +144,15 @@ final class SoakMonitor<T: ConnTrackTable>: @unchecked Sendable {
         guard parts.count >= 2, let x = Int(parts[0]), let y = Int(parts[1]) else { return false }
         a.pointee = x; b.pointee = y
         return true
+    }
+}
+
+extension SoakMonitor: RunBoundaryHook {
+    /// The checks keep the wall clock, at whichever boundary comes once due.
+    var dueTime: Int64? { nil }
+
+    /// Checks when due; `.stop` once time is up or a check failed.
+    func atBoundary(_ b: RunBoundary) -> RunBoundary.Verdict {
+        step(virtualNow: b.now) ? .stop : .proceed
     }
 }

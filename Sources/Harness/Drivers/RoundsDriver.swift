@@ -9,8 +9,9 @@ import struct Synchronization.Atomic
 /// with the reaper on its own thread. Used for real clocks, and for
 /// virtual time only when lock-step windows are off (`--window-ms 0`):
 /// then workers drift apart in virtual time and the counters depend on
-/// scheduling.
-enum RoundsDriver: PacketDriver {
+/// scheduling. It calls no boundary hooks: with the reaper on its own
+/// thread, no point of the run has the table quiescent.
+enum RoundsDriver {
     static func drive<T: ConnTrackTable>(_ env: RunEnvironment<T>) -> DriveResult {
         let cfg = env.cfg
         let threads = env.workers.count
@@ -88,14 +89,4 @@ enum RoundsDriver: PacketDriver {
         }
         return lo == Int64.max ? hi : lo
     }
-}
-
-/// Worker contexts handed back at the end.
-final class ContextBox: @unchecked Sendable {
-    let m = HeapMutex()
-    /// protected by m
-    var v: [WorkerContext?]
-    init(_ n: Int) { v = Array(repeating: nil, count: n) }
-    func set(_ i: Int, _ c: WorkerContext) { m.withLock { v[i] = c } }
-    func all() -> [WorkerContext] { m.withLock { v.compactMap { $0 } } }
 }

@@ -1,38 +1,54 @@
 import ConnTrack
 import Dispatch
 import Sync
-import struct Synchronization.Atomic
 
 /// Multi-worker virtual-time runs in lock-step windows of `window` ns of
 /// virtual time. Every worker processes the packets of window [T, T+W) at
 /// virtual time T, so workers never drift apart and all of them, and the
 /// reaper, judge expiry against the same "now". Between windows the workers
-/// wait while the leader runs the reaper's passes due by the next window's
-/// start (each at its due time). Generation happens between rounds,
-/// untimed, as in the free-running driver; a round ends when some worker's
-/// buffer cannot complete the current window, and the window continues
-/// after the refill.
+/// wait while the leader calls the boundary hooks and runs the reaper's
+/// passes due by the next window's start (each at its due time).
+/// Generation happens between rounds, untimed, as in the free-running
+/// driver; a round ends when some worker's buffer cannot complete the
+/// current window, and the window continues after the refill.
 ///
 /// What stays order-dependent is the interleaving of different workers'
 /// operations on the same bucket inside one window (see README,
 /// "Determinism").
-enum WindowedDriver: PacketDriver {
-    /// One worker's buffer and position, owned by that worker; read by the
-    /// leader inside barrier actions (the barrier orders the accesses).
-    final class Lane: @unchecked Sendable {
-        let buf: UnsafeMutableBufferPointer<Packet>
-        var count = 0
-        var pos = 0
-        var exhausted = false
-        init(capacity: Int) { buf = .allocate(capacity: capacity) }
-        deinit { buf.deallocate() }
-        var next: Int64? { pos < count ? buf[pos].timestamp : nil }
-        /// Drained, but the source has more.
-        var needsRefill: Bool { pos == count && !exhausted }
+enum WindowedDriver {
+    static func drive<T: ConnTrackTable>(_ env: RunEnvironment<T>, hooks: BoundaryHooks) -> DriveResult {
+        precondition(env.cfg.windowNanos > 0, "the windowed driver needs a window")
+        let run = Run(env, hooks: hooks)
+        let group = DispatchGroup()
+        for i in 0..<env.workers.count {
+            let q = DispatchQueue(label: "conntrack-bench.worker-\(i)")
+            group.enter()
+            q.async {
+                run.work(i)
+                group.leave()
+            }
+        }
+        group.wait()
+        return run.finish()
     }
+}
 
-    /// Shared by the workers; written only by the leader in barrier actions.
-    final class Clock: @unchecked Sendable {
+extension WindowedDriver {
+    /// One lock-step run: what its workers share, the rounds each worker
+    /// goes through, and the leader's steps between them.
+    final class Run<T: ConnTrackTable>: @unchecked Sendable {
+        let env: RunEnvironment<T>
+        let hooks: BoundaryHooks
+        /// Virtual time per window, ns.
+        let window: Int64
+        let slots: [Int]
+        let lanes: [Lane]
+        let barrier: Barrier
+        let contexts: ContextBox
+
+        // Written only by the leader in barrier actions; the barrier orders
+        // the workers' reads after the writes.
+        /// Start of the current window: its packets are processed at it.
         var start: Int64 = 0
         var done = false
         var roundOver = false
@@ -41,130 +57,157 @@ enum WindowedDriver: PacketDriver {
         var windows = 0
         /// The most live connections at a window boundary.
         var livePeak: Int64 = 0
-        /// The `saveAt` save was taken.
-        var saved = false
-    }
 
-    static func drive<T: ConnTrackTable>(_ env: RunEnvironment<T>) -> DriveResult {
-        let cfg = env.cfg
-        let w = cfg.windowNanos
-        precondition(w > 0, "the windowed driver needs a window")
-        let threads = env.workers.count
-        let table = env.table
-        let workers = env.workers
-        let slots = (0..<threads).map { _ in table.registerWorker() }
-        let lanes = (0..<threads).map { _ in Lane(capacity: cfg.chunk) }
-        let barrier = Barrier(parties: threads)
-        let clock = Clock()
-        let group = DispatchGroup()
-        let contexts = ContextBox(threads)
-        let floorW: @Sendable (Int64) -> Int64 = { t in t - ((t % w) + w) % w }
-        let soak = cfg.soak.map { SoakMonitor($0, env) }
+        init(_ env: RunEnvironment<T>, hooks: BoundaryHooks) {
+            self.env = env
+            self.hooks = hooks
+            window = env.cfg.windowNanos
+            let threads = env.workers.count
+            slots = (0..<threads).map { _ in env.table.registerWorker() }
+            lanes = (0..<threads).map { _ in Lane(capacity: env.cfg.chunk) }
+            barrier = Barrier(parties: threads)
+            contexts = ContextBox(threads)
+        }
 
-        /// The leader's step between windows. Preconditions: every worker
-        /// waits at the barrier.
-        @Sendable func advance() {
+        /// Worker `i`: rounds of a refill then windows, until the leader
+        /// ends the run.
+        func work(_ i: Int) {
+            let worker = env.workers[i], slot = slots[i], lane = lanes[i]
+            var ctx = env.makeContext(i)
+            let latencies = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: env.latencyCapacity)
+            var first = true
+            while true {
+                // Refill (untimed): keep the unprocessed tail, top up.
+                env.table.workerOffline(slot)
+                lane.refill(generationNanos: &worker.generationNanos) { env.sources.fill(i, $0) }
+                barrier.wait { beginRound(first: first) }
+                first = false
+                if done { break }
+                env.table.workerQuiescent(slot)
+                runWindows(worker, slot: slot, lane: lane, latencies: latencies, &ctx)
+                barrier.wait { endRound() }
+            }
+            worker.finished.store(true, ordering: .releasing)
+            latencies.deallocate()
+            contexts.set(i, ctx)
+        }
+
+        /// Windows until the leader ends the round: a lane cannot complete
+        /// one, or the run ends.
+        func runWindows(_ worker: WorkerShared, slot: Int, lane: Lane, latencies: UnsafeMutableBufferPointer<UInt64>,
+                        _ ctx: inout WorkerContext) {
+            while !roundOver {
+                if lane.pos < lane.count {
+                    let chunk = UnsafeBufferPointer(rebasing: lane.buf[lane.pos..<lane.count])
+                    // Thread CPU time (two system calls) on one window in eight.
+                    lane.pos += env.processWindow(chunk, start: start, end: start + window, worker: worker, slot: slot,
+                                                  latencies: latencies, accountCPU: windows & 7 == 0, &ctx)
+                }
+                barrier.wait { advance() }
+            }
+        }
+
+        /// The leader's step before a round's windows; the first places the
+        /// first window where the earliest packet is.
+        /// Preconditions: every worker waits at the barrier.
+        func beginRound(first: Bool) {
+            if first {
+                if let t0 = lanes.lazy.compactMap(\.next).min() {
+                    start = windowFloor(t0)
+                    if env.cfg.reaperEnabled { env.reaper.runDue(upTo: start) }
+                } else {
+                    done = true
+                }
+            }
+            roundOver = false
+            roundStart = MonotonicClock.read()
+        }
+
+        /// The leader's step between windows: the live peak, the hooks, then
+        /// a refill, the end, or the next window.
+        /// Preconditions: every worker waits at the barrier.
+        func advance() {
             // Every worker published its counters after its last batch of
             // the window: live is exact here.
-            var s = TableStats()
-            for w in workers { s.merge(w.read()) }
-            clock.livePeak = max(clock.livePeak, env.liveConnections(s))
-            if StopSignal.requested != nil { clock.done = true; clock.roundOver = true; return }
-            // A soak checks (and may stop) while every worker waits here.
-            if let soak, soak.step(virtualNow: clock.start) { clock.done = true; clock.roundOver = true; return }
-            if lanes.contains(where: \.needsRefill) { clock.roundOver = true; return }
-            guard let next = lanes.compactMap(\.next).min() else {
-                clock.done = true; clock.roundOver = true; return
+            let stats = mergedStats()
+            livePeak = max(livePeak, env.liveConnections(stats))
+            if StopSignal.requested != nil { endRun(); return }
+            let step = nextStep()
+            var next: Int64? = nil
+            if case .window(let s) = step { next = s }
+            // A soak checks (and may stop), a save lands, while every worker waits here.
+            let boundary = RunBoundary(now: start, next: next, workerStats: stats, livePeak: livePeak)
+            if hooks.atBoundary(boundary) == .stop { endRun(); return }
+            switch step {
+            case .refill: roundOver = true
+            case .end: endRun()
+            case .window(let s): startWindow(at: s)
             }
-            // Skip empty windows; run the passes due by the new start, right
-            // after the packets processed at the old one.
-            let processedAt = clock.start
-            let newStart = max(clock.start + w, floorW(next))
-            // A save at a window boundary: every packet before the window
-            // that reaches the save time is in the table.
-            if let t = cfg.saveAt, !clock.saved, newStart >= t {
-                clock.saved = true
-                env.save(at: processedAt, workerStats: s, livePeak: clock.livePeak)
-            }
-            clock.start = newStart
-            clock.windows += 1
-            if cfg.reaperEnabled { env.reaper.runDue(upTo: clock.start, observed: processedAt) }
         }
 
-        for i in 0..<threads {
-            let q = DispatchQueue(label: "conntrack-bench.worker-\(i)")
-            group.enter()
-            q.async {
-                var ctx = env.makeContext(i)
-                let lane = lanes[i]
-                let latencies = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: env.latencyCapacity)
-                var first = true
-                while true {
-                    // Refill (untimed): keep the unprocessed tail, top up.
-                    table.workerOffline(slots[i])
-                    if !lane.exhausted {
-                        let tail = lane.count - lane.pos
-                        if lane.pos > 0 && tail > 0 {
-                            // The ranges overlap when the tail is longer than
-                            // the consumed prefix: a move allows that.
-                            let base = lane.buf.baseAddress!
-                            base.moveInitialize(from: base + lane.pos, count: tail)
-                        }
-                        lane.pos = 0
-                        lane.count = tail
-                        let g0 = MonotonicClock.read()
-                        let n = env.sources.fill(i, UnsafeMutableBufferPointer(rebasing: lane.buf[tail..<lane.buf.count]))
-                        workers[i].generationNanos += MonotonicClock.read() - g0
-                        lane.count += n
-                        if n == 0 { lane.exhausted = true }
-                    }
-                    barrier.wait {
-                        if first {
-                            // The first window starts where the earliest packet is.
-                            if let t0 = lanes.compactMap(\.next).min() {
-                                clock.start = floorW(t0)
-                                if cfg.reaperEnabled { env.reaper.runDue(upTo: clock.start) }
-                            } else {
-                                clock.done = true
-                            }
-                        }
-                        clock.roundOver = false
-                        clock.roundStart = MonotonicClock.read()
-                    }
-                    first = false
-                    if clock.done { break }
-                    table.workerQuiescent(slots[i])
-                    // Windows until a lane cannot complete one.
-                    while !clock.roundOver {
-                        if lane.pos < lane.count {
-                            let chunk = UnsafeBufferPointer(rebasing: lane.buf[lane.pos..<lane.count])
-                            // Thread CPU time (two system calls) on one window in eight.
-                            lane.pos += env.processWindow(chunk, start: clock.start, end: clock.start + w,
-                                                          worker: workers[i], slot: slots[i], latencies: latencies,
-                                                          accountCPU: clock.windows & 7 == 0, &ctx)
-                        }
-                        barrier.wait { advance() }
-                    }
-                    barrier.wait {
-                        if workers.reduce(0, { $0 + $1.processed }) > cfg.warmup {
-                            clock.tableNanos += MonotonicClock.read() - clock.roundStart
-                        }
-                    }
-                }
-                workers[i].finished.store(true, ordering: .releasing)
-                latencies.deallocate()
-                contexts.set(i, ctx)
-                group.leave()
+        /// Where the run goes after the window just processed.
+        enum Step {
+            /// Some lane drained its buffer: a round of refills, then the
+            /// same window goes on.
+            case refill
+            /// Every lane is drained and its source done.
+            case end
+            /// The next window that holds packets starts here.
+            case window(Int64)
+        }
+
+        /// Preconditions: every worker waits at the barrier.
+        func nextStep() -> Step {
+            if lanes.contains(where: \.needsRefill) { return .refill }
+            guard let next = lanes.lazy.compactMap(\.next).min() else { return .end }
+            // Empty windows are skipped.
+            return .window(max(start + window, windowFloor(next)))
+        }
+
+        /// Moves to the window at `newStart` and runs the passes due by it,
+        /// right after the packets processed at the old one.
+        /// Preconditions: every worker waits at the barrier.
+        func startWindow(at newStart: Int64) {
+            let processedAt = start
+            start = newStart
+            windows += 1
+            if env.cfg.reaperEnabled { env.reaper.runDue(upTo: start, observed: processedAt) }
+        }
+
+        /// Preconditions: every worker waits at the barrier.
+        func endRun() {
+            done = true
+            roundOver = true
+        }
+
+        /// The leader's step after a round: its time counts once past warm-up.
+        /// Preconditions: every worker waits at the barrier.
+        func endRound() {
+            if env.workers.reduce(0, { $0 + $1.processed }) > env.cfg.warmup {
+                tableNanos += MonotonicClock.read() - roundStart
             }
         }
-        group.wait()
-        let end = workers.map(\.lastTimestamp).max() ?? 0
-        // Passes due by the last packet run too, as in the deterministic driver.
-        if cfg.reaperEnabled { env.reaper.runDue(upTo: end) }
-        var ctx = WorkerContext(name: "driver", checkLockOrder: cfg.checkLockOrder)
-        table.reclaim(&ctx)
-        return DriveResult(contexts: contexts.all(), tableNanos: clock.tableNanos,
-                           generationNanos: workers.map(\.generationNanos).max() ?? 0, livePeak: clock.livePeak, endTime: end,
-                           windows: clock.windows, soak: soak?.report)
+
+        /// After every worker joined: the passes due by the last packet run
+        /// too, as in the deterministic driver.
+        func finish() -> DriveResult {
+            let end = env.workers.map(\.lastTimestamp).max() ?? 0
+            if env.cfg.reaperEnabled { env.reaper.runDue(upTo: end) }
+            var ctx = WorkerContext(name: "driver", checkLockOrder: env.cfg.checkLockOrder)
+            env.table.reclaim(&ctx)
+            return DriveResult(contexts: contexts.all(), tableNanos: tableNanos,
+                               generationNanos: env.workers.map(\.generationNanos).max() ?? 0, livePeak: livePeak,
+                               endTime: end, windows: windows)
+        }
+
+        /// The merged counters every worker published.
+        func mergedStats() -> TableStats {
+            var s = TableStats()
+            for w in env.workers { s.merge(w.read()) }
+            return s
+        }
+
+        /// The start of the window that holds virtual time `t`.
+        func windowFloor(_ t: Int64) -> Int64 { t - ((t % window) + window) % window }
     }
 }

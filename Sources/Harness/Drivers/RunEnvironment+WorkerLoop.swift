@@ -1,42 +1,8 @@
 import ConnTrack
 import Sync
 
-/// What a driver needs for one run; `Runner` builds it.
-struct RunEnvironment<T: ConnTrackTable>: @unchecked Sendable {
-    let table: T
-    let reaper: Reaper<T>
-    let cfg: RunConfig
-    let workers: [WorkerShared]
-    let sources: SourceBox
-    /// Time the reaper's schedule starts from: CLOCK_MONOTONIC at the start
-    /// for real clocks, 0 for virtual time.
-    let startTime: Int64
-    /// Counters of a restored run before its save: worker 0 starts from them.
-    var carried: TableStats? = nil
-}
-
-/// What a driver hands back when every packet was processed.
-struct DriveResult {
-    var contexts: [WorkerContext]
-    /// Table work only (timed rounds, after warm-up).
-    var tableNanos: Int64
-    var generationNanos: Int64
-    var livePeak: Int64
-    /// The run's clock at the end: real time, or the last packet's timestamp.
-    var endTime: Int64
-    /// Lock-step windows processed (windowed driver only).
-    var windows = 0
-    /// The soak's checks (soak runs only).
-    var soak: SoakReport? = nil
-}
-
-/// A way of feeding packets to the table: deterministic (one worker,
-/// inline reaper), lock-step windows of virtual time, free-running rounds
-/// (real clocks), and later a soak driver.
-protocol PacketDriver {
-    static func drive<T: ConnTrackTable>(_ env: RunEnvironment<T>) -> DriveResult
-}
-
+// The worker loop every driver runs: the table processes packets in
+// batches, with a quiescent point and a published snapshot between them.
 extension RunEnvironment {
     /// Processes `packets` in batches, up to (not including) the first
     /// packet whose timestamp is at or after `until`; returns how many it
@@ -114,22 +80,5 @@ extension RunEnvironment {
                        latencies: UnsafeMutableBufferPointer<UInt64>, accountCPU: Bool, _ ctx: inout WorkerContext) -> Int {
         process(packets, worker: worker, slot: slot, latencies: latencies, inlineReaper: false,
                 frozenNow: start, until: end, accountCPU: accountCPU, &ctx)
-    }
-
-    /// Live connections from the workers' merged counters and the reaper's
-    /// removals. Exact when every worker is at a quiescent point.
-    func liveConnections(_ workers: TableStats) -> Int64 {
-        Int64(workers.created) - Int64(workers.removed) - Int64(reaper.removedSoFar)
-    }
-
-    /// Latency slots one batch can fill.
-    var latencyCapacity: Int { cfg.batch / cfg.latencySampleEvery + 2 }
-
-    func makeContext(_ w: Int) -> WorkerContext {
-        var ctx = WorkerContext(name: "worker-\(w)", checkLockOrder: cfg.checkLockOrder,
-                                action: cfg.checkLockOrder ? .trap : .record)
-        if w == 0, let c = carried { ctx.stats = c }
-        ctx.watch = workers[w].watch
-        return ctx
     }
 }

@@ -1,0 +1,35 @@
+import ConnTrack
+import Sync
+
+/// What a driver needs for one run; `Runner` builds it.
+struct RunEnvironment<T: ConnTrackTable>: @unchecked Sendable {
+    let table: T
+    let reaper: Reaper<T>
+    let cfg: RunConfig
+    let workers: [WorkerShared]
+    let sources: SourceBox
+    /// Time the reaper's schedule starts from: CLOCK_MONOTONIC at the start
+    /// for real clocks, 0 for virtual time.
+    let startTime: Int64
+    /// Counters of a restored run before its save: worker 0 starts from them.
+    var carried: TableStats? = nil
+}
+
+extension RunEnvironment {
+    /// Live connections from the workers' merged counters and the reaper's
+    /// removals. Exact when every worker is at a quiescent point.
+    func liveConnections(_ workers: TableStats) -> Int64 {
+        Int64(workers.created) - Int64(workers.removed) - Int64(reaper.removedSoFar)
+    }
+
+    /// Latency slots one batch can fill.
+    var latencyCapacity: Int { cfg.batch / cfg.latencySampleEvery + 2 }
+
+    func makeContext(_ w: Int) -> WorkerContext {
+        var ctx = WorkerContext(name: "worker-\(w)", checkLockOrder: cfg.checkLockOrder,
+                                action: cfg.checkLockOrder ? .trap : .record)
+        if w == 0, let c = carried { ctx.stats = c }
+        ctx.watch = workers[w].watch
+        return ctx
+    }
+}
