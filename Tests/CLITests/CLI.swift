@@ -25,6 +25,14 @@ enum CLI {
         return candidates.first { fm.isExecutableFile(atPath: $0.path) } ?? candidates.last!
     }()
 
+    /// The tests run under ThreadSanitizer (`swift test --sanitize=thread`,
+    /// which builds the executable with it too). The CLI's contract is
+    /// checked by the plain `swift test`; end-to-end races are the
+    /// ThreadSanitizer scripts' (scripts/tsan-races), so the suites here
+    /// stand aside rather than run every case several times slower.
+    static let sanitized = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
+    static let skipSanitized = Testing.ConditionTrait.disabled(if: sanitized, "built with ThreadSanitizer: the plain swift test checks the CLI")
+
     /// The package's root directory.
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
@@ -143,15 +151,27 @@ struct ArgumentInfo: Decodable, Sendable {
 enum Declarations {
     private struct Dump: Decodable { var command: CommandInfo }
 
+    /// The command's declarations; an empty command when the executable
+    /// cannot give them (`theOptionDeclarationsAreRead` then fails with why).
     static func dump(_ args: [String]) -> CommandInfo {
         do {
             let o = try CLI.run(args + ["--experimental-dump-help"])
-            guard o.exited(0) else { fatalError("help dump failed: \(o)") }
+            guard o.exited(0) else {
+                record("\(o)")
+                return CommandInfo(commandName: "")
+            }
             return try JSONDecoder().decode(Dump.self, from: Data(o.stdout.utf8)).command
         } catch {
-            fatalError("help dump of \(args) failed: \(error)")
+            record("help dump of \(args) from \(CLI.binary.path): \(error)")
+            return CommandInfo(commandName: "")
         }
     }
+
+    /// Why a dump failed.
+    static var problems: [String] { lock.withLock { failures } }
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var failures: [String] = []
+    private static func record(_ s: String) { lock.withLock { failures.append(s) } }
 
     /// The subcommands a user sees (not ArgumentParser's `help`, not hidden ones).
     static let subcommands: [String] = (dump([]).subcommands ?? [])

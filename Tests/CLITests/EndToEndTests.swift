@@ -3,10 +3,10 @@ import Foundation
 import Testing
 
 /// Small runs of every subcommand through the built executable.
-@Suite struct EndToEndTests {
+@Suite(CLI.skipSanitized) struct EndToEndTests {
     @Test func reportAndTimeSeries() throws {
         let dir = try TempDir()
-        let r = try CLI.run(["run", "--packets", "20000", "--flows", "500", "--threads", "2", "--no-progress",
+        let r = try CLI.run(["run", "--packets", "5000", "--flows", "500", "--threads", "2", "--no-progress",
                              "--json", dir.path("r.json"), "--csv", dir.path("r.csv")])
         #expect(r.exited(0), "\(r)")
         let report = try jsonObject(atPath: dir.path("r.json"))
@@ -19,7 +19,7 @@ import Testing
     @Test(arguments: TableDesigns.names)
     func designNamesItselfInItsReport(_ design: String) throws {
         let dir = try TempDir()
-        let r = try CLI.run(["run", "--design", design, "--packets", "20000", "--flows", "500", "--threads", "2",
+        let r = try CLI.run(["run", "--design", design, "--packets", "5000", "--flows", "500", "--threads", "2",
                              "--no-progress", "--json", dir.path("r.json")])
         #expect(r.exited(0), "\(r)")
         #expect(canonical(try jsonObject(atPath: dir.path("r.json"))["design"]) == canonical(design))
@@ -48,18 +48,21 @@ import Testing
         func u32(_ o: Int) -> UInt32 { UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24 }
         var off = 24, n = 0
         while off + 16 <= b.count {
-            if n == 10000 {
+            if n == 2500 {
                 let ts = u32(off) &+ 10 * 365 * 86400
                 for i in 0..<4 { b[off + i] = UInt8(truncatingIfNeeded: ts >> (8 * UInt32(i))) }
             }
             off += 16 + Int(u32(off + 8))
             n += 1
         }
-        #expect(n == 20000)
+        #expect(n == 5000)
         try Data(b).write(to: URL(fileURLWithPath: dir.path("gap.pcap")))
         let r = try CLI.run(["run", "--pcap", dir.path("gap.pcap"), "--no-progress"] + mode)
         #expect(r.exited(0), "\(r)")
-        #expect(r.stdout.contains("idle passes"), "no idle pass computed: \(r)")
+        // Hundreds of millions of passes fall due in the gap.
+        let line = r.stdout.split(separator: "\n").first { $0.contains("idle passes") } ?? ""
+        let idle = line.firstMatch(of: /idle passes\s+([0-9,]+)/).flatMap { Int($0.1.filter(\.isNumber)) } ?? 0
+        #expect(idle > 100_000_000, "idle passes: '\(line)' \(r)")
     }
 
     @Test func hugeVirtualDurationFinishes() throws {
@@ -69,7 +72,7 @@ import Testing
 
     /// compare runs every design and variant of the registry side by side.
     @Test func compareRunsEveryDesign() throws {
-        let r = try CLI.run(["compare", "--scenario", "churn", "--packets", "10000", "--flows", "500"])
+        let r = try CLI.run(["compare", "--scenario", "churn", "--packets", "4000", "--flows", "300"])
         #expect(r.exited(0), "\(r)")
         let labels = TableDesigns.entries.map(\.label)
         let header = r.stdout.split(separator: "\n").first { line in
@@ -80,7 +83,7 @@ import Testing
 
     @Test func compareAgainstFlowsDrawsAPlot() throws {
         let dir = try TempDir()
-        let r = try CLI.run(["compare", "--flows-list", "100,400", "--sized", "--packets", "5000", "--plot", dir.path("flows.svg")])
+        let r = try CLI.run(["compare", "--flows-list", "100,400", "--sized", "--packets", "2000", "--plot", dir.path("flows.svg")])
         #expect(r.exited(0), "\(r)")
         let sized = TableDesigns.entries.filter { $0.traits.sizedByBuckets }.map { "\($0.label) (sized)" }
         #expect(!sized.isEmpty)
@@ -134,7 +137,7 @@ import Testing
         let dir = try TempDir()
         let variant = TableDesigns.named(design)?.traits.variants.contains(.fixed) == true ? ["--variant", "fixed"] : []
         let r = try CLI.run(["run", "--design", design] + variant + [
-            "--scenario", "synflood", "--shared", "--max-connections", "500", "--packets", "100000", "--flows", "5000",
+            "--scenario", "synflood", "--shared", "--max-connections", "500", "--packets", "60000", "--flows", "5000",
             "--threads", "2", "--no-progress", "--json", dir.path("lim.json")])
         #expect(r.exited(0), "\(r)")
         let rep = try jsonObject(atPath: dir.path("lim.json"))

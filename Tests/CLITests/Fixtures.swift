@@ -26,10 +26,10 @@ enum Fixtures {
 
     /// A small report (`run --json`).
     static let report = make("report.json",
-        ["run", "--packets", "20000", "--flows", "500", "--threads", "2", "--no-progress", "--json", "@"])
+        ["run", "--packets", "5000", "--flows", "500", "--threads", "2", "--no-progress", "--json", "@"])
 
-    /// A generated capture (the mix scenario, 20000 packets).
-    static let capture = make("t.pcap", ["generate", "--scenario", "mix", "--packets", "20000", "--flows", "500", "--pcap", "@"])
+    /// A generated capture (the mix scenario, 5000 packets).
+    static let capture = make("t.pcap", ["generate", "--scenario", "mix", "--packets", "5000", "--flows", "500", "--pcap", "@"])
 
     /// The options of the save/restore runs (bucket table, fixed variant).
     static let saveArgs = ["--deterministic", "--scenario", "nat", "--packets", "20000", "--flows", "300", "--hash-seed", "9",

@@ -4,7 +4,7 @@ import Testing
 /// docs/options.md documents exactly the options the CLI has: one section
 /// per subcommand (`## run`), a table whose rows start with the long
 /// option name in backticks (`| `--buckets` |`).
-@Suite struct OptionDocsTests {
+@Suite(CLI.skipSanitized) struct OptionDocsTests {
     static let docsPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../docs/options.md").standardized.path
 

@@ -3,7 +3,7 @@ import Testing
 
 /// Output paths are checked before the run; only a regular file is ever
 /// replaced, and it is replaced whole.
-@Suite struct OutputFileTests {
+@Suite(CLI.skipSanitized) struct OutputFileTests {
     static let run = ["run", "--packets", "1000", "--flows", "100", "--threads", "1", "--no-progress"]
 
     struct Refused: CustomTestStringConvertible, Sendable {
