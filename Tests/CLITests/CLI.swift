@@ -97,7 +97,8 @@ enum CLI {
     }
 }
 
-/// A fresh directory, removed when the value goes away.
+/// A fresh directory, removed when the value goes away (keep it alive,
+/// e.g. with `withExtendedLifetime`, while a subprocess uses it).
 final class TempDir: @unchecked Sendable {
     let url: URL
     init() throws {

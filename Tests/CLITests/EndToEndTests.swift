@@ -63,6 +63,7 @@ import Testing
         let line = r.stdout.split(separator: "\n").first { $0.contains("idle passes") } ?? ""
         let idle = line.firstMatch(of: /idle passes\s+([0-9,]+)/).flatMap { Int($0.1.filter(\.isNumber)) } ?? 0
         #expect(idle > 100_000_000, "idle passes: '\(line)' \(r)")
+        withExtendedLifetime(dir) {}
     }
 
     @Test func hugeVirtualDurationFinishes() throws {
@@ -159,6 +160,7 @@ import Testing
         let slow = try CLI.run(["diff", Fixtures.report, dir.path("slow.json"), "--threshold", "5%"])
         #expect(slow.exited(1), "\(slow)")
         #expect(slow.stdout.contains("REGRESSION"), "\(slow)")
+        withExtendedLifetime(dir) {}
     }
 
     // MARK: Save, restore, dump

@@ -19,7 +19,7 @@ import Testing
         Refused(label: "an existing directory", path: "%/sub"),
         Refused(label: "300-byte name", path: "%/" + String(repeating: "n", count: 300)),
         Refused(label: "missing directory", path: "%/missing/x.json"),
-        Refused(label: "unwritable root", path: "/nonexistent/dir/x.json"),
+        Refused(label: "missing directory at the root", path: "/nonexistent/dir/x.json"),
         Refused(label: "character device", path: "/dev/null"),
         Refused(label: "dot", path: "%/."),
     ]
