@@ -57,5 +57,8 @@ let package = Package(
         // Corpus/: seed captures for the capture-reader fuzz test (read by path).
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "FlowGen", "ConnTrack", "Sync"], exclude: ["Corpus"]),
         .testTarget(name: "ConformanceTests", dependencies: ["Harness", "FlowGen", "ConnTrack", "Sync"]),
+        // The CLI's usage contract, run against the built executable (the
+        // dependency makes `swift test` build it beside the test bundle).
+        .testTarget(name: "CLITests", dependencies: ["conntrack-bench", "ConnTrack", "FlowGen"]),
     ]
 )

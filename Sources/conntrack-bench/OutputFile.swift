@@ -92,10 +92,16 @@ struct OutputFile {
             return
         }
         let (dir, name) = Self.split(path)
-        var template = Array("\(dir)/.\(name).tmp-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        // The temporary name is the target's (cut short so it stays within
+        // NAME_MAX and the path within PATH_MAX) with a unique suffix;
+        // mkstemp creates it exclusively, so nothing existing is touched.
+        // It is kept as bytes: a cut can fall inside a UTF-8 sequence.
+        let suffix = Array(".tmp-XXXXXX".utf8)
+        let room = min(Int(NAME_MAX) - 1 - suffix.count, Int(PATH_MAX) - 1 - (dir.utf8.count + 2 + suffix.count))
+        var tmp = (Array(dir.utf8) + Array("/.".utf8) + Array(name.utf8.prefix(max(0, room))) + suffix + [0])
+            .map { CChar(bitPattern: $0) }
+        let fd = mkstemp(&tmp)
         guard fd >= 0 else { throw OutputError("\(option): cannot create a temporary file in '\(dir)': \(Self.errnoText())") }
-        let tmp = String(cString: template)
         do {
             try produce { try Self.writeAll(fd, $0, what: path) }
             guard fchmod(fd, 0o644) == 0, fsync(fd) == 0 else { throw OutputError("\(option): cannot flush '\(path)': \(Self.errnoText())") }

@@ -82,7 +82,7 @@ extension TableSnapshot {
         }
         var records: [ConnectionRecord] = []
         records.reserveCapacity(header.connections)
-        var r = RecordReader(bytes: d, epoch: header.clockEpochUnixNanos)
+        let r = RecordReader(bytes: d, epoch: header.clockEpochUnixNanos)
         for i in 0..<header.connections {
             let o = body + i * recordSize
             switch r.read(at: o) {

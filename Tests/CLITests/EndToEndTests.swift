@@ -1,0 +1,227 @@
+import ConnTrack
+import Foundation
+import Testing
+
+/// Small runs of every subcommand through the built executable.
+@Suite(CLI.skipSanitized) struct EndToEndTests {
+    @Test func reportAndTimeSeries() throws {
+        let dir = try TempDir()
+        let r = try CLI.run(["run", "--packets", "5000", "--flows", "500", "--threads", "2", "--no-progress",
+                             "--json", dir.path("r.json"), "--csv", dir.path("r.csv")])
+        #expect(r.exited(0), "\(r)")
+        let report = try jsonObject(atPath: dir.path("r.json"))
+        #expect(canonical(report["schemaVersion"]) == canonical(2))
+        let csv = try String(contentsOfFile: dir.path("r.csv"), encoding: .utf8)
+        #expect(csv.hasPrefix("wall_s,virtual_s,packets,"))
+    }
+
+    /// Every design runs and names itself in its report.
+    @Test(arguments: TableDesigns.names)
+    func designNamesItselfInItsReport(_ design: String) throws {
+        let dir = try TempDir()
+        let r = try CLI.run(["run", "--design", design, "--packets", "5000", "--flows", "500", "--threads", "2",
+                             "--no-progress", "--json", dir.path("r.json")])
+        #expect(r.exited(0), "\(r)")
+        #expect(canonical(try jsonObject(atPath: dir.path("r.json"))["design"]) == canonical(design))
+    }
+
+    @Test func generatedCaptureReplays() throws {
+        let r = try CLI.run(["run", "--pcap", Fixtures.capture, "--variant", "fixed", "--threads", "2", "--no-progress"])
+        #expect(r.exited(0), "\(r)")
+    }
+
+    /// The fuzz corpus's pcapng seed replays like libpcap.
+    @Test func pcapngReplays() throws {
+        let ng = CLI.packageRoot.appendingPathComponent("Tests/HarnessTests/Corpus/ng.bin").path
+        let r = try CLI.run(["run", "--pcap", ng, "--variant", "fixed", "--no-progress"])
+        #expect(r.exited(0), "\(r)")
+        #expect(r.stdout.contains("other pcapng blocks 1"), "\(r)")
+    }
+
+    /// A record whose seconds jump ten years ahead: the idle reaper passes
+    /// in the gap are computed, not walked, so the run ends at once (both
+    /// drivers).
+    @Test(arguments: [["--deterministic"], ["--threads", "2"]])
+    func tenYearGapInACapture(_ mode: [String]) throws {
+        let dir = try TempDir()
+        var b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.capture)))
+        func u32(_ o: Int) -> UInt32 { UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24 }
+        var off = 24, n = 0
+        while off + 16 <= b.count {
+            if n == 2500 {
+                let ts = u32(off) &+ 10 * 365 * 86400
+                for i in 0..<4 { b[off + i] = UInt8(truncatingIfNeeded: ts >> (8 * UInt32(i))) }
+            }
+            off += 16 + Int(u32(off + 8))
+            n += 1
+        }
+        #expect(n == 5000)
+        try Data(b).write(to: URL(fileURLWithPath: dir.path("gap.pcap")))
+        let r = try CLI.run(["run", "--pcap", dir.path("gap.pcap"), "--no-progress"] + mode)
+        #expect(r.exited(0), "\(r)")
+        // Hundreds of millions of passes fall due in the gap.
+        let line = r.stdout.split(separator: "\n").first { $0.contains("idle passes") } ?? ""
+        let idle = line.firstMatch(of: /idle passes\s+([0-9,]+)/).flatMap { Int($0.1.filter(\.isNumber)) } ?? 0
+        #expect(idle > 100_000_000, "idle passes: '\(line)' \(r)")
+        withExtendedLifetime(dir) {}
+    }
+
+    @Test func hugeVirtualDurationFinishes() throws {
+        let r = try CLI.run(["run", "--duration", "1e9", "--packets", "1000", "--deterministic", "--no-progress"])
+        #expect(r.exited(0), "\(r)")
+    }
+
+    /// compare runs every design and variant of the registry side by side.
+    @Test func compareRunsEveryDesign() throws {
+        let r = try CLI.run(["compare", "--scenario", "churn", "--packets", "4000", "--flows", "300"])
+        #expect(r.exited(0), "\(r)")
+        let labels = TableDesigns.entries.map(\.label)
+        let header = r.stdout.split(separator: "\n").first { line in
+            line.hasPrefix(" ") && labels.allSatisfy { line.contains($0) }
+        }
+        #expect(header != nil, "no header row naming \(labels): \(r)")
+    }
+
+    @Test func compareAgainstFlowsDrawsAPlot() throws {
+        let dir = try TempDir()
+        let r = try CLI.run(["compare", "--flows-list", "100,400", "--sized", "--packets", "2000", "--plot", dir.path("flows.svg")])
+        #expect(r.exited(0), "\(r)")
+        let sized = TableDesigns.entries.filter { $0.traits.sizedByBuckets }.map { "\($0.label) (sized)" }
+        #expect(!sized.isEmpty)
+        for s in sized { #expect(r.stdout.contains("\n" + s), "\(s) missing: \(r)") }
+        #expect(try String(contentsOfFile: dir.path("flows.svg"), encoding: .utf8).contains("<svg"))
+    }
+
+    // MARK: Injected faults
+
+    /// The exit code a fault must end a run with, for the faults a run's own
+    /// checks catch (the data-race faults are the ThreadSanitizer scripts').
+    static let caughtBy: [Fault: Int32] = [.descendingLockOrder: 3, .recomputeNatPartner: 5, .walkAfterRemove: 5]
+
+    struct FaultCase: CustomTestStringConvertible, Sendable {
+        var design: String
+        var fault: Fault
+        var code: Int32
+        var testDescription: String { "\(design) \(fault.rawValue) -> \(code)" }
+    }
+
+    /// Every design with every fault it declares that a run catches.
+    static let faultCases: [FaultCase] = TableDesigns.all.flatMap { d in
+        d.traits.faults.sorted { $0.rawValue < $1.rawValue }.compactMap { f in
+            caughtBy[f].map { FaultCase(design: d.traits.name, fault: f, code: $0) }
+        }
+    }
+
+    @Test(arguments: faultCases)
+    func injectedFaultIsCaught(_ c: FaultCase) throws {
+        let variant = TableDesigns.named(c.design)?.traits.variants.contains(.fixed) == true ? ["--variant", "fixed"] : []
+        let r = try CLI.run(["run", "--design", c.design] + variant + [
+            "--inject", c.fault.rawValue, "--check-lock-order", "--scenario", "nat", "--nat-fraction", "1",
+            "--packets", "50000", "--flows", "2000", "--buckets", "256", "--reaper-start-delay", "0",
+            "--deterministic", "--no-progress"])
+        #expect(r.exited(c.code), "\(r)")
+        let what = c.code == 3 ? "lock-order violation" : "invariant violations"
+        #expect((r.stdout + r.stderr).contains(what), "\(r)")
+    }
+
+    @Test func everyCaughtFaultIsDeclaredByADesign() {
+        let declared = Set(TableDesigns.all.flatMap { $0.traits.faults })
+        #expect(Set(Self.caughtBy.keys).isSubset(of: declared))
+    }
+
+    // MARK: Connection limit
+
+    /// The limit is exact under concurrent inserts (two workers on one
+    /// shared flow population), and early drop makes room.
+    @Test(arguments: TableDesigns.all.filter { $0.traits.connectionLimit }.map { $0.traits.name })
+    func connectionLimitHolds(_ design: String) throws {
+        let dir = try TempDir()
+        let variant = TableDesigns.named(design)?.traits.variants.contains(.fixed) == true ? ["--variant", "fixed"] : []
+        let r = try CLI.run(["run", "--design", design] + variant + [
+            "--scenario", "synflood", "--shared", "--max-connections", "500", "--packets", "60000", "--flows", "5000",
+            "--threads", "2", "--no-progress", "--json", dir.path("lim.json")])
+        #expect(r.exited(0), "\(r)")
+        let rep = try jsonObject(atPath: dir.path("lim.json"))
+        let live = try #require(rep["live"] as? Int), peak = try #require(rep["livePeak"] as? Int)
+        #expect(live <= 500 && peak <= 500, "live \(live), peak \(peak)")
+        #expect((rep["earlyDrop"] as? Int ?? 0) > 0)
+    }
+
+    // MARK: diff
+
+    @Test func diffPassesASameReportAndFailsAHalvedThroughput() throws {
+        let dir = try TempDir()
+        let same = try CLI.run(["diff", Fixtures.report, Fixtures.report])
+        #expect(same.exited(0), "\(same)")
+        var r = try jsonObject(atPath: Fixtures.report)
+        let pps = try #require(r["packetsPerSecond"] as? Double)
+        r["packetsPerSecond"] = pps * 0.5
+        try JSONSerialization.data(withJSONObject: r).write(to: URL(fileURLWithPath: dir.path("slow.json")))
+        let slow = try CLI.run(["diff", Fixtures.report, dir.path("slow.json"), "--threshold", "5%"])
+        #expect(slow.exited(1), "\(slow)")
+        #expect(slow.stdout.contains("REGRESSION"), "\(slow)")
+        withExtendedLifetime(dir) {}
+    }
+
+    // MARK: Save, restore, dump
+
+    struct SplitCase: CustomTestStringConvertible, Sendable {
+        var args: [String]
+        var keys: [String]
+        var testDescription: String { args.joined(separator: " ") }
+    }
+
+    static let splitCases = [
+        SplitCase(args: Fixtures.saveArgs,
+                  keys: ["packets", "created", "found", "notFound", "removedInline", "removedByReaper", "live", "livePeak",
+                         "reaperPasses", "invariants", "tuplesAtEnd"]),
+        SplitCase(args: ["--deterministic", "--scenario", "mix", "--packets", "20000", "--flows", "300", "--hash-seed", "9",
+                         "--no-progress", "--design", "fast"],
+                  keys: ["packets", "created", "found", "notFound", "removedByReaper", "live", "reaperPasses", "invariants",
+                         "tuplesAtEnd", "trackerResults"]),
+    ]
+
+    /// Saved at 60 s of virtual time, restored and continued: the counters
+    /// of the unsplit run.
+    @Test(arguments: splitCases)
+    func savedAndRestoredRunEndsLikeTheWholeOne(_ c: SplitCase) throws {
+        let dir = try TempDir()
+        let whole = try CLI.run(["run"] + c.args + ["--json", dir.path("whole.json")])
+        #expect(whole.exited(0), "\(whole)")
+        let save = try CLI.run(["run"] + c.args + ["--save", dir.path("t.tbl"), "--save-at", "60"])
+        #expect(save.exited(0), "\(save)")
+        let resumed = try CLI.run(["run"] + c.args + ["--restore", dir.path("t.tbl"), "--reaper-start-delay", "0",
+                                                      "--json", dir.path("resumed.json"), "--dump", dir.path("end.txt")])
+        #expect(resumed.exited(0), "\(resumed)")
+        let a = try jsonObject(atPath: dir.path("whole.json")), b = try jsonObject(atPath: dir.path("resumed.json"))
+        for k in c.keys { #expect(canonical(a[k]) == canonical(b[k]), "\(k): \(canonical(a[k])) vs \(canonical(b[k]))") }
+        let listing = try String(contentsOfFile: dir.path("end.txt"), encoding: .utf8)
+        #expect(listing.contains("ESTABLISHED") || listing.contains("SYN_SENT"))
+    }
+
+    /// dump lists a saved table in each format, one row per connection.
+    @Test func dumpListsASavedTable() throws {
+        let text = try CLI.run(["dump", Fixtures.savedTable])
+        let csv = try CLI.run(["dump", Fixtures.savedTable, "--format", "csv"])
+        let json = try CLI.run(["dump", Fixtures.savedTable, "--format", "json"])
+        for o in [text, csv, json] { #expect(o.exited(0), "\(o)") }
+        let rows = text.stdout.split(separator: "\n").count
+        #expect(rows > 10)
+        #expect(text.stdout.hasPrefix("tcp") || text.stdout.hasPrefix("udp"))
+        #expect(csv.stdout.split(separator: "\n").count == rows + 1)
+        let list = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [Any]
+        #expect(list?.count == rows)
+    }
+
+    /// A run that cannot fit in memory is refused up front with the
+    /// estimate and the limit (hundreds of GiB: more than this host has).
+    @Test(.enabled(if: ProcessInfo.processInfo.physicalMemory < 300 << 30, "the host has more memory than the run needs"))
+    func runThatCannotFitIsRefused() throws {
+        let dir = try TempDir()
+        let r = try CLI.run(["run", "--chunk", "67108864", "--threads", "64", "--flows", "50000000", "--buckets", "268435456",
+                             "--no-progress", "--json", dir.path("bad.json")])
+        CLI.expectUsageError(r)
+        #expect(r.stderr.contains("needs at least") && r.stderr.contains("the limit is"), "\(r)")
+        #expect(!dir.exists("bad.json"))
+    }
+}
