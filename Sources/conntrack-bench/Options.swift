@@ -91,6 +91,9 @@ struct ReaperOptions: ParsableArguments {
         guard reaperStartDelay >= 0 && reaperStartDelay <= 1e9 else {
             throw ValidationError("--reaper-start-delay must be in 0...1000000000 seconds, got \(reaperStartDelay)")
         }
+        for (name, v) in [("--cilium-shrink-above-pct", ciliumShrinkAbovePct), ("--cilium-grow-below-pct", ciliumGrowBelowPct)] where !(0...100).contains(v) {
+            throw ValidationError("\(name) must be in 0...100, got \(v)")
+        }
         let seed = SeedReaperPolicy(fraction: fraction, maxExpiredPercent: maxExpiredPct,
                                     minInterval: Int64(minIntervalMs * 1e6), maxFullTraversal: Int64(maxFullTraversal * 1e9))
         switch policy ?? PolicyName(rawValue: design?.defaultPolicy ?? "seed") ?? .seed {

@@ -29,7 +29,7 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
         case "run": args += ["--json", dir.path("out.json")]
         case "compare": args += ["--json", dir.path("out.json")]
         case "generate": args += ["--pcap", dir.path("out.json")]
-        case "sweep": args += ["--out", dir.path("out.json"), "--buckets-list", "16", "--fractions", "16", "--threads-list", "1"]
+        case "sweep": args += ["--out", dir.path("out.json"), "--vary", "buckets=16", "--threads-list", "1"]
         case "diff": args += [Fixtures.report, Fixtures.report]
         default: break
         }
