@@ -13,10 +13,16 @@ struct Selftest: ParsableCommand {
 
     @Argument(help: "lock-order-pair: one thread inserts with the descending-lock-order fault (high bucket, then low), is joined, then a second thread reaps that connection from the lower bucket (low, then high).")
     var kind: Kind
-    @Option(help: "The design: buckets (bucket locks) or fast (stripe locks, a NAT connection whose two slots sit under two stripes).")
+    @Option(help: "A design that declares the self-test (--list-designs; buckets: bucket locks, fast: stripe locks under a NAT connection's two slots).")
     var design: String = LockOrderSelftest.designs.first?.traits.name ?? ""
+    @Flag(help: "Print the designs that declare this self-test, one per line, and exit.")
+    var listDesigns = false
 
     mutating func run() throws {
+        if listDesigns {
+            for d in LockOrderSelftest.designs { writeLine(1, d.traits.name) }
+            return
+        }
         guard let selftest = TableDesigns.named(design)?.traits.lockOrderPairSelftest else {
             let names = LockOrderSelftest.designs.map { $0.traits.name }.joined(separator: " or ")
             throw ValidationError("--design must be \(names), got '\(design)'")
