@@ -95,7 +95,7 @@ public struct ComparisonResult: Sendable {
     /// figures as the median of the repeats, counters as the median run's.
     public static let rows: [Metric] = [
         .establishedLookupRate, .setupRate, .teardownRate, .latencyP50, .latencyP99, .foundPercent, .created, .live,
-        .chainP99, .chainMax, .contendedPercent, .removedByReaper, .expiredStillLinked, .reaperCPUSeconds,
+        .chainP99, .chainMax, .contendedPercent, .removedByReaper, .expiredStillLinked, .reaperCPUSeconds, .reaperSerialShare,
         .bytesPerConnection, .cpusUtilized, .lowestWorkerCPUShare,
     ]
 

@@ -64,6 +64,16 @@ extension Metric {
     public static let reaperBusySeconds = Metric(
         "reaperBusySeconds", name: "reaper busy", unit: "s", jsonKey: "reaperBusySeconds", kind: .timing,
         higherIsBetter: false, digits: 3, suffix: " s", summary: "wall time spent in reaper passes") { $0.reaperBusySeconds }
+    /// In lock-step and deterministic runs the reaper's passes run while
+    /// every worker waits, so its time is serial; a free-running or
+    /// real-clock reaper runs beside the workers (0 here).
+    public static let reaperSerialShare = Metric(
+        "reaperSerialShare", name: "reaper serial share", unit: "%", jsonKey: nil, kind: .timing, higherIsBetter: false,
+        digits: 1, suffix: " %", summary: "reaper pass time while every worker waited, over the table time (lock-step and deterministic runs)") {
+        guard $0.tableSeconds > 0 else { return nil }
+        let serial = $0.determinism.mode == "windowed" || $0.determinism.mode == "deterministic"
+        return serial ? min(100, $0.reaperBusySeconds / $0.tableSeconds * 100) : 0
+    }
     public static let reaperPauseP99 = Metric(
         "reaperPauseMicros.p99", name: "reaper pause p99", unit: "µs", jsonKey: "reaperPauseMicros.p99", kind: .timing,
         higherIsBetter: false, digits: 1, suffix: " µs", summary: "99th percentile of one reaper pass's wall time") { $0.reaperPauseMicros.p99 }
@@ -213,7 +223,7 @@ extension Metric {
     public static let catalogue: [Metric] = [
         packetsPerSecond, latencyP50, latencyP99, establishedLookupRate, setupRate, teardownRate,
         tableSeconds, generationSeconds, wallSeconds,
-        cpusUtilized, lowestWorkerCPUShare, reaperCPUSeconds, reaperBusySeconds, reaperPauseP99,
+        cpusUtilized, lowestWorkerCPUShare, reaperCPUSeconds, reaperBusySeconds, reaperSerialShare, reaperPauseP99,
         contendedPercent, lockWaitMillis,
         peakRSS, tableHeapBytes, bytesPerConnection,
         packets, lookups, found, notFound, foundPercent, insert, insertClash, insertFailed, drop, earlyDrop, searchRestart,
