@@ -147,6 +147,10 @@ struct DriverOptions: ParsableArguments {
     var deterministic = false
     @Option(help: "Virtual clock with several workers: lock-step windows of this many ms of virtual time (0...3600000; 0: free-running, whose counters depend on scheduling). Default 100.")
     var windowMs: Double?
+    @Option(help: "Lock-step windows holding fewer packets (all workers together) are merged with the next, up to --window-max-ms (0...67108864; 0: never merged).")
+    var windowMinPackets: Int = 4096
+    @Option(help: "Longest merged lock-step window, ms of virtual time (0...3600000): the time resolution sparse traffic trades for fewer barrier crossings.")
+    var windowMaxMs: Double = 1000
     @Option(help: "Packets per batch between quiescent points.")
     var batch: Int = 256
     @Option(help: "Packets generated ahead per worker per round (untimed).")
@@ -174,6 +178,9 @@ struct DriverOptions: ParsableArguments {
             }
             c.windowNanos = Int64((w * 1e6).rounded())
         }
+        guard windowMaxMs >= 0 && windowMaxMs <= 3_600_000 else { throw ValidationError("--window-max-ms must be in 0...3600000, got \(windowMaxMs)") }
+        c.windowMinPackets = windowMinPackets
+        c.windowMaxNanos = Int64((windowMaxMs * 1e6).rounded())
         c.latencySampleEvery = latencySampleEvery
         c.checkLockOrder = checkLockOrder || LockTracker.enabledByDefault
         c.watchdogSeconds = watchdog

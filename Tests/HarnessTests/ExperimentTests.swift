@@ -70,3 +70,37 @@ import Testing
         for (label, c) in entries { #expect(c.table.hashSeed == (c.traits.hasHashSeed ? 7 : nil), "\(label)") }
     }
 }
+
+/// Sparse lock-step windows merge up to the stated span.
+@Suite struct WindowMergeTests {
+    static func sparse(_ minPackets: Int, maxMs: Int64 = 1000) -> RunConfig {
+        var c = RunConfig()
+        c.table = TableConfig(buckets: 1024, hashSeed: 42, variant: .fixed)
+        c.scenario.flows = 500
+        c.scenario.packets = 20_000
+        c.scenario.duration = 200 * Duration_ns.second  // 100 packets per 1 s: 10 per 100 ms window
+        c.threads = 2
+        c.chunk = 4096
+        c.windowMinPackets = minPackets
+        c.windowMaxNanos = maxMs * Duration_ns.millisecond
+        return c
+    }
+
+    @Test func sparseWindowsMerge() throws {
+        let plain = try Runner.run(Self.sparse(0))
+        let merged = try Runner.run(Self.sparse(4096))
+        let capped = try Runner.run(Self.sparse(4096, maxMs: 100))
+        let w0 = try #require(plain.determinism.windows), w1 = try #require(merged.determinism.windows)
+        // About 2000 windows of 100 ms hold packets; merged to 1 s spans, about 200.
+        #expect(w0 >= 1900)
+        #expect(w1 <= w0 / 8)
+        #expect(capped.determinism.windows == w0, "a maximum of one window merges nothing")
+        for r in [plain, merged, capped] {
+            #expect(r.packets == 20_000)
+            #expect(r.invariants.ok)
+            #expect(r.live == Int64(r.created) - Int64(r.removedInline + r.removedByReaper + r.removedOther))
+        }
+        #expect(merged.determinism.statement.contains("merged while they hold fewer than 4096 packets"))
+        #expect(!plain.determinism.statement.contains("merged"))
+    }
+}

@@ -32,6 +32,11 @@ public struct RunConfig: Sendable {
     /// virtual time (0: free-running, scheduling-dependent).
     public var windowNanos: Int64 = RunConfig.defaultWindowNanos
     public static let defaultWindowNanos: Int64 = 100 * Duration_ns.millisecond
+    /// A lock-step window that would hold fewer packets (all workers
+    /// together) is merged with the windows after it, up to
+    /// `windowMaxNanos` of virtual time (0: never merged).
+    public var windowMinPackets: Int = 0
+    public var windowMaxNanos: Int64 = 1 * Duration_ns.second
     /// Packets per batch between quiescent points and counter publication.
     public var batch: Int = 256
     /// Packets generated ahead per worker per round (untimed).
@@ -123,6 +128,12 @@ public struct RunConfig: Sendable {
         guard reaperStartDelay >= 0 else { throw ConfigError("--reaper-start-delay must be >= 0 seconds") }
         if deterministic && threads != 1 { throw ConfigError("--deterministic needs --threads 1, got \(threads)") }
         if deterministic && clock != .virtual { throw ConfigError("--deterministic needs --clock virtual, got \(clock.rawValue)") }
+        guard windowMinPackets >= 0 && windowMinPackets <= 1 << 26 else {
+            throw ConfigError("--window-min-packets must be in 0...\(1 << 26), got \(windowMinPackets)")
+        }
+        guard windowMaxNanos >= 0 && windowMaxNanos <= 3600 * Duration_ns.second else {
+            throw ConfigError("--window-max-ms must be in 0...3600000, got \(Double(windowMaxNanos) / 1e6)")
+        }
         guard windowNanos >= 0 && windowNanos <= 3600 * Duration_ns.second else {
             throw ConfigError("--window-ms must be in 0...3600000, got \(Double(windowNanos) / 1e6)")
         }

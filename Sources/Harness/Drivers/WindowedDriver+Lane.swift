@@ -12,6 +12,16 @@ extension WindowedDriver {
         init(capacity: Int) { buf = .allocate(capacity: capacity) }
         deinit { buf.deallocate() }
         var next: Int64? { pos < count ? buf[pos].timestamp : nil }
+        /// Unprocessed packets with timestamps before `t` (the buffer is in
+        /// timestamp order).
+        func countBefore(_ t: Int64) -> Int {
+            var lo = pos, hi = count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if buf[mid].timestamp < t { lo = mid + 1 } else { hi = mid }
+            }
+            return lo - pos
+        }
         /// Drained, but the source has more.
         var needsRefill: Bool { pos == count && !exhausted }
 

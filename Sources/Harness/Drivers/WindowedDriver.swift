@@ -50,6 +50,9 @@ extension WindowedDriver {
         // the workers' reads after the writes.
         /// Start of the current window: its packets are processed at it.
         var start: Int64 = 0
+        /// End of the current window (exclusive): `start` plus one or more
+        /// spans of `window` (`windowEnd(from:)`).
+        var end: Int64 = 0
         var done = false
         var roundOver = false
         var roundStart: Int64 = 0
@@ -100,7 +103,7 @@ extension WindowedDriver {
                 if lane.pos < lane.count {
                     let chunk = UnsafeBufferPointer(rebasing: lane.buf[lane.pos..<lane.count])
                     // Thread CPU time (two system calls) on one window in eight.
-                    lane.pos += env.processWindow(chunk, start: start, end: start + window, worker: worker, slot: slot,
+                    lane.pos += env.processWindow(chunk, start: start, end: end, worker: worker, slot: slot,
                                                   latencies: latencies, accountCPU: windows & 7 == 0, &ctx)
                 }
                 barrier.wait { advance() }
@@ -114,6 +117,7 @@ extension WindowedDriver {
             if first {
                 if let t0 = lanes.lazy.compactMap(\.next).min() {
                     start = windowFloor(t0)
+                    end = windowEnd(from: start)
                     if env.cfg.reaperEnabled { env.reaper.runDue(upTo: start) }
                 } else {
                     done = true
@@ -161,7 +165,7 @@ extension WindowedDriver {
             if lanes.contains(where: \.needsRefill) { return .refill }
             guard let next = lanes.lazy.compactMap(\.next).min() else { return .end }
             // Empty windows are skipped.
-            return .window(max(start + window, windowFloor(next)))
+            return .window(max(end, windowFloor(next)))
         }
 
         /// Moves to the window at `newStart` and runs the passes due by it,
@@ -170,6 +174,7 @@ extension WindowedDriver {
         func startWindow(at newStart: Int64) {
             let processedAt = start
             start = newStart
+            end = windowEnd(from: start)
             windows += 1
             if env.cfg.reaperEnabled { env.reaper.runDue(upTo: start, observed: processedAt) }
         }
@@ -205,6 +210,34 @@ extension WindowedDriver {
             var s = TableStats()
             for w in env.workers { s.merge(w.read()) }
             return s
+        }
+
+        /// The end of the window starting at `s`: one span of `window`, or,
+        /// with `windowMinPackets`, as many spans as it takes for the window
+        /// to hold that many packets of all workers together, up to
+        /// `windowMaxNanos`. Sparse traffic then crosses the barrier once per
+        /// thousands of packets instead of once per few, at the price of
+        /// time resolution: a packet is processed up to the merged span
+        /// before its own time. The span depends only on the packets (the
+        /// lanes' buffers refill at the same packets in every run), so
+        /// repeats merge alike. It stops growing where a lane's buffer ends
+        /// before the source does (what follows is not known yet).
+        /// Preconditions: every worker waits at the barrier.
+        func windowEnd(from s: Int64) -> Int64 {
+            var e = s + window
+            let minPackets = env.cfg.windowMinPackets
+            guard minPackets > 0 else { return e }
+            let limit = s + max(window, env.cfg.windowMaxNanos)
+            while e + window <= limit {
+                var n = 0
+                for lane in lanes {
+                    n += lane.countBefore(e)
+                    if !lane.exhausted, lane.count > 0, lane.buf[lane.count - 1].timestamp < e { return e }
+                }
+                if n >= minPackets { return e }
+                e += window
+            }
+            return e
         }
 
         /// The start of the window that holds virtual time `t`.
