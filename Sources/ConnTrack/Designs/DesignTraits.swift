@@ -39,9 +39,9 @@ public struct DesignTraits: Sendable {
     /// The design sizes its own index from the expected connections
     /// (`--capacity`), not from `--buckets`.
     public var sizedByCapacity = false
-    /// Approximate heap bytes per slot (bucket) and per connection, for the
-    /// up-front memory estimate.
-    public var bytesPerSlot: Int = 0
+    /// Approximate heap bytes per connection, for a soak's allowance of
+    /// RSS growth with the table (the up-front memory estimate is each
+    /// design's `estimatedBytes`).
     public var bytesPerConnection: Int = 0
 
     public init(name: String, summary: String, hasHashSeed: Bool, slotName: String?, sizedByBuckets: Bool,

@@ -45,7 +45,6 @@ public final class BucketTable: ConnTrackTable, @unchecked Sendable {
             hasHashSeed: true, slotName: "bucket", sizedByBuckets: true, variants: Variant.allCases, defaultVariant: .seed2020,
             faults: [.descendingLockOrder, .skipBucketLock, .recomputeNatPartner, .walkAfterRemove], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [.seed2020])
         t.duplicateIDVariants = Set(Variant.allCases.filter { !TableRules(variant: $0).uniqueTupleIDs })
-        t.bytesPerSlot = MemoryLayout<Bucket>.stride
         t.bytesPerConnection = MemoryLayout<ConnNode>.stride
         return t
     }()
