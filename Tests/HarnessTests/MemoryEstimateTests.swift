@@ -76,19 +76,40 @@ struct MemoryEstimateTests {
         #expect(estimate + base >= peak, "restored --buckets \(n): estimate \(estimate) + baseline \(base) < peak \(peak)")
         RunProbe.log("restored buckets\t\(n)\t\(base)\t\(estimate)\t\(peak)")
     }
+}
 
-    /// The run the estimate exists for: 2^28 buckets do not fit here.
+/// The runs the estimate exists for: 2^28 buckets need more than 50 GiB,
+/// so on a machine with less they are refused before anything is allocated,
+/// from the options or from a saved table's header.
+@Suite struct MemoryEstimateRefusalTests {
+    func largest() -> RunConfig {
+        var c = RunConfig()
+        c.table.buckets = 1 << 28
+        return c
+    }
+
+    func fits(_ c: RunConfig) -> Bool { Double(MemoryEstimate.bytes(c)) <= 0.9 * Double(MemoryEstimate.limit().bytes) }
+
     @Test func theLargestTableIsRefusedUpFront() throws {
-        var c = Self.config("buckets", buckets: 1 << 28)
-        c.deterministic = false
-        c.threads = 2
-        c.chunk = 1 << 20
-        c.scenario = ScenarioOptions()
-        let estimate = MemoryEstimate.bytes(c)
-        #expect(estimate >= (1 << 28) * 200)
-        if Double(estimate) > 0.9 * Double(MemoryEstimate.limit().bytes) {
-            #expect(throws: ConfigError.self) { try c.validate() }
+        let c = largest()
+        #expect(MemoryEstimate.bytes(c) >= (1 << 28) * 200)
+        if !fits(c) {
+            let e = try #require(throws: ConfigError.self) { try c.validate() }
+            #expect(e.description.contains("GiB") && !e.description.contains("\n"))
         }
+    }
+
+    @Test func aRestoredTableNamingTheLargestBucketCountIsRefused() throws {
+        var c = largest()
+        let header = SnapshotHeader(design: "buckets", variant: "seed2020", buckets: 1 << 28, hashSeed: 1,
+                                    timeouts: Timeouts(), maxConnections: nil, connections: 0, clock: "virtual",
+                                    clockEpochUnixNanos: 0, savedAt: 0, reaper: nil, counters: TableStats(),
+                                    livePeak: 0, scenario: nil, streamPositions: nil)
+        let file = try TableSnapshot(header: header, records: []).encoded()
+        c.restore = try TableSnapshot.decode(file, name: "saved")
+        c.table.hashSeed = 1
+        #expect(MemoryEstimate.bytes(c) >= (1 << 28) * 200)
+        if !fits(c) { #expect(throws: ConfigError.self) { try c.validate() } }
     }
 }
 
