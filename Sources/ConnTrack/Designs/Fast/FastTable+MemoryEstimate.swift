@@ -1,8 +1,9 @@
 extension FastTable {
     /// The index is anonymous memory that is resident only where touched:
     /// every home bucket is counted, and of the overflow area what chains
-    /// can take, an overflow bucket only when every slot of its chain is
-    /// full, so at most one per 7 slots (a connection has at most two).
+    /// take: a chain takes an overflow bucket only when all its slots are
+    /// full, so one per 7 slots it holds at once (a connection has at most
+    /// two), counted as if every chain peaked together.
     /// Entries come in 2 MiB segments for the connections, the workers'
     /// caches (the reaper's and an import's too) and a segment's worth of
     /// removed entries not recycled yet. Per slice: the sweep summary. Per
