@@ -122,6 +122,7 @@ public enum Runner {
             report.restoreSeconds = Double(restoreNanos) / 1e9
             report.restoreLoadSeconds = Double(r.loadNanos) / 1e9
         }
+        report.warnings += cfg.configWarnings
         // A capture that changed after it was checked ends its stream early.
         for f in Set(sources.cells.compactMap { $0.source.capture?.failure?.description }).sorted() {
             report.warnings.append("capture replay ended early: \(f)")

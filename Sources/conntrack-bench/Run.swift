@@ -86,6 +86,7 @@ struct Run: ParsableCommand {
         let saveOut = try snapshot.save.map { try OutputFile($0, option: "--save") }
         let dumpOut = try snapshot.dump.map { try OutputFile($0, option: "--dump") }
         let sink = try snapshot.apply(&cfg, repeats: repeats)
+        for w in cfg.configWarnings { writeLine(2, "warning: " + w) }
         var reports: [RunReport] = []
         for i in 0..<repeats {
             if repeats > 1 && showProgress {

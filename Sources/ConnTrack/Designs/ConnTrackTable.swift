@@ -106,6 +106,16 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     /// Inserts `records` into this table, which must be empty. Nothing is
     /// inserted when it throws. Preconditions: no other thread uses the table.
     func importConnections(_ records: [ConnectionRecord], _ ctx: inout WorkerContext) throws(ImportError)
+
+    // MARK: Memory
+
+    /// The most resident memory a table of this design reaches over a run
+    /// with `connections` connections at once and `threads` workers: its
+    /// own structures, the reaper's sweep summary, and what inspection, the
+    /// invariant check and import allocate; an upper bound, so that a run
+    /// that cannot fit is refused before it starts (the harness adds its
+    /// own structures). Defaults: `ConnTrackTable+MemoryEstimate.swift`.
+    static func estimatedBytes(_ config: TableConfig, connections: Int, threads: Int) -> Int
 }
 
 // Defaults for what a design need not provide: fast-forward of idle passes

@@ -39,12 +39,12 @@ public struct DesignTraits: Sendable {
     /// The design sizes its own index from the expected connections
     /// (`--capacity`), not from `--buckets`.
     public var sizedByCapacity = false
-    /// Approximate heap bytes per slot (bucket) and per connection, for the
-    /// up-front memory estimate.
     /// The settings `sweep` can vary for this design (its reaper policy's
     /// come from `ReaperPolicyChoice.knobs`).
     public var knobs: [Knob<TableConfig>] = []
-    public var bytesPerSlot: Int = 0
+    /// Approximate heap bytes per connection, for a soak's allowance of
+    /// RSS growth with the table (the up-front memory estimate is each
+    /// design's `estimatedBytes`).
     public var bytesPerConnection: Int = 0
     /// The detectors' lock-order self-test (`selftest lock-order-pair`):
     /// takes one pair of the design's locks in both orders, from two

@@ -53,16 +53,15 @@ public enum ReaperPolicyChoice: ReaperPolicy, Equatable, Codable {
 }
 
 extension ReaperPolicyChoice {
-    /// Checks the policy's parameters against a table of `tableSlots`
-    /// slots; the message names the option and its range.
+    /// Checks the policy's parameters for a table of `tableSlots` slots;
+    /// the message names the option and its range. A seed fraction above
+    /// the slot count is allowed, as the 2020 code allows it
+    /// (`zeroBudgetWarning` says what it means).
     public func validate(tableSlots: Int) throws(ConfigError) {
         switch self {
         case .seed(let p):
             guard p.fraction >= 1 && p.fraction <= 1 << 20 else {
                 throw ConfigError("--fraction must be in 1...1048576, got \(p.fraction)")
-            }
-            guard p.fraction <= tableSlots else {
-                throw ConfigError("--fraction must be at most the bucket count \(tableSlots) (a pass walks buckets/fraction buckets, so it would check none), got \(p.fraction)")
             }
             guard p.maxExpiredPercent >= 0 && p.maxExpiredPercent <= 100 else {
                 throw ConfigError("--max-expired-pct must be in 0...100, got \(p.maxExpiredPercent)")

@@ -3,25 +3,68 @@ import Glibc
 #endif
 import ConnTrack
 import FlowGen
+import Histogram
 
-/// What a run will need at least, and what the machine allows, so a run
-/// that cannot fit is refused up front with both numbers instead of
-/// aborting in the allocator halfway.
+/// What a run will need, and what the machine allows, so a run that cannot
+/// fit is refused up front with both numbers instead of being ended by the
+/// allocator or the OOM killer halfway.
 public enum MemoryEstimate {
-    /// A lower bound of the run's heap: the table's slots, one connection
-    /// per concurrent flow, the generators' flow slots, and each worker's
-    /// packet buffer.
+    /// The most the run's structures keep resident at once, counted as an
+    /// upper bound: the table's (`ConnTrackTable.estimatedBytes`, for a
+    /// connection per concurrent flow plus the restored ones) and the
+    /// harness's own (`harnessBytes`). Not counted: the process's baseline
+    /// (code, libraries, thread stacks, the allocator's own), and
+    /// connections beyond that count (flows that ended but were not reaped
+    /// yet).
     public static func bytes(_ c: RunConfig) -> Int {
         guard let d = c.designType else { return 0 }
-        let t = d.traits
+        let threads = c.deterministic ? 1 : c.threads
+        let restored = c.restore?.records.count ?? 0
+        let table = d.estimatedBytes(c.tableForRun, connections: connections(c), threads: threads)
+        let (sum, overflow) = table.addingReportingOverflow(harnessBytes(c, restored: restored))
+        return overflow ? Int.max : sum
+    }
+
+    /// Connections the estimate counts: one per concurrent flow (no more
+    /// than packets), and every restored one.
+    public static func connections(_ c: RunConfig) -> Int {
+        min(c.scenario.flows, c.scenario.packets) + (c.restore?.records.count ?? 0)
+    }
+
+    /// The harness's per-run structures: per worker its packet buffer,
+    /// latency samples, latency histogram and counters; the generators'
+    /// flow slots; the reaper's pass history and what the report and its
+    /// JSON make of it; a restored table's file (read, copied for parsing
+    /// and for its checksum) and its records (decoded, and moved to the
+    /// run's clock); a saved or listed table's records and file bytes.
+    public static func harnessBytes(_ c: RunConfig, restored: Int) -> Int {
+        typealias F = MemoryFootprint
         let threads = c.deterministic ? 1 : c.threads
         let streamsFlows = c.scenario.shared ? c.scenario.flows * threads : c.scenario.flows
-        var n = 0.0
-        n += Double(t.sizedByBuckets ? c.table.buckets : 0) * Double(t.bytesPerSlot)
-        n += Double(min(c.scenario.flows, c.scenario.packets)) * Double(t.bytesPerConnection)
-        n += Double(streamsFlows) * Double(FlowGenerator.bytesPerFlow)
-        n += Double(threads) * Double(c.chunk) * Double(MemoryLayout<Packet>.stride)
-        return n >= Double(Int.max) ? Int.max : Int(n)
+        let histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        var perWorker = F.heapBlock(c.chunk * MemoryLayout<Packet>.stride)
+        perWorker += F.heapBlock((c.batch / c.latencySampleEvery + 2) * MemoryLayout<UInt64>.stride)
+        perWorker += histogram.estimatedFootprintInBytes + MemoryLayout<WorkerContext>.stride
+        var bytes = threads * perWorker + histogram.estimatedFootprintInBytes
+        bytes += streamsFlows * FlowGenerator.bytesPerFlow
+        // The runner keeps the reaper's default history of 100,000 passes:
+        // each record, its interval and pause as doubles (one list sorted),
+        // and about 32 bytes of report JSON each.
+        let history = 100_000
+        bytes += F.grownArray(history, stride: MemoryLayout<ReaperPassRecord>.stride) + 3 * F.array(history, stride: 8) + 32 * history
+        let record = MemoryLayout<ConnectionRecord>.stride
+        if let r = c.restore {
+            let file = TableSnapshot.recordOffset(restored, headerLength: r.file?.headerLength ?? 0) + 4
+            bytes += 3 * F.heapBlock(file) + 2 * F.array(restored, stride: record)
+        }
+        if c.saveAt != nil || c.saveAtEnd {
+            let n = connections(c)
+            // The header holds the history as JSON (under 256 bytes a pass),
+            // encoded and then copied into the file's bytes.
+            let header = 2 * 256 * history
+            bytes += F.grownArray(n, stride: record) + F.heapBlock(TableSnapshot.recordOffset(n, headerLength: header) + 4)
+        }
+        return bytes
     }
 
     /// The memory this process may use: the smallest of physical memory,

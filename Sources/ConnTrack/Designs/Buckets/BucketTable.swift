@@ -47,7 +47,6 @@ public final class BucketTable: ConnTrackTable, @unchecked Sendable {
         t.lockOrderPairSelftest = lockOrderPairSelftest
         t.duplicateIDVariants = Set(Variant.allCases.filter { !TableRules(variant: $0).uniqueTupleIDs })
         t.knobs = [.buckets("hash buckets", grid: [1024, 4096, 16384, 65536, 262144])]
-        t.bytesPerSlot = MemoryLayout<Bucket>.stride
         t.bytesPerConnection = MemoryLayout<ConnNode>.stride
         return t
     }()
