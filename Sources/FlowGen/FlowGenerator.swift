@@ -140,11 +140,14 @@ public struct FlowGenerator {
         defer { if f.phase != 255 { slots[i] = f } else { birth(i) } }
         let serverID = f.nat ? f.id.redirectedReply(to: f.natAddr, port: f.natPort) : f.id.reversed
         let natInfo: (IPAddress, UInt16)? = f.nat ? (f.natAddr, f.natPort) : nil
-        func client(_ flags: TCPFlags, len: UInt16 = 0) -> Packet {
+        // The flow is passed in, not captured: a nested function that
+        // captures a local `var` makes every access to it a dynamic
+        // exclusivity check (about a quarter of the generator's time).
+        func client(_ f: FlowState, _ flags: TCPFlags, len: UInt16 = 0) -> Packet {
             Packet(id: f.id, tcp: TCPSegment(flags: flags, seq: f.cseq, ack: flags.contains(.ack) ? f.sseq : 0, window: 65535, payloadLength: len),
                    hook: .output, timestamp: ts, nat: natInfo)
         }
-        func server(_ flags: TCPFlags, len: UInt16 = 0) -> Packet {
+        func server(_ f: FlowState, _ flags: TCPFlags, len: UInt16 = 0) -> Packet {
             Packet(id: serverID, tcp: TCPSegment(flags: flags, seq: f.sseq, ack: f.cseq, window: 65535, payloadLength: len),
                    hook: .prerouting, timestamp: ts)
         }
@@ -152,39 +155,39 @@ public struct FlowGenerator {
             if f.phase == 0 || f.kind == .udpUnanswered {
                 f.phase = 1
                 f.left -= 1
-                let p = client([], len: 40)
+                let p = client(f, [], len: 40)
                 if f.left <= 0 && f.kind == .udpUnanswered { f.phase = 255 }
                 return p
             }
             f.phase = 0
             if f.left <= 0 { f.phase = 255 }
-            return server([], len: 120)
+            return server(f, [], len: 120)
         }
         switch f.phase {
         case 0:
-            let p = client(.syn)
+            let p = client(f, .syn)
             f.cseq &+= 1
             f.phase = f.kind == .synOnly ? 255 : 1
             return p
         case 1:
-            let p = server([.syn, .ack])
+            let p = server(f, [.syn, .ack])
             f.sseq &+= 1
             f.phase = f.kind == .abandoned ? 255 : 2
             return p
         case 2:
             f.phase = 3
             f.clientTurn = true
-            return client(.ack)
+            return client(f, .ack)
         case 3:
             if f.kind != .long && f.left <= 0 {
-                if f.kind == .reset { f.phase = 255; return client(.rst) }
+                if f.kind == .reset { f.phase = 255; return client(f, .rst) }
                 f.phase = 4
                 if f.serverClosesFirst {
-                    let p = server([.fin, .ack])
+                    let p = server(f, [.fin, .ack])
                     f.sseq &+= 1
                     return p
                 }
-                let p = client([.fin, .ack])
+                let p = client(f, [.fin, .ack])
                 f.cseq &+= 1
                 return p
             }
@@ -192,26 +195,26 @@ public struct FlowGenerator {
             f.left -= 1
             defer { f.clientTurn.toggle() }
             if f.clientTurn {
-                let p = client([.psh, .ack], len: len)
+                let p = client(f, [.psh, .ack], len: len)
                 f.cseq &+= UInt32(len)
                 return p
             }
-            let p = server([.psh, .ack], len: len)
+            let p = server(f, [.psh, .ack], len: len)
             f.sseq &+= UInt32(len)
             return p
         case 4:
             f.phase = 5
             if f.serverClosesFirst {
-                let p = client([.fin, .ack])
+                let p = client(f, [.fin, .ack])
                 f.cseq &+= 1
                 return p
             }
-            let p = server([.fin, .ack])
+            let p = server(f, [.fin, .ack])
             f.sseq &+= 1
             return p
         default:
             f.phase = 255
-            return f.serverClosesFirst ? server(.ack) : client(.ack)
+            return f.serverClosesFirst ? server(f, .ack) : client(f, .ack)
         }
     }
 }
