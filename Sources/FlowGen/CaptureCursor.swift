@@ -220,13 +220,13 @@ struct CaptureCursor<Source: ByteSource> {
 
     static func reason(_ e: Int32?) -> String { e.map { String(cString: strerror($0)) } ?? "the file ended" }
 
-    /// A view of `count` bytes at `o`; a cut (`what`) when the source ends
-    /// before them, a read error otherwise.
+    /// A view of `count` bytes at `o`; when the source ends before them, a
+    /// cut (`what`) of the record that starts at `record`.
     @inline(__always)
-    mutating func need(_ o: Int, _ count: Int, _ what: @autoclosure () -> String) throws(PcapError) -> UnsafeRawBufferPointer {
+    mutating func need(_ o: Int, _ count: Int, record: Int, _ what: @autoclosure () -> String) throws(PcapError) -> UnsafeRawBufferPointer {
         if let v = source.bytes(at: o, count: count) { return v }
         if let e = source.readError { throw err(o, "cannot read \(count) bytes: \(String(cString: strerror(e)))") }
-        throw err(o, what(), cut: true)
+        throw err(record, what(), cut: true)
     }
 
     @inline(__always)
@@ -250,11 +250,11 @@ struct CaptureCursor<Source: ByteSource> {
             let size = source.size
             guard offset < size else { return nil }
             let o = offset
-            let h = try need(o, 16, "truncated record header")
+            let h = try need(o, 16, record: o, "truncated record header")
             let sec = Int64(Self.u32(h, 0, swapped)), frac = Int64(Self.u32(h, 4, swapped))
             let incl = Int(Self.u32(h, 8, swapped))
             guard incl <= 262_144 else { throw err(o, "record length \(incl) exceeds 262144") }
-            let d = try need(o + 16, incl, "truncated record (\(incl) bytes announced, \(max(0, size - o - 16)) present)")
+            let d = try need(o + 16, incl, record: o, "truncated record (\(incl) bytes announced, \(max(0, size - o - 16)) present)")
             offset = o + 16 + incl
             return CaptureRecord(timestamp: sec * 1_000_000_000 + (nanos ? frac : frac * 1000), link: link, data: d,
                                  dataOffset: o + 16)
@@ -273,7 +273,7 @@ struct CaptureCursor<Source: ByteSource> {
         let size = source.size
         let o = offset
         guard o < size else { return nil }
-        let h = try need(o, 12, "truncated pcapng block header")
+        let h = try need(o, 12, record: o, "truncated pcapng block header")
         if h[0] == 0x0a && h[1] == 0x0d && h[2] == 0x0d && h[3] == 0x0a {
             // A new section: its byte-order magic sets the order.
             let magic = Self.u32(h, 8, false)
@@ -288,7 +288,7 @@ struct CaptureCursor<Source: ByteSource> {
         let len = Int(Self.u32(h, 4, swapped))
         guard len >= 12, len % 4 == 0 else { throw err(o, "pcapng block length \(len) is not a multiple of 4 of at least 12") }
         guard len <= size - o else { throw err(o, "truncated pcapng block (\(len) bytes announced, \(size - o) present)", cut: true) }
-        let t = try need(o + len - 4, 4, "truncated pcapng block (\(len) bytes announced)")
+        let t = try need(o + len - 4, 4, record: o, "truncated pcapng block (\(len) bytes announced)")
         guard Int(Self.u32(t, 0, swapped)) == len else { throw err(o + len - 4, "pcapng block length trailer does not match its header (\(len))") }
         offset = o + len
         defer { format = .pcapng(swapped: swapped, interfaces: interfaces) }
@@ -298,7 +298,7 @@ struct CaptureCursor<Source: ByteSource> {
             return .some(nil)
         case 1:  // Interface Description Block
             guard bodyEnd - body >= 8 else { throw err(o, "truncated interface description block") }
-            let b = try need(o, len, "truncated pcapng block (\(len) bytes announced)")
+            let b = try need(o, len, record: o, "truncated pcapng block (\(len) bytes announced)")
             let link = UInt32(Self.u16(b, body, swapped))
             guard PcapReader.supportedLinks.contains(link) else {
                 throw err(o + body, "interface \(interfaces.count): unsupported link type \(link) (\(PcapReader.linkHelp))")
@@ -322,7 +322,7 @@ struct CaptureCursor<Source: ByteSource> {
             return .some(nil)
         case 6:  // Enhanced Packet Block
             guard bodyEnd - body >= 20 else { throw err(o, "truncated enhanced packet block") }
-            let b = try need(o, body + 20, "truncated pcapng block (\(len) bytes announced)")
+            let b = try need(o, body + 20, record: o, "truncated pcapng block (\(len) bytes announced)")
             let ifc = Int(Self.u32(b, body, swapped))
             guard ifc < interfaces.count else { throw err(o + body, "packet for interface \(ifc), but \(interfaces.count) interface(s) described") }
             let raw = UInt64(Self.u32(b, body + 4, swapped)) << 32 | UInt64(Self.u32(b, body + 8, swapped))
@@ -336,7 +336,7 @@ struct CaptureCursor<Source: ByteSource> {
             // rest < units, so rest × 10^9 / units < 10^9 fits.
             let frac = i.unitsPerSecond.dividingFullWidth(rest.multipliedFullWidth(by: 1_000_000_000)).quotient
             let start = o + body + 20
-            let d = try need(start, captured, "truncated pcapng block (\(len) bytes announced)")
+            let d = try need(start, captured, record: o, "truncated pcapng block (\(len) bytes announced)")
             return .some(CaptureRecord(timestamp: Int64(secs) * 1_000_000_000 + Int64(frac), link: i.link,
                                        data: d, dataOffset: start))
         default:
