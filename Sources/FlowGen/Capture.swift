@@ -50,7 +50,9 @@ public final class Capture: @unchecked Sendable {
         let file = try FileSource(path: path)
         self.file = file
         var stats = PcapStats()
-        start = try CaptureCursor(FileWindow(file, size: file.size), name: path)
+        // The header alone: a small buffer (this cursor is kept as the
+        // replay's starting place).
+        start = try CaptureCursor(FileWindow(file, size: file.size, bytes: 0), name: path)
         var c = CaptureCursor(at: start, source: FileWindow(file, size: file.size))
         var first: Int64? = nil, later = Int64.min
         do throws(PcapError) {
@@ -86,7 +88,7 @@ public final class Capture: @unchecked Sendable {
     /// The one-line warning for a capture replayed up to where it was cut.
     public var truncationWarning: String? {
         truncation.map { t in
-            "--pcap \(path): the file is cut short at byte offset \(t.offset ?? end) (\(t.what)); replaying the \(stats.records) whole records before it"
+            "--pcap \(path): cut short at byte offset \(t.offset ?? end), \(t.what); replaying the \(stats.records) whole records before it"
         }
     }
 
