@@ -42,6 +42,7 @@ struct Run: ParsableCommand {
             throw ValidationError("--sample-interval must be in (0, 3600] seconds, got \(sampleInterval)")
         }
         guard repeats >= 1 && repeats <= 100 else { throw ValidationError("--repeats must be in 1...100, got \(repeats)") }
+        guard !allowTruncated || pcap != nil else { throw ValidationError("--allow-truncated applies to a capture (--pcap)") }
         var c = try makeRunConfig(table, reaper, scenario, driver)
         if let soak {
             let secs = ["inf", "infinity"].contains(soak.lowercased()) ? Double.infinity : Double(soak)
