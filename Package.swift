@@ -35,7 +35,7 @@ let package = Package(
         // Header-only software prefetch for the `fast` design's batched lookups.
         .target(name: "CPrefetch"),
         .target(name: "ConnTrack", dependencies: ["Sync", "CPrefetch"]),
-        .target(name: "FlowGen", dependencies: ["ConnTrack"]),
+        .target(name: "FlowGen", dependencies: ["ConnTrack", "Sync"]),
         // Allocator statistics (jemalloc's mallctl when it is loaded, else
         // glibc's mallinfo2); C because glibc's malloc.h is not in Swift's Glibc.
         .target(name: "CAllocStats"),

@@ -2,29 +2,39 @@
 import Glibc
 #endif
 
-/// Bytes read in order from a file or from memory.
+/// Bytes of a file or of memory, handed out as views.
 protocol ByteSource {
-    /// Bytes in the source (a file's size when it was opened).
+    /// Bytes in the source (for a file: where its reading stops).
     var size: Int { get }
-    /// Reads `count` bytes from `offset` into `buf[0..<count]`; false when
-    /// fewer are there.
-    mutating func read(at offset: Int, count: Int, into buf: inout [UInt8]) -> Bool
+    /// A view of bytes [offset, offset + count), valid until the next call;
+    /// nil when they are not all there.
+    mutating func bytes(at offset: Int, count: Int) -> UnsafeRawBufferPointer?
+    /// Why the last `bytes` failed when it was not the end of the data: an
+    /// errno (nil: the data ended early).
+    var readError: Int32? { get }
 }
 
-struct MemorySource: ByteSource {
-    let bytes: [UInt8]
-    var size: Int { bytes.count }
-    func read(at offset: Int, count: Int, into buf: inout [UInt8]) -> Bool {
-        guard offset >= 0, count >= 0, offset + count <= bytes.count else { return false }
-        if buf.count < count { buf = [UInt8](repeating: 0, count: count) }
-        for i in 0..<count { buf[i] = bytes[offset + i] }
-        return true
+/// A copy of bytes held in memory (tests, `PcapReader.parse`).
+final class MemorySource: ByteSource {
+    let buf: UnsafeMutableRawBufferPointer
+    var size: Int { buf.count }
+    var readError: Int32? { nil }
+    init(bytes: [UInt8]) {
+        buf = .allocate(byteCount: bytes.count, alignment: 8)
+        bytes.withUnsafeBytes { if $0.count > 0 { buf.copyMemory(from: $0) } }
+    }
+    deinit { buf.deallocate() }
+    func bytes(at offset: Int, count: Int) -> UnsafeRawBufferPointer? {
+        guard offset >= 0, count >= 0, offset <= buf.count, count <= buf.count - offset else { return nil }
+        return UnsafeRawBufferPointer(rebasing: buf[offset..<offset + count])
     }
 }
 
-/// A regular file, read with `pread` (so several cursors may share it).
-final class FileSource: ByteSource {
+/// A regular file opened for reading; shared by the readers of a capture
+/// (`pread` keeps no file position).
+final class FileSource: @unchecked Sendable {
     let fd: Int32
+    /// The size when it was opened.
     let size: Int
     init(path: String) throws(PcapError) {
         // Only a regular file: a FIFO would block the open forever and a
@@ -36,38 +46,120 @@ final class FileSource: ByteSource {
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw PcapError(description: "--pcap: cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        // The file may have been replaced between stat and open.
+        var st2 = stat()
+        guard fstat(fd, &st2) == 0, (st2.st_mode & S_IFMT) == S_IFREG else {
+            let e = errno
+            _ = close(fd)
+            throw PcapError(description: "--pcap: cannot read '\(path)': \(String(cString: strerror(e)))")
+        }
         self.fd = fd
-        self.size = Int(st.st_size)
+        self.size = Int(st2.st_size)
     }
-    deinit { close(fd) }
+    // A read-only descriptor: close has nothing to report that matters.
+    deinit { _ = close(fd) }
 
-    func read(at offset: Int, count: Int, into buf: inout [UInt8]) -> Bool {
-        guard offset >= 0, count >= 0 else { return false }
-        if buf.count < count { buf = [UInt8](repeating: 0, count: max(count, 2 * buf.count)) }
+    /// Reads `count` bytes at `offset` into `p`: the bytes read (fewer only
+    /// where the file ends), or -errno.
+    func read(into p: UnsafeMutableRawPointer, count: Int, at offset: Int) -> Int {
         var done = 0
         while done < count {
-            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
+            let n = pread(fd, p + done, count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                return -Int(errno)
+            }
+            if n == 0 { break }
             done += n
         }
-        return true
+        return done
+    }
+}
+
+/// Reads a file through a buffer filled by large `pread`s, handing out
+/// views into it: a record costs no system call of its own. The file is
+/// read, not mapped: a file cut short while it is read gives a short read
+/// (the replay ends with a warning), where a mapping would raise SIGBUS on
+/// the vanished pages, which no check made before touching them can rule
+/// out (the file can shrink between the check and the access).
+final class FileWindow: ByteSource {
+    let file: FileSource
+    /// Where reading stops: the file's size when it was checked, or the
+    /// end of its last whole record.
+    let size: Int
+    /// Reads for a sorted index: records come nearly, not exactly, in file
+    /// order, so a window reaches back a little and its size adapts to
+    /// how much of it is used.
+    let random: Bool
+    private var buf: UnsafeMutableRawBufferPointer
+    private var start = 0, count = 0
+    /// Bytes a read asks for; fixed for sequential reading.
+    private var span: Int
+    private let maxSpan: Int
+    /// Records served from the current window (random reading).
+    private var served = 0
+    private(set) var readError: Int32?
+    /// Reads made (for the tests and measurements).
+    private(set) var reads = 0
+
+    static let defaultBytes = 1 << 20
+    static let minSpan = 1 << 12
+
+    init(_ file: FileSource, size: Int, bytes: Int = FileWindow.defaultBytes, random: Bool = false) {
+        self.file = file
+        self.size = min(size, file.size)
+        self.random = random
+        maxSpan = max(bytes, FileWindow.minSpan)
+        span = random ? FileWindow.minSpan * 16 : maxSpan
+        buf = .allocate(byteCount: maxSpan, alignment: 16)
+    }
+    deinit { buf.deallocate() }
+
+    func bytes(at offset: Int, count n: Int) -> UnsafeRawBufferPointer? {
+        guard offset >= 0, n >= 0, offset <= size, n <= size - offset else { return nil }
+        if offset >= start && offset - start <= count - n {
+            served += 1
+            return UnsafeRawBufferPointer(rebasing: buf[offset - start..<offset - start + n])
+        }
+        var from = offset
+        if random {
+            // Half the window unused: smaller; well used: larger.
+            if served <= 1 { span = max(FileWindow.minSpan, span / 2) } else if served >= 8 { span = min(maxSpan, span * 2) }
+            from = max(0, offset - span / 8)
+        }
+        let want = min(max(span, offset + n - from), size - from)
+        if want > buf.count {
+            // A record larger than the window (pcapng blocks can be).
+            buf.deallocate()
+            buf = .allocate(byteCount: want, alignment: 16)
+        }
+        reads += 1
+        let got = file.read(into: buf.baseAddress!, count: want, at: from)
+        start = from
+        count = max(0, got)
+        served = 1
+        if got < 0 { readError = Int32(-got); count = 0; return nil }
+        readError = nil
+        // Fewer bytes than when the file was checked: it was cut since.
+        guard got == want else { return nil }
+        return UnsafeRawBufferPointer(rebasing: buf[offset - from..<offset - from + n])
     }
 }
 
 /// One packet record of a capture: its timestamp (ns), its link type, its
-/// captured bytes in the cursor's buffer, and where they are in the file.
+/// captured bytes (a view valid until the cursor moves), and where they are
+/// in the file.
 struct CaptureRecord {
     var timestamp: Int64
     var link: UInt32
-    var length: Int
+    var data: UnsafeRawBufferPointer
     /// Byte offset of the captured bytes.
     var dataOffset: Int
+    var length: Int { data.count }
 }
 
-/// Reads a libpcap or pcapng capture record by record, holding one record
-/// in memory: the structure is checked as it goes, and an error names the
-/// byte offset of what is wrong.
+/// Reads a libpcap or pcapng capture record by record: the structure is
+/// checked as it goes, and an error names the byte offset of what is wrong.
 struct CaptureCursor<Source: ByteSource> {
     enum Format {
         case pcap(swapped: Bool, nanos: Bool, link: UInt32)
@@ -80,18 +172,18 @@ struct CaptureCursor<Source: ByteSource> {
     var format: Format
     /// Offset of the next record or block.
     var offset: Int
-    /// The current record's bytes (and scratch for headers).
-    var buf: [UInt8] = [UInt8](repeating: 0, count: 1 << 12)
 
-    func err(_ off: Int, _ what: String) -> PcapError { PcapError(description: "--pcap \(name): \(what) at byte offset \(off)") }
+    func err(_ off: Int, _ what: String, cut: Bool = false) -> PcapError { PcapError(name: name, what: what, offset: off, cut: cut) }
 
     init(_ source: Source, name: String) throws(PcapError) {
         self.source = source
         self.name = name
-        var head = [UInt8](repeating: 0, count: 24)
         let size = source.size
         let n = min(size, 24)
-        _ = self.source.read(at: 0, count: n, into: &head)
+        var head = [UInt8](repeating: 0, count: 24)
+        if let v = self.source.bytes(at: 0, count: n) { for i in 0..<n { head[i] = v[i] } } else if n > 0 {
+            throw PcapError(name: name, what: "cannot read the header: \(Self.reason(self.source.readError))", offset: 0)
+        }
         // pcapng (Wireshark's default) starts with a Section Header Block.
         if n >= 4 && head[0] == 0x0a && head[1] == 0x0d && head[2] == 0x0d && head[3] == 0x0a {
             format = .pcapng(swapped: false, interfaces: [])
@@ -117,35 +209,54 @@ struct CaptureCursor<Source: ByteSource> {
         offset = 24
     }
 
+    /// A cursor at the same place reading from another source (a replay's
+    /// own reader of the same file).
+    init(at other: CaptureCursor<Source>, source: Source) {
+        self.source = source
+        name = other.name
+        format = other.format
+        offset = other.offset
+    }
+
+    static func reason(_ e: Int32?) -> String { e.map { String(cString: strerror($0)) } ?? "the file ended" }
+
+    /// A view of `count` bytes at `o`; when the source ends before them, a
+    /// cut (`what`) of the record that starts at `record`.
     @inline(__always)
-    func u16(_ o: Int, _ swapped: Bool) -> UInt16 {
-        let le = UInt16(buf[o]) | UInt16(buf[o + 1]) << 8
+    mutating func need(_ o: Int, _ count: Int, record: Int, _ what: @autoclosure () -> String) throws(PcapError) -> UnsafeRawBufferPointer {
+        if let v = source.bytes(at: o, count: count) { return v }
+        if let e = source.readError { throw err(o, "cannot read \(count) bytes: \(String(cString: strerror(e)))") }
+        throw err(record, what(), cut: true)
+    }
+
+    @inline(__always)
+    static func u16(_ v: UnsafeRawBufferPointer, _ o: Int, _ swapped: Bool) -> UInt16 {
+        let le = UInt16(v[o]) | UInt16(v[o + 1]) << 8
         return swapped ? le.byteSwapped : le
     }
 
     @inline(__always)
-    func u32(_ o: Int, _ swapped: Bool) -> UInt32 {
-        let le = UInt32(buf[o]) | UInt32(buf[o + 1]) << 8 | UInt32(buf[o + 2]) << 16 | UInt32(buf[o + 3]) << 24
+    static func u32(_ v: UnsafeRawBufferPointer, _ o: Int, _ swapped: Bool) -> UInt32 {
+        let le = UInt32(littleEndian: v.loadUnaligned(fromByteOffset: o, as: UInt32.self))
         return swapped ? le.byteSwapped : le
     }
 
-    /// The next packet record, its bytes in `buf[0..<length]`; nil at the
-    /// end. Other pcapng blocks are counted in `stats` and skipped.
+    /// The next packet record; nil at the end. Other pcapng blocks are
+    /// counted in `stats` and skipped.
+    @inline(__always)
     mutating func next(_ stats: inout PcapStats) throws(PcapError) -> CaptureRecord? {
         switch format {
         case .pcap(let swapped, let nanos, let link):
             let size = source.size
             guard offset < size else { return nil }
             let o = offset
-            guard o + 16 <= size, source.read(at: o, count: 16, into: &buf) else { throw err(o, "truncated record header") }
-            let sec = Int64(u32(0, swapped)), frac = Int64(u32(4, swapped))
-            let incl = Int(u32(8, swapped))
+            let h = try need(o, 16, record: o, "truncated record header")
+            let sec = Int64(Self.u32(h, 0, swapped)), frac = Int64(Self.u32(h, 4, swapped))
+            let incl = Int(Self.u32(h, 8, swapped))
             guard incl <= 262_144 else { throw err(o, "record length \(incl) exceeds 262144") }
-            guard o + 16 + incl <= size, source.read(at: o + 16, count: incl, into: &buf) else {
-                throw err(o, "truncated record (\(incl) bytes announced, \(max(0, size - o - 16)) present)")
-            }
+            let d = try need(o + 16, incl, record: o, "truncated record (\(incl) bytes announced, \(max(0, size - o - 16)) present)")
             offset = o + 16 + incl
-            return CaptureRecord(timestamp: sec * 1_000_000_000 + (nanos ? frac : frac * 1000), link: link, length: incl,
+            return CaptureRecord(timestamp: sec * 1_000_000_000 + (nanos ? frac : frac * 1000), link: link, data: d,
                                  dataOffset: o + 16)
         case .pcapng:
             while true {
@@ -162,10 +273,10 @@ struct CaptureCursor<Source: ByteSource> {
         let size = source.size
         let o = offset
         guard o < size else { return nil }
-        guard o + 12 <= size, source.read(at: o, count: 12, into: &buf) else { throw err(o, "truncated pcapng block header") }
-        if buf[0] == 0x0a && buf[1] == 0x0d && buf[2] == 0x0d && buf[3] == 0x0a {
+        let h = try need(o, 12, record: o, "truncated pcapng block header")
+        if h[0] == 0x0a && h[1] == 0x0d && h[2] == 0x0d && h[3] == 0x0a {
             // A new section: its byte-order magic sets the order.
-            let magic = UInt32(buf[8]) | UInt32(buf[9]) << 8 | UInt32(buf[10]) << 16 | UInt32(buf[11]) << 24
+            let magic = Self.u32(h, 8, false)
             switch magic {
             case 0x1a2b_3c4d: swapped = false
             case 0x4d3c_2b1a: swapped = true
@@ -173,12 +284,12 @@ struct CaptureCursor<Source: ByteSource> {
             }
             interfaces = []
         }
-        let type = u32(0, swapped)
-        let len = Int(u32(4, swapped))
+        let type = Self.u32(h, 0, swapped)
+        let len = Int(Self.u32(h, 4, swapped))
         guard len >= 12, len % 4 == 0 else { throw err(o, "pcapng block length \(len) is not a multiple of 4 of at least 12") }
-        guard len <= size - o else { throw err(o, "truncated pcapng block (\(len) bytes announced, \(size - o) present)") }
-        guard source.read(at: o, count: len, into: &buf) else { throw err(o, "truncated pcapng block (\(len) bytes announced)") }
-        guard Int(u32(len - 4, swapped)) == len else { throw err(o + len - 4, "pcapng block length trailer does not match its header (\(len))") }
+        guard len <= size - o else { throw err(o, "truncated pcapng block (\(len) bytes announced, \(size - o) present)", cut: true) }
+        let t = try need(o + len - 4, 4, record: o, "truncated pcapng block (\(len) bytes announced)")
+        guard Int(Self.u32(t, 0, swapped)) == len else { throw err(o + len - 4, "pcapng block length trailer does not match its header (\(len))") }
         offset = o + len
         defer { format = .pcapng(swapped: swapped, interfaces: interfaces) }
         let body = 8, bodyEnd = len - 4
@@ -187,7 +298,8 @@ struct CaptureCursor<Source: ByteSource> {
             return .some(nil)
         case 1:  // Interface Description Block
             guard bodyEnd - body >= 8 else { throw err(o, "truncated interface description block") }
-            let link = UInt32(u16(body, swapped))
+            let b = try need(o, len, record: o, "truncated pcapng block (\(len) bytes announced)")
+            let link = UInt32(Self.u16(b, body, swapped))
             guard PcapReader.supportedLinks.contains(link) else {
                 throw err(o + body, "interface \(interfaces.count): unsupported link type \(link) (\(PcapReader.linkHelp))")
             }
@@ -195,11 +307,11 @@ struct CaptureCursor<Source: ByteSource> {
             // Options: if_tsresol (code 9) sets the resolution.
             var p = body + 8
             while p + 4 <= bodyEnd {
-                let code = u16(p, swapped), olen = Int(u16(p + 2, swapped))
+                let code = Self.u16(b, p, swapped), olen = Int(Self.u16(b, p + 2, swapped))
                 if code == 0 { break }
                 guard p + 4 + olen <= bodyEnd else { throw err(o + p, "truncated interface option \(code)") }
                 if code == 9 && olen >= 1 {
-                    let v = buf[p + 4]
+                    let v = b[p + 4]
                     let exp = Int(v & 0x7f)
                     guard exp <= (v & 0x80 != 0 ? 62 : 18) else { throw err(o + p + 4, "timestamp resolution 0x\(String(v, radix: 16)) out of range") }
                     units = v & 0x80 != 0 ? UInt64(1) << UInt64(exp) : (0..<exp).reduce(UInt64(1)) { a, _ in a * 10 }
@@ -210,10 +322,11 @@ struct CaptureCursor<Source: ByteSource> {
             return .some(nil)
         case 6:  // Enhanced Packet Block
             guard bodyEnd - body >= 20 else { throw err(o, "truncated enhanced packet block") }
-            let ifc = Int(u32(body, swapped))
+            let b = try need(o, body + 20, record: o, "truncated pcapng block (\(len) bytes announced)")
+            let ifc = Int(Self.u32(b, body, swapped))
             guard ifc < interfaces.count else { throw err(o + body, "packet for interface \(ifc), but \(interfaces.count) interface(s) described") }
-            let raw = UInt64(u32(body + 4, swapped)) << 32 | UInt64(u32(body + 8, swapped))
-            let captured = Int(u32(body + 12, swapped))
+            let raw = UInt64(Self.u32(b, body + 4, swapped)) << 32 | UInt64(Self.u32(b, body + 8, swapped))
+            let captured = Int(Self.u32(b, body + 12, swapped))
             guard captured <= bodyEnd - (body + 20) else {
                 throw err(o + body + 12, "captured length \(captured) exceeds the block (\(bodyEnd - body - 20) bytes)")
             }
@@ -222,11 +335,10 @@ struct CaptureCursor<Source: ByteSource> {
             guard secs < 9_000_000_000 else { throw err(o + body + 4, "timestamp beyond the year 2255") }
             // rest < units, so rest × 10^9 / units < 10^9 fits.
             let frac = i.unitsPerSecond.dividingFullWidth(rest.multipliedFullWidth(by: 1_000_000_000)).quotient
-            // The packet's bytes move to the front of the buffer.
-            let start = body + 20
-            for k in 0..<captured { buf[k] = buf[start + k] }
+            let start = o + body + 20
+            let d = try need(start, captured, record: o, "truncated pcapng block (\(len) bytes announced)")
             return .some(CaptureRecord(timestamp: Int64(secs) * 1_000_000_000 + Int64(frac), link: i.link,
-                                       length: captured, dataOffset: o + start))
+                                       data: d, dataOffset: start))
         default:
             stats.skippedBlocks += 1
             return .some(nil)

@@ -3,6 +3,25 @@ import ConnTrack
 /// A capture that cannot be read; the message names the byte offset.
 public struct PcapError: Error, CustomStringConvertible {
     public var description: String
+    /// What is wrong, without the file's name and the offset.
+    public var what: String
+    /// Byte offset of the bad record (nil: not about one place).
+    public var offset: Int?
+    /// The file ends inside this record: it was cut short, the records
+    /// before it are whole (`--allow-truncated` replays them).
+    public var cut = false
+
+    public init(description: String) {
+        self.description = description
+        what = description
+    }
+
+    init(name: String, what: String, offset: Int, cut: Bool = false) {
+        description = "--pcap \(name): \(what) at byte offset \(offset)"
+        self.what = what
+        self.offset = offset
+        self.cut = cut
+    }
 }
 
 /// What a replay skipped.
@@ -35,7 +54,8 @@ public enum PcapReader {
     }
 
     public static func read(path: String, stats: inout PcapStats) throws(PcapError) -> [Packet] {
-        try collect(CaptureCursor(FileSource(path: path), name: path), &stats)
+        let file = try FileSource(path: path)
+        return try collect(CaptureCursor(FileWindow(file, size: file.size), name: path), &stats)
     }
 
     /// Parses a capture held in memory: every packet, in timestamp order.
@@ -47,7 +67,7 @@ public enum PcapReader {
         var c = c
         var out: [Packet] = []
         while let r = try c.next(&stats) {
-            if let p = count(frame(c.buf, 0, r.length, link: r.link, ts: r.timestamp), &stats) { out.append(p) }
+            if let p = count(frame(r.data, link: r.link, ts: r.timestamp), &stats) { out.append(p) }
         }
         return ordered(out, &stats)
     }
@@ -70,9 +90,11 @@ public enum PcapReader {
         return nil
     }
 
-    /// Decodes one captured frame [start, end) of link type `link`.
-    static func frame(_ d: [UInt8], _ start: Int, _ end: Int, link: UInt32, ts: Int64) -> Decoded {
-        var p = start
+    /// Decodes one captured frame of link type `link`.
+    @inline(__always)
+    static func frame(_ d: UnsafeRawBufferPointer, link: UInt32, ts: Int64) -> Decoded {
+        var p = 0
+        let end = d.count
         var ethType: UInt16
         if link == 1 {
             guard end - p >= 14 else { return .malformed }
@@ -108,7 +130,7 @@ public enum PcapReader {
 
     enum Decoded { case packet(Packet), notIP, otherProtocol, fragment, malformed }
 
-    static func decode(_ d: [UInt8], _ start: Int, _ end: Int, _ ethType: UInt16, _ ts: Int64) -> Decoded {
+    static func decode(_ d: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ ethType: UInt16, _ ts: Int64) -> Decoded {
         var p = start
         func be16(_ o: Int) -> UInt16 { UInt16(d[o]) << 8 | UInt16(d[o + 1]) }
         func be32(_ o: Int) -> UInt32 { UInt32(be16(o)) << 16 | UInt32(be16(o + 2)) }

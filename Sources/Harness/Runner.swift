@@ -21,13 +21,16 @@ public enum Runner {
     }
 
     /// Replays a capture as it reads it: one stream per worker (one in a
-    /// deterministic run), a flow's two directions on one worker, virtual
-    /// time from the capture's first timestamp.
+    /// deterministic run) sharing one decoding of the file, a flow's two
+    /// directions on one worker, virtual time from the capture's first
+    /// timestamp.
     public static func run(_ config: RunConfig, capture: Capture) throws(ConfigError) -> RunReport {
         try config.validate()
         let n = config.deterministic ? 1 : config.threads
-        let streams = (0..<n).map { capture.stream(worker: $0, of: n, rebase: capture.firstTimestamp ?? 0) }
-        return try run(config.designType!, config, packets: nil, streams: streams)
+        let streams = capture.streams(workers: n, rebase: capture.firstTimestamp ?? 0)
+        var report = try run(config.designType!, config, packets: nil, streams: streams)
+        if let w = capture.truncationWarning { report.warnings.insert("capture cut short: " + w, at: 0) }
+        return report
     }
 
     /// `hooks` run after the configured ones at the drivers' boundaries

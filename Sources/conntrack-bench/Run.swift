@@ -16,6 +16,8 @@ struct Run: ParsableCommand {
     @OptionGroup var snapshot: SnapshotOptions
     @Option(help: "Replay this libpcap file instead of a scenario (Ethernet or raw IP; IPv4/IPv6; TCP/UDP).")
     var pcap: String?
+    @Flag(help: "Replay a capture cut short (e.g. a capture still being written) up to its last whole record, with a warning naming the byte offset of the cut; without it such a file is refused.")
+    var allowTruncated = false
     @Option(help: "Write the report as JSON (versioned schema) to this file; '-' writes it to standard output and the text report to standard error.")
     var json: String?
     @Option(help: "Write a time series (one row per sample) as CSV to this file ('-': standard output).")
@@ -40,6 +42,7 @@ struct Run: ParsableCommand {
             throw ValidationError("--sample-interval must be in (0, 3600] seconds, got \(sampleInterval)")
         }
         guard repeats >= 1 && repeats <= 100 else { throw ValidationError("--repeats must be in 1...100, got \(repeats)") }
+        guard !allowTruncated || pcap != nil else { throw ValidationError("--allow-truncated applies to a capture (--pcap)") }
         var c = try makeRunConfig(table, reaper, scenario, driver)
         if let soak {
             let secs = ["inf", "infinity"].contains(soak.lowercased()) ? Double.infinity : Double(soak)
@@ -77,7 +80,7 @@ struct Run: ParsableCommand {
             }
         }
         // A capture is checked whole now and streamed during the run.
-        let capture = pcap.map(openCapture)
+        let capture = pcap.map { openCapture($0, allowTruncated: allowTruncated) }
         if let capture {
             cfg.source = .capture(file: capture.path, stats: capture.stats)
             cfg.scenario.packets = max(1, capture.stats.used)
@@ -124,10 +127,13 @@ func timeSeriesCSV(_ samples: [Sample]) -> String {
     return out
 }
 
-/// Checks a capture or exits with its one-line error (code 2).
-func openCapture(_ path: String) -> Capture {
-    switch Result(catching: { () throws(PcapError) -> Capture in try Capture(path: path) }) {
-    case .success(let c): return c
+/// Checks a capture or exits with its one-line error (code 2); a capture
+/// cut short and allowed gives a one-line warning.
+func openCapture(_ path: String, allowTruncated: Bool) -> Capture {
+    switch Result(catching: { () throws(PcapError) -> Capture in try Capture(path: path, allowTruncated: allowTruncated) }) {
+    case .success(let c):
+        if let w = c.truncationWarning { writeLine(2, "conntrack-bench: warning: " + w) }
+        return c
     case .failure(let e): fail(e.description)
     }
 }
