@@ -23,11 +23,19 @@ func udpTuple(_ i: Int) -> TupleID {
 }
 
 @Suite struct FastTableTests {
-    @Test func anEntryIsTwoCacheLinesAndABucketOne() {
-        #expect(MemoryLayout<FastEntry>.stride == 128)
+    @Test func anEntryIs96BytesAndABucketOneCacheLine() {
+        #expect(MemoryLayout<FastEntry>.stride == 96)
+        #expect(MemoryLayout<TCB>.size == 36, "the tracker's flags share one byte")
         #expect(EntryPool.segmentBytes == 2 << 20, "a segment is one 2 MiB huge page")
+        #expect(EntryPool.segmentEntries * MemoryLayout<FastEntry>.stride + 8 <= EntryPool.segmentBytes,
+                "the NAT side table's address fits in the segment's tail")
         let t = makeFast()
         #expect(UInt(bitPattern: t.words) % 64 == 0, "buckets start on a cache line")
+        var c = ctx()
+        _ = t.handlePacket(out(tcpTuple(v4(10, 0, 0, 1), 1000, v4(10, 0, 0, 2), 80), .syn, seq: 1), clock: VirtualClock(0), &c)
+        let e = t.pool.entry(0)
+        let tcb = withUnsafeMutablePointer(to: &e.pointee.tcb) { UnsafeRawPointer($0) - UnsafeRawPointer(e) }
+        #expect(tcb == 56, "a lookup reads bytes 0–55 only")
     }
 
     /// A non-NAT connection takes one symmetric slot found from both
@@ -46,6 +54,31 @@ func udpTuple(_ i: Int) -> TupleID {
         let reply = nat.redirectedReply(to: v4(172, 16, 0, 1), port: 8080)
         #expect(t.lookup(reply, now: 0)?.1 == .reply)
         #expect(t.lookup(nat.reversed, now: 0) == nil, "a NAT connection is not found by its reversed original")
+        #expect(t._checkInvariants(uniqueIDs: nil).ok)
+    }
+
+    /// A NAT redirect address lives in its segment's side table, mapped by
+    /// the first NAT connection only; the reply it gives is the packet's.
+    @Test func natAddressesLiveInASideTableMappedOnDemand() {
+        let t = makeFast()
+        var c = ctx()
+        for i in 0..<100 {
+            _ = t.handlePacket(out(tcpTuple(v4(10, 0, 0, 1), UInt16(1000 + i), v4(10, 0, 0, 2), 80), .syn, seq: 1),
+                               clock: VirtualClock(0), &c)
+        }
+        let plain = t.inspect().mappedBytes
+        #expect(t.pool.natSides == 0)
+        for i in 0..<100 {
+            let id = tcpTuple(v4(10, 0, 1, 1), UInt16(1000 + i), v4(10, 0, 0, 2), 80)
+            _ = t.handlePacket(out(id, .syn, seq: 1, nat: (v4(172, 16, 0, UInt8(i)), UInt16(8000 + i))), clock: VirtualClock(0), &c)
+        }
+        #expect(t.pool.natSides == 1)
+        #expect(t.inspect().mappedBytes > plain)
+        for i in 0..<100 {
+            let id = tcpTuple(v4(10, 0, 1, 1), UInt16(1000 + i), v4(10, 0, 0, 2), 80)
+            let reply = id.redirectedReply(to: v4(172, 16, 0, UInt8(i)), port: UInt16(8000 + i))
+            #expect(t.lookup(reply, now: 0)?.0.reply == reply)
+        }
         #expect(t._checkInvariants(uniqueIDs: nil).ok)
     }
 

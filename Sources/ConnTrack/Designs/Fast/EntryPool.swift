@@ -5,18 +5,24 @@ import Darwin
 #endif
 import Sync
 
-/// The `fast` design's entries: 2 MiB segments of 16,384 entries each,
-/// allocated as the table grows and never moved or freed before the table,
-/// so an index stays valid for the table's lifetime and a new connection
-/// allocates nothing (its entry comes from the worker's cache).
+/// The `fast` design's entries: 2 MiB segments (one huge page, aligned to
+/// its size) of 21,845 96-byte entries each, allocated as the table grows
+/// and never moved or freed before the table, so an index stays valid for
+/// the table's lifetime and a new connection allocates nothing (its entry
+/// comes from the worker's cache). The 32 bytes left at a segment's end
+/// hold the address of its NAT side table: 16 bytes per entry for the
+/// redirect address, mapped the first time one of the segment's entries
+/// takes a NAT connection, so a table without NAT maps none.
 ///
 /// Lock order: the pool lock is a leaf (rank: entry pool); it is taken
 /// with no other lock held, once per cache refill or reclaimed batch.
 final class EntryPool: @unchecked Sendable {
-    static let segmentShift = 14
-    static let segmentEntries = 1 << segmentShift
+    static let segmentBytes = 2 << 20
+    static let segmentEntries = segmentBytes / MemoryLayout<FastEntry>.stride
     static let maxSegments = 1 << 16
-    static let segmentBytes = segmentEntries * MemoryLayout<FastEntry>.stride
+    /// Where in a segment the address of its NAT side table is kept.
+    static let natSideOffset = segmentBytes - 8
+    static let natSideBytes = segmentEntries * MemoryLayout<IPAddress>.stride
 
     /// Segment directory: entry i lives in segment i >> 14. Each pointer is
     /// written once, under `mutex`, before any index in its segment is
@@ -29,6 +35,8 @@ final class EntryPool: @unchecked Sendable {
     var fresh: UInt32 = 0
     /// protected by mutex: reclaimed indexes ready for reuse
     var freeList: [UInt32] = []
+    /// protected by mutex: NAT side tables mapped
+    var natSides = 0
     /// immutable: segments are advised onto transparent huge pages
     let hugePages: Bool
 
@@ -43,6 +51,9 @@ final class EntryPool: @unchecked Sendable {
             guard let seg = segments[s] else { break }
             // `grow` initialises whole segments.
             seg.deinitialize(count: Self.segmentEntries)
+            if let side = Self.natSide(UnsafeMutableRawPointer(seg)) {
+                precondition(munmap(UnsafeMutableRawPointer(side), Self.natSideBytes) == 0, "munmap of a NAT side table failed: errno \(errno)")
+            }
             let rc = munmap(UnsafeMutableRawPointer(seg), Self.segmentBytes)
             precondition(rc == 0, "munmap of an entry segment failed: errno \(errno)")
         }
@@ -52,7 +63,48 @@ final class EntryPool: @unchecked Sendable {
     /// The entry at `i`. Preconditions: `i` was handed out.
     @inline(__always)
     func entry(_ i: UInt32) -> UnsafeMutablePointer<FastEntry> {
-        segments[Int(i &>> UInt32(Self.segmentShift))].unsafelyUnwrapped + Int(i & UInt32(Self.segmentEntries - 1))
+        let (s, k) = i.quotientAndRemainder(dividingBy: UInt32(Self.segmentEntries))
+        return segments[Int(s)].unsafelyUnwrapped + Int(k)
+    }
+
+    /// The address of a segment's NAT side table (nil: none yet), kept in
+    /// the segment's tail. Written once, under the pool lock, before an
+    /// entry that uses it is published.
+    @inline(__always)
+    static func natSide(_ segment: UnsafeMutableRawPointer) -> UnsafeMutablePointer<IPAddress>? {
+        segment.load(fromByteOffset: natSideOffset, as: UnsafeMutablePointer<IPAddress>?.self)
+    }
+
+    /// Where entry e's NAT redirect address is kept. Preconditions: its
+    /// segment has a side table (`prepareNAT`).
+    @inline(__always)
+    static func natAddress(of e: UnsafeMutablePointer<FastEntry>) -> UnsafeMutablePointer<IPAddress> {
+        let a = UInt(bitPattern: e)
+        let base = a & ~UInt(segmentBytes - 1)
+        let k = Int((a - base) / UInt(MemoryLayout<FastEntry>.stride))
+        return natSide(UnsafeMutableRawPointer(bitPattern: base)!).unsafelyUnwrapped + k
+    }
+
+    /// Makes sure entry i's segment has a NAT side table (mapped the first
+    /// time, under the pool lock). Preconditions: `i` was handed out; no
+    /// lock is held but leaves.
+    @inline(__always)
+    func prepareNAT(_ i: UInt32, _ ctx: inout WorkerContext) {
+        let seg = UnsafeMutableRawPointer(segments[Int(i / UInt32(Self.segmentEntries))].unsafelyUnwrapped)
+        if Self.natSide(seg) != nil { return }
+        mapNATSide(seg, &ctx)
+    }
+
+    @inline(never)
+    private func mapNATSide(_ seg: UnsafeMutableRawPointer, _ ctx: inout WorkerContext) {
+        mutex.lock(&ctx.locks, rank: .entryPool)
+        defer { mutex.unlock(&ctx.locks, rank: .entryPool) }
+        if Self.natSide(seg) != nil { return }
+        let raw = mmap(nil, Self.natSideBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        precondition(raw != MAP_FAILED && raw != nil, "mmap of a NAT side table failed: errno \(errno)")
+        seg.storeBytes(of: raw!.bindMemory(to: IPAddress.self, capacity: Self.segmentEntries), toByteOffset: Self.natSideOffset,
+                       as: UnsafeMutablePointer<IPAddress>?.self)
+        natSides += 1
     }
 
     /// A free entry index, from the worker's cache (refilled under the pool
@@ -100,7 +152,7 @@ final class EntryPool: @unchecked Sendable {
     /// Preconditions: the pool lock is held.
     private func grow(to n: Int) {
         precondition(n <= Self.maxSegments * Self.segmentEntries, "the entry pool is full (\(n) entries)")
-        var s = (n - 1) >> Self.segmentShift
+        var s = (n - 1) / Self.segmentEntries
         while s >= 0 && segments[s] == nil { s -= 1 }
         var next = s + 1
         while next * Self.segmentEntries < n {
@@ -110,6 +162,7 @@ final class EntryPool: @unchecked Sendable {
             if hugePages { _ = madvise(raw, Self.segmentBytes, Int32(MADV_HUGEPAGE)) }
             let seg = raw.bindMemory(to: FastEntry.self, capacity: Self.segmentEntries)
             for k in 0..<Self.segmentEntries { (seg + k).initialize(to: FastEntry()) }
+            raw.storeBytes(of: nil, toByteOffset: Self.natSideOffset, as: UnsafeMutablePointer<IPAddress>?.self)
             segments[next] = seg
             next += 1
         }
@@ -155,6 +208,7 @@ final class EntryPool: @unchecked Sendable {
         defer { mutex.unlock() }
         var s = 0
         while s < Self.maxSegments && segments[s] != nil { s += 1 }
-        return s * Self.segmentBytes
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        return s * Self.segmentBytes + natSides * ((Self.natSideBytes + page - 1) / page * page)
     }
 }

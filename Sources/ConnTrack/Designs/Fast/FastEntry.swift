@@ -1,18 +1,19 @@
 import struct Synchronization.Atomic
 
-/// One connection of the `fast` design: 128 bytes, two cache lines, in a
-/// preallocated pool and addressed by a 32-bit index.
+/// One connection of the `fast` design: 96 bytes in a preallocated pool,
+/// addressed by a 32-bit index.
 ///
-/// Line 0 holds what a lookup reads (the original tuple, compared against
-/// the packet) and what every packet writes (`lastUsed`); line 1 holds the
-/// NAT redirect and the TCP tracker. The entry never moves while it is
-/// published, and it is reused only after every worker has passed a
-/// quiescent point since its removal, so a reader that found its index in
-/// a slot may read its tuple without a lock.
+/// The first 56 bytes hold what a lookup reads (the original tuple,
+/// compared against the packet, the flags and `lastUsed`, written by every
+/// packet), the last 36 the TCP tracker. A NAT connection's redirect
+/// address sits out of line, in its segment's NAT side table
+/// (`EntryPool.natAddress`), so connections without NAT do not pay for it.
+/// The entry never moves while it is published, and it is reused only
+/// after every worker has passed a quiescent point since its removal, so a
+/// reader that found its index in a slot may read its tuple without a lock.
 struct FastEntry: ~Copyable {
-    // Layout (128 bytes): original 0–37, natPort 38, lastUsed 40, lock 48,
-    // flags 52, natAddr 56–71, tcb 72–120. A non-NAT lookup reads line 0
-    // only.
+    // Layout (96 bytes): original 0–37, natPort 38, lastUsed 40, lock 48,
+    // flags 52, tcb 56–91.
     /// Immutable while the entry is published: the tuple as first seen.
     var original: TupleID
     /// Immutable while published: the redirect port (fills the tuple's tail).
@@ -29,8 +30,6 @@ struct FastEntry: ~Copyable {
     /// lock). Written under `lock` (tracker bits) or a stripe lock
     /// (published); read without a lock.
     let flags: Atomic<UInt32>
-    /// Immutable while published: the redirect target a NAT reply comes from.
-    var natAddr: IPAddress
     /// protected by lock
     var tcb: TCB
 
@@ -38,7 +37,7 @@ struct FastEntry: ~Copyable {
         original = TupleID(srcAddr: IPAddress(hi: 0, lo: 0), srcPort: 0, dstAddr: IPAddress(hi: 0, lo: 0), dstPort: 0,
                            transProto: .tcp, netProto: .ipv4)
         lastUsed = Atomic(0); lock = Atomic(0); flags = Atomic(0)
-        natAddr = IPAddress(hi: 0, lo: 0); natPort = 0; tcb = TCB()
+        natPort = 0; tcb = TCB()
     }
 
     /// Bits of `flags`.
@@ -90,10 +89,15 @@ extension UnsafeMutablePointer where Pointee == FastEntry {
         return u
     }
 
+    /// Immutable while published: the redirect target a NAT reply comes
+    /// from (in the segment's NAT side table). Preconditions: the NAT flag
+    /// is set.
+    @inline(__always) var natAddr: IPAddress { EntryPool.natAddress(of: self).pointee }
+
     /// The reply tuple (derived: the reversed original, or the redirect).
     @inline(__always) var reply: TupleID {
         pointee.flags.load(ordering: .relaxed) & FastEntry.Flags.nat != 0
-            ? pointee.original.redirectedReply(to: pointee.natAddr, port: pointee.natPort)
+            ? pointee.original.redirectedReply(to: natAddr, port: pointee.natPort)
             : pointee.original.reversed
     }
 

@@ -37,7 +37,11 @@ extension FastTable {
         for k in 1...Self.slotsPerBucket {
             let s = word(b, k).pointee.load(ordering: .relaxed)
             if s != 0 && s &>> 48 == tag {
-                ct_prefetch_write(UnsafeRawPointer(pool.entry(Self.entryIndex(s))))
+                // A lookup reads bytes 0–55 (tuple, lastUsed, flags): every
+                // other entry spans two cache lines.
+                let e = UnsafeRawPointer(pool.entry(Self.entryIndex(s)))
+                ct_prefetch_write(e)
+                ct_prefetch_write(e + 55)
                 return
             }
         }

@@ -29,7 +29,10 @@ extension FastTable {
             let layout: SlotLayout = r.reply == r.original.reversed ? .symmetric : (r.reply == r.original ? .single : .pair)
             e.pointee.original = r.original
             // The redirect target is the reply's source.
-            e.pointee.natAddr = r.nat ? r.reply.srcAddr : IPAddress(hi: 0, lo: 0)
+            if r.nat {
+                pool.prepareNAT(i, &ctx)
+                EntryPool.natAddress(of: e).pointee = r.reply.srcAddr
+            }
             e.pointee.natPort = r.nat ? r.reply.srcPort : 0
             e.pointee.tcb = r.tcb
             e.pointee.lastUsed.store(r.lastUsed, ordering: .relaxed)

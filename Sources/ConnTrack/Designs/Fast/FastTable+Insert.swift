@@ -185,7 +185,10 @@ extension FastTable {
         let i = pool.take(generation, &ctx)
         let e = pool.entry(i)
         e.pointee.original = p.id
-        e.pointee.natAddr = p.natAddr
+        if p.nat {
+            pool.prepareNAT(i, &ctx)
+            EntryPool.natAddress(of: e).pointee = p.natAddr
+        }
         e.pointee.natPort = p.natPort
         e.pointee.tcb = TCB()
         e.pointee.lastUsed.store(now, ordering: .relaxed)

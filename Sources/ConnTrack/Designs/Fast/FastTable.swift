@@ -17,7 +17,7 @@ import struct Synchronization.Atomic
 ///   directions; a NAT connection takes two. A tuple lives in its home
 ///   bucket or the overflow chain behind it and never moves, so where a
 ///   tuple sits depends only on the set of tuples.
-/// - **Entries:** 128 bytes in a pool of 2 MiB segments, by index, handed
+/// - **Entries:** 96 bytes in a pool of 2 MiB segments, by index, handed
 ///   out through per-worker caches: no allocation per connection, no
 ///   reference counting.
 /// - **Lookups take no lock.** A reader loads the home bucket's version
@@ -42,7 +42,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     public static let traits: DesignTraits = {
         var t = DesignTraits(
             name: "fast",
-            summary: "a modern table: lock-free lookups over 64-byte tagged buckets (seqlock), striped writer locks, pooled 128-byte entries, batched prefetching lookups, sweep off the packet path",
+            summary: "a modern table: lock-free lookups over 64-byte tagged buckets (seqlock), striped writer locks, pooled 96-byte entries, batched prefetching lookups, sweep off the packet path",
             hasHashSeed: true, slotName: "slice", sizedByBuckets: false, variants: [], defaultVariant: nil,
             faults: [.descendingLockOrder, .skipEntryLock], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [])
         t.batchedLookups = true
@@ -131,7 +131,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         seed = config.hashSeed ?? UInt32.random(in: .min ... .max)
         var keys = SplitMix64(seed: UInt64(seed) &+ 0x5851_F42D_4C95_7F2D)
         k0 = keys.next(); k1 = keys.next(); k2 = keys.next(); k3 = keys.next()
-        assert(MemoryLayout<FastEntry>.stride == 128, "a pool entry is two cache lines")
+        assert(MemoryLayout<FastEntry>.stride == 96, "a pool entry is 96 bytes")
         (homeBuckets, overflowCapacity) = Self.size(config)
         mask = UInt64(homeBuckets - 1)
         // Anonymous memory reads as zero (every word an empty slot or an
