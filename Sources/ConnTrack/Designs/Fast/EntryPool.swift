@@ -6,11 +6,12 @@ import Darwin
 import Sync
 
 /// The `fast` design's entries: 2 MiB segments (one huge page, aligned to
-/// its size) of 21,845 96-byte entries each, allocated as the table grows
+/// its size) of 21,845 96-byte slots each (29,127 72-byte compact ones),
+/// allocated as the table grows
 /// and never moved or freed before the table, so an index stays valid for
 /// the table's lifetime and a new connection allocates nothing (its entry
 /// comes from the worker's cache). The 32 bytes left at a segment's end
-/// hold the address of its NAT side table: 16 bytes per entry for the
+/// (8 of a compact one) hold the address of its NAT side table: 16 bytes per entry for the
 /// redirect address, mapped the first time one of the segment's entries
 /// takes a NAT connection, so a table without NAT maps none.
 ///
@@ -18,17 +19,28 @@ import Sync
 /// with no other lock held, once per cache refill or reclaimed batch.
 final class EntryPool: @unchecked Sendable {
     static let segmentBytes = 2 << 20
-    static let segmentEntries = segmentBytes / MemoryLayout<FastEntry>.stride
     static let maxSegments = 1 << 16
     /// Where in a segment the address of its NAT side table is kept.
     static let natSideOffset = segmentBytes - 8
-    static let natSideBytes = segmentEntries * MemoryLayout<IPAddress>.stride
+
+    /// immutable: the slots' tuple area
+    let layout: EntryLayout
+    /// immutable: bytes of a slot, and of its tuple area
+    let stride: Int, tupleBytes: Int
+    /// immutable: slots per segment
+    let segmentEntries: Int
+    /// immutable: ⌈2^64 / segmentEntries⌉, so that a division of a 32-bit
+    /// index by `segmentEntries` is one multiplication (exact for every
+    /// 32-bit index)
+    let divisor: UInt64
+    /// immutable: bytes of a NAT side table
+    let natSideBytes: Int
 
     /// Segment directory: entry i lives in segment i >> 14. Each pointer is
     /// written once, under `mutex`, before any index in its segment is
     /// handed out; readers reach an index only through a slot published
     /// after that, so they read the pointer without a lock.
-    let segments: UnsafeMutablePointer<UnsafeMutablePointer<FastEntry>?>
+    let segments: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     /// The pool lock.
     let mutex = HeapMutex()
     /// protected by mutex: indexes below this have been handed out at least once
@@ -40,7 +52,13 @@ final class EntryPool: @unchecked Sendable {
     /// immutable: segments are advised onto transparent huge pages
     let hugePages: Bool
 
-    init(hugePages: Bool = true) {
+    init(layout: EntryLayout = .wide, hugePages: Bool = true) {
+        self.layout = layout
+        stride = layout.stride
+        tupleBytes = layout.tupleBytes
+        segmentEntries = (Self.segmentBytes - 8) / stride
+        divisor = UInt64.max / UInt64(segmentEntries) + 1
+        natSideBytes = segmentEntries * MemoryLayout<IPAddress>.stride
         self.hugePages = hugePages
         segments = .allocate(capacity: Self.maxSegments)
         segments.initialize(repeating: nil, count: Self.maxSegments)
@@ -50,9 +68,11 @@ final class EntryPool: @unchecked Sendable {
         for s in 0..<Self.maxSegments {
             guard let seg = segments[s] else { break }
             // `grow` initialises whole segments.
-            seg.deinitialize(count: Self.segmentEntries)
-            if let side = Self.natSide(UnsafeMutableRawPointer(seg)) {
-                precondition(munmap(UnsafeMutableRawPointer(side), Self.natSideBytes) == 0, "munmap of a NAT side table failed: errno \(errno)")
+            for k in 0..<segmentEntries {
+                (seg + k * stride + tupleBytes).assumingMemoryBound(to: FastEntry.self).deinitialize(count: 1)
+            }
+            if let side = Self.natSide(seg) {
+                precondition(munmap(UnsafeMutableRawPointer(side), natSideBytes) == 0, "munmap of a NAT side table failed: errno \(errno)")
             }
             let rc = munmap(UnsafeMutableRawPointer(seg), Self.segmentBytes)
             precondition(rc == 0, "munmap of an entry segment failed: errno \(errno)")
@@ -63,8 +83,9 @@ final class EntryPool: @unchecked Sendable {
     /// The entry at `i`. Preconditions: `i` was handed out.
     @inline(__always)
     func entry(_ i: UInt32) -> UnsafeMutablePointer<FastEntry> {
-        let (s, k) = i.quotientAndRemainder(dividingBy: UInt32(Self.segmentEntries))
-        return segments[Int(s)].unsafelyUnwrapped + Int(k)
+        let s = UInt32(truncatingIfNeeded: divisor.multipliedFullWidth(by: UInt64(i)).high)
+        let k = Int(i &- s &* UInt32(truncatingIfNeeded: segmentEntries))
+        return segments[Int(s)].unsafelyUnwrapped.advanced(by: k &* stride &+ tupleBytes).assumingMemoryBound(to: FastEntry.self)
     }
 
     /// The address of a segment's NAT side table (nil: none yet), kept in
@@ -81,7 +102,8 @@ final class EntryPool: @unchecked Sendable {
     static func natAddress(of e: UnsafeMutablePointer<FastEntry>) -> UnsafeMutablePointer<IPAddress> {
         let a = UInt(bitPattern: e)
         let base = a & ~UInt(segmentBytes - 1)
-        let k = Int((a - base) / UInt(MemoryLayout<FastEntry>.stride))
+        let l: EntryLayout = e.isCompact ? .compact : .wide
+        let k = Int((a - base - UInt(l.tupleBytes)) / UInt(l.stride))
         return natSide(UnsafeMutableRawPointer(bitPattern: base)!).unsafelyUnwrapped + k
     }
 
@@ -90,7 +112,7 @@ final class EntryPool: @unchecked Sendable {
     /// lock is held but leaves.
     @inline(__always)
     func prepareNAT(_ i: UInt32, _ ctx: inout WorkerContext) {
-        let seg = UnsafeMutableRawPointer(segments[Int(i / UInt32(Self.segmentEntries))].unsafelyUnwrapped)
+        let seg = segments[Int(i) / segmentEntries].unsafelyUnwrapped
         if Self.natSide(seg) != nil { return }
         mapNATSide(seg, &ctx)
     }
@@ -100,9 +122,9 @@ final class EntryPool: @unchecked Sendable {
         mutex.lock(&ctx.locks, rank: .entryPool)
         defer { mutex.unlock(&ctx.locks, rank: .entryPool) }
         if Self.natSide(seg) != nil { return }
-        let raw = mmap(nil, Self.natSideBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        let raw = mmap(nil, natSideBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         precondition(raw != MAP_FAILED && raw != nil, "mmap of a NAT side table failed: errno \(errno)")
-        seg.storeBytes(of: raw!.bindMemory(to: IPAddress.self, capacity: Self.segmentEntries), toByteOffset: Self.natSideOffset,
+        seg.storeBytes(of: raw!.bindMemory(to: IPAddress.self, capacity: segmentEntries), toByteOffset: Self.natSideOffset,
                        as: UnsafeMutablePointer<IPAddress>?.self)
         natSides += 1
     }
@@ -151,19 +173,20 @@ final class EntryPool: @unchecked Sendable {
     /// Makes sure entries 0..<n exist, initialising new segments.
     /// Preconditions: the pool lock is held.
     private func grow(to n: Int) {
-        precondition(n <= Self.maxSegments * Self.segmentEntries, "the entry pool is full (\(n) entries)")
-        var s = (n - 1) / Self.segmentEntries
+        precondition(n <= Self.maxSegments * segmentEntries, "the entry pool is full (\(n) entries)")
+        var s = (n - 1) / segmentEntries
         while s >= 0 && segments[s] == nil { s -= 1 }
         var next = s + 1
-        while next * Self.segmentEntries < n {
+        while next * segmentEntries < n {
             let raw = Self.mapAligned(Self.segmentBytes)
             // Huge pages: one TLB entry covers a whole segment. Advisory;
             // the kernel may decline, which changes nothing else.
             if hugePages { _ = madvise(raw, Self.segmentBytes, Int32(MADV_HUGEPAGE)) }
-            let seg = raw.bindMemory(to: FastEntry.self, capacity: Self.segmentEntries)
-            for k in 0..<Self.segmentEntries { (seg + k).initialize(to: FastEntry()) }
+            for k in 0..<segmentEntries {
+                (raw + k * stride + tupleBytes).bindMemory(to: FastEntry.self, capacity: 1).initialize(to: FastEntry())
+            }
             raw.storeBytes(of: nil, toByteOffset: Self.natSideOffset, as: UnsafeMutablePointer<IPAddress>?.self)
-            segments[next] = seg
+            segments[next] = raw
             next += 1
         }
     }
@@ -209,6 +232,6 @@ final class EntryPool: @unchecked Sendable {
         var s = 0
         while s < Self.maxSegments && segments[s] != nil { s += 1 }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        return s * Self.segmentBytes + natSides * ((Self.natSideBytes + page - 1) / page * page)
+        return s * Self.segmentBytes + natSides * ((natSideBytes + page - 1) / page * page)
     }
 }

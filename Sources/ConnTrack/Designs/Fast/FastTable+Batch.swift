@@ -37,11 +37,12 @@ extension FastTable {
         for k in 1...Self.slotsPerBucket {
             let s = word(b, k).pointee.load(ordering: .relaxed)
             if s != 0 && s &>> 48 == tag {
-                // A lookup reads bytes 0–55 (tuple, lastUsed, flags): every
-                // other entry spans two cache lines.
+                // A lookup reads the slot from its tuple to the flags
+                // (bytes 0–55 of a wide slot, 0–31 of a compact one), which
+                // may span two cache lines.
                 let e = UnsafeRawPointer(pool.entry(Self.entryIndex(s)))
-                ct_prefetch_write(e)
-                ct_prefetch_write(e + 55)
+                ct_prefetch_write(e - pool.tupleBytes)
+                ct_prefetch_write(e + 15)
                 return
             }
         }

@@ -12,10 +12,10 @@ extension FastTable {
     func match(_ e: UnsafeMutablePointer<FastEntry>, _ kind: SlotKind, _ id: TupleID) -> Direction? {
         switch kind {
         case .both:
-            if e.pointee.original == id { return .original }
-            return e.pointee.original.reversed == id ? .reply : nil
+            if e.original == id { return .original }
+            return e.original.reversed == id ? .reply : nil
         case .original:
-            return e.pointee.original == id ? .original : nil
+            return e.original == id ? .original : nil
         case .reply:
             return e.reply == id ? .reply : nil
         }
@@ -143,7 +143,7 @@ extension FastTable {
     func lockedRecord(_ e: UnsafeMutablePointer<FastEntry>, now: Int64, _ ctx: inout WorkerContext) -> ConnectionRecord {
         lockEntry(e, &ctx)
         defer { unlockEntry(e, &ctx) }
-        return ConnectionRecord(original: e.pointee.original, reply: e.reply, hook: e.hook,
+        return ConnectionRecord(original: e.original, reply: e.reply, hook: e.hook,
                                 nat: e.flagBits & FastEntry.Flags.nat != 0, tcb: e.pointee.tcb, udp: e.udpState,
                                 lastUsed: e.pointee.lastUsed.load(ordering: .relaxed), timeoutLeft: remaining(e, now: now))
     }

@@ -37,8 +37,8 @@ extension FastTable {
         var n = 0
         for b in range {
             forEachFirstSlot(home: b) { i in
-                // lastUsed and flags (bytes 40–55) share one cache line.
-                ct_prefetch_read(UnsafeRawPointer(pool.entry(i)) + 40)
+                // lastUsed and flags: the entry's first 16 bytes.
+                ct_prefetch_read(UnsafeRawPointer(pool.entry(i)))
                 batch[n] = i
                 n += 1
                 if n == 32 {
