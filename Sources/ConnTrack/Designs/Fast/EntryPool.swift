@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Sync
+import struct Synchronization.Atomic
 
 /// The `fast` design's entries: 2 MiB segments (one huge page, aligned to
 /// its size) of 21,845 96-byte slots each (29,127 72-byte compact ones),
@@ -93,7 +94,14 @@ final class EntryPool: @unchecked Sendable {
     /// entry that uses it is published.
     @inline(__always)
     static func natSide(_ segment: UnsafeMutableRawPointer) -> UnsafeMutablePointer<IPAddress>? {
-        segment.load(fromByteOffset: natSideOffset, as: UnsafeMutablePointer<IPAddress>?.self)
+        UnsafeMutablePointer(bitPattern: natSideWord(segment).pointee.load(ordering: .acquiring))
+    }
+
+    /// The segment's tail word holding its NAT side table's address
+    /// (atomic: a creator checks it without the pool lock).
+    @inline(__always)
+    static func natSideWord(_ segment: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Atomic<UInt>> {
+        (segment + natSideOffset).assumingMemoryBound(to: Atomic<UInt>.self)
     }
 
     /// Where entry e's NAT redirect address is kept. Preconditions: its
@@ -124,8 +132,8 @@ final class EntryPool: @unchecked Sendable {
         if Self.natSide(seg) != nil { return }
         let raw = mmap(nil, natSideBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         precondition(raw != MAP_FAILED && raw != nil, "mmap of a NAT side table failed: errno \(errno)")
-        seg.storeBytes(of: raw!.bindMemory(to: IPAddress.self, capacity: segmentEntries), toByteOffset: Self.natSideOffset,
-                       as: UnsafeMutablePointer<IPAddress>?.self)
+        _ = raw!.bindMemory(to: IPAddress.self, capacity: segmentEntries)
+        Self.natSideWord(seg).pointee.store(UInt(bitPattern: raw), ordering: .releasing)
         natSides += 1
     }
 
@@ -185,7 +193,7 @@ final class EntryPool: @unchecked Sendable {
             for k in 0..<segmentEntries {
                 (raw + k * stride + tupleBytes).bindMemory(to: FastEntry.self, capacity: 1).initialize(to: FastEntry())
             }
-            raw.storeBytes(of: nil, toByteOffset: Self.natSideOffset, as: UnsafeMutablePointer<IPAddress>?.self)
+            (raw + Self.natSideOffset).bindMemory(to: Atomic<UInt>.self, capacity: 1).initialize(to: Atomic(0))
             segments[next] = raw
             next += 1
         }
