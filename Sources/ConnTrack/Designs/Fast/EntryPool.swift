@@ -26,8 +26,8 @@ final class EntryPool: @unchecked Sendable {
 
     /// immutable: the slots' tuple area
     let layout: EntryLayout
-    /// immutable: bytes of a slot, and of its tuple area
-    let stride: Int, tupleBytes: Int
+    /// immutable: bytes of a slot, and where its entry (tracker) starts
+    let stride: Int, entryOffset: Int
     /// immutable: slots per segment
     let segmentEntries: Int
     /// immutable: ⌈2^64 / segmentEntries⌉, so that a division of a 32-bit
@@ -56,7 +56,7 @@ final class EntryPool: @unchecked Sendable {
     init(layout: EntryLayout = .wide, hugePages: Bool = true) {
         self.layout = layout
         stride = layout.stride
-        tupleBytes = layout.tupleBytes
+        entryOffset = layout.entryOffset
         segmentEntries = (Self.segmentBytes - 8) / stride
         divisor = UInt64.max / UInt64(segmentEntries) + 1
         natSideBytes = segmentEntries * MemoryLayout<IPAddress>.stride
@@ -70,7 +70,7 @@ final class EntryPool: @unchecked Sendable {
             guard let seg = segments[s] else { break }
             // `grow` initialises whole segments.
             for k in 0..<segmentEntries {
-                (seg + k * stride + tupleBytes).assumingMemoryBound(to: FastEntry.self).deinitialize(count: 1)
+                (seg + k * stride + entryOffset).assumingMemoryBound(to: FastEntry.self).deinitialize(count: 1)
             }
             if let side = Self.natSide(seg) {
                 precondition(munmap(UnsafeMutableRawPointer(side), natSideBytes) == 0, "munmap of a NAT side table failed: errno \(errno)")
@@ -86,7 +86,7 @@ final class EntryPool: @unchecked Sendable {
     func entry(_ i: UInt32) -> UnsafeMutablePointer<FastEntry> {
         let s = UInt32(truncatingIfNeeded: divisor.multipliedFullWidth(by: UInt64(i)).high)
         let k = Int(i &- s &* UInt32(truncatingIfNeeded: segmentEntries))
-        return segments[Int(s)].unsafelyUnwrapped.advanced(by: k &* stride &+ tupleBytes).assumingMemoryBound(to: FastEntry.self)
+        return segments[Int(s)].unsafelyUnwrapped.advanced(by: k &* stride &+ entryOffset).assumingMemoryBound(to: FastEntry.self)
     }
 
     /// The address of a segment's NAT side table (nil: none yet), kept in
@@ -111,7 +111,7 @@ final class EntryPool: @unchecked Sendable {
         let a = UInt(bitPattern: e)
         let base = a & ~UInt(segmentBytes - 1)
         let l: EntryLayout = e.isCompact ? .compact : .wide
-        let k = Int((a - base - UInt(l.tupleBytes)) / UInt(l.stride))
+        let k = Int((a - base - UInt(l.entryOffset)) / UInt(l.stride))
         return natSide(UnsafeMutableRawPointer(bitPattern: base)!).unsafelyUnwrapped + k
     }
 
@@ -191,7 +191,12 @@ final class EntryPool: @unchecked Sendable {
             // the kernel may decline, which changes nothing else.
             if hugePages { _ = madvise(raw, Self.segmentBytes, Int32(MADV_HUGEPAGE)) }
             for k in 0..<segmentEntries {
-                (raw + k * stride + tupleBytes).bindMemory(to: FastEntry.self, capacity: 1).initialize(to: FastEntry())
+                let slot = raw + k * stride
+                let words = slot + (entryOffset - 16)
+                words.bindMemory(to: Atomic<Int64>.self, capacity: 1).initialize(to: Atomic(0))
+                (words + 8).bindMemory(to: Atomic<UInt32>.self, capacity: 1).initialize(to: Atomic(0))
+                (words + 12).bindMemory(to: Atomic<UInt32>.self, capacity: 1).initialize(to: Atomic(0))
+                (slot + entryOffset).bindMemory(to: FastEntry.self, capacity: 1).initialize(to: FastEntry())
             }
             (raw + Self.natSideOffset).bindMemory(to: Atomic<UInt>.self, capacity: 1).initialize(to: Atomic(0))
             segments[next] = raw

@@ -1,9 +1,9 @@
 import struct Synchronization.Atomic
 
 /// One connection of the `fast` design: a slot in a preallocated pool,
-/// addressed by a 32-bit index. A slot is the connection's tuple area
-/// followed by this header; an entry pointer points at the header, so the
-/// tuple sits just before it (`EntryLayout`):
+/// addressed by a 32-bit index. A slot is the connection's tuple area, its
+/// three atomic words, then its tracker; an entry pointer points at the
+/// tracker, with the words and the tuple before it (`EntryLayout`):
 ///
 /// - wide (96 bytes, any tuple): original 0–37, natPort 38, lastUsed 40,
 ///   lock 48, flags 52, tcb 56–91;
@@ -11,32 +11,20 @@ import struct Synchronization.Atomic
 ///   transport 12, natPort 14, lastUsed 16, lock 24, flags 28, tcb 32–67.
 ///
 /// A lookup reads the tuple, `lastUsed` and the flags: the first 56 (wide)
-/// or 32 (compact) bytes of the slot. A NAT connection's redirect address
-/// sits out of line, in its segment's NAT side table
-/// (`EntryPool.natAddress`), so connections without NAT do not pay for it.
-/// The entry never moves while it is published, and it is reused only
-/// after every worker has passed a quiescent point since its removal, so a
-/// reader that found its index in a slot may read its tuple without a lock.
+/// or 32 (compact) bytes of the slot. The tracker is the struct's only
+/// stored property, so the address ThreadSanitizer keys a Swift access to
+/// the entry on is the tracker's, which only its lock's holder touches.
+/// A NAT connection's redirect address sits out of line, in its segment's
+/// NAT side table (`EntryPool.natAddress`), so connections without NAT do
+/// not pay for it. The entry never moves while it is published, and it is
+/// reused only after every worker has passed a quiescent point since its
+/// removal, so a reader that found its index in a slot may read its tuple
+/// without a lock.
 struct FastEntry: ~Copyable {
-    /// Nanoseconds on the table's clock of the last packet; written only
-    /// when it moves forward, so a flow whose packets share a (coarse or
-    /// window) time writes the line once.
-    let lastUsed: Atomic<Int64>
-    /// The entry lock: a spinlock (0 free, 1 held) guarding `tcb` and the
-    /// tracker bits of `flags`. Rank: connection.
-    let lock: Atomic<UInt32>
-    /// `FastEntry.Flags`: hook, UDP state, NAT, slot layout, published,
-    /// compact and the timeout class of the tracker state (so an expiry
-    /// check needs no lock). Written under `lock` (tracker bits) or a
-    /// stripe lock (published); read without a lock.
-    let flags: Atomic<UInt32>
-    /// protected by lock
+    /// protected by the entry lock (`lockWord`)
     var tcb: TCB
 
-    init() {
-        lastUsed = Atomic(0); lock = Atomic(0); flags = Atomic(0)
-        tcb = TCB()
-    }
+    init() { tcb = TCB() }
 
     /// Bits of `flags`.
     enum Flags {
@@ -67,10 +55,13 @@ enum EntryLayout {
     /// IPv4 tuples only (`--ipv4-only`): 16 bytes, a 72-byte slot.
     case compact
 
-    /// Bytes of the tuple area (the header follows, 8-byte aligned).
+    /// Bytes of the tuple area (the atomic words follow, 8-byte aligned).
     var tupleBytes: Int { self == .wide ? 40 : 16 }
-    /// Bytes of a slot (tuple area and header).
-    var stride: Int { tupleBytes + MemoryLayout<FastEntry>.stride }
+    /// Where the entry (its tracker) starts in the slot: after the tuple
+    /// area and the 16 bytes of `lastUsed`, lock and flags.
+    var entryOffset: Int { tupleBytes + 16 }
+    /// Bytes of a slot.
+    var stride: Int { (entryOffset + MemoryLayout<TCB>.size + 7) & ~7 }
 
     /// Whether a compact slot can hold `id` (an IPv4 tuple).
     @inline(__always)
@@ -92,13 +83,34 @@ enum SlotLayout: UInt32 {
 }
 
 extension UnsafeMutablePointer where Pointee == FastEntry {
-    @inline(__always) var isCompact: Bool { pointee.flags.load(ordering: .relaxed) & FastEntry.Flags.compact != 0 }
+    /// Nanoseconds on the table's clock of the last packet; written only
+    /// when it moves forward, so a flow whose packets share a (coarse or
+    /// window) time writes the line once.
+    @inline(__always) var lastUsedWord: UnsafeMutablePointer<Atomic<Int64>> {
+        (UnsafeMutableRawPointer(self) - 16).assumingMemoryBound(to: Atomic<Int64>.self)
+    }
+
+    /// The entry lock: a spinlock (0 free, 1 held) guarding `tcb` and the
+    /// tracker bits of the flags. Rank: connection.
+    @inline(__always) var lockWord: UnsafeMutablePointer<Atomic<UInt32>> {
+        (UnsafeMutableRawPointer(self) - 8).assumingMemoryBound(to: Atomic<UInt32>.self)
+    }
+
+    /// `FastEntry.Flags`: hook, UDP state, NAT, slot layout, published,
+    /// compact and the timeout class of the tracker state (so an expiry
+    /// check needs no lock). Written under the entry lock (tracker bits) or
+    /// a stripe lock (published); read without a lock.
+    @inline(__always) var flagsWord: UnsafeMutablePointer<Atomic<UInt32>> {
+        (UnsafeMutableRawPointer(self) - 4).assumingMemoryBound(to: Atomic<UInt32>.self)
+    }
+
+    @inline(__always) var isCompact: Bool { flagsWord.pointee.load(ordering: .relaxed) & FastEntry.Flags.compact != 0 }
 
     /// Immutable while the entry is published: the tuple as first seen.
     @inline(__always) var original: TupleID {
         let r = UnsafeRawPointer(self)
-        if !isCompact { return (r - 40).load(as: TupleID.self) }
-        let t = r - 16
+        if !isCompact { return (r - 56).load(as: TupleID.self) }
+        let t = r - 32
         return TupleID(srcAddr: IPAddress(v4: t.load(as: UInt32.self)), srcPort: t.load(fromByteOffset: 8, as: UInt16.self),
                        dstAddr: IPAddress(v4: t.load(fromByteOffset: 4, as: UInt32.self)),
                        dstPort: t.load(fromByteOffset: 10, as: UInt16.self),
@@ -111,9 +123,9 @@ extension UnsafeMutablePointer where Pointee == FastEntry {
     @inline(__always) func setOriginal(_ id: TupleID, _ layout: EntryLayout) {
         let r = UnsafeMutableRawPointer(self)
         switch layout {
-        case .wide: (r - 40).storeBytes(of: id, as: TupleID.self)
+        case .wide: (r - 56).storeBytes(of: id, as: TupleID.self)
         case .compact:
-            let t = r - 16
+            let t = r - 32
             t.storeBytes(of: id.srcAddr.v4, as: UInt32.self)
             t.storeBytes(of: id.dstAddr.v4, toByteOffset: 4, as: UInt32.self)
             t.storeBytes(of: id.srcPort, toByteOffset: 8, as: UInt16.self)
@@ -125,11 +137,11 @@ extension UnsafeMutablePointer where Pointee == FastEntry {
     /// Immutable while published: the redirect port (the tuple area's last
     /// two bytes in either layout).
     @inline(__always) var natPort: UInt16 {
-        get { (UnsafeRawPointer(self) - 2).load(as: UInt16.self) }
-        nonmutating set { (UnsafeMutableRawPointer(self) - 2).storeBytes(of: newValue, as: UInt16.self) }
+        get { (UnsafeRawPointer(self) - 18).load(as: UInt16.self) }
+        nonmutating set { (UnsafeMutableRawPointer(self) - 18).storeBytes(of: newValue, as: UInt16.self) }
     }
 
-    @inline(__always) var flagBits: UInt32 { pointee.flags.load(ordering: .acquiring) }
+    @inline(__always) var flagBits: UInt32 { flagsWord.pointee.load(ordering: .acquiring) }
 
     @inline(__always) var layout: SlotLayout {
         SlotLayout(rawValue: (flagBits >> FastEntry.Flags.layoutShift) & 3).unsafelyUnwrapped
@@ -154,7 +166,7 @@ extension UnsafeMutablePointer where Pointee == FastEntry {
 
     /// The reply tuple (derived: the reversed original, or the redirect).
     @inline(__always) var reply: TupleID {
-        pointee.flags.load(ordering: .relaxed) & FastEntry.Flags.nat != 0
+        flagsWord.pointee.load(ordering: .relaxed) & FastEntry.Flags.nat != 0
             ? original.redirectedReply(to: natAddr, port: natPort)
             : original.reversed
     }

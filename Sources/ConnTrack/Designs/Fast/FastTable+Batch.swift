@@ -41,8 +41,8 @@ extension FastTable {
                 // (bytes 0–55 of a wide slot, 0–31 of a compact one), which
                 // may span two cache lines.
                 let e = UnsafeRawPointer(pool.entry(Self.entryIndex(s)))
-                ct_prefetch_write(e - pool.tupleBytes)
-                ct_prefetch_write(e + 15)
+                ct_prefetch_write(e - pool.entryOffset)
+                ct_prefetch_write(e - 1)
                 return
             }
         }

@@ -35,7 +35,7 @@ extension FastTable {
             if r.udp.replied { f |= FastEntry.Flags.udpReplied }
             // The flags first: the tuple area and the NAT side table are
             // read by the layout they name.
-            e.pointee.flags.store(f | compactFlag, ordering: .relaxed)
+            e.flagsWord.pointee.store(f | compactFlag, ordering: .relaxed)
             e.setOriginal(r.original, pool.layout)
             // The redirect target is the reply's source.
             if r.nat {
@@ -44,7 +44,7 @@ extension FastTable {
             }
             e.natPort = r.nat ? r.reply.srcPort : 0
             e.pointee.tcb = r.tcb
-            e.pointee.lastUsed.store(r.lastUsed, ordering: .relaxed)
+            e.lastUsedWord.pointee.store(r.lastUsed, ordering: .relaxed)
             refreshTimeoutClass(e)
             let h1 = hash(r.original), h2 = layout == .pair ? hash(r.reply) : h1
             let held = lockStripes(home(h1), home(h2), &ctx)

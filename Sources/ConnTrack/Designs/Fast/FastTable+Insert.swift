@@ -103,7 +103,7 @@ extension FastTable {
             p2 = q
         }
         let e = pool.entry(i)
-        e.pointee.flags.bitwiseOr(FastEntry.Flags.published, ordering: .releasing)
+        e.flagsWord.pointee.bitwiseOr(FastEntry.Flags.published, ordering: .releasing)
         word(p1.0, p1.1).pointee.store(Self.slot(entry: i, kind: layout == .symmetric ? .both : .original, tag: Self.tag(h1)),
                                ordering: .releasing)
         if let p2 { word(p2.0, p2.1).pointee.store(Self.slot(entry: i, kind: .reply, tag: Self.tag(h2)), ordering: .releasing) }
@@ -150,7 +150,7 @@ extension FastTable {
             clearSlot(home: b1, entry: i, kind: .original)
             clearSlot(home: b2, entry: i, kind: .reply)
         }
-        e.pointee.flags.bitwiseAnd(~FastEntry.Flags.published, ordering: .releasing)
+        e.flagsWord.pointee.bitwiseAnd(~FastEntry.Flags.published, ordering: .releasing)
         endWrite(b1)
         if b2 != b1 { endWrite(b2) }
         ctx.stats.countRemoval(kind)
@@ -196,7 +196,7 @@ extension FastTable {
         let e = pool.entry(i)
         // The flags first: the tuple area and the NAT side table are read
         // by the layout they name.
-        e.pointee.flags.store((p.nat ? FastEntry.Flags.nat : 0) | layout.rawValue << FastEntry.Flags.layoutShift
+        e.flagsWord.pointee.store((p.nat ? FastEntry.Flags.nat : 0) | layout.rawValue << FastEntry.Flags.layoutShift
                               | UInt32(p.hook.rawValue) | compactFlag, ordering: .relaxed)
         e.setOriginal(p.id, pool.layout)
         if p.nat {
@@ -205,7 +205,7 @@ extension FastTable {
         }
         e.natPort = p.natPort
         e.pointee.tcb = TCB()
-        e.pointee.lastUsed.store(now, ordering: .relaxed)
+        e.lastUsedWord.pointee.store(now, ordering: .relaxed)
         var seen = seen
         while true {
             // The injected descending-lock-order fault reverses this insert's order.

@@ -137,7 +137,8 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         seed = config.hashSeed ?? UInt32.random(in: .min ... .max)
         var keys = SplitMix64(seed: UInt64(seed) &+ 0x5851_F42D_4C95_7F2D)
         k0 = keys.next(); k1 = keys.next(); k2 = keys.next(); k3 = keys.next()
-        assert(EntryLayout.wide.stride == 96 && EntryLayout.compact.stride == 72, "a slot is 96 (compact: 72) bytes")
+        assert(EntryLayout.wide.stride == 96 && EntryLayout.compact.stride == 72 && MemoryLayout<FastEntry>.size == 36,
+               "a slot is 96 (compact: 72) bytes")
         ipv4Only = config.ipv4Only
         compactFlag = config.ipv4Only ? FastEntry.Flags.compact : 0
         (homeBuckets, overflowCapacity) = Self.size(config)
@@ -201,8 +202,8 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     /// `lastUsed` and timeout class: no lock.
     @inline(__always)
     func remaining(_ e: UnsafeMutablePointer<FastEntry>, now: Int64) -> Int64 {
-        let c = Int((e.pointee.flags.load(ordering: .relaxed) & FastEntry.Flags.timeoutMask) &>> FastEntry.Flags.timeoutShift)
-        return e.pointee.lastUsed.load(ordering: .relaxed) &+ timeoutValues[c] &- now
+        let c = Int((e.flagsWord.pointee.load(ordering: .relaxed) & FastEntry.Flags.timeoutMask) &>> FastEntry.Flags.timeoutShift)
+        return e.lastUsedWord.pointee.load(ordering: .relaxed) &+ timeoutValues[c] &- now
     }
 
     /// Sets entry e's timeout class from its tracker state (`fixed`'s
@@ -213,9 +214,9 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         var c: UInt32 = 0
         while c < UInt32(timeoutCount) && timeoutValues[Int(c)] != t { c += 1 }
         precondition(c < UInt32(timeoutCount), "timeout \(t) is not one of the table's")
-        let f = e.pointee.flags.load(ordering: .relaxed)
+        let f = e.flagsWord.pointee.load(ordering: .relaxed)
         let g = (f & ~FastEntry.Flags.timeoutMask) | c << FastEntry.Flags.timeoutShift
-        if g != f { e.pointee.flags.store(g, ordering: .releasing) }
+        if g != f { e.flagsWord.pointee.store(g, ordering: .releasing) }
     }
 
     deinit {
