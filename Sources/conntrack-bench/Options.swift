@@ -38,6 +38,8 @@ struct TableOptions: ParsableArguments {
     var capacity: Int?
     @Option(help: "Design fast: packets hashed and prefetched together (1...64; default 16; 1 looks each packet up alone).")
     var lookupBatch: Int?
+    @Flag(help: "Design fast: store IPv4 tuples only, in 72-byte entries and a denser index; an IPv6 packet is not tracked and is counted in drop.")
+    var ipv4Only = false
     @Option(name: .customLong("inject"), help: "Inject a fault (repeatable): \(Fault.allCases.map(\.rawValue).joined(separator: ", ")).")
     var faults: [Fault] = []
 
@@ -56,6 +58,7 @@ struct TableOptions: ParsableArguments {
                             timeouts: t, maxConnections: maxConnections)
         c.expectedConnections = capacity
         c.lookupBatch = lookupBatch
+        c.ipv4Only = ipv4Only
         return c
     }
 }

@@ -23,11 +23,20 @@ func udpTuple(_ i: Int) -> TupleID {
 }
 
 @Suite struct FastTableTests {
-    @Test func anEntryIsTwoCacheLinesAndABucketOne() {
-        #expect(MemoryLayout<FastEntry>.stride == 128)
+    @Test func anEntryIs96BytesAndABucketOneCacheLine() {
+        #expect(EntryLayout.wide.stride == 96 && EntryLayout.compact.stride == 72)
+        #expect(MemoryLayout<TCB>.size == 36, "the tracker's flags share one byte")
         #expect(EntryPool.segmentBytes == 2 << 20, "a segment is one 2 MiB huge page")
         let t = makeFast()
         #expect(UInt(bitPattern: t.words) % 64 == 0, "buckets start on a cache line")
+        #expect(t.pool.segmentEntries * t.pool.stride + 8 <= EntryPool.segmentBytes,
+                "the NAT side table's address fits in the segment's tail")
+        #expect(t.pool.stride == 96 && t.pool.segmentEntries == 21_845)
+        var c = ctx()
+        _ = t.handlePacket(out(tcpTuple(v4(10, 0, 0, 1), 1000, v4(10, 0, 0, 2), 80), .syn, seq: 1), clock: VirtualClock(0), &c)
+        let e = t.pool.entry(0)
+        #expect(t.pool.entryOffset == 56 && UnsafeRawPointer(e.lastUsedWord) - UnsafeRawPointer(e) == -16,
+                "a lookup reads bytes 0–55 of the slot only")
     }
 
     /// A non-NAT connection takes one symmetric slot found from both
@@ -47,6 +56,81 @@ func udpTuple(_ i: Int) -> TupleID {
         #expect(t.lookup(reply, now: 0)?.1 == .reply)
         #expect(t.lookup(nat.reversed, now: 0) == nil, "a NAT connection is not found by its reversed original")
         #expect(t._checkInvariants(uniqueIDs: nil).ok)
+    }
+
+    /// A NAT redirect address lives in its segment's side table, mapped by
+    /// the first NAT connection only; the reply it gives is the packet's.
+    @Test func natAddressesLiveInASideTableMappedOnDemand() {
+        let t = makeFast()
+        var c = ctx()
+        for i in 0..<100 {
+            _ = t.handlePacket(out(tcpTuple(v4(10, 0, 0, 1), UInt16(1000 + i), v4(10, 0, 0, 2), 80), .syn, seq: 1),
+                               clock: VirtualClock(0), &c)
+        }
+        let plain = t.inspect().mappedBytes
+        #expect(t.pool.natSides == 0)
+        for i in 0..<100 {
+            let id = tcpTuple(v4(10, 0, 1, 1), UInt16(1000 + i), v4(10, 0, 0, 2), 80)
+            _ = t.handlePacket(out(id, .syn, seq: 1, nat: (v4(172, 16, 0, UInt8(i)), UInt16(8000 + i))), clock: VirtualClock(0), &c)
+        }
+        #expect(t.pool.natSides == 1)
+        #expect(t.inspect().mappedBytes > plain)
+        for i in 0..<100 {
+            let id = tcpTuple(v4(10, 0, 1, 1), UInt16(1000 + i), v4(10, 0, 0, 2), 80)
+            let reply = id.redirectedReply(to: v4(172, 16, 0, UInt8(i)), port: UInt16(8000 + i))
+            #expect(t.lookup(reply, now: 0)?.0.reply == reply)
+        }
+        #expect(t._checkInvariants(uniqueIDs: nil).ok)
+    }
+
+    /// `--ipv4-only`: 72-byte compact slots that give back every IPv4
+    /// tuple (NAT included), IPv6 packets counted as drops, an export that
+    /// imports into another compact table as the same connections, and a
+    /// refusal by every other design.
+    @Test func ipv4OnlyKeepsIPv4TuplesCompactAndDropsIPv6() throws {
+        var cfg = TableConfig(buckets: 64, hashSeed: 0xFA57)
+        cfg.expectedConnections = 4096
+        cfg.ipv4Only = true
+        let t = FastTable(cfg)
+        #expect(t.pool.stride == 72 && t.pool.segmentEntries == 29_127)
+        var c = ctx()
+        var ids: [TupleID] = []
+        for i in 0..<3000 {
+            let id = TupleID(srcAddr: v4(10, UInt8(i % 7), UInt8(i >> 8), UInt8(truncatingIfNeeded: i)), srcPort: UInt16(1024 + i),
+                             dstAddr: v4(192, 168, 0, 1), dstPort: 443, transProto: i % 3 == 0 ? .udp : .tcp, netProto: .ipv4)
+            ids.append(id)
+            let p = id.transProto == .udp
+                ? Packet(id: id, hook: .output, nat: i % 5 == 0 ? (v4(172, 16, 0, 9), 9000) : nil)
+                : out(id, .syn, seq: UInt32(i), nat: i % 5 == 0 ? (v4(172, 16, 0, 9), 9000) : nil)
+            _ = t.handlePacket(p, clock: VirtualClock(0), &c)
+        }
+        #expect(c.stats.created == 3000 && c.stats.drop == 0)
+        for (i, id) in ids.enumerated() {
+            let r = try #require(t.lookup(id, now: 0))
+            #expect(r.0.original == id && r.1 == .original)
+            if i % 5 == 0 { #expect(r.0.reply == id.redirectedReply(to: v4(172, 16, 0, 9), port: 9000)) }
+        }
+        let six = TupleID(srcAddr: IPAddress(hi: 0x2001_0db8_0000_0000, lo: 1), srcPort: 1000,
+                          dstAddr: IPAddress(hi: 0x2001_0db8_0000_0000, lo: 2), dstPort: 80, transProto: .tcp, netProto: .ipv6)
+        #expect(t.handlePacket(out(six, .syn, seq: 1), clock: VirtualClock(0), &c) == .notTracked)
+        #expect(c.stats.drop == 1 && c.stats.created == 3000)
+        #expect(t._checkInvariants(uniqueIDs: true).ok)
+
+        var records: [ConnectionRecord] = []
+        t.forEachConnection(now: 0) { records.append($0) }
+        let u = FastTable(cfg)
+        var c2 = ctx()
+        try u.importConnections(records, &c2)
+        var again: [ConnectionRecord] = []
+        u.forEachConnection(now: 0) { again.append($0) }
+        #expect(again == records)
+        let v = FastTable(cfg)
+        #expect(throws: ImportError.self) {
+            try v.importConnections([ConnectionRecord(original: six, reply: six.reversed, hook: .output, nat: false, tcb: TCB(),
+                                                      udp: UDPState(), lastUsed: 0, timeoutLeft: 0)], &c2)
+        }
+        #expect(throws: ConfigError.self) { try cfg.validate(for: BucketTable.traits) }
+        #expect(throws: Never.self) { try cfg.validate(for: FastTable.traits) }
     }
 
     /// A lookup that meets an odd version (a writer in the bucket) waits

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import ConnTrack
 
@@ -113,5 +114,28 @@ import Testing
         #expect(s.acceptable(95, 10) && !s.acceptable(90, 10))   // must reach past una
         s.end = 100                                              // zero window
         #expect(s.acceptable(100, 0) && !s.acceptable(100, 1) && !s.acceptable(101, 0))
+    }
+
+    /// The packed block (both streams' flags in one byte) reads back every
+    /// field it was given, stream by stream, and codes as the unpacked one.
+    @Test func thePackedBlockKeepsEachStreamsFlags() throws {
+        for bits in 0..<16 {
+            var i = TCPStream(), o = TCPStream()
+            i.una = 1; i.nxt = 2; i.end = 3; i.fin = 4
+            o.una = 5; o.nxt = 6; o.end = 7; o.fin = 8
+            i.finSeen = bits & 1 != 0; i.rstSeen = bits & 2 != 0
+            o.finSeen = bits & 4 != 0; o.rstSeen = bits & 8 != 0
+            var t = TCB(state: .alive, phase: .established, firstFin: .inbound, inbound: i, outbound: o)
+            #expect(t.inbound == i && t.outbound == o)
+            #expect(t.isEmpty == false)
+            let coded = try JSONEncoder().encode(t)
+            #expect(try JSONDecoder().decode(TCB.self, from: coded) == t)
+            let keys = try #require(JSONSerialization.jsonObject(with: coded) as? [String: Any]).keys.sorted()
+            #expect(keys == ["firstFin", "inbound", "outbound", "phase", "state"])
+            t.inbound = TCPStream()
+            #expect(t.inbound == TCPStream() && t.outbound == o, "setting one stream leaves the other's flags")
+        }
+        #expect(MemoryLayout<TCB>.size == 36)
+        #expect(TCB().isEmpty)
     }
 }

@@ -271,21 +271,25 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // `fast`'s memory per connection at a million connections: pool
-    // segments (allocator) plus the index buckets in use (mapped), over
-    // connections (results/fast-design.md).
-    Benchmark("memory.fast.per-connection-at-1m",
-              configuration: .init(metrics: [.mallocBytesCount], warmupIterations: 0, maxIterations: 1)) { b in
-        var c = TableConfig(buckets: 16384, hashSeed: 1)
-        c.expectedConnections = 1 << 20
-        let t = FastTable(c)
-        var ctx = WorkerContext(name: "bench", checkLockOrder: false)
-        for i in 0..<(1 << 20) { _ = t.handlePacket(syn(wideTuple(i)), clock: VirtualClock(0), &ctx) }
-        let f = t.layoutFigures
-        let mapped = t.inspect().mappedBytes
-        let index = mapped - f.entryBytes
-        let n = t.inspect().connections
-        let line = "memory.fast.per-connection-at-1m: \(n) connections, entries \(f.entryBytes) B, index in use \(index) B (\(f.homeBuckets) home + \(f.overflowUsed) overflow buckets): \(mapped / n) B per connection (entry \(f.entryBytes / n) B, index \(index / n) B)\n"
-        _ = line.withCString { write(2, $0, strlen($0)) }
+    // segments plus the index buckets in use (both mapped), over
+    // connections (results/replay-and-scaling.md#memory-per-connection);
+    // with and without --ipv4-only.
+    for ipv4Only in [false, true] {
+        let name = ipv4Only ? "memory.fast.ipv4-only.per-connection-at-1m" : "memory.fast.per-connection-at-1m"
+        Benchmark(name, configuration: .init(metrics: [.mallocBytesCount], warmupIterations: 0, maxIterations: 1)) { b in
+            var c = TableConfig(buckets: 16384, hashSeed: 1)
+            c.expectedConnections = 1 << 20
+            c.ipv4Only = ipv4Only
+            let t = FastTable(c)
+            var ctx = WorkerContext(name: "bench", checkLockOrder: false)
+            for i in 0..<(1 << 20) { _ = t.handlePacket(syn(wideTuple(i)), clock: VirtualClock(0), &ctx) }
+            let f = t.layoutFigures
+            let mapped = t.inspect().mappedBytes
+            let index = mapped - f.entryBytes
+            let n = t.inspect().connections
+            let line = "\(name): \(n) connections, entries \(f.entryBytes) B, index in use \(index) B (\(f.homeBuckets) home + \(f.overflowUsed) overflow buckets): \(mapped / n) B per connection (entry \(f.entryBytes / n) B, index \(index / n) B)\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        }
     }
 
     // Memory per connection: bytes allocated to insert 1000 connections.

@@ -39,6 +39,9 @@ public struct DesignTraits: Sendable {
     /// The design sizes its own index from the expected connections
     /// (`--capacity`), not from `--buckets`.
     public var sizedByCapacity = false
+    /// The design has a compact layout for IPv4 tuples (`--ipv4-only`
+    /// applies).
+    public var ipv4OnlyLayout = false
     /// The settings `sweep` can vary for this design (its reaper policy's
     /// come from `ReaperPolicyChoice.knobs`).
     public var knobs: [Knob<TableConfig>] = []

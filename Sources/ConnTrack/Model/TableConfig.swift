@@ -21,6 +21,9 @@ public struct TableConfig: Sendable, Equatable {
     /// Packets a batched design hashes and prefetches together before it
     /// processes them (`--lookup-batch`); nil takes the design's default.
     public var lookupBatch: Int? = nil
+    /// Store IPv4 tuples only, in a compact layout (`--ipv4-only`); an IPv6
+    /// packet is not tracked and is counted as a drop.
+    public var ipv4Only = false
 
     public init(buckets: Int = 1 << 14, hashSeed: UInt32? = nil, variant: Variant? = nil,
                 faults: Set<Fault> = [], timeouts: Timeouts = Timeouts(), maxConnections: Int? = nil) {
@@ -46,6 +49,9 @@ public struct TableConfig: Sendable, Equatable {
         }
         if lookupBatch != nil && !design.batchedLookups {
             throw ConfigError("--lookup-batch does not apply to design \(d) (it looks packets up one at a time)")
+        }
+        if ipv4Only && !design.ipv4OnlyLayout {
+            throw ConfigError("--ipv4-only does not apply to design \(d) (it has no IPv4-only layout)")
         }
         if expectedConnections != nil && !design.sizedByCapacity {
             throw ConfigError("--capacity does not apply to design \(d) (it is sized by --buckets or not at all)")

@@ -76,9 +76,22 @@ public struct TCPStream: Sendable, Hashable, Codable {
     public var closed: Bool { finSeen && Seq.lessThan(fin, una) }
 }
 
+/// The sequence numbers of one direction as a control block stores them:
+/// the two flags of `TCPStream` live in the block's shared flag byte.
+struct StreamSeq: Sendable, Hashable {
+    var una: UInt32 = 0
+    var nxt: UInt32 = 0
+    var end: UInt32 = 0
+    var fin: UInt32 = 0
+}
+
 /// The TCP control block of gVisor's `tcpconntrack`, as described in
 /// gVisor's tcp_conntrack.go. Handlers are an enum instead of function pointers so the block
 /// stays a plain value (serialisable, no indirection).
+///
+/// Stored in 36 bytes: the state bytes, one byte for both streams' flags,
+/// and the two streams' sequence numbers (`inbound` and `outbound` are
+/// assembled from them). Its coded form is the unpacked one.
 public struct TCB: Sendable, Hashable, Codable {
     public enum Phase: UInt8, Sendable, Codable { case synSent, established }
     public enum FirstFin: UInt8, Sendable, Codable { case none, inbound, outbound }
@@ -87,32 +100,94 @@ public struct TCB: Sendable, Hashable, Codable {
     public private(set) var state = TrackerResult.drop
     public var phase = Phase.synSent
     public var firstFin = FirstFin.none
-    public var inbound = TCPStream()
-    public var outbound = TCPStream()
+    /// `finSeen` and `rstSeen` of both streams (`StreamBit`).
+    var streamFlags: UInt8 = 0
+    var inSeq = StreamSeq()
+    var outSeq = StreamSeq()
+
+    enum StreamBit {
+        static let finSeen: UInt8 = 1
+        static let rstSeen: UInt8 = 2
+        /// The outbound stream's bits are the inbound's shifted by this.
+        static let outboundShift: UInt8 = 2
+    }
 
     public init() {}
 
     /// A control block as saved (a restored table).
     public init(state: TrackerResult, phase: Phase, firstFin: FirstFin, inbound: TCPStream, outbound: TCPStream) {
-        self.state = state; self.phase = phase; self.firstFin = firstFin; self.inbound = inbound; self.outbound = outbound
+        self.state = state; self.phase = phase; self.firstFin = firstFin
+        self.inbound = inbound; self.outbound = outbound
+    }
+
+    @inline(__always)
+    static func stream(_ q: StreamSeq, _ bits: UInt8) -> TCPStream {
+        var s = TCPStream()
+        s.una = q.una; s.nxt = q.nxt; s.end = q.end; s.fin = q.fin
+        s.finSeen = bits & StreamBit.finSeen != 0
+        s.rstSeen = bits & StreamBit.rstSeen != 0
+        return s
+    }
+
+    @inline(__always)
+    static func split(_ s: TCPStream) -> (StreamSeq, UInt8) {
+        (StreamSeq(una: s.una, nxt: s.nxt, end: s.end, fin: s.fin),
+         (s.finSeen ? StreamBit.finSeen : 0) | (s.rstSeen ? StreamBit.rstSeen : 0))
+    }
+
+    public var inbound: TCPStream {
+        @inline(__always) get { Self.stream(inSeq, streamFlags & 3) }
+        @inline(__always) set {
+            let (q, b) = Self.split(newValue)
+            inSeq = q
+            streamFlags = (streamFlags & ~3) | b
+        }
+    }
+
+    public var outbound: TCPStream {
+        @inline(__always) get { Self.stream(outSeq, (streamFlags &>> StreamBit.outboundShift) & 3) }
+        @inline(__always) set {
+            let (q, b) = Self.split(newValue)
+            outSeq = q
+            streamFlags = (streamFlags & 3) | b &<< StreamBit.outboundShift
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case state, phase, firstFin, inbound, outbound }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(state: try c.decode(TrackerResult.self, forKey: .state), phase: try c.decode(Phase.self, forKey: .phase),
+                  firstFin: try c.decode(FirstFin.self, forKey: .firstFin),
+                  inbound: try c.decode(TCPStream.self, forKey: .inbound),
+                  outbound: try c.decode(TCPStream.self, forKey: .outbound))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(state, forKey: .state)
+        try c.encode(phase, forKey: .phase)
+        try c.encode(firstFin, forKey: .firstFin)
+        try c.encode(inbound, forKey: .inbound)
+        try c.encode(outbound, forKey: .outbound)
     }
 
     /// gVisor `IsEmpty`: nothing recorded yet.
     public var isEmpty: Bool {
-        inbound == TCPStream() && outbound == TCPStream() && firstFin == .none && state == .drop
+        streamFlags == 0 && inSeq == StreamSeq() && outSeq == StreamSeq() && firstFin == .none && state == .drop
     }
 
     /// Records the initial segment (normally the SYN) of the outbound side.
     @discardableResult
     public mutating func initialise(_ seg: TCPSegment) -> TrackerResult {
         phase = .synSent
-        outbound.una = seg.seq
-        outbound.nxt = seg.seq &+ seg.logicalLength
-        outbound.end = outbound.nxt
+        outSeq.una = seg.seq
+        outSeq.nxt = seg.seq &+ seg.logicalLength
+        outSeq.end = outSeq.nxt
         // The peer's ISN is unknown: keep its window in `end` until its SYN.
-        inbound.una = 0
-        inbound.nxt = 0
-        inbound.end = UInt32(seg.window)
+        inSeq.una = 0
+        inSeq.nxt = 0
+        inSeq.end = UInt32(seg.window)
         state = .connecting
         return state
     }
@@ -124,7 +199,9 @@ public struct TCB: Sendable, Hashable, Codable {
         case .synSent: r = synSentInbound(seg)
         case .established:
             // Update first: `adapt` must see the streams after this segment.
-            let u = Self.update(seg, reply: &inbound, original: &outbound, firstFin: &firstFin, side: .inbound)
+            var reply = inbound, original = outbound
+            let u = Self.update(seg, reply: &reply, original: &original, firstFin: &firstFin, side: .inbound)
+            inbound = reply; outbound = original
             r = adapt(u)
         }
         if r != .drop { state = r }
@@ -137,7 +214,9 @@ public struct TCB: Sendable, Hashable, Codable {
         switch phase {
         case .synSent: r = synSentOutbound(seg)
         case .established:
-            let u = Self.update(seg, reply: &outbound, original: &inbound, firstFin: &firstFin, side: .outbound)
+            var reply = outbound, original = inbound
+            let u = Self.update(seg, reply: &reply, original: &original, firstFin: &firstFin, side: .outbound)
+            outbound = reply; inbound = original
             r = adapt(u)
         }
         if r != .drop { state = r }
@@ -158,21 +237,21 @@ public struct TCB: Sendable, Hashable, Codable {
         let ackPresent = seg.flags.contains(.ack)
         let ack = seg.ack
         // An unacceptable ACK: ignore the segment.
-        if ackPresent && !Seq.inRange(ack &- 1, outbound.una, outbound.nxt) { return .connecting }
+        if ackPresent && !Seq.inRange(ack &- 1, outSeq.una, outSeq.nxt) { return .connecting }
         if seg.flags.contains(.rst) {
-            if ackPresent { inbound.rstSeen = true; return .reset }
+            if ackPresent { streamFlags |= StreamBit.rstSeen; return .reset }
             return .connecting
         }
         if !seg.flags.contains(.syn) { return .connecting }
         let irs = seg.seq
-        inbound.una = irs
-        inbound.nxt = irs &+ seg.logicalLength
-        inbound.end &+= irs
-        outbound.end = outbound.una &+ UInt32(seg.window)
+        inSeq.una = irs
+        inSeq.nxt = irs &+ seg.logicalLength
+        inSeq.end &+= irs
+        outSeq.end = outSeq.una &+ UInt32(seg.window)
         if ackPresent {
-            if Seq.lessThan(outbound.una, ack) { outbound.una = ack }
+            if Seq.lessThan(outSeq.una, ack) { outSeq.una = ack }
             let end = ack &+ UInt32(seg.window)
-            if Seq.lessThan(outbound.end, end) { outbound.end = end }
+            if Seq.lessThan(outSeq.end, end) { outSeq.end = end }
         }
         phase = .established
         return .alive
@@ -180,8 +259,8 @@ public struct TCB: Sendable, Hashable, Codable {
 
     private mutating func synSentOutbound(_ seg: TCPSegment) -> TrackerResult {
         // Only a retransmission of the original SYN is allowed out.
-        if seg.flags != .syn || seg.seq != outbound.una { return .drop }
-        if UInt32(seg.window) > inbound.end { inbound.end = UInt32(seg.window) }
+        if seg.flags != .syn || seg.seq != outSeq.una { return .drop }
+        if UInt32(seg.window) > inSeq.end { inSeq.end = UInt32(seg.window) }
         return .connecting
     }
 

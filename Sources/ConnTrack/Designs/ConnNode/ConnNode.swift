@@ -48,7 +48,10 @@ struct ConnNode {
     var retiredNext: UnsafeMutablePointer<ConnNode>?
     /// protected by the table's retire lock
     var retired: Bool
-    /// Padding that puts `original` at offset 128, used for an insertion
+    /// Padding: with the packed 36-byte tracker, it and `serial` put
+    /// `original` at offset 128.
+    var pad: UInt64 = 0
+    /// Padding that, with `pad`, puts `original` at offset 128, used for an insertion
     /// serial by designs that need one for export (protected by their table
     /// lock); 0 otherwise.
     var serial: UInt64

@@ -13,13 +13,13 @@ struct EntrySpinLock: LockPrimitive {
 
     @inline(__always)
     func tryLock() -> Bool {
-        entry.pointee.lock.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged
+        entry.lockWord.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged
     }
 
     func lockBlocking() {
         var spins = 0
         while true {
-            if entry.pointee.lock.load(ordering: .relaxed) == 0, tryLock() { return }
+            if entry.lockWord.pointee.load(ordering: .relaxed) == 0, tryLock() { return }
             spins += 1
             // Two cores and more threads than that: a holder that was
             // preempted needs the CPU, so yield soon.
@@ -28,7 +28,7 @@ struct EntrySpinLock: LockPrimitive {
     }
 
     @inline(__always)
-    func unlock() { entry.pointee.lock.store(0, ordering: .releasing) }
+    func unlock() { entry.lockWord.pointee.store(0, ordering: .releasing) }
 }
 
 extension UnsafeMutablePointer where Pointee == FastEntry {

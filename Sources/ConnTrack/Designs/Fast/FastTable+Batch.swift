@@ -37,7 +37,12 @@ extension FastTable {
         for k in 1...Self.slotsPerBucket {
             let s = word(b, k).pointee.load(ordering: .relaxed)
             if s != 0 && s &>> 48 == tag {
-                ct_prefetch_write(UnsafeRawPointer(pool.entry(Self.entryIndex(s))))
+                // A lookup reads the slot from its tuple to the flags
+                // (bytes 0–55 of a wide slot, 0–31 of a compact one), which
+                // may span two cache lines.
+                let e = UnsafeRawPointer(pool.entry(Self.entryIndex(s)))
+                ct_prefetch_write(e - pool.entryOffset)
+                ct_prefetch_write(e - 1)
                 return
             }
         }

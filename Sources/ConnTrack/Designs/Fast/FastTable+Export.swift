@@ -23,20 +23,28 @@ extension FastTable {
         precondition(pool.counts().handedOut == 0 || inspect().connections == 0, "import needs an empty table")
         var done: [UInt32] = []
         done.reserveCapacity(records.count)
+        if pool.layout == .compact, let k = records.firstIndex(where: { !EntryLayout.fitsCompact($0.original) }) {
+            throw ImportError(record: k, reason: "an IPv6 connection cannot be imported into an --ipv4-only table")
+        }
         for (k, r) in records.enumerated() {
             let i = pool.take(generation, &ctx)
             let e = pool.entry(i)
             let layout: SlotLayout = r.reply == r.original.reversed ? .symmetric : (r.reply == r.original ? .single : .pair)
-            e.pointee.original = r.original
-            // The redirect target is the reply's source.
-            e.pointee.natAddr = r.nat ? r.reply.srcAddr : IPAddress(hi: 0, lo: 0)
-            e.pointee.natPort = r.nat ? r.reply.srcPort : 0
-            e.pointee.tcb = r.tcb
-            e.pointee.lastUsed.store(r.lastUsed, ordering: .relaxed)
             var f = (r.nat ? FastEntry.Flags.nat : 0) | layout.rawValue << FastEntry.Flags.layoutShift | UInt32(r.hook.rawValue)
             if r.udp.initialised { f |= FastEntry.Flags.udpInitialised }
             if r.udp.replied { f |= FastEntry.Flags.udpReplied }
-            e.pointee.flags.store(f, ordering: .relaxed)
+            // The flags first: the tuple area and the NAT side table are
+            // read by the layout they name.
+            e.flagsWord.pointee.store(f | compactFlag, ordering: .relaxed)
+            e.setOriginal(r.original, pool.layout)
+            // The redirect target is the reply's source.
+            if r.nat {
+                pool.prepareNAT(i, &ctx)
+                EntryPool.natAddress(of: e).pointee = r.reply.srcAddr
+            }
+            e.natPort = r.nat ? r.reply.srcPort : 0
+            e.pointee.tcb = r.tcb
+            e.lastUsedWord.pointee.store(r.lastUsed, ordering: .relaxed)
             refreshTimeoutClass(e)
             let h1 = hash(r.original), h2 = layout == .pair ? hash(r.reply) : h1
             let held = lockStripes(home(h1), home(h2), &ctx)

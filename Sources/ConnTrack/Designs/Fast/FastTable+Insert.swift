@@ -7,6 +7,9 @@ extension FastTable {
     func handle(_ p: Packet, hash h: UInt64, now: Int64, _ ctx: inout WorkerContext) -> PacketOutcome {
         ctx.stats.packets &+= 1
         ctx.stats.lookups &+= 1
+        // `--ipv4-only`: a compact slot cannot hold an IPv6 tuple, so the
+        // packet is not tracked and is counted as a drop (as a full table's).
+        if ipv4Only && !EntryLayout.fitsCompact(p.id) { return dropUnfit(&ctx) }
         let (hit, seen) = find(p.id, hash: h, &ctx)
         if let hit {
             let e = pool.entry(hit.entry)
@@ -19,6 +22,13 @@ extension FastTable {
         }
         ctx.stats.notFound &+= 1
         return create(p, hash: h, now: now, seen: hit == nil ? seen : nil, &ctx)
+    }
+
+    @inline(never)
+    func dropUnfit(_ ctx: inout WorkerContext) -> PacketOutcome {
+        ctx.stats.notFound &+= 1
+        ctx.stats.drop &+= 1
+        return .notTracked
     }
 
     public func handlePacket<C: TimeSource>(_ p: Packet, clock: C, _ ctx: inout WorkerContext) -> PacketOutcome {
@@ -93,7 +103,7 @@ extension FastTable {
             p2 = q
         }
         let e = pool.entry(i)
-        e.pointee.flags.bitwiseOr(FastEntry.Flags.published, ordering: .releasing)
+        e.flagsWord.pointee.bitwiseOr(FastEntry.Flags.published, ordering: .releasing)
         word(p1.0, p1.1).pointee.store(Self.slot(entry: i, kind: layout == .symmetric ? .both : .original, tag: Self.tag(h1)),
                                ordering: .releasing)
         if let p2 { word(p2.0, p2.1).pointee.store(Self.slot(entry: i, kind: .reply, tag: Self.tag(h2)), ordering: .releasing) }
@@ -104,7 +114,7 @@ extension FastTable {
     /// first unless the layout is a pair).
     @inline(__always)
     func slotHashes(_ e: UnsafeMutablePointer<FastEntry>) -> (UInt64, UInt64) {
-        let h1 = hash(e.pointee.original)
+        let h1 = hash(e.original)
         return (h1, e.layout == .pair ? hash(e.reply) : h1)
     }
 
@@ -140,7 +150,7 @@ extension FastTable {
             clearSlot(home: b1, entry: i, kind: .original)
             clearSlot(home: b2, entry: i, kind: .reply)
         }
-        e.pointee.flags.bitwiseAnd(~FastEntry.Flags.published, ordering: .releasing)
+        e.flagsWord.pointee.bitwiseAnd(~FastEntry.Flags.published, ordering: .releasing)
         endWrite(b1)
         if b2 != b1 { endWrite(b2) }
         ctx.stats.countRemoval(kind)
@@ -184,13 +194,18 @@ extension FastTable {
         // The entry is filled before it is visible: no lock needed.
         let i = pool.take(generation, &ctx)
         let e = pool.entry(i)
-        e.pointee.original = p.id
-        e.pointee.natAddr = p.natAddr
-        e.pointee.natPort = p.natPort
+        // The flags first: the tuple area and the NAT side table are read
+        // by the layout they name.
+        e.flagsWord.pointee.store((p.nat ? FastEntry.Flags.nat : 0) | layout.rawValue << FastEntry.Flags.layoutShift
+                              | UInt32(p.hook.rawValue) | compactFlag, ordering: .relaxed)
+        e.setOriginal(p.id, pool.layout)
+        if p.nat {
+            pool.prepareNAT(i, &ctx)
+            EntryPool.natAddress(of: e).pointee = p.natAddr
+        }
+        e.natPort = p.natPort
         e.pointee.tcb = TCB()
-        e.pointee.lastUsed.store(now, ordering: .relaxed)
-        e.pointee.flags.store((p.nat ? FastEntry.Flags.nat : 0) | layout.rawValue << FastEntry.Flags.layoutShift
-                              | UInt32(p.hook.rawValue), ordering: .relaxed)
+        e.lastUsedWord.pointee.store(now, ordering: .relaxed)
         var seen = seen
         while true {
             // The injected descending-lock-order fault reverses this insert's order.

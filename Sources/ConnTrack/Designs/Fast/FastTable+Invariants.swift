@@ -57,7 +57,7 @@ extension FastTable {
                     let e = pool.entry(i)
                     if !e.isPublished { rep.violations.append("bucket \(b): slot names unpublished entry \(i)") }
                     let kind = Self.kind(s)
-                    let key = kind == .reply ? e.reply : e.pointee.original
+                    let key = kind == .reply ? e.reply : e.original
                     let h = hash(key)
                     if home(h) != b || Self.tag(h) != s &>> 48 {
                         rep.violations.append("entry \(i) (\(key)) sits in bucket \(b), hashes to \(home(h))")
@@ -83,11 +83,11 @@ extension FastTable {
             rep.connections += 1
             let want = e.layout == .pair ? 2 : 1
             if slotsOf[i, default: 0] != want {
-                rep.violations.append("entry \(i) (\(e.pointee.original)) has \(slotsOf[i, default: 0]) slots, needs \(want)")
+                rep.violations.append("entry \(i) (\(e.original)) has \(slotsOf[i, default: 0]) slots, needs \(want)")
             }
             let r = e.reply
-            if !ids.insert(e.pointee.original).inserted { rep.duplicateIDs += 1 }
-            if r != e.pointee.original, !ids.insert(r).inserted { rep.duplicateIDs += 1 }
+            if !ids.insert(e.original).inserted { rep.duplicateIDs += 1 }
+            if r != e.original, !ids.insert(r).inserted { rep.duplicateIDs += 1 }
         }
         rep.tuples = 2 * rep.connections
         if (uniqueIDs ?? true) && rep.duplicateIDs > 0 { rep.violations.append("\(rep.duplicateIDs) duplicate tuple ids") }

@@ -12,10 +12,10 @@ extension FastTable {
     func match(_ e: UnsafeMutablePointer<FastEntry>, _ kind: SlotKind, _ id: TupleID) -> Direction? {
         switch kind {
         case .both:
-            if e.pointee.original == id { return .original }
-            return e.pointee.original.reversed == id ? .reply : nil
+            if e.original == id { return .original }
+            return e.original.reversed == id ? .reply : nil
         case .original:
-            return e.pointee.original == id ? .original : nil
+            return e.original == id ? .original : nil
         case .reply:
             return e.reply == id ? .reply : nil
         }
@@ -83,7 +83,7 @@ extension FastTable {
     func refreshAndTrack(_ e: UnsafeMutablePointer<FastEntry>, _ p: Packet, now: Int64,
                          _ ctx: inout WorkerContext) -> TrackerResult? {
         // Written only when it moves: concurrent workers keep the latest.
-        if e.pointee.lastUsed.load(ordering: .relaxed) < now { e.pointee.lastUsed.store(now, ordering: .relaxed) }
+        if e.lastUsedWord.pointee.load(ordering: .relaxed) < now { e.lastUsedWord.pointee.store(now, ordering: .relaxed) }
         if p.id.transProto == .udp {
             let f = e.flagBits
             if f & FastEntry.Flags.udpInitialised != 0
@@ -99,7 +99,7 @@ extension FastTable {
                 return nil
             }
             if UInt32(p.hook.rawValue) != g & FastEntry.Flags.hookMask {
-                e.pointee.flags.bitwiseOr(FastEntry.Flags.udpReplied, ordering: .releasing)
+                e.flagsWord.pointee.bitwiseOr(FastEntry.Flags.udpReplied, ordering: .releasing)
                 refreshTimeoutClass(e)
             }
             ctx.stats.trackerResults[Int(TrackerResult.alive.rawValue)] &+= 1
@@ -127,14 +127,14 @@ extension FastTable {
     /// Preconditions: the entry lock is held, or the entry is unpublished.
     @inline(__always)
     func initialiseTracker(_ e: UnsafeMutablePointer<FastEntry>, _ p: Packet, _ ctx: inout WorkerContext) {
-        let f = e.pointee.flags.load(ordering: .relaxed)
+        let f = e.flagsWord.pointee.load(ordering: .relaxed)
         var g = (f & ~FastEntry.Flags.hookMask) | UInt32(p.hook.rawValue)
         if p.id.transProto == .udp {
             g |= FastEntry.Flags.udpInitialised
         } else {
             e.pointee.tcb.initialise(p.tcp)
         }
-        e.pointee.flags.store(g, ordering: .releasing)
+        e.flagsWord.pointee.store(g, ordering: .releasing)
         refreshTimeoutClass(e)
         ctx.stats.trackerInit &+= 1
     }
@@ -143,8 +143,8 @@ extension FastTable {
     func lockedRecord(_ e: UnsafeMutablePointer<FastEntry>, now: Int64, _ ctx: inout WorkerContext) -> ConnectionRecord {
         lockEntry(e, &ctx)
         defer { unlockEntry(e, &ctx) }
-        return ConnectionRecord(original: e.pointee.original, reply: e.reply, hook: e.hook,
+        return ConnectionRecord(original: e.original, reply: e.reply, hook: e.hook,
                                 nat: e.flagBits & FastEntry.Flags.nat != 0, tcb: e.pointee.tcb, udp: e.udpState,
-                                lastUsed: e.pointee.lastUsed.load(ordering: .relaxed), timeoutLeft: remaining(e, now: now))
+                                lastUsed: e.lastUsedWord.pointee.load(ordering: .relaxed), timeoutLeft: remaining(e, now: now))
     }
 }

@@ -37,7 +37,8 @@ extension FastTable {
         var n = 0
         for b in range {
             forEachFirstSlot(home: b) { i in
-                ct_prefetch_read(UnsafeRawPointer(pool.entry(i)))
+                // lastUsed and flags: the 16 bytes before the entry.
+                ct_prefetch_read(UnsafeRawPointer(pool.entry(i)) - 16)
                 batch[n] = i
                 n += 1
                 if n == 32 {

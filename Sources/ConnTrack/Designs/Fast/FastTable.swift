@@ -17,7 +17,7 @@ import struct Synchronization.Atomic
 ///   directions; a NAT connection takes two. A tuple lives in its home
 ///   bucket or the overflow chain behind it and never moves, so where a
 ///   tuple sits depends only on the set of tuples.
-/// - **Entries:** 128 bytes in a pool of 2 MiB segments, by index, handed
+/// - **Entries:** 96 bytes (72 with `--ipv4-only`) in a pool of 2 MiB segments, by index, handed
 ///   out through per-worker caches: no allocation per connection, no
 ///   reference counting.
 /// - **Lookups take no lock.** A reader loads the home bucket's version
@@ -42,12 +42,13 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     public static let traits: DesignTraits = {
         var t = DesignTraits(
             name: "fast",
-            summary: "a modern table: lock-free lookups over 64-byte tagged buckets (seqlock), striped writer locks, pooled 128-byte entries, batched prefetching lookups, sweep off the packet path",
+            summary: "a modern table: lock-free lookups over 64-byte tagged buckets (seqlock), striped writer locks, pooled 96-byte entries, batched prefetching lookups, sweep off the packet path",
             hasHashSeed: true, slotName: "slice", sizedByBuckets: false, variants: [], defaultVariant: nil,
             faults: [.descendingLockOrder, .skipEntryLock], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [])
         t.batchedLookups = true
         t.lockOrderPairSelftest = lockOrderPairSelftest
         t.sizedByCapacity = true
+        t.ipv4OnlyLayout = true
         t.knobs = [.buckets("reaper slices the index is swept in", grid: [64, 1024, 16384]),
                    .lookupBatch(default: FastTable.defaultLookupBatch, grid: [1, 4, 16, 32])]
         // Linux's collector: whole sweeps in budgeted passes, the next one
@@ -55,7 +56,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         t.defaultPolicy = "linux2022"
         // An entry plus its share of the index: one or two 8-byte slots in
         // buckets filled to 2–4 slots of 7 (16–32 bytes per slot).
-        t.bytesPerConnection = MemoryLayout<FastEntry>.stride + 32
+        t.bytesPerConnection = EntryLayout.wide.stride + 32
         return t
     }()
 
@@ -108,6 +109,11 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     /// counter per insert is what this design avoids).
     let limit: ConnectionLimit
     let pool: EntryPool
+    /// immutable: `--ipv4-only`: compact slots, a denser index, IPv6
+    /// packets not tracked (counted in `drop`)
+    let ipv4Only: Bool
+    /// immutable: `FastEntry.Flags.compact` when the slots are compact
+    let compactFlag: UInt32
     let reclaimer: IndexReclaimer
     /// immutable: tells this table's entries from another's in a worker's cache
     let generation: UInt64
@@ -131,7 +137,10 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         seed = config.hashSeed ?? UInt32.random(in: .min ... .max)
         var keys = SplitMix64(seed: UInt64(seed) &+ 0x5851_F42D_4C95_7F2D)
         k0 = keys.next(); k1 = keys.next(); k2 = keys.next(); k3 = keys.next()
-        assert(MemoryLayout<FastEntry>.stride == 128, "a pool entry is two cache lines")
+        assert(EntryLayout.wide.stride == 96 && EntryLayout.compact.stride == 72 && MemoryLayout<FastEntry>.size == 36,
+               "a slot is 96 (compact: 72) bytes")
+        ipv4Only = config.ipv4Only
+        compactFlag = config.ipv4Only ? FastEntry.Flags.compact : 0
         (homeBuckets, overflowCapacity) = Self.size(config)
         mask = UInt64(homeBuckets - 1)
         // Anonymous memory reads as zero (every word an empty slot or an
@@ -152,7 +161,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         descendingLocks = config.faults.contains(.descendingLockOrder)
         skipEntryLock = config.faults.contains(.skipEntryLock)
         limit = ConnectionLimit(config.maxConnections)
-        pool = EntryPool()
+        pool = EntryPool(layout: config.ipv4Only ? .compact : .wide)
         reclaimer = IndexReclaimer()
         // An injected fault can corrupt an entry: never recycle one then.
         reclaimer.enabled = config.faults.isEmpty
@@ -164,10 +173,15 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     /// times as many overflow buckets (reserved, not touched), so the
     /// index holds about 9 times the expected connections before it is
     /// full; a connection limit is expected to be reached.
+    ///
+    /// `--ipv4-only` halves the home buckets (4–8 slots of 7: denser, with
+    /// more chains of two buckets), which with its 72-byte slots keeps a
+    /// connection at 96 bytes or less.
     static func size(_ c: TableConfig) -> (home: Int, overflow: Int) {
         let expected = c.maxConnections ?? c.expectedConnections ?? defaultExpected
+        let perBucket = c.ipv4Only ? 8 : 4
         var home = 64
-        while home * 4 < expected { home <<= 1 }
+        while home * perBucket < expected { home <<= 1 }
         while home < c.buckets { home <<= 1 }
         return (home, 4 * home + 64)
     }
@@ -188,8 +202,8 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     /// `lastUsed` and timeout class: no lock.
     @inline(__always)
     func remaining(_ e: UnsafeMutablePointer<FastEntry>, now: Int64) -> Int64 {
-        let c = Int((e.pointee.flags.load(ordering: .relaxed) & FastEntry.Flags.timeoutMask) &>> FastEntry.Flags.timeoutShift)
-        return e.pointee.lastUsed.load(ordering: .relaxed) &+ timeoutValues[c] &- now
+        let c = Int((e.flagsWord.pointee.load(ordering: .relaxed) & FastEntry.Flags.timeoutMask) &>> FastEntry.Flags.timeoutShift)
+        return e.lastUsedWord.pointee.load(ordering: .relaxed) &+ timeoutValues[c] &- now
     }
 
     /// Sets entry e's timeout class from its tracker state (`fixed`'s
@@ -200,9 +214,9 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         var c: UInt32 = 0
         while c < UInt32(timeoutCount) && timeoutValues[Int(c)] != t { c += 1 }
         precondition(c < UInt32(timeoutCount), "timeout \(t) is not one of the table's")
-        let f = e.pointee.flags.load(ordering: .relaxed)
+        let f = e.flagsWord.pointee.load(ordering: .relaxed)
         let g = (f & ~FastEntry.Flags.timeoutMask) | c << FastEntry.Flags.timeoutShift
-        if g != f { e.pointee.flags.store(g, ordering: .releasing) }
+        if g != f { e.flagsWord.pointee.store(g, ordering: .releasing) }
     }
 
     deinit {
