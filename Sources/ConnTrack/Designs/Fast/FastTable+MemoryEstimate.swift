@@ -20,8 +20,12 @@ extension FastTable {
         bytes += F.heapBlock(stripes * MemoryLayout<Stripe>.stride)
         bytes += F.heapBlock(EntryPool.maxSegments * MemoryLayout<UnsafeMutablePointer<FastEntry>?>.stride)
         let entries = n + (threads + 2) * EntryCache.capacity
-        let segments = (entries + EntryPool.segmentEntries - 1) / EntryPool.segmentEntries + 1
-        bytes += segments * EntryPool.segmentBytes
+        let layout: EntryLayout = config.ipv4Only ? .compact : .wide
+        let perSegment = (EntryPool.segmentBytes - 8) / layout.stride
+        let segments = (entries + perSegment - 1) / perSegment + 1
+        // Each segment, and its NAT side table (mapped on a segment's first
+        // NAT connection; counted for every segment).
+        bytes += segments * (EntryPool.segmentBytes + F.touchedPages(perSegment * MemoryLayout<IPAddress>.stride))
         bytes += F.sweepSummary(leaves: config.buckets)
         bytes += F.inspection(slots: home) + F.array(stripes, stride: 8)
         bytes += F.hashTable(2 * n, stride: MemoryLayout<UInt32>.stride + MemoryLayout<Int>.stride)
