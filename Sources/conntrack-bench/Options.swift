@@ -150,8 +150,8 @@ struct DriverOptions: ParsableArguments {
     var deterministic = false
     @Option(help: "Virtual clock with several workers: lock-step windows of this many ms of virtual time (0...3600000; 0: free-running, whose counters depend on scheduling). Default 100.")
     var windowMs: Double?
-    @Option(help: "Lock-step windows holding fewer packets (all workers together) are merged with the next, up to --window-max-ms (0...67108864; 0: never merged).")
-    var windowMinPackets: Int = 4096
+    @Option(help: "Lock-step windows holding fewer packets (all workers together) are merged with the next, up to --window-max-ms (0...67108864; default 0: never merged).")
+    var windowMinPackets: Int = 0
     @Option(help: "Longest merged lock-step window, ms of virtual time (0...3600000): the time resolution sparse traffic trades for fewer barrier crossings.")
     var windowMaxMs: Double = 1000
     @Option(help: "Packets per batch between quiescent points.")
