@@ -99,12 +99,4 @@ public struct Metric: Sendable, Identifiable, CustomStringConvertible {
     public var label: String {
         suffix.isEmpty && unit.count <= 3 && !name.contains(unit) ? "\(name) (\(unit))" : name
     }
-
-    /// Whether a change from `a` to `b` is for the worse by more than
-    /// `percent` (nil: the figure has no direction).
-    public func worsened(from a: Double, to b: Double, byMoreThan percent: Double) -> Bool? {
-        guard let up = higherIsBetter, a != 0 else { return nil }
-        let change = (b - a) / abs(a) * 100
-        return (up ? -change : change) > percent
-    }
 }
