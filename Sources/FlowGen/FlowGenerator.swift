@@ -55,12 +55,12 @@ public struct FlowGenerator {
         for i in 0..<slots.count { birth(i) }
     }
 
+    /// SplitMix64's output for state `a + gamma * b` stepped once, i.e. the
+    /// (b+1)-th value of a stream seeded with `a`.
     @inline(__always)
     func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
-        var z = a &+ 0x9E37_79B9_7F4A_7C15 &* (b &+ 1)
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        var s = SplitMix64(seed: a &+ 0x9E37_79B9_7F4A_7C15 &* b)
+        return s.next()
     }
 
     /// Starts a new flow in slot i. Its identity depends on the seed, the
