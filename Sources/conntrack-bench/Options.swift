@@ -154,6 +154,8 @@ struct DriverOptions: ParsableArguments {
     var windowMinPackets: Int = 0
     @Option(help: "Longest merged lock-step window, ms of virtual time (0...3600000): the time resolution sparse traffic trades for fewer barrier crossings.")
     var windowMaxMs: Double = 1000
+    @Flag(help: "At lock-step boundaries the leader walks the reaper's passes while the other workers wait, instead of splitting their scans across all workers (fast; the counters are the same).")
+    var noSplitReaper = false
     @Option(help: "Packets per batch between quiescent points.")
     var batch: Int = 256
     @Option(help: "Packets generated ahead per worker per round (untimed).")
@@ -183,6 +185,7 @@ struct DriverOptions: ParsableArguments {
         }
         guard windowMaxMs >= 0 && windowMaxMs <= 3_600_000 else { throw ValidationError("--window-max-ms must be in 0...3600000, got \(windowMaxMs)") }
         c.windowMinPackets = windowMinPackets
+        c.splitReaperPasses = !noSplitReaper
         c.windowMaxNanos = Int64((windowMaxMs * 1e6).rounded())
         c.latencySampleEvery = latencySampleEvery
         c.checkLockOrder = checkLockOrder || LockTracker.enabledByDefault

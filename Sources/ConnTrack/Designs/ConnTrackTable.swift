@@ -74,6 +74,32 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, updating summary: inout SweepSummary,
                   _ ctx: inout WorkerContext) -> ReapPassResult
 
+    // MARK: Passes split across waiting workers
+
+    /// Whether the design implements `scanForReap`, so that a pass at a
+    /// lock-step boundary can be split across the workers waiting there.
+    var scansForReap: Bool { get }
+
+    /// Tallies what `reapPass(start:...)` at `now` would find in each slot
+    /// `start + k` (modulo `sweepSlots`) for k in `range`, into
+    /// `tallies[k - range.lowerBound]`, without a lock and without changing
+    /// anything. A pass from `start` over n slots with no eviction cap
+    /// reached must count exactly the sums of the tallies of k in 0..<n,
+    /// and remove exactly the expired ones, whatever was removed in other
+    /// slots first. Preconditions: `scansForReap`; no thread changes the
+    /// table meanwhile (threads may scan disjoint ranges at once).
+    func scanForReap(start: Int, range: Range<Int>, now: Int64, into tallies: UnsafeMutableBufferPointer<ReapSlotTally>)
+
+    /// The `nextStart` a pass from `start` that scanned `scanned` (≥ 1)
+    /// slots returns.
+    func reapNextStart(start: Int, scanned: Int) -> Int
+
+    /// The leaves of `makeSweepSummary()` for the slots in `range`, into
+    /// `leaves[k - range.lowerBound]`, so that a team can build the summary
+    /// in parts; false when the design builds it whole only (the default).
+    /// Preconditions: as for `scanForReap`.
+    func summariseSlots(_ range: Range<Int>, into leaves: UnsafeMutableBufferPointer<SweepSummary.Leaf>) -> Bool
+
     // MARK: Reclamation of removed connections
 
     /// Registers a thread that handles packets; returns its slot.
@@ -145,6 +171,17 @@ extension ConnTrackTable {
         let r = reapPass(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now, &ctx)
         if r.removed > 0 { summary.valid = false }
         return r
+    }
+
+    /// Passes are not split: the reaper walks each one alone.
+    public var scansForReap: Bool { false }
+    public func scanForReap(start: Int, range: Range<Int>, now: Int64,
+                            into tallies: UnsafeMutableBufferPointer<ReapSlotTally>) {
+        preconditionFailure("\(Self.traits.name) does not scan for the reaper")
+    }
+    public func reapNextStart(start: Int, scanned: Int) -> Int { start &+ scanned }
+    public func summariseSlots(_ range: Range<Int>, into leaves: UnsafeMutableBufferPointer<SweepSummary.Leaf>) -> Bool {
+        false
     }
 
     // A design that frees nothing while the table is shared (it frees

@@ -26,3 +26,14 @@ public struct ReapPassResult: Sendable, Equatable {
         self.liveChecked = liveChecked; self.stoppedEarly = stoppedEarly
     }
 }
+
+/// What a read-only scan found in one sweep slot: what `reapPass` would
+/// count there (see `ConnTrackTable.scanForReap`).
+public struct ReapSlotTally: Sendable, Equatable {
+    public var checked = 0
+    /// Expired: what a pass at the same now would remove here.
+    public var expired = 0
+    public var liveChecked = 0
+    public var remainingSum: Int128 = 0
+    public init() {}
+}

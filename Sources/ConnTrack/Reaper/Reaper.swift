@@ -98,6 +98,12 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     let stopRequested = Atomic<Bool>(false)
     /// protected by control (start/stop are called from one controlling thread)
     var thread: OSThread?
+    /// protected by control: the workers lent for the current `runDue`
+    @exclusivity(unchecked) private var team: ReapTeam? = nil
+    /// protected by control: wall time of the scans split across a team
+    /// (every worker busy, none waiting), and passes run that way
+    @exclusivity(unchecked) public private(set) var splitScanNanos: Int64 = 0
+    @exclusivity(unchecked) public private(set) var splitPasses = 0
 
     /// A reaper whose first pass is due at `startTime + startDelay`.
     public init(table: Table, policy: ReaperPolicyChoice, startDelay: Int64 = 5 * Duration_ns.second,
@@ -134,10 +140,20 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// With `keepSummary`, the summary is kept for the next call, which
     /// uses it if every packet processed in between was handed to
     /// `noteProcessed` (one thread, the reaper inline).
+    ///
+    /// With `team` (the workers waiting at a lock-step boundary, the caller
+    /// being its coordinator), a walked pass of a design that
+    /// `scansForReap` is split: every worker scans its share of the pass's
+    /// slots, read-only, then the coordinator removes what the pass would
+    /// have removed, in the slots it would have reached, so the counters,
+    /// the policy's arithmetic and the next start are those of the walk.
     @discardableResult
-    public func runDue(upTo now: Int64, observed: Int64? = nil, keepSummary: Bool = false) -> Int {
+    public func runDue(upTo now: Int64, observed: Int64? = nil, keepSummary: Bool = false,
+                       team: ReapTeam? = nil) -> Int {
         control.lock()
         defer { control.unlock() }
+        self.team = team
+        defer { self.team = nil }
         var summary = kept
         kept = nil
         keeping.store(false, ordering: .relaxed)
@@ -178,7 +194,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
             if stopRequested.load(ordering: .relaxed) { break }
             if exclusive && fastForward {
                 if summary?.valid != true && worthSummarising(upTo: now) {
-                    summary = table.makeSweepSummary()
+                    summary = makeSummary()
                     // Invalid from a design that does not fast-forward.
                     if summary!.valid { totals.summariesBuilt += 1 }
                 }
@@ -285,18 +301,107 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         let c0 = threadCPUNanos()
         let t0 = MonotonicClock.read()
         let r: ReapPassResult
-        if summary != nil {
+        var helperCPU: Int64 = 0
+        if let team, table.scansForReap, plan.maxSlots >= ReapTeam.minSlotsPerParty * team.parties {
+            r = splitPass(start: nextStart, maxSlots: plan.maxSlots, maxEvictions: plan.maxEvictions, now: now,
+                          team: team, summary: &summary, helperCPU: &helperCPU)
+        } else if summary != nil {
             r = table.reapPass(start: nextStart, maxSlots: plan.maxSlots, maxEvictions: plan.maxEvictions,
                                now: now, updating: &summary!, &ctx)
         } else {
             r = table.reapPass(start: nextStart, maxSlots: plan.maxSlots, maxEvictions: plan.maxEvictions, now: now, &ctx)
         }
         let dt = MonotonicClock.read() - t0
-        record(r, at: now, observed: observed, size: size, durationNanos: dt, cpuNanos: threadCPUNanos() - c0,
-               fastForwarded: false)
+        record(r, at: now, observed: observed, size: size, durationNanos: dt,
+               cpuNanos: threadCPUNanos() - c0 + helperCPU, fastForwarded: false)
         ctx.locks.released(.reaperControl)
         // The reaper holds no connection pointer between passes.
         table.reclaim(&ctx)
+    }
+
+    /// A walked pass, split: the team tallies the slots from `start` in
+    /// rounds (the first of `minSlotsPerParty` slots per party, each
+    /// round twice the last, so that a pass its eviction cap stops early
+    /// scans at most about twice what the walk would); the pass reaches
+    /// the slots up to the one where the expired found so far reach
+    /// `maxEvictions` (at a boundary nothing else changes the table, so
+    /// each expired connection is removed); then the coordinator walks only
+    /// the reached runs of slots that hold expired connections, to remove
+    /// them. `helperCPU` gets the other parties' CPU time.
+    /// Preconditions: control is locked; every other party of `team` is in
+    /// `serve`.
+    private func splitPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, team: ReapTeam,
+                           summary: inout SweepSummary?, helperCPU: inout Int64) -> ReapPassResult {
+        let tallies = team.tallyBuffer(maxSlots)
+        let parties = team.parties
+        let table = self.table
+        var res = ReapPassResult()
+        var reached = 0
+        var round = ReapTeam.minSlotsPerParty * parties
+        let t0 = MonotonicClock.read()
+        scanning: while reached < maxSlots {
+            let base = reached, n = min(round, maxSlots - reached)
+            helperCPU += team.run { part in
+                let lo = base + n * part / parties, hi = base + n * (part + 1) / parties
+                table.scanForReap(start: start, range: lo..<hi, now: now,
+                                  into: UnsafeMutableBufferPointer(rebasing: tallies[lo..<hi]))
+            }
+            for k in base..<(base + n) {
+                let t = tallies[k]
+                res.checked += t.checked
+                res.expired += t.expired
+                res.liveChecked += t.liveChecked
+                res.remainingSum += t.remainingSum
+                reached = k + 1
+                if res.expired >= maxEvictions { break scanning }
+            }
+            round *= 2
+        }
+        splitScanNanos += MonotonicClock.read() - t0
+        splitPasses += 1
+        var k = 0
+        while k < reached {
+            guard tallies[k].expired > 0 else { k += 1; continue }
+            var e = k, expired = 0
+            while e < reached && tallies[e].expired > 0 { expired += tallies[e].expired; e += 1 }
+            // The design keeps a summary true of what it removes.
+            let w = summary != nil
+                ? table.reapPass(start: start &+ k, maxSlots: e - k, maxEvictions: .max, now: now, updating: &summary!, &ctx)
+                : table.reapPass(start: start &+ k, maxSlots: e - k, maxEvictions: .max, now: now, &ctx)
+            assert(w.expired == expired && w.removed == expired, "split pass: the walk disagrees with the scan")
+            res.removed += w.removed
+            res.deferred += w.deferred
+            k = e
+        }
+        res.slotsScanned = reached
+        res.stoppedEarly = reached < maxSlots
+        res.nextStart = table.reapNextStart(start: start, scanned: reached)
+        return res
+    }
+
+    /// The table's sweep summary; with a team and a design that summarises
+    /// slot by slot, built in parts by every party.
+    /// Preconditions: control is locked; with a team, every other party is
+    /// in `serve`.
+    private func makeSummary() -> SweepSummary {
+        guard let team else { return table.makeSweepSummary() }
+        let n = table.sweepSlots
+        var leaves = [SweepSummary.Leaf](repeating: .empty, count: n)
+        let parties = team.parties
+        let table = self.table
+        // Not pass time: like a summary built whole, it is not counted in
+        // the reaper's busy or CPU time.
+        let whole = leaves.withUnsafeMutableBufferPointer { buf -> Bool in
+            nonisolated(unsafe) let buf = buf
+            let done = UnsafeMutableBufferPointer<Bool>.allocate(capacity: parties)
+            defer { done.deallocate() }
+            _ = team.run { part in
+                let lo = n * part / parties, hi = n * (part + 1) / parties
+                done[part] = table.summariseSlots(lo..<hi, into: UnsafeMutableBufferPointer(rebasing: buf[lo..<hi]))
+            }
+            return done.allSatisfy { $0 }
+        }
+        return whole ? SweepSummary(leaves: leaves) : table.makeSweepSummary()
     }
 
     /// Counts a pass and asks the policy for the next interval: the same

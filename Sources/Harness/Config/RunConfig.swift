@@ -37,6 +37,10 @@ public struct RunConfig: Sendable {
     /// `windowMaxNanos` of virtual time (0: never merged).
     public var windowMinPackets: Int = 0
     public var windowMaxNanos: Int64 = 1 * Duration_ns.second
+    /// At a lock-step boundary, the reaper's passes over a design that
+    /// `scansForReap` are split across the waiting workers (same counters
+    /// as one walk); false: the leader walks them while the others wait.
+    public var splitReaperPasses = true
     /// Packets per batch between quiescent points and counter publication.
     public var batch: Int = 256
     /// Packets generated ahead per worker per round (untimed).

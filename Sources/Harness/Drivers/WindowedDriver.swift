@@ -45,6 +45,10 @@ extension WindowedDriver {
         let lanes: [Lane]
         let barrier: Barrier
         let contexts: ContextBox
+        /// The workers lent to the reaper at a boundary, when its passes
+        /// can be split (`Reaper.runDue(team:)`); nil: the leader runs them
+        /// alone in the barrier's action.
+        let team: ReapTeam?
 
         // Written only by the leader in barrier actions; the barrier orders
         // the workers' reads after the writes.
@@ -55,6 +59,10 @@ extension WindowedDriver {
         var end: Int64 = 0
         var done = false
         var roundOver = false
+        /// Passes are due by this time: after the barrier every worker
+        /// joins the team, worker 0 coordinating; nil: none.
+        var reapUpTo: Int64? = nil
+        var reapObserved: Int64 = 0
         var roundStart: Int64 = 0
         var tableNanos: Int64 = 0
         var windows = 0
@@ -70,6 +78,8 @@ extension WindowedDriver {
             lanes = (0..<threads).map { _ in Lane(capacity: env.cfg.chunk) }
             barrier = Barrier(parties: threads)
             contexts = ContextBox(threads)
+            team = threads > 1 && env.cfg.reaperEnabled && env.cfg.splitReaperPasses && env.table.scansForReap
+                ? ReapTeam(parties: threads) : nil
         }
 
         /// Worker `i`: rounds of a refill then windows, until the leader
@@ -87,7 +97,7 @@ extension WindowedDriver {
                 first = false
                 if done { break }
                 env.table.workerQuiescent(slot)
-                runWindows(worker, slot: slot, lane: lane, latencies: latencies, &ctx)
+                runWindows(i, worker, slot: slot, lane: lane, latencies: latencies, &ctx)
                 barrier.wait { endRound() }
             }
             worker.finished.store(true, ordering: .releasing)
@@ -97,7 +107,7 @@ extension WindowedDriver {
 
         /// Windows until the leader ends the round: a lane cannot complete
         /// one, or the run ends.
-        func runWindows(_ worker: WorkerShared, slot: Int, lane: Lane, latencies: UnsafeMutableBufferPointer<UInt64>,
+        func runWindows(_ i: Int, _ worker: WorkerShared, slot: Int, lane: Lane, latencies: UnsafeMutableBufferPointer<UInt64>,
                         _ ctx: inout WorkerContext) {
             while !roundOver {
                 if lane.pos < lane.count {
@@ -107,6 +117,21 @@ extension WindowedDriver {
                                                   latencies: latencies, accountCPU: windows & 7 == 0, &ctx)
                 }
                 barrier.wait { advance() }
+                if let upTo = reapUpTo { reapTogether(i, upTo: upTo) }
+            }
+        }
+
+        /// Every worker, after a boundary that left passes due: worker 0
+        /// runs them and the others help with their scans.
+        func reapTogether(_ i: Int, upTo: Int64) {
+            guard let team else { preconditionFailure("passes were left for a team that does not exist") }
+            if i == 0 {
+                env.reaper.runDue(upTo: upTo, observed: reapObserved, team: team)
+                // Read by every party before it joined the team.
+                reapUpTo = nil
+                team.release()
+            } else {
+                team.serve(i)
             }
         }
 
@@ -176,7 +201,12 @@ extension WindowedDriver {
             start = newStart
             end = windowEnd(from: start)
             windows += 1
-            if env.cfg.reaperEnabled { env.reaper.runDue(upTo: start, observed: processedAt) }
+            guard env.cfg.reaperEnabled else { return }
+            if team != nil {
+                if env.reaper.nextDueTime <= start { reapUpTo = start; reapObserved = processedAt }
+            } else {
+                env.reaper.runDue(upTo: start, observed: processedAt)
+            }
         }
 
         /// Preconditions: every worker waits at the barrier.

@@ -137,7 +137,9 @@ enum ReportBuilder {
                          phaseWallSeconds: wall, cpusUtilized: wall > 0 ? proc / wall : 0,
                          voluntaryContextSwitches: u1.voluntarySwitches - u0.voluntarySwitches,
                          involuntaryContextSwitches: u1.involuntarySwitches - u0.involuntarySwitches,
-                         starved: judged.contains { $0.cpuShareWhileBusy < starvedBelow }, starvedBelow: starvedBelow)
+                         starved: judged.contains { $0.cpuShareWhileBusy < starvedBelow }, starvedBelow: starvedBelow,
+                         reaperSplitScanSeconds: Double(env.reaper.splitScanNanos) / 1e9,
+                         reaperSplitPasses: env.reaper.splitPasses)
     }
 
     static func reaperHealth<T: ConnTrackTable>(_ reaper: Reaper<T>, _ r: (passes: Int, interval: Int64, nextStart: Int, stats: TableStats,

@@ -73,7 +73,10 @@ public enum ReportFormatter {
         for (i, w) in r.cpu.workers.enumerated() {
             o += row("worker-\(i)", "busy " + f(w.busySeconds, 3) + " s, cpu " + f(w.cpuSeconds, 3) + " s, lock waits " + f(w.lockWaitSeconds, 3) + " s (" + f(w.cpuShareWhileBusy * 100, 0) + " % of a CPU while runnable)")
         }
-        o += row("reaper cpu", f(r.cpu.reaperCPUSeconds, 3) + " s" + (Metric.reaperSerialShare.value(r).map { $0 > 0 ? "  (serial: " + Metric.reaperSerialShare.format($0) + " of the table time, every worker waiting)" : "" } ?? ""))
+        let split = (r.cpu.reaperSplitPasses ?? 0) > 0
+            ? "; the scans of \(r.cpu.reaperSplitPasses!) passes, " + f(r.cpu.reaperSplitScanSeconds ?? 0, 3) + " s, split across the workers"
+            : ""
+        o += row("reaper cpu", f(r.cpu.reaperCPUSeconds, 3) + " s" + (Metric.reaperSerialShare.value(r).map { $0 > 0 || split != "" ? "  (serial: " + Metric.reaperSerialShare.format($0) + " of the table time, every worker but one waiting" + split + ")" : "" } ?? ""))
         o += row("CPUs utilised", f(r.cpu.cpusUtilized) + "  (process cpu " + f(r.cpu.processCPUSeconds, 3) + " s over " + f(r.cpu.phaseWallSeconds, 3) + " s)")
         o += row("context switches", num(r.cpu.voluntaryContextSwitches) + " voluntary, " + num(r.cpu.involuntaryContextSwitches) + " involuntary")
         o += "\nTable (conntrack -S names)\n"

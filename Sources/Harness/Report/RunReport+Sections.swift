@@ -51,6 +51,11 @@ public struct CPUReport: Codable, Sendable, Equatable {
     /// A worker got less than `starvedBelow` of the CPU while it was busy.
     public var starved: Bool
     public var starvedBelow: Double
+    /// Wall time of reaper scans split across the workers waiting at
+    /// lock-step boundaries (every worker scanning, none idle), and the
+    /// passes split so; nil in reports written before passes were split.
+    public var reaperSplitScanSeconds: Double? = nil
+    public var reaperSplitPasses: Int? = nil
 }
 
 /// How well the reaper kept to its schedule.

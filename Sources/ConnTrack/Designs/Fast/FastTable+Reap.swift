@@ -128,3 +128,38 @@ extension FastTable {
     // remove an expired one whose first slot is in another slice): the
     // protocol's default `updateSweepSummary` has the summary rebuilt.
 }
+
+// A pass split across the workers waiting at a lock-step boundary: the scan
+// is the walk of `sweep` without its removals. A connection is counted
+// through its first slot only, so removing one elsewhere (its reply slot
+// may sit in any chain) changes no other slice's tally.
+extension FastTable {
+    public var scansForReap: Bool { true }
+
+    public func scanForReap(start: Int, range: Range<Int>, now: Int64,
+                            into tallies: UnsafeMutableBufferPointer<ReapSlotTally>) {
+        precondition(tallies.count >= range.count, "tally buffer too small")
+        for k in range {
+            var t = ReapSlotTally()
+            forEachFirstSlot(inBuckets: buckets(ofSlice: (start &+ k) % slices)) { entry in
+                let r = remaining(pool.entry(entry), now: now)
+                t.checked += 1
+                if r >= 0 {
+                    t.liveChecked += 1
+                    t.remainingSum += Int128(r)
+                } else {
+                    t.expired += 1
+                }
+            }
+            tallies[k - range.lowerBound] = t
+        }
+    }
+
+    public func summariseSlots(_ range: Range<Int>, into leaves: UnsafeMutableBufferPointer<SweepSummary.Leaf>) -> Bool {
+        for s in range { leaves[s - range.lowerBound] = summarise(slice: s) }
+        return true
+    }
+
+    /// `sweep` returns the slice after the last one it scanned, wrapped.
+    public func reapNextStart(start: Int, scanned: Int) -> Int { (start &+ scanned &- 1) % slices + 1 }
+}

@@ -1,0 +1,80 @@
+import Sync
+
+/// The workers waiting at a lock-step boundary, lent to the reaper: one of
+/// them (the coordinator, party 0) runs the due passes, and each pass's
+/// read-only scan is split across all of them (`Reaper.runDue(team:)`), so
+/// the boundary does not leave every worker but one idle.
+///
+/// Party i > 0 calls `serve(i)` and returns when the coordinator calls
+/// `release()`; the coordinator calls `run` once per split scan in between.
+public final class ReapTeam: @unchecked Sendable {
+    public let parties: Int
+    /// A pass over fewer slots than this per party is walked alone: the
+    /// two barrier crossings would cost more than the scan saves.
+    public static let minSlotsPerParty = 64
+    let barrier: Barrier
+    /// The scan in progress (nil: released). Written by the coordinator
+    /// before the barrier that starts it, read by the parties after it.
+    private var job: ((Int) -> Void)?
+    /// Thread CPU time of each party's part of the last scan, written by
+    /// that party before the barrier that ends it.
+    private let cpu: UnsafeMutableBufferPointer<Int64>
+    /// One tally per slot of the pass being split; used by the coordinator
+    /// only, between scans (grown there, never while a scan runs).
+    var tallies: UnsafeMutableBufferPointer<ReapSlotTally>
+
+    public init(parties: Int) {
+        precondition(parties >= 2, "a team needs at least two parties, got \(parties)")
+        self.parties = parties
+        barrier = Barrier(parties: parties)
+        cpu = .allocate(capacity: parties)
+        cpu.initialize(repeating: 0)
+        tallies = .allocate(capacity: 0)
+    }
+
+    deinit {
+        cpu.deallocate()
+        tallies.deallocate()
+    }
+
+    /// Party `i` (1..<parties): runs its part of every scan until `release`.
+    public func serve(_ i: Int) {
+        precondition(i > 0 && i < parties, "party \(i) out of 1..<\(parties)")
+        while true {
+            barrier.wait()
+            guard let body = job else { return }
+            let c0 = threadCPUNanos()
+            body(i)
+            cpu[i] = threadCPUNanos() - c0
+            barrier.wait()
+        }
+    }
+
+    /// The coordinator: runs `body(part)` for every part at once, itself
+    /// taking part 0, and returns the CPU time the other parties spent.
+    func run(_ body: @escaping (Int) -> Void) -> Int64 {
+        job = body
+        barrier.wait()
+        body(0)
+        barrier.wait()
+        job = nil
+        var helpers: Int64 = 0
+        for i in 1..<parties { helpers += cpu[i] }
+        return helpers
+    }
+
+    /// The coordinator: ends every party's `serve`.
+    public func release() {
+        job = nil
+        barrier.wait()
+    }
+
+    /// A tally buffer of at least `n` slots. Preconditions: no scan runs.
+    func tallyBuffer(_ n: Int) -> UnsafeMutableBufferPointer<ReapSlotTally> {
+        if tallies.count < n {
+            tallies.deallocate()
+            tallies = .allocate(capacity: n)
+        }
+        return UnsafeMutableBufferPointer(rebasing: tallies[0..<n])
+    }
+}
