@@ -51,7 +51,15 @@ final class Sampler<T: ConnTrackTable>: @unchecked Sendable {
             live: Int64(s.created) - Int64(s.removed), reaperInterval: Double(r.interval) / 1e9,
             expiredRatio: last.map { $0.checked > 0 ? Double($0.expired) / Double($0.checked) : 0 } ?? 0,
             contendedPerMillion: Contention.percent(s) * 1e4,
-            fractionDone: Double(s.packets) / Double(max(1, totalPackets)))
+            fractionDone: Double(s.packets) / Double(max(1, totalPackets)),
+            phase: phase())
+    }
+
+    /// "read" or "generate" while any worker fills its buffer, else "table".
+    private func phase() -> String {
+        guard env.workers.contains(where: { $0.filling.load(ordering: .relaxed) }) else { return "table" }
+        if case .capture = env.cfg.source { return "read" }
+        return "generate"
     }
 
     /// Stops the thread and returns the series.

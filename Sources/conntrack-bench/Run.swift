@@ -74,12 +74,15 @@ struct Run: ParsableCommand {
             cfg.sampleSeconds = sampleInterval
             cfg.progress = { s in
                 if showProgress {
-                    let line = "\r  \(Int(s.fractionDone * 100))%  \(Int(s.pps)) pkt/s  live \(s.live)  virtual \(Int(s.virtualSeconds)) s  reaper every \(String(format: "%.3f", s.reaperInterval)) s   "
+                    let line = "\r  \(s.phase ?? "table")  \(Int(s.fractionDone * 100))%  \(Int(s.pps)) pkt/s  live \(s.live)  virtual \(Int(s.virtualSeconds)) s  reaper every \(String(format: "%.3f", s.reaperInterval)) s   "
                     try? OutputFile.writeAll(textFD, Array(line.utf8), what: "the terminal")
                 }
             }
         }
         // A capture is checked whole now and streamed during the run.
+        if showProgress && pcap != nil {
+            try? OutputFile.writeAll(textFD, Array("\r  check  reading the capture's structure   ".utf8), what: "the terminal")
+        }
         let capture = pcap.map { openCapture($0, allowTruncated: allowTruncated) }
         if let capture {
             cfg.source = .capture(file: capture.path, stats: capture.stats)
@@ -120,9 +123,9 @@ struct Run: ParsableCommand {
 
 /// The run's time series as CSV, one row per sample.
 func timeSeriesCSV(_ samples: [Sample]) -> String {
-    var out = "wall_s,virtual_s,packets,pps,live,reaper_interval_s,expired_ratio,contended_per_million\n"
+    var out = "wall_s,virtual_s,packets,pps,live,reaper_interval_s,expired_ratio,contended_per_million,phase\n"
     for s in samples {
-        out += "\(s.wallSeconds),\(s.virtualSeconds),\(s.packets),\(s.pps),\(s.live),\(s.reaperInterval),\(s.expiredRatio),\(s.contendedPerMillion)\n"
+        out += "\(s.wallSeconds),\(s.virtualSeconds),\(s.packets),\(s.pps),\(s.live),\(s.reaperInterval),\(s.expiredRatio),\(s.contendedPerMillion),\(s.phase ?? "")\n"
     }
     return out
 }

@@ -13,6 +13,9 @@ import Testing
         #expect(canonical(report["schemaVersion"]) == canonical(2))
         let csv = try String(contentsOfFile: dir.path("r.csv"), encoding: .utf8)
         #expect(csv.hasPrefix("wall_s,virtual_s,packets,"))
+        // Each sample names what the workers were doing.
+        let rows = csv.split(separator: "\n").dropFirst()
+        #expect(rows.allSatisfy { ["generate", "table"].contains(String($0.split(separator: ",").last ?? "")) }, "\(csv)")
     }
 
     /// Every design runs and names itself in its report.

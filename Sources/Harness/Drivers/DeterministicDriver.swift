@@ -19,7 +19,7 @@ enum DeterministicDriver {
         var stopped = false
         while StopSignal.requested == nil && !stopped {
             let g0 = MonotonicClock.read()
-            let n = env.sources.fill(0, buf)
+            let n = env.fill(0, buf)
             result.generationNanos += MonotonicClock.read() - g0
             if n == 0 { break }
             let t0 = MonotonicClock.read()

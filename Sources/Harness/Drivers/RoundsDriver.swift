@@ -43,7 +43,7 @@ enum RoundsDriver {
                 while true {
                     table.workerOffline(slots[w])
                     let g0 = MonotonicClock.read()
-                    let n = StopSignal.requested == nil ? env.sources.fill(w, buf) : 0
+                    let n = StopSignal.requested == nil ? env.fill(w, buf) : 0
                     workers[w].generationNanos += MonotonicClock.read() - g0
                     if n > 0 { anyLeft.add(1, ordering: .relaxed) }
                     if barrier.wait() { roundStart.store(MonotonicClock.read(), ordering: .relaxed) }

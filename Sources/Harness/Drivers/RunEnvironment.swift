@@ -22,6 +22,14 @@ extension RunEnvironment {
         Int64(workers.created) - Int64(workers.removed) - Int64(reaper.removedSoFar)
     }
 
+    /// Worker `w`'s next packets from its source into `buf` (generated or
+    /// read), marked as such for the progress line's phase.
+    func fill(_ w: Int, _ buf: UnsafeMutableBufferPointer<Packet>) -> Int {
+        workers[w].filling.store(true, ordering: .relaxed)
+        defer { workers[w].filling.store(false, ordering: .relaxed) }
+        return sources.fill(w, buf)
+    }
+
     /// Latency slots one batch can fill.
     var latencyCapacity: Int { cfg.batch / cfg.latencySampleEvery + 2 }
 

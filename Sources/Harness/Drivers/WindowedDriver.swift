@@ -92,7 +92,7 @@ extension WindowedDriver {
             while true {
                 // Refill (untimed): keep the unprocessed tail, top up.
                 env.table.workerOffline(slot)
-                lane.refill(generationNanos: &worker.generationNanos) { env.sources.fill(i, $0) }
+                lane.refill(generationNanos: &worker.generationNanos) { env.fill(i, $0) }
                 barrier.wait { beginRound(first: first) }
                 first = false
                 if done { break }

@@ -13,6 +13,9 @@ final class WorkerShared: @unchecked Sendable {
     /// Virtual time this worker has reached.
     let virtualNow = Atomic<Int64>(0)
     let finished = Atomic<Bool>(false)
+    /// The worker is filling its buffer from its source (generating or
+    /// reading), not processing: the progress line's phase.
+    let filling = Atomic<Bool>(false)
     let watch: WatchSlot
     /// Written by the worker, read after it joined.
     var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)

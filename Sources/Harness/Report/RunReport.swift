@@ -32,6 +32,9 @@ public struct Sample: Codable, Sendable {
     /// Contended lock acquisitions per million (`Contention`: every lock kind).
     public var contendedPerMillion: Double
     public var fractionDone: Double
+    /// What the workers were doing: "generate" or "read" while any filled
+    /// its buffer from its source, else "table" (nil in older reports).
+    public var phase: String? = nil
 }
 
 /// Everything a run measured. `schemaVersion` changes when fields change
