@@ -2,6 +2,9 @@ import CAllocStats
 import ConnTrack
 import FlowGen
 import Sync
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs a configuration: builds the table of the configured design and the
 /// reaper, starts the sampler and the watchdog, hands the packets to a
@@ -49,7 +52,7 @@ public enum Runner {
             var g = FlowGenerator(cfg.scenario, stream: w, streams: threads)
             for _ in 0..<(resume?[w] ?? 0) { _ = g.next() }
             return PacketSource(gen: g)
-        })
+        }, prefetch: cfg.overlapGeneration && 2 * threads <= onlineCPUs())
         // The heap before the table exists: what it grows by is the table's.
         let heapBefore = allocatedBytes()
         let table = T(cfg.tableForRun)
@@ -104,6 +107,7 @@ public enum Runner {
             drive = RoundsDriver.drive(env)
         }
         let usageEnd = ProcessUsage.now()
+        let producerNanos = sources.finish()
         drive.soak = soak?.report
         if let peak = cfg.restore?.header.livePeak { drive.livePeak = max(drive.livePeak, peak) }
         if cfg.saveAtEnd {
@@ -125,6 +129,7 @@ public enum Runner {
             report.restoreSeconds = Double(restoreNanos) / 1e9
             report.restoreLoadSeconds = Double(r.loadNanos) / 1e9
         }
+        if sources.prefetching { report.generationOverlappedSeconds = Double(producerNanos) / 1e9 }
         report.warnings += cfg.configWarnings
         // A capture that changed after it was checked ends its stream early.
         for f in Set(sources.cells.compactMap { $0.source.capture?.failure?.description }).sorted() {
@@ -132,6 +137,8 @@ public enum Runner {
         }
         return report
     }
+
+    static func onlineCPUs() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     static func allocatedBytes() -> Int {
         var allocated = 0, active = 0, resident = 0

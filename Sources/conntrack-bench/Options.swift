@@ -156,6 +156,8 @@ struct DriverOptions: ParsableArguments {
     var windowMaxMs: Double = 1000
     @Flag(help: "At lock-step boundaries the leader walks the reaper's passes while the other workers wait, instead of splitting their scans across all workers (fast; the counters are the same).")
     var noSplitReaper = false
+    @Flag(help: "Workers generate their packets themselves between rounds, even when each could have a second CPU to generate ahead on a thread of its own while it processes.")
+    var noOverlapGeneration = false
     @Option(help: "Packets per batch between quiescent points.")
     var batch: Int = 256
     @Option(help: "Packets generated ahead per worker per round (untimed).")
@@ -186,6 +188,7 @@ struct DriverOptions: ParsableArguments {
         guard windowMaxMs >= 0 && windowMaxMs <= 3_600_000 else { throw ValidationError("--window-max-ms must be in 0...3600000, got \(windowMaxMs)") }
         c.windowMinPackets = windowMinPackets
         c.splitReaperPasses = !noSplitReaper
+        c.overlapGeneration = !noOverlapGeneration
         c.windowMaxNanos = Int64((windowMaxMs * 1e6).rounded())
         c.latencySampleEvery = latencySampleEvery
         c.checkLockOrder = checkLockOrder || LockTracker.enabledByDefault

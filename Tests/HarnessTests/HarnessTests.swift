@@ -266,6 +266,31 @@ import Sync
         for s in ["alive", "reset", "closedBySelf", "closedByPeer"] { #expect((r.trackerResults[s] ?? 0) > 0, "\(s)") }
     }
 
+    /// Generation overlapped on a producer thread hands the worker the same
+    /// packets in the same order: a deterministic report is the same, in
+    /// partial fills as in whole ones.
+    @Test(arguments: ["fast", "buckets"])
+    func overlappedGenerationChangesNothingButWhoGenerates(_ design: String) throws {
+        var reports: [RunReport] = []
+        for overlap in [false, true] {
+            var c = RunConfig()
+            c.design = design
+            c.table = TableConfig(buckets: 1024, hashSeed: 3)
+            c.scenario.flows = 2000; c.scenario.packets = 300_000; c.scenario.scenario = .mix
+            c.threads = 1; c.deterministic = true
+            // Smaller than the producer's buffers, and not a multiple.
+            c.chunk = 50_000
+            c.overlapGeneration = overlap
+            reports.append(try Runner.run(c))
+        }
+        let d = ReportDiff(baseline: .init(runs: [reports[0]], name: "own"),
+                           candidate: .init(runs: [reports[1]], name: "overlapped"), thresholdPercent: 5)
+        #expect(d.exactDifferences().isEmpty, "\(d.exactDifferences())")
+        #expect(reports[0].generationOverlappedSeconds == nil)
+        // Overlap needs a second CPU for the producer.
+        if Runner.onlineCPUs() >= 2 { #expect(reports[1].generationOverlappedSeconds != nil) }
+    }
+
     @Test func invalidConfigurationIsRejectedWithTheOptionName() {
         var c = RunConfig()
         c.threads = 0

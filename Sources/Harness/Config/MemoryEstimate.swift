@@ -32,8 +32,8 @@ public enum MemoryEstimate {
     }
 
     /// The harness's per-run structures: per worker its packet buffer,
-    /// latency samples, latency histogram and counters; the generators'
-    /// flow slots; the reaper's pass history and what the report and its
+    /// latency samples, latency histogram and counters, and a producer's
+    /// buffers when generation may overlap; the generators' flow slots; the reaper's pass history and what the report and its
     /// JSON make of it; a restored table's file (read, copied for parsing
     /// and for its checksum) and its records (decoded, and moved to the
     /// run's clock); a saved or listed table's records and file bytes.
@@ -43,6 +43,11 @@ public enum MemoryEstimate {
         let streamsFlows = c.scenario.shared ? c.scenario.flows * threads : c.scenario.flows
         let histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         var perWorker = F.heapBlock(c.chunk * MemoryLayout<Packet>.stride)
+        // Overlapped generation: the producer's ring of buffers (bounded
+        // above whether or not the run gets one).
+        if c.overlapGeneration {
+            perWorker += Prefetcher.depth * F.heapBlock(Prefetcher.bufferPackets * MemoryLayout<Packet>.stride)
+        }
         perWorker += F.heapBlock((c.batch / c.latencySampleEvery + 2) * MemoryLayout<UInt64>.stride)
         perWorker += histogram.estimatedFootprintInBytes + MemoryLayout<WorkerContext>.stride
         var bytes = threads * perWorker + histogram.estimatedFootprintInBytes

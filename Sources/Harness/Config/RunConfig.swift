@@ -41,6 +41,10 @@ public struct RunConfig: Sendable {
     /// `scansForReap` are split across the waiting workers (same counters
     /// as one walk); false: the leader walks them while the others wait.
     public var splitReaperPasses = true
+    /// When every worker can have a second CPU for it, each worker's
+    /// scenario is generated ahead on a thread of its own, overlapping the
+    /// table phase (`Prefetcher`); false: workers generate between rounds.
+    public var overlapGeneration = true
     /// Packets per batch between quiescent points and counter publication.
     public var batch: Int = 256
     /// Packets generated ahead per worker per round (untimed).

@@ -23,11 +23,29 @@ struct PacketSource {
 /// Per-worker sources; each worker touches only its own cell.
 final class SourceBox: @unchecked Sendable {
     final class Cell: @unchecked Sendable {
-        /// owned by one worker
+        /// owned by one worker; with a prefetcher, the source as it was
+        /// handed over (the producer advances its own copy)
         var source: PacketSource
-        init(_ s: PacketSource) { source = s }
+        let prefetcher: Prefetcher?
+        init(_ s: PacketSource, prefetch: Bool) {
+            source = s
+            prefetcher = prefetch ? Prefetcher(s) : nil
+        }
     }
     let cells: [Cell]
-    init(_ s: [PacketSource]) { cells = s.map(Cell.init) }
-    func fill(_ w: Int, _ buf: UnsafeMutableBufferPointer<Packet>) -> Int { cells[w].source.fill(buf) }
+    /// With `prefetch`, generator sources are filled ahead on threads of
+    /// their own (`Prefetcher`); captures and lists are not.
+    init(_ s: [PacketSource], prefetch: Bool = false) {
+        cells = s.map { Cell($0, prefetch: prefetch && $0.gen != nil) }
+    }
+    var prefetching: Bool { cells.contains { $0.prefetcher != nil } }
+    func fill(_ w: Int, _ buf: UnsafeMutableBufferPointer<Packet>) -> Int {
+        let c = cells[w]
+        if let p = c.prefetcher { return p.fill(buf) }
+        return c.source.fill(buf)
+    }
+    /// Stops the producers; returns the longest time one spent generating.
+    func finish() -> Int64 {
+        cells.compactMap(\.prefetcher).map { $0.stop(); return $0.producerNanos }.max() ?? 0
+    }
 }

@@ -67,7 +67,8 @@ public enum ReportFormatter {
         o += row("packets/s", num(UInt64(r.packetsPerSecond)) + "  (" + f(r.tableSeconds, 3) + " s in the table)")
         o += row("rates (RFC 9693)", [Metric.establishedLookupRate, .setupRate, .teardownRate].map { $0.name + " " + $0.text(r) }.joined(separator: "   "))
         o += row("per worker pkt/s (own busy time)", r.perWorkerPacketsPerSecond.map { num(UInt64($0)) }.joined(separator: ", "))
-        o += row("time", (r.source.kind == "pcap" ? "" : "generation " + f(r.generationSeconds, 3) + " s   ") + "wall " + f(r.wallSeconds, 3) + " s   virtual " + f(r.virtualSeconds, 1) + " s")
+        let overlapped = r.generationOverlappedSeconds.map { " (waits; generated ahead on its own CPU in " + f($0, 3) + " s)" } ?? ""
+        o += row("time", (r.source.kind == "pcap" ? "" : "generation " + f(r.generationSeconds, 3) + " s" + overlapped + "   ") + "wall " + f(r.wallSeconds, 3) + " s   virtual " + f(r.virtualSeconds, 1) + " s")
         o += row("latency (1/\(r.latencySampleEvery) sampled)", "p50 \(Int(r.latencyNanos.p50)) ns  p99 \(Int(r.latencyNanos.p99)) ns  max \(Int(r.latencyNanos.max)) ns")
         o += "\nCPU\n"
         for (i, w) in r.cpu.workers.enumerated() {
@@ -76,7 +77,7 @@ public enum ReportFormatter {
         let split = (r.cpu.reaperSplitPasses ?? 0) > 0
             ? "; the scans of \(r.cpu.reaperSplitPasses!) passes, " + f(r.cpu.reaperSplitScanSeconds ?? 0, 3) + " s, split across the workers"
             : ""
-        o += row("reaper cpu", f(r.cpu.reaperCPUSeconds, 3) + " s" + (Metric.reaperSerialShare.value(r).map { $0 > 0 || split != "" ? "  (serial: " + Metric.reaperSerialShare.format($0) + " of the table time, every worker but one waiting" + split + ")" : "" } ?? ""))
+        o += row("reaper cpu", f(r.cpu.reaperCPUSeconds, 3) + " s" + (Metric.reaperSerialShare.value(r).map { $0 > 0 || split != "" ? "  (serial: " + Metric.reaperSerialShare.format($0) + " of the table time, " + (r.threads > 1 ? "every worker but one waiting" : "the worker waiting") + split + ")" : "" } ?? ""))
         o += row("CPUs utilised", f(r.cpu.cpusUtilized) + "  (process cpu " + f(r.cpu.processCPUSeconds, 3) + " s over " + f(r.cpu.phaseWallSeconds, 3) + " s)")
         o += row("context switches", num(r.cpu.voluntaryContextSwitches) + " voluntary, " + num(r.cpu.involuntaryContextSwitches) + " involuntary")
         o += "\nTable (conntrack -S names)\n"

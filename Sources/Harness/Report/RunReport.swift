@@ -71,7 +71,12 @@ public struct RunReport: Codable, Sendable {
     // Throughput
     public var packets: UInt64
     public var tableSeconds: Double
+    /// Wall time the workers spent filling their buffers (untimed): with
+    /// overlapped generation, only their waits for the producer.
     public var generationSeconds: Double
+    /// With overlapped generation, the producer threads' own time
+    /// (the longest); nil when workers generated themselves.
+    public var generationOverlappedSeconds: Double? = nil
     public var wallSeconds: Double
     public var packetsPerSecond: Double
     /// Each worker's packets over its own busy time.
