@@ -10,9 +10,11 @@ import ConnTrack
 /// `[DESTROY]` keeps the timeout and state columns, as this machine's
 /// kernel prints them (results/loopback-conntrack/conntrack-events.txt).
 public enum EventLine {
-    public static func text(_ e: ConnEvent, timeouts: Timeouts, epoch: Int64) -> String {
+    /// The line of `e`, dated `at` (nil: the event's own time) plus
+    /// `epoch`; the timeout column is the time left at the event's time.
+    public static func text(_ e: ConnEvent, at: Int64? = nil, timeouts: Timeouts, epoch: Int64) -> String {
         let row = ConntrackListing.rows([e.record], timeouts: timeouts, now: e.time)
-        return timestamp(epoch &+ e.time) + e.kind.tag + " " + ConntrackListing.text(row)
+        return timestamp(epoch &+ (at ?? e.time)) + e.kind.tag + " " + ConntrackListing.text(row)
     }
 
     /// `[seconds.micros]` and a tab, for nanoseconds since the Unix epoch
