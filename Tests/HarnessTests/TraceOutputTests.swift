@@ -8,9 +8,9 @@ import Testing
     static let client = TupleID(srcAddr: IPAddress(v4: 0x0A00_0001), srcPort: 33333, dstAddr: IPAddress(v4: 0x0A00_0002),
                                 dstPort: 80, transProto: .tcp, netProto: .ipv4)
 
-    static func record(_ tcb: TCB, lastUsed: Int64) -> ConnectionRecord {
+    static func record(_ tcb: TCB, lastUsed: Int64, left: Int64 = 0) -> ConnectionRecord {
         ConnectionRecord(original: client, reply: client.reversed, hook: .output, nat: false, tcb: tcb, udp: UDPState(),
-                         lastUsed: lastUsed, timeoutLeft: 0)
+                         lastUsed: lastUsed, timeoutLeft: left)
     }
 
     @Test func verdictTextIsOVSFormat() {
@@ -60,36 +60,44 @@ import Testing
     @Test func eventLines() {
         var tcb = TCB()
         _ = tcb.initialise(TCPSegment(flags: .syn, seq: 1000))
-        let t = Timeouts(mode: .linux)
         let new = ConnEvent(time: 2 * Duration_ns.second, index: 0, seq: 0, lane: 0, kind: .new, reason: .none,
-                            record: Self.record(tcb, lastUsed: 2 * Duration_ns.second))
-        #expect(EventLine.text(new, timeouts: t, epoch: 1_700_000_000 * Duration_ns.second)
+                            record: Self.record(tcb, lastUsed: 2 * Duration_ns.second, left: 120 * Duration_ns.second + 5))
+        #expect(EventLine.text(new, epoch: 1_700_000_000 * Duration_ns.second)
             == "[1700000002.000000]\t    [NEW] tcp      6 120 SYN_SENT src=10.0.0.1 dst=10.0.0.2 sport=33333 dport=80 [UNREPLIED] src=10.0.0.2 dst=10.0.0.1 sport=80 dport=33333\n")
         _ = tcb.updateInbound(TCPSegment(flags: [.syn, .ack], seq: 5000, ack: 1001))
         var upd = new
         upd.kind = .update
-        upd.record = Self.record(tcb, lastUsed: 2 * Duration_ns.second)
-        #expect(EventLine.text(upd, timeouts: t, epoch: 0)
+        upd.record = Self.record(tcb, lastUsed: 2 * Duration_ns.second, left: 432_000 * Duration_ns.second)
+        #expect(EventLine.text(upd, epoch: 0)
             == "[00000002.000000]\t [UPDATE] tcp      6 432000 ESTABLISHED src=10.0.0.1 dst=10.0.0.2 sport=33333 dport=80 src=10.0.0.2 dst=10.0.0.1 sport=80 dport=33333 [ASSURED]\n")
         var gone = upd
         gone.kind = .destroy
         gone.time = 10 * Duration_ns.day
-        #expect(EventLine.text(gone, timeouts: t, epoch: 0).hasPrefix("[00864000.000000]\t[DESTROY] tcp      6 0 ESTABLISHED "))
+        gone.record.timeoutLeft = -Duration_ns.day
+        #expect(EventLine.text(gone, epoch: 0).hasPrefix("[00864000.000000]\t[DESTROY] tcp      6 0 ESTABLISHED "))
         var u = UDPState()
         u.initialised = true
         let udp = TupleID(srcAddr: IPAddress(v4: 0x0A00_0001), srcPort: 5353, dstAddr: IPAddress(v4: 0x0A00_0002),
                           dstPort: 53, transProto: .udp, netProto: .ipv4)
         let ur = ConnectionRecord(original: udp, reply: udp.reversed, hook: .output, nat: false, tcb: TCB(), udp: u,
-                                  lastUsed: 0, timeoutLeft: 0)
+                                  lastUsed: 0, timeoutLeft: 30 * Duration_ns.second)
         #expect(EventLine.text(ConnEvent(time: 0, index: 0, seq: 0, lane: 0, kind: .new, reason: .none, record: ur),
-                               timeouts: t, epoch: 0)
+                               epoch: 0)
             == "[00000000.000000]\t    [NEW] udp      17 30 src=10.0.0.1 dst=10.0.0.2 sport=5353 dport=53 [UNREPLIED] src=10.0.0.2 dst=10.0.0.1 sport=53 dport=5353\n")
+    }
+
+    /// A design's own state (here Linux's SYN_RECV) is what is printed.
+    @Test func ownStateIsPrinted() {
+        var r = Self.record(TCB(), lastUsed: 0, left: 60 * Duration_ns.second)
+        r.ownState = ConnTraceState(state: .synRecv, unreplied: false, assured: false)
+        let e = ConnEvent(time: 0, index: 0, seq: 0, lane: 0, kind: .update, reason: .none, record: r)
+        #expect(EventLine.text(e, epoch: 0).hasPrefix("[00000000.000000]\t [UPDATE] tcp      6 60 SYN_RECV src=10.0.0.1 dst=10.0.0.2 sport=33333 dport=80 src="))
     }
 
     func text(_ r: TraceRecorder, events: Bool) throws -> String {
         var bytes: [UInt8] = []
         if events {
-            try r.writeEvents(timeouts: Timeouts(), epoch: 0) { bytes += $0 }
+            try r.writeEvents(epoch: 0) { bytes += $0 }
         } else {
             try r.writeVerdicts { bytes += $0 }
         }

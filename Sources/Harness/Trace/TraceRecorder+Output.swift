@@ -39,10 +39,8 @@ extension TraceRecorder {
 
     /// The event lines in `conntrack -E -o timestamp` form. `epoch` is
     /// added to the run's clock (virtual time: the capture's or the
-    /// generator's epoch), `timeouts` are the table's (for the remaining
-    /// timeout column, computed as `--dump` computes it, at the time the
-    /// table saw).
-    public func writeEvents(timeouts: Timeouts, epoch: Int64, _ emit: ([UInt8]) throws -> Void) throws {
+    /// generator's epoch).
+    public func writeEvents(epoch: Int64, _ emit: ([UInt8]) throws -> Void) throws {
         precondition(events, "events were not recorded")
         if let f = failure { throw TraceOutputError(f) }
         var readers = lanes.map { LaneEvents($0.pointee) }
@@ -58,7 +56,7 @@ extension TraceRecorder {
             }
             guard best >= 0 else { break }
             let (at, e) = heads[best]!
-            out += Array(EventLine.text(e, at: at, timeouts: timeouts, epoch: epoch).utf8)
+            out += Array(EventLine.text(e, at: at, epoch: epoch).utf8)
             heads[best] = readers[best].next()
             if out.count >= Self.chunkBytes { try emit(out); out.removeAll(keepingCapacity: true) }
         }
