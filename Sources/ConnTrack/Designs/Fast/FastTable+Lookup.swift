@@ -148,3 +148,49 @@ extension FastTable {
                                 lastUsed: e.lastUsedWord.pointee.load(ordering: .relaxed), timeoutLeft: remaining(e, now: now))
     }
 }
+
+// The trace's reports (`--verdicts`, `--events`; docs/verdicts-and-events.md).
+extension FastTable {
+    /// `refreshAndTrack` with the trace's reports: an [UPDATE] when the
+    /// entry's `ConnTraceState` changed, and the packet's verdict. The
+    /// state is read under the entry lock before (events only) and after
+    /// the update: two reads, as a flow's packets are on one worker and
+    /// nothing comes between them; the whole record only for an event.
+    /// Preconditions: no lock is held; tracing.
+    @inline(never)
+    func tracedRefreshAndTrack(_ e: UnsafeMutablePointer<FastEntry>, reply: Bool, _ p: Packet, now: Int64,
+                               _ ctx: inout WorkerContext) -> TrackerResult? {
+        let events = ctx.tracingEvents
+        let before = events ? lockedTraceState(e, p.id.transProto, &ctx) : nil
+        let r = refreshAndTrack(e, p, now: now, &ctx)
+        let after = lockedTraceState(e, p.id.transProto, &ctx)
+        if events && after != before { ctx.traceEvent(.update, lockedRecord(e, now: now, &ctx), now: now) }
+        ctx.traceVerdict(.tracked(reply: reply, replied: !after.unreplied, invalid: r == .drop,
+                                  dnat: e.flagBits & FastEntry.Flags.nat != 0), p)
+        return r
+    }
+
+    /// The entry's state as events compare it, read under its lock.
+    @inline(__always)
+    func lockedTraceState(_ e: UnsafeMutablePointer<FastEntry>, _ proto: TransProto,
+                          _ ctx: inout WorkerContext) -> ConnTraceState {
+        lockEntry(e, &ctx)
+        defer { unlockEntry(e, &ctx) }
+        return ConnTraceState(proto: proto, tcb: e.pointee.tcb, udp: e.udpState)
+    }
+
+    /// [NEW] for entry e just published by packet p, and `new|trk`.
+    /// Preconditions: no lock is held; tracing.
+    @inline(never)
+    func traceCreated(_ e: UnsafeMutablePointer<FastEntry>, _ p: Packet, now: Int64, _ ctx: inout WorkerContext) {
+        if ctx.tracingEvents { ctx.traceEvent(.new, lockedRecord(e, now: now, &ctx), now: now) }
+        ctx.traceVerdict(.created(dnat: p.nat), p)
+    }
+
+    /// [DESTROY] for entry e, about to be removed. Preconditions: its
+    /// stripes are locked, its entry lock is not; tracing events.
+    @inline(never)
+    func traceDestroyed(_ e: UnsafeMutablePointer<FastEntry>, reason: RemovalReason, now: Int64, _ ctx: inout WorkerContext) {
+        ctx.traceEvent(.destroy, lockedRecord(e, now: now, &ctx), now: now, reason: reason)
+    }
+}
