@@ -39,7 +39,7 @@ extension OVSTable {
             guard ok else {
                 // Nothing is inserted when an import fails: take back what was.
                 ConnNode.destroy(c)
-                for x in inserted { remove(x, &ctx) }
+                for x in inserted { remove(x, reason: .other, now: 0, &ctx) }
                 nextSerial = 0
                 throw ImportError(record: i, reason: "no room in the cuckoo map for its keys")
             }

@@ -25,7 +25,7 @@ func ovsTCPValidNew(_ f: TCPFlags) -> Bool {
 /// What the update of a found connection decided.
 enum OVSUpdate {
     /// Tracked: the tracker's result (nil: it initialised the tracker) and the packet's state.
-    case tracked(TrackerResult?, OVSCTState)
+    case tracked(TrackerResult?, Verdict)
     /// Expired: OVS's lookup skips it (`conn_expired`); the packet creates anew.
     case expired
     /// A SYN on a connection closed in both directions (`CT_UPDATE_NEW`):
@@ -35,14 +35,17 @@ enum OVSUpdate {
 
 extension OVSTable {
     public func handlePacket<C: TimeSource>(_ p: Packet, clock: C, _ ctx: inout WorkerContext) -> PacketOutcome {
-        track(p, now: clock.now(), &ctx).outcome
+        let (outcome, verdict) = track(p, now: clock.now(), &ctx)
+        // After the packet's events: the lane moves to the next packet.
+        if ctx.tracing { ctx.traceVerdict(verdict, p) }
+        return outcome
     }
 
     /// The packet path with the state OVS would give the packet
     /// (`process_one`): the lock-free lookup, then the found connection's
     /// update under its mutex, or the insert under ct_lock.
     @inline(__always)
-    public func track(_ p: Packet, now: Int64, _ ctx: inout WorkerContext) -> (outcome: PacketOutcome, state: OVSCTState) {
+    public func track(_ p: Packet, now: Int64, _ ctx: inout WorkerContext) -> (outcome: PacketOutcome, state: Verdict) {
         ctx.stats.packets &+= 1
         ctx.stats.lookups &+= 1
         let h = hash(p.id)
@@ -77,7 +80,8 @@ extension OVSTable {
             return .expired
         }
         let before = timeouts.timeout(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp)
-        var state = OVSCTState.trk
+        let traced = ctx.tracingEvents ? ConnTraceState(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) : nil
+        var state = Verdict.trk
         let result: TrackerResult?
         if p.id.transProto == .udp {
             result = updateUDP(c, reply: reply, now: now, &state, &ctx)
@@ -111,6 +115,9 @@ extension OVSTable {
             }
         }
         if c.pointee.natRedirect && !state.contains(.inv) { state.insert(reply ? .snat : .dnat) }
+        if let t = traced, ConnTraceState(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) != t {
+            ctx.traceEvent(.update, c.record(timeouts, now: now), now: now)
+        }
         if locked {
             if timeouts.timeout(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) != before {
                 updateExpirationList(c, &ctx)
@@ -126,7 +133,7 @@ extension OVSTable {
     /// (`CT_UPDATE_VALID_NEW`); anything later is established.
     /// Preconditions: c's lock is held.
     @inline(__always)
-    func updateUDP(_ c: UnsafeMutablePointer<ConnNode>, reply: Bool, now: Int64, _ state: inout OVSCTState,
+    func updateUDP(_ c: UnsafeMutablePointer<ConnNode>, reply: Bool, now: Int64, _ state: inout Verdict,
                    _ ctx: inout WorkerContext) -> TrackerResult? {
         c.pointee.lastUsed = now
         if reply && !c.pointee.udp.replied {
@@ -146,8 +153,8 @@ extension OVSTable {
     /// `conn_not_found` under ct_lock: look up again, remove an expired (or
     /// reopened) holder of either key, refuse at the limit, insert both keys.
     func create(_ p: Packet, hash h: UInt32, now: Int64, replacing: UnsafeMutablePointer<ConnNode>?,
-                _ ctx: inout WorkerContext) -> (outcome: PacketOutcome, state: OVSCTState) {
-        var state: OVSCTState = [.new, .trk]
+                _ ctx: inout WorkerContext) -> (outcome: PacketOutcome, state: Verdict) {
+        var state: Verdict = [.new, .trk]
         if p.id.transProto == .tcp && !ovsTCPValidNew(p.tcp.flags) {
             // `valid_new` fails: CS_INVALID, nothing created (counted as a drop).
             ctx.stats.drop &+= 1
@@ -157,7 +164,7 @@ extension OVSTable {
         if let node = map.find(p.id, hash: h).node {
             let c = node.pointee.conn
             if c == replacing || lockedRemaining(c, now: now, &ctx) < 0 {
-                remove(c, &ctx)
+                remove(c, reason: c == replacing ? .other : .inline, now: now, &ctx)
                 ctx.stats.removedInline &+= 1
             } else {
                 // Another worker inserted it since the lock-free lookup.
@@ -174,7 +181,7 @@ extension OVSTable {
         if reply != p.id, let node = map.find(reply, hash: hr).node {
             let c = node.pointee.conn
             if lockedRemaining(c, now: now, &ctx) < 0 {
-                remove(c, &ctx)
+                remove(c, reason: .inline, now: now, &ctx)
                 ctx.stats.removedInline &+= 1
             } else {
                 // The reply key belongs to a live connection (a NAT clash).
@@ -216,6 +223,7 @@ extension OVSTable {
         ctx.stats.insert &+= 1
         ctx.noteCreated()
         unlockCT(&ctx)
+        if ctx.tracingEvents { ctx.traceEvent(.new, c.lockedRecord(timeouts, now: now), now: now) }
         if p.nat { state.insert(.dnat) }
         return (.created, state)
     }
@@ -227,9 +235,11 @@ extension OVSTable {
         return timeRemaining(c, timeouts, now: now)
     }
 
-    /// `conn_clean`: both keys out of the map, off its list, retired.
-    /// Preconditions: ct_lock is held; c is in the table.
-    func remove(_ c: UnsafeMutablePointer<ConnNode>, _ ctx: inout WorkerContext) {
+    /// `conn_clean`: both keys out of the map, off its list, retired; a
+    /// [DESTROY] while tracing events. Preconditions: ct_lock is held; c is
+    /// in the table; c's lock is not held.
+    func remove(_ c: UnsafeMutablePointer<ConnNode>, reason: RemovalReason, now: Int64, _ ctx: inout WorkerContext) {
+        if ctx.tracingEvents { traceDestroyed(c, reason: reason, now: now, timeouts: timeouts, &ctx) }
         let removedOriginal = map.remove(c.originalPtr, hash: hash(c.pointee.original.id))
         let removedReply = c.isSelf || map.remove(c.replyPtr, hash: hash(c.pointee.reply.id))
         assert(removedOriginal && removedReply, "a connection's keys are missing from the map")

@@ -35,7 +35,7 @@ extension OVSTable {
                     r.stoppedEarly = true
                     break
                 }
-                remove(c, &ctx)
+                remove(c, reason: .reaper, now: now, &ctx)
                 r.removed += 1
             } else {
                 r.liveChecked += 1
