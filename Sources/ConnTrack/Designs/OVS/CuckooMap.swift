@@ -31,7 +31,7 @@ import struct Synchronization.Atomic
 /// (cmap rehashes the whole map then). Equal hashes take separate slots
 /// instead of a chain, so a reader compares the key of every slot whose
 /// hash matches.
-struct CuckooMap {
+struct CuckooMap: @unchecked Sendable {
     static let slots = 5
     static let wordsPerBucket = 8
     /// cmap_insert_bfs's bounds: paths of at most 4 moves, 500 queued.
