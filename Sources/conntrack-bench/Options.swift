@@ -104,6 +104,10 @@ struct ReaperOptions: ParsableArguments {
         for (name, v) in [("--cilium-shrink-above-pct", ciliumShrinkAbovePct), ("--cilium-grow-below-pct", ciliumGrowBelowPct)] where !(0...100).contains(v) {
             throw ValidationError("\(name) must be in 0...100, got \(v)")
         }
+        // Checked whatever the policy, as the cilium ranges are.
+        guard (1...3_600_000).contains(ovsSweepMs) else { throw ValidationError("--ovs-sweep-ms must be in 1...3600000, got \(ovsSweepMs)") }
+        guard (1...65536).contains(ovsPassDivisor) else { throw ValidationError("--ovs-pass-divisor must be in 1...65536, got \(ovsPassDivisor)") }
+        guard (0...60_000).contains(ovsResumeMs) else { throw ValidationError("--ovs-resume-ms must be in 0...60000, got \(ovsResumeMs)") }
         let seed = SeedReaperPolicy(fraction: fraction, maxExpiredPercent: maxExpiredPct,
                                     minInterval: Int64(minIntervalMs * 1e6), maxFullTraversal: Int64(maxFullTraversal * 1e9))
         switch policy ?? PolicyName(rawValue: design?.defaultPolicy ?? "seed") ?? .seed {
@@ -115,9 +119,6 @@ struct ReaperOptions: ParsableArguments {
             p.growBelowPercent = ciliumGrowBelowPct
             return .cilium(p)
         case .ovs:
-            guard (1...3_600_000).contains(ovsSweepMs) else { throw ValidationError("--ovs-sweep-ms must be in 1...3600000, got \(ovsSweepMs)") }
-            guard (1...65536).contains(ovsPassDivisor) else { throw ValidationError("--ovs-pass-divisor must be in 1...65536, got \(ovsPassDivisor)") }
-            guard (0...60_000).contains(ovsResumeMs) else { throw ValidationError("--ovs-resume-ms must be in 0...60000, got \(ovsResumeMs)") }
             return .ovs(OVSReaperPolicy(sweepInterval: Int64(ovsSweepMs) * Duration_ns.millisecond,
                                         resumeDelay: Int64(ovsResumeMs) * Duration_ns.millisecond, passDivisor: ovsPassDivisor))
         case .off: return nil
