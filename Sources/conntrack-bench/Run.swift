@@ -166,7 +166,7 @@ func writeTrace(_ trace: TraceRecorder, _ cfg: RunConfig, verdicts: OutputFile?,
         // a real clock's readings as the wall-clock time they were taken.
         let epoch = cfg.clock == .virtual ? cfg.clockEpochUnixNanos : MonotonicClock.unixEpoch()
         if let events {
-            try events.write { emit in try trace.writeEvents(timeouts: cfg.tableForRun.timeouts, epoch: epoch, emit) }
+            try events.write { emit in try trace.writeEvents(epoch: epoch, emit) }
         }
     } catch let e as TraceOutputError { throw OutputError("--events: " + e.description) }
 }

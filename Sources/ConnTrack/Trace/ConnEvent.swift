@@ -38,7 +38,7 @@ public enum RemovalReason: UInt8, Sendable, CaseIterable {
 /// (`ConntrackListing`): TCP from `TCB.linuxState`, `seenReply`,
 /// `assured`; UDP has no state, is unreplied until a reply-side packet and
 /// assured from then on.
-public struct ConnTraceState: Sendable, Hashable {
+public struct ConnTraceState: Sendable, Hashable, Codable {
     /// nil for UDP (conntrack prints no state for it).
     public var state: LinuxTCPState?
     public var unreplied: Bool
@@ -53,7 +53,15 @@ public struct ConnTraceState: Sendable, Hashable {
         }
     }
 
-    public init(_ r: ConnectionRecord) { self.init(proto: r.original.transProto, tcb: r.tcb, udp: r.udp) }
+    /// A design's own state, given as is.
+    public init(state: LinuxTCPState?, unreplied: Bool, assured: Bool) {
+        self.state = state; self.unreplied = unreplied; self.assured = assured
+    }
+
+    /// A record's state: its design's own (`ownState`) or derived.
+    public init(_ r: ConnectionRecord) {
+        self = r.ownState ?? ConnTraceState(proto: r.original.transProto, tcb: r.tcb, udp: r.udp)
+    }
 }
 
 /// One event as a lane records it: plain data (no references), so lanes

@@ -10,9 +10,13 @@ import ConnTrack
 /// `[DESTROY]` keeps the timeout and state columns, as this machine's
 /// kernel prints them (results/loopback-conntrack/conntrack-events.txt).
 public enum EventLine {
-    public static func text(_ e: ConnEvent, timeouts: Timeouts, epoch: Int64) -> String {
-        let row = ConntrackListing.rows([e.record], timeouts: timeouts, now: e.time)
-        return timestamp(epoch &+ e.time) + e.kind.tag + " " + ConntrackListing.text(row)
+    /// The line of `e`, dated `at` (nil: the event's own time) plus
+    /// `epoch`. The timeout column is the time the design said was left at
+    /// the event (`timeoutLeft`, its own timeouts), in whole seconds.
+    public static func text(_ e: ConnEvent, at: Int64? = nil, epoch: Int64) -> String {
+        var row = ConntrackListing.rows([e.record], timeouts: Timeouts(), now: e.time)
+        row[0].timeout = max(0, e.record.timeoutLeft / 1_000_000_000)
+        return timestamp(epoch &+ (at ?? e.time)) + e.kind.tag + " " + ConntrackListing.text(row)
     }
 
     /// `[seconds.micros]` and a tab, for nanoseconds since the Unix epoch

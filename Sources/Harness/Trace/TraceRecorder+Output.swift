@@ -39,12 +39,11 @@ extension TraceRecorder {
 
     /// The event lines in `conntrack -E -o timestamp` form. `epoch` is
     /// added to the run's clock (virtual time: the capture's or the
-    /// generator's epoch), `timeouts` are the table's (for the remaining
-    /// timeout column, computed as `--dump` computes it).
-    public func writeEvents(timeouts: Timeouts, epoch: Int64, _ emit: ([UInt8]) throws -> Void) throws {
+    /// generator's epoch).
+    public func writeEvents(epoch: Int64, _ emit: ([UInt8]) throws -> Void) throws {
         precondition(events, "events were not recorded")
         if let f = failure { throw TraceOutputError(f) }
-        var readers = lanes.map { $0.pointee.eventReader() }
+        var readers = lanes.map { LaneEvents($0.pointee) }
         defer { for r in readers { r.deallocate() } }
         var heads = readers.indices.map { readers[$0].next() }
         var out: [UInt8] = []
@@ -56,7 +55,8 @@ extension TraceRecorder {
                 if best < 0 || Self.precedes(h, heads[best]!) { best = k }
             }
             guard best >= 0 else { break }
-            out += Array(EventLine.text(heads[best]!, timeouts: timeouts, epoch: epoch).utf8)
+            let (at, e) = heads[best]!
+            out += Array(EventLine.text(e, at: at, epoch: epoch).utf8)
             heads[best] = readers[best].next()
             if out.count >= Self.chunkBytes { try emit(out); out.removeAll(keepingCapacity: true) }
         }
@@ -64,12 +64,42 @@ extension TraceRecorder {
         if !out.isEmpty { try emit(out) }
     }
 
-    /// The events' order: (time, lane, packet position, sequence).
-    static func precedes(_ a: ConnEvent, _ b: ConnEvent) -> Bool {
-        if a.time != b.time { return a.time < b.time }
-        if a.lane != b.lane { return a.lane < b.lane }
-        if a.index != b.index { return a.index < b.index }
-        return a.seq < b.seq
+    /// The events' order: (time, lane, packet position, sequence), with a
+    /// packet's events at the packet's timestamp.
+    static func precedes(_ a: (Int64, ConnEvent), _ b: (Int64, ConnEvent)) -> Bool {
+        if a.0 != b.0 { return a.0 < b.0 }
+        if a.1.lane != b.1.lane { return a.1.lane < b.1.lane }
+        if a.1.index != b.1.index { return a.1.index < b.1.index }
+        return a.1.seq < b.1.seq
+    }
+}
+
+/// One lane's events, each with the time it is ordered and dated by: the
+/// timestamp of the packet it belongs to (read from the lane's verdicts,
+/// in step), or for the reaper's lane the pass's time.
+struct LaneEvents {
+    var events: TraceReader<ConnEvent>
+    var verdicts: TraceReader<VerdictEntry>?
+    var last: VerdictEntry?
+
+    init(_ lane: TraceLane) {
+        events = lane.eventReader()
+        verdicts = lane.lane >= 0 ? lane.verdictReader() : nil
+    }
+
+    func deallocate() {
+        events.deallocate()
+        verdicts?.deallocate()
+    }
+
+    mutating func next() -> (Int64, ConnEvent)? {
+        guard let e = events.next() else { return nil }
+        guard verdicts != nil else { return (e.time, e) }
+        // Verdict k is packet k's: read up to the event's packet.
+        while verdicts!.position <= Int(e.index), let v = verdicts!.next() { last = v }
+        // An event after the lane's last verdict (a run stopped mid-packet)
+        // keeps the table's time.
+        return (verdicts!.position == Int(e.index) + 1 ? last?.timestamp ?? e.time : e.time, e)
     }
 }
 

@@ -16,7 +16,10 @@ import Sync
 /// is the order `generate --streams` writes the same streams in, and the
 /// capture's order except between packets of equal timestamp on two
 /// workers. Events merge all lanes by (time, lane, packet position,
-/// sequence), the reaper's lane first at equal times (its passes run
+/// sequence), where a packet's events take the packet's timestamp (so a
+/// lock-step run, whose table reads the window's start as "now", orders
+/// and dates them as a run on one worker does) and the reaper's take their
+/// pass's time; the reaper's lane goes first at equal times (its passes run
 /// before the packets at their time).
 public final class TraceRecorder: @unchecked Sendable {
     public let verdicts: Bool
@@ -48,7 +51,9 @@ public final class TraceRecorder: @unchecked Sendable {
         release()
         for w in -1..<workers {
             let p = UnsafeMutablePointer<TraceLane>.allocate(capacity: 1)
-            p.initialize(to: TraceLane(lane: Int32(w), verdicts: verdicts && w >= 0, events: events,
+            // A worker's lane keeps its verdicts also for --events alone:
+            // they hold the packets' timestamps, which order the events.
+            p.initialize(to: TraceLane(lane: Int32(w), verdicts: w >= 0, events: events,
                                        spill: TraceSpill(directory: spillDirectory),
                                        verdictCapacity: verdictCapacity, eventCapacity: eventCapacity))
             lanes.append(p)
