@@ -48,6 +48,13 @@ struct CuckooMap: @unchecked Sendable {
     let basis: UInt32
     /// immutable
     let mappedBytes: Int
+    /// immutable: buckets per page of memory
+    let bucketsPerPage: Int
+    /// Pages a writer has written, as a bitmap and a count (written under
+    /// the insert lock): the map's resident memory, as far as it is in use.
+    let touched: UnsafeMutablePointer<UInt64>
+    let touchedCount: UnsafeMutablePointer<Int>
+    let touchedWords: Int
 
     /// A path for the breadth-first search: its first bucket, the slot
     /// followed at each step, and the bucket it ends at.
@@ -86,12 +93,24 @@ struct CuckooMap: @unchecked Sendable {
         let raw = mmap(nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         precondition(raw != MAP_FAILED && raw != nil, "mmap of a \(mappedBytes)-byte cuckoo map failed: errno \(errno)")
         words = raw!.bindMemory(to: Atomic<UInt64>.self, capacity: buckets * Self.wordsPerBucket)
+        bucketsPerPage = max(1, MemoryFootprint.page / 64)
+        let pages = (buckets + bucketsPerPage - 1) / bucketsPerPage
+        touchedWords = (pages + 63) / 64
+        touched = .allocate(capacity: touchedWords)
+        touched.initialize(repeating: 0, count: touchedWords)
+        touchedCount = .allocate(capacity: 1)
+        touchedCount.initialize(to: 0)
     }
+
+    /// Bytes of the pages writers have written. Preconditions: the insert lock is held.
+    var touchedBytes: Int { touchedCount.pointee * MemoryFootprint.page }
 
     /// Preconditions: no other thread uses the map.
     func destroy() {
         let rc = munmap(UnsafeMutableRawPointer(words), mappedBytes)
         precondition(rc == 0, "munmap failed: errno \(errno)")
+        touched.deallocate()
+        touchedCount.deallocate()
     }
 
     // MARK: Hashes
@@ -224,6 +243,11 @@ struct CuckooMap: @unchecked Sendable {
     /// `cmap_set_bucket`: the counter made odd, the slot written, the
     /// counter made even again. Preconditions: the insert lock is held.
     func set(_ b: Int, _ i: Int, entry: UInt64, hash: UInt32) {
+        let page = b / bucketsPerPage
+        if touched[page >> 6] & (1 << UInt64(page & 63)) == 0 {
+            touched[page >> 6] |= 1 << UInt64(page & 63)
+            touchedCount.pointee += 1
+        }
         let w0 = word(b, 0).pointee.load(ordering: .relaxed)
         let c = UInt32(truncatingIfNeeded: w0)
         var hi = w0 & 0xFFFF_FFFF_0000_0000
