@@ -1,12 +1,14 @@
 /// The one declaration of the lock order. A thread may only acquire a lock
 /// whose rank is strictly greater than every lock it holds:
 ///
-///     reaper control  <  table rwlock  <  bucket[0] < bucket[1] < …  <  connection  <  entry pool  <  retire list
+///     reaper control  <  table rwlock  <  bucket[0] < bucket[1] < …  <  ct lock  <  connection  <  entry pool  <  retire list
 ///
 /// so: the reaper's control lock before the table; the table rwlock (read
 /// or write) before any bucket; buckets (or lock stripes) in ascending
 /// index, each once; at most one connection lock; the entry pool's free
-/// list (the `fast` design) and the retire list are leaves.
+/// list (the `fast` design) and the retire list are leaves. The `ovs`
+/// design's global insert lock (OVS's `ct_lock`) comes before any
+/// connection lock, as OVS takes them.
 public enum LockRank: Sendable, Hashable, CustomStringConvertible {
     case reaperControl
     case table
@@ -14,9 +16,11 @@ public enum LockRank: Sendable, Hashable, CustomStringConvertible {
     case connection
     case entryPool
     case retireList
+    /// The `ovs` design's global insert lock (OVS's `ct_lock`).
+    case ctLock
 
     /// The declared order as text, for reports and violation messages.
-    public static let declaredOrder = "reaper-control < table-rwlock < bucket[i] ascending < connection < entry-pool < retire-list"
+    public static let declaredOrder = "reaper-control < table-rwlock < bucket[i] ascending < ct-lock < connection < entry-pool < retire-list"
 
     public var value: Int {
         switch self {
@@ -26,6 +30,7 @@ public enum LockRank: Sendable, Hashable, CustomStringConvertible {
         case .connection: return Int.max - 2
         case .entryPool: return Int.max - 1
         case .retireList: return Int.max
+        case .ctLock: return Int.max - 3
         }
     }
 
@@ -37,6 +42,7 @@ public enum LockRank: Sendable, Hashable, CustomStringConvertible {
         case Int.max - 2: self = .connection
         case Int.max - 1: self = .entryPool
         case Int.max: self = .retireList
+        case Int.max - 3: self = .ctLock
         default: self = .bucket(v - 2)
         }
     }
@@ -49,6 +55,7 @@ public enum LockRank: Sendable, Hashable, CustomStringConvertible {
         case .connection: return "connection"
         case .entryPool: return "entry-pool"
         case .retireList: return "retire-list"
+        case .ctLock: return "ct-lock"
         }
     }
 }

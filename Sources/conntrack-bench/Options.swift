@@ -10,7 +10,7 @@ extension ScenarioKind: ExpressibleByArgument {}
 extension ClockMode: ExpressibleByArgument {}
 extension Timeouts.Mode: ExpressibleByArgument {}
 
-enum PolicyName: String, ExpressibleByArgument, CaseIterable { case seed, linux2022, cilium, off }
+enum PolicyName: String, ExpressibleByArgument, CaseIterable { case seed, linux2022, cilium, ovs, off }
 
 struct TableOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Table design: \(TableDesigns.names.joined(separator: ", ")).",
@@ -22,16 +22,16 @@ struct TableOptions: ParsableArguments {
     var buckets: Int = 1 << 14
     @Option(help: "Hash seed (decimal); random when omitted, as in the seed.")
     var hashSeed: UInt32?
-    @Option(help: "Timeout table: seed (5 days established, 120 s otherwise) or linux (per state).")
+    @Option(help: "Timeout table: seed (5 days established, 120 s otherwise), linux (per state) or ovs (Open vSwitch's defaults, per state).")
     var timeouts: Timeouts.Mode = .seed
-    @Option(help: "Timeout of established TCP connections, seconds.")
-    var establishedTimeout: Double = 5 * 86400
-    @Option(help: "Timeout of any other TCP state in the seed table, seconds.")
-    var otherTimeout: Double = 120
-    @Option(help: "Timeout of unreplied UDP flows, seconds.")
-    var udpTimeout: Double = 30
-    @Option(help: "Timeout of replied UDP flows, seconds.")
-    var udpStreamTimeout: Double = 120
+    @Option(help: "Timeout of established TCP connections, seconds (default: 432000; 86400 with --timeouts ovs).")
+    var establishedTimeout: Double?
+    @Option(help: "Timeout of any other TCP state in the seed table, seconds (default: 120).")
+    var otherTimeout: Double?
+    @Option(help: "Timeout of unreplied UDP flows, seconds (default: 30; 60 with --timeouts ovs).")
+    var udpTimeout: Double?
+    @Option(help: "Timeout of replied UDP flows, seconds (default: 120; 30 with --timeouts ovs).")
+    var udpStreamTimeout: Double?
     @Option(help: "Limit on live connections with Linux-style early drop (default: none).")
     var maxConnections: Int?
     @Option(help: "Design fast: connections to size its index for (1...1073741824; default: the scenario's concurrent flows, or a capture's packets).")
@@ -46,13 +46,14 @@ struct TableOptions: ParsableArguments {
     func tableConfig() throws -> TableConfig {
         var t = Timeouts(mode: timeouts)
         for (name, v) in [("--established-timeout", establishedTimeout), ("--other-timeout", otherTimeout),
-                          ("--udp-timeout", udpTimeout), ("--udp-stream-timeout", udpStreamTimeout)] where !(v >= 0 && v <= 1e9) {
-            throw ValidationError("\(name) must be in 0...1000000000 seconds, got \(v)")
+                          ("--udp-timeout", udpTimeout), ("--udp-stream-timeout", udpStreamTimeout)] {
+            if let v, !(v >= 0 && v <= 1e9) { throw ValidationError("\(name) must be in 0...1000000000 seconds, got \(v)") }
         }
-        t.established = Int64(establishedTimeout * 1e9)
-        t.other = Int64(otherTimeout * 1e9)
-        t.udp = Int64(udpTimeout * 1e9)
-        t.udpStream = Int64(udpStreamTimeout * 1e9)
+        // A value not given keeps the table's own (the mode's defaults).
+        if let v = establishedTimeout { t.established = Int64(v * 1e9) }
+        if let v = otherTimeout { t.other = Int64(v * 1e9) }
+        if let v = udpTimeout { t.udp = Int64(v * 1e9) }
+        if let v = udpStreamTimeout { t.udpStream = Int64(v * 1e9) }
         // Checked with the rest of the configuration by RunConfig.validate().
         var c = TableConfig(buckets: buckets, hashSeed: hashSeed, variant: variant, faults: Set(faults),
                             timeouts: t, maxConnections: maxConnections)
@@ -64,7 +65,7 @@ struct TableOptions: ParsableArguments {
 }
 
 struct ReaperOptions: ParsableArguments {
-    @Option(help: "Reaper schedule: seed, linux2022, cilium, or off (default: the design's own: linux2022 for fast, seed for the others).")
+    @Option(help: "Reaper schedule: seed, linux2022, cilium, ovs, or off (default: the design's own: linux2022 for fast, ovs for ovs, seed for the others).")
     var policy: PolicyName?
     @Option(help: "Seed policy: a pass walks buckets/fraction buckets (1...1048576).")
     var fraction: Int = 128
@@ -82,6 +83,12 @@ struct ReaperOptions: ParsableArguments {
     var ciliumShrinkAbovePct: Int = 25
     @Option(help: "cilium policy: below this delete ratio, percent, the interval grows x1.5 (0...100, at most --cilium-shrink-above-pct).")
     var ciliumGrowBelowPct: Int = 5
+    @Option(help: "ovs policy: time between the end of a sweep and the next, ms (1...3600000; OVS sweep_ms).")
+    var ovsSweepMs: Int = 20_000
+    @Option(help: "ovs policy: a pass covers 1/divisor of the slots (1...65536; OVS: limit/64 entries).")
+    var ovsPassDivisor: Int = 64
+    @Option(help: "ovs policy: delay before the next pass of an unfinished sweep, ms (0...60000).")
+    var ovsResumeMs: Int = 200
     @Flag(help: "Walk every reaper pass, even those a long idle gap makes computable from a summary (slow; the counters are the same).")
     var noFastForward = false
 
@@ -97,6 +104,10 @@ struct ReaperOptions: ParsableArguments {
         for (name, v) in [("--cilium-shrink-above-pct", ciliumShrinkAbovePct), ("--cilium-grow-below-pct", ciliumGrowBelowPct)] where !(0...100).contains(v) {
             throw ValidationError("\(name) must be in 0...100, got \(v)")
         }
+        // Checked whatever the policy, as the cilium ranges are.
+        guard (1...3_600_000).contains(ovsSweepMs) else { throw ValidationError("--ovs-sweep-ms must be in 1...3600000, got \(ovsSweepMs)") }
+        guard (1...65536).contains(ovsPassDivisor) else { throw ValidationError("--ovs-pass-divisor must be in 1...65536, got \(ovsPassDivisor)") }
+        guard (0...60_000).contains(ovsResumeMs) else { throw ValidationError("--ovs-resume-ms must be in 0...60000, got \(ovsResumeMs)") }
         let seed = SeedReaperPolicy(fraction: fraction, maxExpiredPercent: maxExpiredPct,
                                     minInterval: Int64(minIntervalMs * 1e6), maxFullTraversal: Int64(maxFullTraversal * 1e9))
         switch policy ?? PolicyName(rawValue: design?.defaultPolicy ?? "seed") ?? .seed {
@@ -107,6 +118,9 @@ struct ReaperOptions: ParsableArguments {
             p.shrinkAbovePercent = ciliumShrinkAbovePct
             p.growBelowPercent = ciliumGrowBelowPct
             return .cilium(p)
+        case .ovs:
+            return .ovs(OVSReaperPolicy(sweepInterval: Int64(ovsSweepMs) * Duration_ns.millisecond,
+                                        resumeDelay: Int64(ovsResumeMs) * Duration_ns.millisecond, passDivisor: ovsPassDivisor))
         case .off: return nil
         }
     }

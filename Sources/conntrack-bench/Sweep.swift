@@ -7,7 +7,7 @@ import Harness
 struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a grid of any design's and reaper policy's settings x worker counts, write CSV/JSON and SVG plots, and recommend settings.",
-        discussion: "The settings are the knobs the design and its policy declare (buckets: --buckets; fast: --buckets, --lookup-batch; seed: --fraction, --max-expired-pct; linux2022: --linux-buckets-per-pass; cilium: --cilium-shrink-above-pct, --cilium-grow-below-pct). With no --vary every knob is varied over its default grid; with --vary only the knobs named, the others at the options' values.")
+        discussion: "The settings are the knobs the design and its policy declare (buckets: --buckets; fast: --buckets, --lookup-batch; seed: --fraction, --max-expired-pct; linux2022: --linux-buckets-per-pass; cilium: --cilium-shrink-above-pct, --cilium-grow-below-pct; ovs: --max-connections; ovs policy: --ovs-sweep-ms, --ovs-pass-divisor, --ovs-resume-ms). With no --vary every knob is varied over its default grid; with --vary only the knobs named, the others at the options' values.")
 
     @OptionGroup var table: TableOptions
     @OptionGroup var reaper: ReaperOptions

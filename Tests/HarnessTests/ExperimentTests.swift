@@ -19,7 +19,8 @@ import Testing
         return c
     }
 
-    static let policies: [ReaperPolicyChoice] = [.seed(SeedReaperPolicy()), .linux2022(Linux2022ReaperPolicy()), .cilium(CiliumReaperPolicy())]
+    static let policies: [ReaperPolicyChoice] = [.seed(SeedReaperPolicy()), .linux2022(Linux2022ReaperPolicy()), .cilium(CiliumReaperPolicy()),
+                                                 .ovs(OVSReaperPolicy())]
 
     /// Every knob of every design and policy sets what it reads.
     @Test(arguments: TableDesigns.names)

@@ -49,6 +49,9 @@ public struct DesignTraits: Sendable {
     /// RSS growth with the table (the up-front memory estimate is each
     /// design's `estimatedBytes`).
     public var bytesPerConnection: Int = 0
+    /// At its connection limit the design drops an old connection to make
+    /// room (Linux's `early_drop`); false: it refuses the new one (OVS).
+    public var earlyDropsAtLimit = true
     /// The detectors' lock-order self-test (`selftest lock-order-pair`):
     /// takes one pair of the design's locks in both orders, from two
     /// threads that never overlap, so a lock-order detector must report

@@ -12,4 +12,8 @@ public enum Fault: String, Sendable, CaseIterable, Codable {
     case walkAfterRemove = "walk-after-remove"
     /// `fast`: a TCP segment updates the tracker without the entry lock.
     case skipEntryLock = "skip-entry-lock"
+    /// `ovs`: a packet updates its connection without the connection mutex.
+    case skipConnMutex = "skip-conn-mutex"
+    /// `ovs`: an insert takes `ct_lock` while it holds a connection lock.
+    case ctLockAfterConn = "ct-lock-after-conn"
 }

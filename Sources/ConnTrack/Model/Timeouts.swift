@@ -7,6 +7,10 @@ public struct Timeouts: Sendable, Equatable, Codable {
         case seed
         /// nf_conntrack's per-state TCP timeouts.
         case linux
+        /// Open vSwitch userspace conntrack's defaults (`ct_dpif_netdev_tp_def`
+        /// in lib/conntrack-tp.c, `CT_TIMEOUTS` in lib/conntrack-private.h),
+        /// on the per-state table: see `Timeouts.ovs`.
+        case ovs
     }
 
     public var mode: Mode = .seed
@@ -24,7 +28,34 @@ public struct Timeouts: Sendable, Equatable, Codable {
     public var udp: Int64 = 30 * Duration_ns.second
     public var udpStream: Int64 = 120 * Duration_ns.second
 
-    public init(mode: Mode = .seed) { self.mode = mode }
+    public init(mode: Mode = .seed) {
+        self.mode = mode
+        if mode == .ovs { self = .ovs }
+    }
+
+    /// OVS's default timeout policy, each OVS class on the state it covers:
+    /// TCP_FIRST_PACKET (SYN_SENT attr) 30 s; TCP_ESTABLISHED 24 h;
+    /// TCP_CLOSING (one FIN seen; FIN_WAIT attr) 15 min, for FIN_WAIT and
+    /// CLOSE_WAIT here; TCP_FIN_WAIT (both FINs; TIME_WAIT attr) 45 s, for
+    /// LAST_ACK; TCP_CLOSED (both FINs acknowledged, or a reset; CLOSE attr)
+    /// 30 s, for TIME_WAIT and CLOSE; UDP (OVS's "other") first and single
+    /// 60 s, bidirectional 30 s. TCP_OPENING (SYN_RECV attr, 30 s) has no
+    /// state of its own here: the tracker reports the SYN-ACK as alive.
+    public static var ovs: Timeouts {
+        var t = Timeouts()
+        t.mode = .ovs
+        t.synSent = 30 * Duration_ns.second
+        t.established = 86_400 * Duration_ns.second
+        t.finWait = 900 * Duration_ns.second
+        t.closeWait = 900 * Duration_ns.second
+        t.lastAck = 45 * Duration_ns.second
+        t.timeWait = 30 * Duration_ns.second
+        t.close = 30 * Duration_ns.second
+        t.other = 30 * Duration_ns.second
+        t.udp = 60 * Duration_ns.second
+        t.udpStream = 30 * Duration_ns.second
+        return t
+    }
 
     /// Timeout of a connection in this tracker state.
 
@@ -33,7 +64,7 @@ public struct Timeouts: Sendable, Equatable, Codable {
         switch mode {
         case .seed:
             return tcb.state == .alive ? established : other
-        case .linux:
+        case .linux, .ovs:
             switch tcb.linuxState {
             case .none, .synSent: return synSent
             // Never derived from gVisor's tracker (see `LinuxTCPState`).

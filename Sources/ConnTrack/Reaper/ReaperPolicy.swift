@@ -15,6 +15,7 @@ public enum ReaperPolicyChoice: ReaperPolicy, Equatable, Codable {
     case seed(SeedReaperPolicy)
     case linux2022(Linux2022ReaperPolicy)
     case cilium(CiliumReaperPolicy)
+    case ovs(OVSReaperPolicy)
 
     /// The schedule reads the time left on live entries (so it changes as
     /// the clock advances, even over a table that does not).
@@ -24,7 +25,7 @@ public enum ReaperPolicyChoice: ReaperPolicy, Equatable, Codable {
     }
 
     public var name: String {
-        switch self { case .seed: "seed"; case .linux2022: "linux2022"; case .cilium: "cilium" }
+        switch self { case .seed: "seed"; case .linux2022: "linux2022"; case .cilium: "cilium"; case .ovs: "ovs" }
     }
 
     public func initialPrevious(startDelay: Int64) -> Int64 {
@@ -32,6 +33,7 @@ public enum ReaperPolicyChoice: ReaperPolicy, Equatable, Codable {
         case .seed(let p): p.initialPrevious(startDelay: startDelay)
         case .linux2022(let p): p.initialPrevious(startDelay: startDelay)
         case .cilium(let p): p.initialPrevious(startDelay: startDelay)
+        case .ovs(let p): p.initialPrevious(startDelay: startDelay)
         }
     }
 
@@ -40,6 +42,7 @@ public enum ReaperPolicyChoice: ReaperPolicy, Equatable, Codable {
         case .seed(let p): p.plan(tableSize: tableSize)
         case .linux2022(let p): p.plan(tableSize: tableSize)
         case .cilium(let p): p.plan(tableSize: tableSize)
+        case .ovs(let p): p.plan(tableSize: tableSize)
         }
     }
 
@@ -48,6 +51,7 @@ public enum ReaperPolicyChoice: ReaperPolicy, Equatable, Codable {
         case .seed(var p): let v = p.next(after: r, previous: previous, tableSize: tableSize); self = .seed(p); return v
         case .linux2022(var p): let v = p.next(after: r, previous: previous, tableSize: tableSize); self = .linux2022(p); return v
         case .cilium(var p): let v = p.next(after: r, previous: previous, tableSize: tableSize); self = .cilium(p); return v
+        case .ovs(var p): let v = p.next(after: r, previous: previous, tableSize: tableSize); self = .ovs(p); return v
         }
     }
 }
@@ -82,6 +86,16 @@ extension ReaperPolicyChoice {
             }
             guard (0...100).contains(p.growBelowPercent) && p.growBelowPercent <= p.shrinkAbovePercent else {
                 throw ConfigError("--cilium-grow-below-pct must be in 0...\(p.shrinkAbovePercent) (at most --cilium-shrink-above-pct), got \(p.growBelowPercent)")
+            }
+        case .ovs(let p):
+            guard p.sweepInterval >= Duration_ns.millisecond && p.sweepInterval <= 3_600_000 * Duration_ns.millisecond else {
+                throw ConfigError("--ovs-sweep-ms must be in 1...3600000, got \(p.sweepInterval / Duration_ns.millisecond)")
+            }
+            guard p.passDivisor >= 1 && p.passDivisor <= 65536 else {
+                throw ConfigError("--ovs-pass-divisor must be in 1...65536, got \(p.passDivisor)")
+            }
+            guard p.resumeDelay >= 0 && p.resumeDelay <= 60_000 * Duration_ns.millisecond else {
+                throw ConfigError("--ovs-resume-ms must be in 0...60000, got \(p.resumeDelay / Duration_ns.millisecond)")
             }
         }
     }

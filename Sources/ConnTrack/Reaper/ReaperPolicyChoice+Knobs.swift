@@ -7,6 +7,7 @@ extension ReaperPolicyChoice {
         case .seed: SeedReaperPolicy.knobs.map { Self.lift($0, { if case .seed(let p) = $0 { p } else { nil } }, Self.seed) }
         case .linux2022: Linux2022ReaperPolicy.knobs.map { Self.lift($0, { if case .linux2022(let p) = $0 { p } else { nil } }, Self.linux2022) }
         case .cilium: CiliumReaperPolicy.knobs.map { Self.lift($0, { if case .cilium(let p) = $0 { p } else { nil } }, Self.cilium) }
+        case .ovs: OVSReaperPolicy.knobs.map { Self.lift($0, { if case .ovs(let p) = $0 { p } else { nil } }, Self.ovs) }
         }
     }
 

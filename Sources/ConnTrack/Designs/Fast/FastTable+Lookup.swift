@@ -116,7 +116,7 @@ extension FastTable {
         let outbound = UInt32(p.hook.rawValue) == e.flagBits & FastEntry.Flags.hookMask
         let before = e.pointee.tcb.state
         let r = outbound ? e.pointee.tcb.updateOutbound(p.tcp) : e.pointee.tcb.updateInbound(p.tcp)
-        if e.pointee.tcb.state != before || timeouts.mode == .linux {
+        if e.pointee.tcb.state != before || timeouts.mode != .seed {
             refreshTimeoutClass(e)
         }
         ctx.stats.trackerResults[Int(r.rawValue)] &+= 1

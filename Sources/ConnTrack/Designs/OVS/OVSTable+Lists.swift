@@ -1,0 +1,109 @@
+// The expiry lists and the connection block's fields this design gives a
+// meaning of its own (docs/ovs-design.md):
+//
+// - `original.next` / `original.prev`: the links of the expiry list the
+//   connection is on (the other designs' bucket-list links; this design has
+//   no bucket lists). Protected by ct_lock.
+// - `serial`: the list class in the top byte (`unlisted` once removed:
+//   OVS's `conn->cleaned`), the insertion serial below. Protected by ct_lock.
+// - `pad`: OVS state bits (`OVSBits`). Protected by the connection lock.
+
+/// Per-connection OVS state kept in the connection block's `pad` word.
+enum OVSBits {
+    /// UDP: a second packet came in the original direction before any
+    /// reply (OVS's `OTHERS_MULTIPLE`).
+    static let udpMultiple: UInt64 = 1
+}
+
+extension OVSTable {
+    static let unlisted = 0xFF
+    static let serialMask: UInt64 = (1 << 56) - 1
+
+    /// The next connection on c's list. Preconditions: ct_lock is held.
+    @inline(__always)
+    static func next(_ c: UnsafeMutablePointer<ConnNode>) -> UnsafeMutablePointer<ConnNode>? {
+        c.pointee.original.next?.pointee.conn
+    }
+
+    /// The list c is on, or `unlisted`. Preconditions: ct_lock is held.
+    @inline(__always)
+    func listClass(_ c: UnsafeMutablePointer<ConnNode>) -> Int { Int(truncatingIfNeeded: c.pointee.serial &>> 56) }
+
+    /// Preconditions: ct_lock is held.
+    @inline(__always)
+    func setListClass(_ c: UnsafeMutablePointer<ConnNode>, _ cls: Int) {
+        c.pointee.serial = (c.pointee.serial & Self.serialMask) | UInt64(cls) &<< 56
+    }
+
+    /// Appends c to the tail of list `cls`. Preconditions: ct_lock is held;
+    /// c is on no list.
+    func pushBack(_ c: UnsafeMutablePointer<ConnNode>, _ cls: Int) {
+        assert(listClass(c) == Self.unlisted, "a connection on a list is pushed again")
+        c.pointee.original.next = nil
+        c.pointee.original.prev = lists[cls].tail?.originalPtr
+        if let t = lists[cls].tail { t.pointee.original.next = c.originalPtr } else { lists[cls].head = c }
+        lists[cls].tail = c
+        lists[cls].count += 1
+        setListClass(c, cls)
+    }
+
+    /// Takes c off its list. Preconditions: ct_lock is held; c is on a list.
+    func unlink(_ c: UnsafeMutablePointer<ConnNode>) {
+        let cls = listClass(c)
+        assert(cls != Self.unlisted, "an unlisted connection is unlinked")
+        let prev = c.pointee.original.prev?.pointee.conn
+        let next = Self.next(c)
+        if let p = prev { p.pointee.original.next = next?.originalPtr } else { lists[cls].head = next }
+        if let n = next { n.pointee.original.prev = prev?.originalPtr } else { lists[cls].tail = prev }
+        c.pointee.original.next = nil
+        c.pointee.original.prev = nil
+        lists[cls].count -= 1
+        setListClass(c, Self.unlisted)
+        if let k = cursor, k.conn == c { cursor = nil }
+    }
+
+    /// The connection after c in the order the sweeper walks (its list, then
+    /// the following lists), with that connection's list. Preconditions:
+    /// ct_lock is held.
+    func successor(_ c: UnsafeMutablePointer<ConnNode>, list l: Int) -> (UnsafeMutablePointer<ConnNode>, Int)? {
+        if let n = Self.next(c) { return (n, l) }
+        return first(from: l + 1)
+    }
+
+    /// The first connection of list `l` or of a later one. Preconditions: ct_lock is held.
+    func first(from l: Int) -> (UnsafeMutablePointer<ConnNode>, Int)? {
+        var i = l
+        while i < classTimeouts.count {
+            if let h = lists[i].head { return (h, i) }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Moves c to the list of its current class: OVS's
+    /// `conn_update_expiration`, whose lock order it keeps (the connection
+    /// mutex released, ct_lock, the mutex again). With the injected
+    /// `ct-lock-after-conn` fault ct_lock is taken while the mutex is held.
+    /// Preconditions: c's lock is held (taken by `lockConnection`); it is
+    /// held again on return.
+    func updateExpirationList(_ c: UnsafeMutablePointer<ConnNode>, _ ctx: inout WorkerContext) {
+        if !ctLockAfterConn { unlockConnection(c, &ctx) }
+        lockCT(&ctx)
+        if !ctLockAfterConn { lockConnection(c, &ctx) }
+        let cls = timeoutClass(c)
+        // A connection removed meanwhile (OVS's `cleaned`) is on no list.
+        let now = listClass(c)
+        if now != Self.unlisted && now != cls {
+            unlink(c)
+            pushBack(c, cls)
+        }
+        if ctLockAfterConn {
+            // Release ct_lock and keep the connection lock, as the caller expects.
+            unlockCT(&ctx)
+        } else {
+            unlockConnection(c, &ctx)
+            unlockCT(&ctx)
+            lockConnection(c, &ctx)
+        }
+    }
+}

@@ -1,0 +1,250 @@
+import Sync
+
+/// OVS's TCP flag check (`tcp_invalid_flags` in lib/conntrack-tcp.c, taken
+/// from pf): SYN with RST or FIN; neither SYN, ACK nor RST; FIN, PSH or URG
+/// without ACK.
+@inline(__always)
+func ovsTCPInvalidFlags(_ f: TCPFlags) -> Bool {
+    if f.contains(.syn) {
+        if f.contains(.rst) || f.contains(.fin) { return true }
+    } else if !f.contains(.ack) && !f.contains(.rst) {
+        return true
+    }
+    if !f.contains(.ack) && (f.contains(.fin) || f.contains(.psh) || f.contains(.urg)) { return true }
+    return false
+}
+
+/// Whether a TCP segment may create a connection (`tcp_valid_new`): valid
+/// flags, and not a SYN-ACK (a connection is picked up from its SYN or
+/// mid-stream, never half open).
+@inline(__always)
+func ovsTCPValidNew(_ f: TCPFlags) -> Bool {
+    !ovsTCPInvalidFlags(f) && !(f.contains(.syn) && f.contains(.ack))
+}
+
+/// What the update of a found connection decided.
+enum OVSUpdate {
+    /// Tracked: the tracker's result (nil: it initialised the tracker) and the packet's state.
+    case tracked(TrackerResult?, Verdict)
+    /// Expired: OVS's lookup skips it (`conn_expired`); the packet creates anew.
+    case expired
+    /// A SYN on a connection closed in both directions (`CT_UPDATE_NEW`):
+    /// the old connection is removed and the packet creates a new one.
+    case reopen
+}
+
+extension OVSTable {
+    public func handlePacket<C: TimeSource>(_ p: Packet, clock: C, _ ctx: inout WorkerContext) -> PacketOutcome {
+        let (outcome, verdict) = track(p, now: clock.now(), &ctx)
+        // After the packet's events: the lane moves to the next packet.
+        if ctx.tracing { ctx.traceVerdict(verdict, p) }
+        return outcome
+    }
+
+    /// The packet path with the state OVS would give the packet
+    /// (`process_one`): the lock-free lookup, then the found connection's
+    /// update under its mutex, or the insert under ct_lock.
+    @inline(__always)
+    public func track(_ p: Packet, now: Int64, _ ctx: inout WorkerContext) -> (outcome: PacketOutcome, state: Verdict) {
+        ctx.stats.packets &+= 1
+        ctx.stats.lookups &+= 1
+        let h = hash(p.id)
+        let found = map.find(p.id, hash: h)
+        ctx.stats.chain.record(found.compared)
+        ctx.stats.searchRestart &+= UInt64(found.restarts)
+        var replacing: UnsafeMutablePointer<ConnNode>? = nil
+        if let node = found.node {
+            let c = node.pointer(to: \.conn)!.pointee
+            let reply = node.pointer(to: \.direction)!.pointee == .reply
+            switch update(c, p, reply: reply, now: now, &ctx) {
+            case .tracked(let r, let state):
+                ctx.stats.found &+= 1
+                return (.tracked(r), state)
+            case .expired: break
+            case .reopen: replacing = c
+            }
+        }
+        ctx.stats.notFound &+= 1
+        return create(p, hash: h, now: now, replacing: replacing, &ctx)
+    }
+
+    /// `conn_update_state` for a found connection, under its mutex (skipped
+    /// with the injected `skip-conn-mutex` fault: a data race).
+    @inline(__always)
+    func update(_ c: UnsafeMutablePointer<ConnNode>, _ p: Packet, reply: Bool, now: Int64,
+                _ ctx: inout WorkerContext) -> OVSUpdate {
+        let locked = !skipConnMutex
+        if locked { lockConnection(c, &ctx) }
+        if timeRemaining(c, timeouts, now: now) < 0 {
+            if locked { unlockConnection(c, &ctx) }
+            return .expired
+        }
+        let before = timeouts.timeout(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp)
+        let traced = ctx.tracingEvents ? ConnTraceState(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) : nil
+        var state = Verdict.trk
+        let result: TrackerResult?
+        if p.id.transProto == .udp {
+            result = updateUDP(c, reply: reply, now: now, &state, &ctx)
+        } else {
+            let f = p.tcp.flags
+            if ovsTCPInvalidFlags(f) {
+                // CT_UPDATE_INVALID before anything is touched: no refresh.
+                if locked { unlockConnection(c, &ctx) }
+                ctx.stats.trackerResults[Int(TrackerResult.drop.rawValue)] &+= 1
+                return .tracked(.drop, [.inv, .trk])
+            }
+            var validNew = false
+            if f.contains(.syn) && !f.contains(.ack) {
+                let ls = c.pointee.tcb.linuxState
+                if ls == .timeWait || ls == .close {
+                    // Both peers at FIN_WAIT_2 or beyond: a new connection.
+                    if locked { unlockConnection(c, &ctx) }
+                    return .reopen
+                }
+                // A SYN again before the peer's SYN-ACK: CT_UPDATE_VALID_NEW.
+                validNew = !c.pointee.tcb.isEmpty && c.pointee.tcb.phase == .synSent
+            }
+            result = refreshAndTrack(c, p, now: now, &ctx)
+            if validNew {
+                state.insert(.new)
+            } else if result == .drop {
+                state = [.inv, .trk]
+            } else {
+                state.insert(.est)
+                if reply { state.insert(.rpl) }
+            }
+        }
+        if c.pointee.natRedirect && !state.contains(.inv) { state.insert(reply ? .snat : .dnat) }
+        if let t = traced, ConnTraceState(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) != t {
+            ctx.traceEvent(.update, c.record(timeouts, now: now), now: now)
+        }
+        if locked {
+            if timeouts.timeout(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) != before {
+                updateExpirationList(c, &ctx)
+            }
+            unlockConnection(c, &ctx)
+        }
+        return .tracked(result, state)
+    }
+
+    /// OVS's "other" protocol (lib/conntrack-other.c, `other_conn_update`):
+    /// the first reply makes it bidirectional (valid: est, rpl); a second
+    /// packet in the original direction before any reply is still new
+    /// (`CT_UPDATE_VALID_NEW`); anything later is established.
+    /// Preconditions: c's lock is held.
+    @inline(__always)
+    func updateUDP(_ c: UnsafeMutablePointer<ConnNode>, reply: Bool, now: Int64, _ state: inout Verdict,
+                   _ ctx: inout WorkerContext) -> TrackerResult? {
+        c.pointee.lastUsed = now
+        if reply && !c.pointee.udp.replied {
+            c.pointee.udp.replied = true
+            state.formUnion([.est, .rpl])
+        } else if !c.pointee.udp.replied && c.pointee.pad & OVSBits.udpMultiple == 0 {
+            c.pointee.pad |= OVSBits.udpMultiple
+            state.insert(.new)
+        } else {
+            state.insert(.est)
+            if reply { state.insert(.rpl) }
+        }
+        ctx.stats.trackerResults[Int(TrackerResult.alive.rawValue)] &+= 1
+        return .alive
+    }
+
+    /// `conn_not_found` under ct_lock: look up again, remove an expired (or
+    /// reopened) holder of either key, refuse at the limit, insert both keys.
+    func create(_ p: Packet, hash h: UInt32, now: Int64, replacing: UnsafeMutablePointer<ConnNode>?,
+                _ ctx: inout WorkerContext) -> (outcome: PacketOutcome, state: Verdict) {
+        var state: Verdict = [.new, .trk]
+        if p.id.transProto == .tcp && !ovsTCPValidNew(p.tcp.flags) {
+            // `valid_new` fails: CS_INVALID, nothing created (counted as a drop).
+            ctx.stats.drop &+= 1
+            return (.notTracked, [.inv, .trk])
+        }
+        lockCT(&ctx)
+        if let node = map.find(p.id, hash: h).node {
+            let c = node.pointee.conn
+            if c == replacing || lockedRemaining(c, now: now, &ctx) < 0 {
+                remove(c, reason: c == replacing ? .other : .inline, now: now, &ctx)
+                ctx.stats.removedInline &+= 1
+            } else {
+                // Another worker inserted it since the lock-free lookup.
+                unlockCT(&ctx)
+                ctx.stats.insertClash &+= 1
+                if case .tracked(let r, let s) = update(c, p, reply: node.pointee.direction == .reply, now: now, &ctx) {
+                    return (.tracked(r), s)
+                }
+                return (.notTracked, state)
+            }
+        }
+        let reply = p.replyForNewConnection
+        let hr = reply == p.id ? h : hash(reply)
+        if reply != p.id, let node = map.find(reply, hash: hr).node {
+            let c = node.pointee.conn
+            if lockedRemaining(c, now: now, &ctx) < 0 {
+                remove(c, reason: .inline, now: now, &ctx)
+                ctx.stats.removedInline &+= 1
+            } else {
+                // The reply key belongs to a live connection (a NAT clash).
+                unlockCT(&ctx)
+                ctx.stats.insertFailed &+= 1
+                return (.notTracked, state)
+            }
+        }
+        guard count < limit else {
+            // OVS: `conntrack_full`, the packet stays new and uncommitted.
+            unlockCT(&ctx)
+            ctx.stats.drop &+= 1
+            return (.notTracked, state)
+        }
+        let c = ConnNode.make(original: p.id, reply: reply, hook: p.hook, now: now, nat: p.nat)
+        initialiseTracker(c, p, &ctx)
+        // The class is read before the connection is published: after that
+        // only its mutex guards the tracker.
+        let cls = timeoutClass(c)
+        c.pointee.serial = UInt64(Self.unlisted) &<< 56 | nextSerial
+        guard map.insert(c.originalPtr, hash: h, queue: bfsQueue) != nil else {
+            unlockCT(&ctx)
+            ConnNode.destroy(c)
+            ctx.stats.insertFailed &+= 1
+            return (.notTracked, state)
+        }
+        if !c.isSelf && map.insert(c.replyPtr, hash: hr, queue: bfsQueue) == nil {
+            // The original key was visible: retire, never free at once.
+            map.remove(c.originalPtr, hash: h)
+            reclaimer.retire(c, &ctx)
+            unlockCT(&ctx)
+            ctx.stats.insertFailed &+= 1
+            return (.notTracked, state)
+        }
+        nextSerial &+= 1
+        pushBack(c, cls)
+        count += 1
+        if count > peak { peak = count }
+        ctx.stats.insert &+= 1
+        ctx.noteCreated()
+        unlockCT(&ctx)
+        if ctx.tracingEvents { ctx.traceEvent(.new, c.lockedRecord(timeouts, now: now), now: now) }
+        if p.nat { state.insert(.dnat) }
+        return (.created, state)
+    }
+
+    /// Time left on c, read under its mutex. Preconditions: ct_lock is held.
+    func lockedRemaining(_ c: UnsafeMutablePointer<ConnNode>, now: Int64, _ ctx: inout WorkerContext) -> Int64 {
+        lockConnection(c, &ctx)
+        defer { unlockConnection(c, &ctx) }
+        return timeRemaining(c, timeouts, now: now)
+    }
+
+    /// `conn_clean`: both keys out of the map, off its list, retired; a
+    /// [DESTROY] while tracing events. Preconditions: ct_lock is held; c is
+    /// in the table; c's lock is not held.
+    func remove(_ c: UnsafeMutablePointer<ConnNode>, reason: RemovalReason, now: Int64, _ ctx: inout WorkerContext) {
+        if ctx.tracingEvents { traceDestroyed(c, reason: reason, now: now, timeouts: timeouts, &ctx) }
+        let removedOriginal = map.remove(c.originalPtr, hash: hash(c.pointee.original.id))
+        let removedReply = c.isSelf || map.remove(c.replyPtr, hash: hash(c.pointee.reply.id))
+        assert(removedOriginal && removedReply, "a connection's keys are missing from the map")
+        unlink(c)
+        count -= 1
+        reclaimer.retire(c, &ctx)
+    }
+}

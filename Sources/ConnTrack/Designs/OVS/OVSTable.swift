@@ -1,0 +1,171 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Sync
+
+/// The structure of Open vSwitch's userspace connection tracker
+/// (lib/conntrack.c; docs/ovs-design.md says what is faithful and what is not):
+///
+/// - **Map:** a cmap-like concurrent cuckoo hash (`CuckooMap`) holding both
+///   directions' keys of every connection; packets look up without a lock.
+/// - **Insert lock:** one global mutex, OVS's `ct_lock`. A packet that finds
+///   nothing takes it, looks up again, and inserts (`process_one` then
+///   `conn_not_found`). Every removal, and every change of the expiry
+///   lists, is made under it too.
+/// - **Connection mutex:** the tracker state, `lastUsed` and the OVS state
+///   bits of a connection change under its own mutex (`conn->lock`).
+/// - **Expiry lists:** one list per timeout class (OVS keeps one per
+///   `ct_timeout`); a connection moves to another list when its class
+///   changes, through OVS's order (connection mutex released, `ct_lock`,
+///   connection mutex again: `conn_update_expiration`); a refresh within a
+///   class touches no list. The sweeper walks the lists (`ct_sweep`).
+/// - **Limit:** 3,000,000 connections by default (`DEFAULT_N_CONN_LIMIT`);
+///   a new connection beyond it is not committed (no early drop).
+///
+/// Lock order: ct_lock < connection < retire list.
+public final class OVSTable: ConnTrackTable, @unchecked Sendable {
+    public static let traits: DesignTraits = {
+        var t = DesignTraits(
+            name: "ovs",
+            summary: "Open vSwitch's userspace conntrack: a cmap-like lock-free cuckoo map of both directions' keys, one global insert lock (ct_lock), a mutex per connection, expiry lists per timeout class swept every 20 s in passes of limit/64",
+            hasHashSeed: true, slotName: "position", sizedByBuckets: false, variants: [], defaultVariant: nil,
+            faults: [.skipConnMutex, .ctLockAfterConn], connectionLimit: true, tracksConnections: true,
+            incompleteSweepVariants: [])
+        t.defaultPolicy = "ovs"
+        t.earlyDropsAtLimit = false
+        t.lockOrderPairSelftest = lockOrderPairSelftest
+        t.knobs = [Knob("max-connections", summary: "connection limit: also sizes the map and the sweep (OVS default 3000000)",
+                        range: 1...(1 << 27), grid: [100_000, 1_000_000, 3_000_000],
+                        get: { $0.maxConnections ?? OVSTable.defaultLimit }, set: { $0.maxConnections = $1 })]
+        // The block, and two map slots in buckets at most 85 % full (12 bytes
+        // of a 64-byte bucket of 5 per slot, over 0.85).
+        t.bytesPerConnection = MemoryLayout<ConnNode>.stride + 2 * 64 / 5 * 100 / 85
+        return t
+    }()
+
+    /// OVS's `DEFAULT_N_CONN_LIMIT`.
+    public static let defaultLimit = 3_000_000
+
+    /// immutable
+    public let config: TableConfig
+    /// immutable
+    let timeouts: Timeouts
+    /// immutable: the distinct timeouts; a connection's class is the index of its own.
+    let classTimeouts: [Int64]
+    /// immutable
+    public let seed: UInt32
+    /// immutable: the connection limit
+    let limit: Int
+    /// The map: read without a lock, written under ct_lock.
+    let map: CuckooMap
+    /// OVS's `ct_lock` (rank: ct-lock).
+    let ctMutex: UnsafeMutablePointer<pthread_mutex_t>
+    /// protected by ct_lock: the breadth-first search's queue (cmap keeps it on the stack)
+    let bfsQueue: UnsafeMutablePointer<CuckooMap.Path>
+    /// protected by ct_lock: the expiry lists, one per class
+    let lists: UnsafeMutablePointer<ExpiryList>
+    /// protected by ct_lock: connections in the table (OVS's `n_conn`)
+    var count = 0
+    /// protected by ct_lock
+    var peak = 0
+    /// protected by ct_lock: the next connection's serial (insertion order, for export)
+    var nextSerial: UInt64 = 0
+    /// protected by ct_lock: where the last sweep pass stopped (its
+    /// `nextStart` and the connection it would have visited next), so the
+    /// next pass resumes there without walking from the head.
+    var cursor: (position: Int, conn: UnsafeMutablePointer<ConnNode>, list: Int)? = nil
+    /// Removed connections, freed once no worker can see them (OVS: RCU).
+    let reclaimer = Reclaimer()
+    /// immutable: the injected faults
+    let skipConnMutex: Bool
+    let ctLockAfterConn: Bool
+
+    /// One expiry list (an rculist in OVS 3.x, here a doubly linked list
+    /// through the connections' original tuple links, under ct_lock).
+    struct ExpiryList {
+        var head: UnsafeMutablePointer<ConnNode>? = nil
+        var tail: UnsafeMutablePointer<ConnNode>? = nil
+        var count = 0
+    }
+
+    public init(_ config: TableConfig) {
+        do { try config.validate(for: Self.traits) } catch { preconditionFailure(error.description) }
+        self.config = config
+        timeouts = config.timeouts
+        var values: [Int64] = []
+        for v in [timeouts.established, timeouts.other, timeouts.synSent, timeouts.finWait, timeouts.closeWait,
+                  timeouts.lastAck, timeouts.timeWait, timeouts.close, timeouts.udp, timeouts.udpStream]
+        where !values.contains(v) { values.append(v) }
+        classTimeouts = values
+        seed = config.hashSeed ?? UInt32.random(in: .min ... .max)
+        limit = config.maxConnections ?? Self.defaultLimit
+        map = CuckooMap(buckets: CuckooMap.buckets(forEntries: 2 * limit), basis: seed &* 0x9E37_79B9 ^ 0x5bd1_e995)
+        ctMutex = .allocate(capacity: 1)
+        ctMutex.initialize(to: pthread_mutex_t())
+        PThread.initMutex(ctMutex)
+        bfsQueue = .allocate(capacity: CuckooMap.maxQueue)
+        bfsQueue.initialize(repeating: CuckooMap.Path(), count: CuckooMap.maxQueue)
+        lists = .allocate(capacity: values.count)
+        lists.initialize(repeating: ExpiryList(), count: values.count)
+        skipConnMutex = config.faults.contains(.skipConnMutex)
+        ctLockAfterConn = config.faults.contains(.ctLockAfterConn)
+    }
+
+    deinit {
+        var conns: [UnsafeMutablePointer<ConnNode>] = []
+        for l in 0..<classTimeouts.count {
+            var c = lists[l].head
+            while let x = c { c = Self.next(x); conns.append(x) }
+        }
+        conns.append(contentsOf: reclaimer.takeAll())
+        for c in conns { ConnNode.destroy(c) }
+        map.destroy()
+        lists.deinitialize(count: classTimeouts.count)
+        lists.deallocate()
+        bfsQueue.deinitialize(count: CuckooMap.maxQueue)
+        bfsQueue.deallocate()
+        PThread.destroyMutex(ctMutex)
+        ctMutex.deallocate()
+    }
+
+    public var hashSeed: UInt32? { seed }
+
+    /// One slot per place under the connection limit: a position along the
+    /// expiry lists, so OVS's pass of `limit / 64` entries is 1/64 of them.
+    public var sweepSlots: Int { limit }
+
+    public func registerWorker() -> Int { reclaimer.register() }
+    public func workerQuiescent(_ slot: Int) { reclaimer.quiescent(slot) }
+    public func workerOffline(_ slot: Int) { reclaimer.offline(slot) }
+    public func reclaim(_ ctx: inout WorkerContext) { reclaimer.collect(&ctx) }
+
+    // MARK: Locks
+
+    /// ct_lock as a lock of the declared order.
+    @inline(__always)
+    var ctLock: RankedLock<PThreadMutexRef> { RankedLock(PThreadMutexRef(ctMutex), rank: .ctLock) }
+
+    @inline(__always)
+    func lockCT(_ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
+        ctLock.lock(&ctx.locks, counting: &ctx.stats.tableLock, file: file, line: line)
+    }
+
+    /// Preconditions: ct_lock is held (taken by `lockCT`).
+    @inline(__always)
+    func unlockCT(_ ctx: inout WorkerContext) { ctLock.unlock(&ctx.locks) }
+
+    /// The client hash of a key (OVS: `conn_key_hash` with `hash_basis`).
+    @inline(__always)
+    func hash(_ id: TupleID) -> UInt32 { JenkinsHash.hash(id, seed: seed) }
+
+    /// The class (index into `classTimeouts`) of a connection in its
+    /// current state. Preconditions: c's lock is held, or c is unpublished.
+    @inline(__always)
+    func timeoutClass(_ c: UnsafeMutablePointer<ConnNode>) -> Int {
+        let t = timeouts.timeout(proto: c.pointee.original.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp)
+        for i in 0..<classTimeouts.count where classTimeouts[i] == t { return i }
+        preconditionFailure("timeout \(t) is not one of the table's")
+    }
+}
