@@ -18,8 +18,8 @@ struct TableOptions: ParsableArguments {
     var design: String = BucketTable.traits.name
     @Option(help: "Behaviour of a design with variants (buckets: seed2020, the 2020 commit with its defects, or fixed); default: the design's own (seed2020).")
     var variant: Variant?
-    @Option(help: "Number of hash buckets (1...268435456).")
-    var buckets: Int = 1 << 14
+    @Option(help: "Number of hash buckets (1...268435456; default 16384; design linux: the kernel's default size, or the flows when more).")
+    var buckets: Int?
     @Option(help: "Hash seed (decimal); random when omitted, as in the seed.")
     var hashSeed: UInt32?
     @Option(help: "Timeout table: seed (5 days established, 120 s otherwise) or linux (per state).")
@@ -54,9 +54,10 @@ struct TableOptions: ParsableArguments {
         t.udp = Int64(udpTimeout * 1e9)
         t.udpStream = Int64(udpStreamTimeout * 1e9)
         // Checked with the rest of the configuration by RunConfig.validate().
-        var c = TableConfig(buckets: buckets, hashSeed: hashSeed, variant: variant, faults: Set(faults),
+        var c = TableConfig(buckets: buckets ?? 1 << 14, hashSeed: hashSeed, variant: variant, faults: Set(faults),
                             timeouts: t, maxConnections: maxConnections)
         c.expectedConnections = capacity
+        c.bucketsGiven = buckets != nil
         c.lookupBatch = lookupBatch
         c.ipv4Only = ipv4Only
         return c

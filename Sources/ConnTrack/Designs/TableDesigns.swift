@@ -9,6 +9,7 @@ public enum TableDesigns {
         GlobalLockTable.self,
         FastTable.self,
         NullTable.self,
+        LinuxTable.self,
     ]
 
     public static var names: [String] { all.map { $0.traits.name } }
