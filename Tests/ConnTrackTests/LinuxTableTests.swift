@@ -65,7 +65,8 @@ func tuples(in b: Int, of t: LinuxTable, count: Int) -> [TupleID] {
         }
         #expect(c.stats.chainTooLong >= 45 - 33 && c.stats.chainTooLong == UInt64(45 - created))
         #expect(c.stats.insertFailed == c.stats.chainTooLong)
-        #expect(t.chainLength(7) == created && created >= 9 && created <= 33)
+        // (A reply tuple may land in the same bucket.)
+        #expect(t.chainLength(7) >= created && created >= 9 && t.chainLength(7) <= 33, "chain \(t.chainLength(7)), created \(created), \(c.stats.chainTooLong)")
         #expect(t._checkInvariants(uniqueIDs: nil).ok)
         #expect(c.locks.violations.isEmpty)
     }
