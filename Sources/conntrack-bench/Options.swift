@@ -34,7 +34,7 @@ struct TableOptions: ParsableArguments {
     var udpStreamTimeout: Double = 120
     @Option(help: "Limit on live connections with Linux-style early drop (default: none).")
     var maxConnections: Int?
-    @Option(help: "Design fast: connections to size its index for (1...1073741824; default: the scenario's concurrent flows, or a capture's packets).")
+    @Option(help: "Design fast: connections to size its index for; design linux without --buckets: the least bucket count (1...1073741824; default: the scenario's concurrent flows, or a capture's packets).")
     var capacity: Int?
     @Option(help: "Design fast: packets hashed and prefetched together (1...64; default 16; 1 looks each packet up alone).")
     var lookupBatch: Int?
@@ -65,7 +65,7 @@ struct TableOptions: ParsableArguments {
 }
 
 struct ReaperOptions: ParsableArguments {
-    @Option(help: "Reaper schedule: seed, linux2022, cilium, or off (default: the design's own: linux2022 for fast, seed for the others).")
+    @Option(help: "Reaper schedule: seed, linux2022, cilium, or off (default: the design's own: linux2022 for fast and linux, seed for the others).")
     var policy: PolicyName?
     @Option(help: "Seed policy: a pass walks buckets/fraction buckets (1...1048576).")
     var fraction: Int = 128
