@@ -59,6 +59,10 @@ public enum Runner {
         let reaper = Reaper(table: table, policy: cfg.policy, startDelay: cfg.reaperStartDelay, startTime: startTime,
                             checkLockOrder: cfg.checkLockOrder, lockAction: cfg.checkLockOrder ? .trap : .record,
                             watch: reaperWatch, fastForward: cfg.reaperFastForward)
+        if let t = cfg.trace {
+            t.prepare(workers: threads)
+            reaper.attachTrace(t.reaperLane)
+        }
         var restoreNanos: Int64 = 0
         if let r = cfg.restore {
             let t0 = MonotonicClock.read()
@@ -94,6 +98,7 @@ public enum Runner {
         if let t = cfg.saveAt { hooks.append(MidRunSave(env, at: t)) }
         if let soak { hooks.append(soak) }
         hooks += extraHooks
+        let processedBefore = workers.map(\.processed)
         var drive: DriveResult
         if cfg.deterministic {
             drive = DeterministicDriver.drive(env, hooks: BoundaryHooks(hooks))
@@ -104,6 +109,9 @@ public enum Runner {
             drive = RoundsDriver.drive(env)
         }
         let usageEnd = ProcessUsage.now()
+        if let t = cfg.trace {
+            t.designError = t.check(processed: zip(workers, processedBefore).map { $0.processed - $1 }, design: T.traits.name)
+        }
         drive.soak = soak?.report
         if let peak = cfg.restore?.header.livePeak { drive.livePeak = max(drive.livePeak, peak) }
         if cfg.saveAtEnd {

@@ -22,6 +22,10 @@ struct Run: ParsableCommand {
     var json: String?
     @Option(help: "Write a time series (one row per sample) as CSV to this file ('-': standard output).")
     var csv: String?
+    @Option(help: "Write each packet's verdict to this file as OVS's test-conntrack pcap prints it ('N: new|trk'), in input order ('-': standard output). See docs/verdicts-and-events.md.")
+    var verdicts: String?
+    @Option(help: "Write the connection events to this file as 'conntrack -E -o timestamp' prints them ([NEW], [UPDATE], [DESTROY]; virtual time), in a deterministic order ('-': standard output).")
+    var events: String?
     @Option(help: "Seconds between time-series samples and progress updates.")
     var sampleInterval: Double = 0.5
     @Flag(help: "No live progress line (it is also off when stdout is not a terminal).")
@@ -43,6 +47,9 @@ struct Run: ParsableCommand {
         }
         guard repeats >= 1 && repeats <= 100 else { throw ValidationError("--repeats must be in 1...100, got \(repeats)") }
         guard !allowTruncated || pcap != nil else { throw ValidationError("--allow-truncated applies to a capture (--pcap)") }
+        if verdicts != nil || events != nil, repeats > 1 {
+            throw ValidationError("--verdicts and --events record a single run (not with --repeats)")
+        }
         var c = try makeRunConfig(table, reaper, scenario, driver)
         if let soak {
             let secs = ["inf", "infinity"].contains(soak.lowercased()) ? Double.infinity : Double(soak)
@@ -68,7 +75,16 @@ struct Run: ParsableCommand {
         let jsonOut = try json.map { try OutputFile($0, option: "--json") }
         let csvOut = try csv.map { try OutputFile($0, option: "--csv") }
         // Machine-readable output on stdout moves the human text to stderr.
-        let textFD: Int32 = jsonOut?.isStdout == true || csvOut?.isStdout == true || snapshot.dump == "-" ? 2 : 1
+        let verdictsOut = try verdicts.map { try OutputFile($0, option: "--verdicts") }
+        let eventsOut = try events.map { try OutputFile($0, option: "--events") }
+        if verdictsOut != nil || eventsOut != nil {
+            // Lanes spill beside the output (checked writable), or in $TMPDIR.
+            let beside = [verdictsOut, eventsOut].compactMap { $0 }.first { !$0.isStdout }
+            let dir = beside.map { OutputFile.split($0.path).0 } ?? (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
+            cfg.trace = TraceRecorder(verdicts: verdictsOut != nil, events: eventsOut != nil, spillDirectory: dir)
+        }
+        let textFD: Int32 = jsonOut?.isStdout == true || csvOut?.isStdout == true || snapshot.dump == "-"
+            || verdictsOut?.isStdout == true || eventsOut?.isStdout == true ? 2 : 1
         let showProgress = !noProgress && isatty(textFD) == 1
         if csvOut != nil || showProgress {
             cfg.sampleSeconds = sampleInterval
@@ -110,6 +126,7 @@ struct Run: ParsableCommand {
         }
         if let csvOut { try csvOut.write(timeSeriesCSV(report.timeSeries)) }
         if let sink { try snapshot.write(sink, save: saveOut, dump: dumpOut) }
+        if let trace = cfg.trace { try writeTrace(trace, cfg, verdicts: verdictsOut, events: eventsOut) }
         // Stopped by a signal: the partial report was written; 128 + signal.
         if let sig = StopSignal.requested { throw ArgumentParser.ExitCode(128 + sig) }
         // The worst outcome of any repeat decides the exit code.
@@ -137,3 +154,20 @@ func openCapture(_ path: String, allowTruncated: Bool) -> Capture {
     case .failure(let e): fail(e.description)
     }
 }
+
+/// Writes the run's verdicts and events (each whole or not at all; a
+/// failure is an output error, exit 1).
+func writeTrace(_ trace: TraceRecorder, _ cfg: RunConfig, verdicts: OutputFile?, events: OutputFile?) throws {
+    do {
+        if let verdicts { try verdicts.write { emit in try trace.writeVerdicts(emit) } }
+    } catch let e as TraceOutputError { throw OutputError("--verdicts: " + e.description) }
+    do {
+        // Virtual time reads as the capture's (or generator's) own dates;
+        // a real clock's readings as the wall-clock time they were taken.
+        let epoch = cfg.clock == .virtual ? cfg.clockEpochUnixNanos : MonotonicClock.unixEpoch()
+        if let events {
+            try events.write { emit in try trace.writeEvents(epoch: epoch, emit) }
+        }
+    } catch let e as TraceOutputError { throw OutputError("--events: " + e.description) }
+}
+

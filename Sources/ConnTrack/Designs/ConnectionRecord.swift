@@ -20,6 +20,11 @@ public struct ConnectionRecord: Sendable, Hashable, Codable {
     /// Nanoseconds left before the connection times out at the export's
     /// `now` (negative: expired). Derived; import ignores it.
     public var timeoutLeft: Int64
+    /// The state as the design's own tracker names it, when that tracker
+    /// is not gVisor's (e.g. Linux's SYN_RECV, or its own [ASSURED] rule);
+    /// nil: derived from `tcb` and `udp` (`ConnTraceState`). What
+    /// `--events` and `--dump` print. Not kept by save/restore.
+    public var ownState: ConnTraceState? = nil
 
     public init(original: TupleID, reply: TupleID, hook: Hook, nat: Bool, tcb: TCB, udp: UDPState,
                 lastUsed: Int64, timeoutLeft: Int64) {

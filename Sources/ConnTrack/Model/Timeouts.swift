@@ -36,6 +36,8 @@ public struct Timeouts: Sendable, Equatable, Codable {
         case .linux:
             switch tcb.linuxState {
             case .none, .synSent: return synSent
+            // Never derived from gVisor's tracker (see `LinuxTCPState`).
+            case .synRecv: return synSent
             case .established: return established
             case .finWait: return finWait
             case .closeWait: return closeWait

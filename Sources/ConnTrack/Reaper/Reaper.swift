@@ -114,6 +114,13 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         self.ctx.watch = watch
     }
 
+    /// Where the reaper's removals are recorded (`--events`): a lane of its
+    /// own. Preconditions: the reaper has not started.
+    public func attachTrace(_ lane: UnsafeMutablePointer<TraceLane>?) {
+        precondition(thread == nil, "attach the trace before the reaper starts")
+        ctx.trace = lane
+    }
+
     /// Runs every pass due at or before `now`, each with its due time as
     /// its clock, scheduling the next at due time + returned interval.
     /// `observed` is the run's time at which the passes actually run (for

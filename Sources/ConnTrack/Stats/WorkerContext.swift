@@ -13,6 +13,10 @@ public struct WorkerContext {
     /// Free pool entries this thread took in one go (the `fast` design), so
     /// a new connection costs no lock and no allocation.
     var entryCache = EntryCache()
+    /// This thread's recorder of verdicts and events (`--verdicts`,
+    /// `--events`); nil when both are off. Designs report through
+    /// `WorkerContext+Trace.swift`.
+    public var trace: UnsafeMutablePointer<TraceLane>? = nil
 
     /// Connections this thread created less those it removed.
     @inlinable public var net: Int64 {

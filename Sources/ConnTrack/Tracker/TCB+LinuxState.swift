@@ -2,6 +2,10 @@
 public enum LinuxTCPState: String, Sendable, Codable, CaseIterable {
     case none = "NONE"
     case synSent = "SYN_SENT"
+    /// Not produced by gVisor's tracker (it goes from SYN_SENT to
+    /// ESTABLISHED on the SYN-ACK); for designs with Linux's own state
+    /// machine, reported through `ConnectionRecord.ownState`.
+    case synRecv = "SYN_RECV"
     case established = "ESTABLISHED"
     case finWait = "FIN_WAIT"
     case closeWait = "CLOSE_WAIT"

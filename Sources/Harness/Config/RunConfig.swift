@@ -74,6 +74,9 @@ public struct RunConfig: Sendable {
     public var saveAt: Int64? = nil
     /// Save the table at the end of the run, before the end-of-run checks.
     public var saveAtEnd = false
+    /// Records per-packet verdicts and connection events (`--verdicts`,
+    /// `--events`); nil: off, and the packet path pays one branch.
+    public var trace: TraceRecorder? = nil
     /// Receives every table saved (`saveAt`, `saveAtEnd`), on the thread
     /// that saved it, while the workers wait.
     public var onSnapshot: (@Sendable (_ snapshot: TableSnapshot, _ atEnd: Bool) -> Void)? = nil

@@ -30,6 +30,7 @@ extension RunEnvironment {
                                 action: cfg.checkLockOrder ? .trap : .record)
         if w == 0, let c = carried { ctx.stats = c }
         ctx.watch = workers[w].watch
+        ctx.trace = cfg.trace?.lane(w)
         return ctx
     }
 }

@@ -55,15 +55,17 @@ public enum ConntrackListing {
                     replySport: r.reply.srcPort, replyDport: r.reply.dstPort, assured: l.assured)
             }
             let left = r.lastUsed &+ timeouts.timeout(proto: r.original.transProto, tcb: r.tcb, udp: r.udp) &- now
+            // The design's own state when it names one (`ownState`).
+            let s = ConnTraceState(r)
             return ConntrackRow(
                 proto: udp ? "udp" : "tcp", protonum: Int(r.original.transProto.rawValue),
-                timeout: max(0, left / 1_000_000_000), state: udp ? nil : r.tcb.linuxState.rawValue,
+                timeout: max(0, left / 1_000_000_000), state: udp ? nil : s.state?.rawValue,
                 src: address(r.original.srcAddr, r.original.netProto), dst: address(r.original.dstAddr, r.original.netProto),
                 sport: r.original.srcPort, dport: r.original.dstPort,
-                unreplied: udp ? !r.udp.replied : !r.tcb.seenReply,
+                unreplied: s.unreplied,
                 replySrc: address(r.reply.srcAddr, r.reply.netProto), replyDst: address(r.reply.dstAddr, r.reply.netProto),
                 replySport: r.reply.srcPort, replyDport: r.reply.dstPort,
-                assured: udp ? r.udp.replied : r.tcb.assured)
+                assured: s.assured)
         }
     }
 

@@ -85,7 +85,7 @@ extension BucketTable {
                     unlink(x, i)
                     if pb != i { unlockBucket(pb, &ctx) }
                     unlockBucket(i, &ctx)
-                    finishRemoval(c, kind: .other, &ctx)
+                    finishRemoval(c, kind: .other, reason: .earlyDrop, now: now, &ctx)
                     ctx.stats.earlyDrop &+= 1
                     return true
                 }

@@ -23,12 +23,14 @@ extension BucketTable {
                 initialiseTracker(c, p, &ctx)
                 unlockConn(c, &ctx)
             }
+            if ctx.tracing { traceCreated(c, p, now: now, timeouts: timeouts, &ctx) }
             return .created
         case .clash(let existing):
             ConnNode.destroy(c)
             return .tracked(update(existing, p, now: now, &ctx))
         case .failed, .dropped:
             ConnNode.destroy(c)
+            if ctx.tracing { ctx.traceVerdict(.notCommitted, p) }
             return .notTracked
         }
     }
@@ -36,7 +38,7 @@ extension BucketTable {
     /// Refreshes `lastUsed` and feeds the tracker under the connection lock.
     @inline(__always)
     func update(_ t: UnsafeMutablePointer<TupleNode>, _ p: Packet, now: Int64, _ ctx: inout WorkerContext) -> TrackerResult? {
-        lockedRefreshAndTrack(t.pointee.conn, p, now: now, &ctx)
+        lockedRefreshAndTrack(t, p, now: now, timeouts: timeouts, &ctx)
     }
 }
 

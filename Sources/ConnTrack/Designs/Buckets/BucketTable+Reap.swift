@@ -10,7 +10,18 @@ enum ReapOutcome {
 
 /// Who removed a connection, for the counters.
 
-enum RemovalKind { case inline, reaper, other }
+enum RemovalKind {
+    case inline, reaper, other
+
+    /// The cause a [DESTROY] event names.
+    var reason: RemovalReason {
+        switch self {
+        case .inline: .inline
+        case .reaper: .reaper
+        case .other: .other
+        }
+    }
+}
 
 extension TableStats {
     /// Counts one connection removed by `kind` (every design's removals).
@@ -74,13 +85,15 @@ extension BucketTable {
             summary.pointee.removeEntry(slot: bucketIndex(t.partner.pointee.id), expiry: now &+ r)
             summary.pointee.removeEntry(slot: b, expiry: now &+ r)
         }
-        finishRemoval(c, kind: kind, &ctx)
+        finishRemoval(c, kind: kind, now: now, &ctx)
         return .removed
     }
 
     /// Counts and retires a connection just unlinked from both buckets.
     @inline(__always)
-    func finishRemoval(_ c: UnsafeMutablePointer<ConnNode>, kind: RemovalKind, _ ctx: inout WorkerContext) {
+    func finishRemoval(_ c: UnsafeMutablePointer<ConnNode>, kind: RemovalKind, reason: RemovalReason? = nil, now: Int64,
+                       _ ctx: inout WorkerContext) {
+        if ctx.tracingEvents { traceDestroyed(c, reason: reason ?? kind.reason, now: now, timeouts: timeouts, &ctx) }
         ctx.stats.countRemoval(kind)
         limit.release()
         reclaimer.retire(c, &ctx)

@@ -23,13 +23,50 @@ func initialiseTracker(_ c: UnsafeMutablePointer<ConnNode>, _ p: Packet, _ ctx: 
 }
 
 /// `refreshAndTrack` under the connection's lock (every design's update of
-/// a found connection).
+/// a found connection), for a packet that matched tuple `t`; while
+/// tracing, it also reports the packet's verdict and any [UPDATE].
 @inline(__always)
-func lockedRefreshAndTrack(_ c: UnsafeMutablePointer<ConnNode>, _ p: Packet, now: Int64,
+func lockedRefreshAndTrack(_ t: UnsafeMutablePointer<TupleNode>, _ p: Packet, now: Int64, timeouts: Timeouts,
                            _ ctx: inout WorkerContext) -> TrackerResult? {
+    let c = t.pointee.conn
     lockConnection(c, &ctx)
     defer { unlockConnection(c, &ctx) }
+    if ctx.tracing { return tracedRefreshAndTrack(c, reply: t.pointee.direction == .reply, p, now: now, timeouts: timeouts, &ctx) }
     return refreshAndTrack(c, p, now: now, &ctx)
+}
+
+/// `refreshAndTrack` with the trace's reports: an [UPDATE] when the
+/// connection's `ConnTraceState` changed, and the packet's verdict (OVS's
+/// rules, `Verdict.tracked`: invalid when the tracker returned drop).
+/// Preconditions: c's lock is held; tracing.
+@inline(never)
+func tracedRefreshAndTrack(_ c: UnsafeMutablePointer<ConnNode>, reply: Bool, _ p: Packet, now: Int64, timeouts: Timeouts,
+                           _ ctx: inout WorkerContext) -> TrackerResult? {
+    let proto = p.id.transProto
+    let before = ConnTraceState(proto: proto, tcb: c.pointee.tcb, udp: c.pointee.udp)
+    let r = refreshAndTrack(c, p, now: now, &ctx)
+    let after = ConnTraceState(proto: proto, tcb: c.pointee.tcb, udp: c.pointee.udp)
+    if after != before && ctx.tracingEvents { ctx.traceEvent(.update, c.record(timeouts, now: now), now: now) }
+    ctx.traceVerdict(.tracked(reply: reply, replied: !after.unreplied, invalid: r == .drop, dnat: c.pointee.natRedirect), p)
+    return r
+}
+
+/// The trace's reports for a packet that created connection c (now in the
+/// table): [NEW] with its state after the packet, and `new|trk`.
+/// Preconditions: no lock is held; tracing.
+@inline(never)
+func traceCreated(_ c: UnsafeMutablePointer<ConnNode>, _ p: Packet, now: Int64, timeouts: Timeouts,
+                  _ ctx: inout WorkerContext) {
+    if ctx.tracingEvents { ctx.traceEvent(.new, c.lockedRecord(timeouts, now: now), now: now) }
+    ctx.traceVerdict(.created(dnat: p.nat), p)
+}
+
+/// The trace's [DESTROY] for connection c, just removed from the table.
+/// Preconditions: c's lock is not held; tracing events.
+@inline(never)
+func traceDestroyed(_ c: UnsafeMutablePointer<ConnNode>, reason: RemovalReason, now: Int64, timeouts: Timeouts,
+                    _ ctx: inout WorkerContext) {
+    ctx.traceEvent(.destroy, c.lockedRecord(timeouts, now: now), now: now, reason: reason)
 }
 
 /// The seed's packet handling for a found connection: refresh `lastUsed`,

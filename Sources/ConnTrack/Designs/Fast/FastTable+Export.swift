@@ -54,7 +54,7 @@ extension FastTable {
                 pool.giveBack(i, &ctx)
                 // Nothing stays inserted (each removal gives its live slot back).
                 var scratch = WorkerContext(name: "import-undo", checkLockOrder: ctx.locks.enabled)
-                for j in done { remove(j, kind: .other, &scratch) { _, _ in true } }
+                for j in done { remove(j, kind: .other, now: 0, &scratch) { _, _ in true } }
                 throw ImportError(record: k, reason: "the table is full (\(done.count) connections; size it with --capacity)")
             }
             done.append(i)

@@ -9,7 +9,7 @@ extension FastTable {
         ctx.stats.lookups &+= 1
         // `--ipv4-only`: a compact slot cannot hold an IPv6 tuple, so the
         // packet is not tracked and is counted as a drop (as a full table's).
-        if ipv4Only && !EntryLayout.fitsCompact(p.id) { return dropUnfit(&ctx) }
+        if ipv4Only && !EntryLayout.fitsCompact(p.id) { return dropUnfit(p, &ctx) }
         let (hit, seen) = find(p.id, hash: h, &ctx)
         if let hit {
             let e = pool.entry(hit.entry)
@@ -17,6 +17,7 @@ extension FastTable {
             // tuple needs the place (as `fixed`'s walk would reap it).
             if remaining(e, now: now) >= 0 {
                 ctx.stats.found &+= 1
+                if ctx.tracing { return .tracked(tracedRefreshAndTrack(e, reply: hit.direction == .reply, p, now: now, &ctx)) }
                 return .tracked(refreshAndTrack(e, p, now: now, &ctx))
             }
         }
@@ -25,9 +26,10 @@ extension FastTable {
     }
 
     @inline(never)
-    func dropUnfit(_ ctx: inout WorkerContext) -> PacketOutcome {
+    func dropUnfit(_ p: Packet, _ ctx: inout WorkerContext) -> PacketOutcome {
         ctx.stats.notFound &+= 1
         ctx.stats.drop &+= 1
+        if ctx.tracing { ctx.traceVerdict(.notCommitted, p) }
         return .notTracked
     }
 
@@ -162,7 +164,7 @@ extension FastTable {
     /// under its stripe locks. Preconditions: no lock is held; this thread
     /// has not passed a quiescent point since it read i from a slot.
     @discardableResult
-    func remove(_ i: UInt32, kind: RemovalKind, _ ctx: inout WorkerContext,
+    func remove(_ i: UInt32, kind: RemovalKind, reason: RemovalReason? = nil, now: Int64, _ ctx: inout WorkerContext,
                 if condition: (UnsafeMutablePointer<FastEntry>, inout WorkerContext) -> Bool) -> Bool {
         let e = pool.entry(i)
         let (h1, h2) = slotHashes(e)
@@ -170,6 +172,7 @@ extension FastTable {
         let held = lockStripes(b1, b2, &ctx)
         defer { unlockStripes(held, &ctx) }
         guard e.isPublished, condition(e, &ctx) else { return false }
+        if ctx.tracingEvents { traceDestroyed(e, reason: reason ?? kind.reason, now: now, &ctx) }
         removeLocked(i, homes: b1, b2, kind: kind, &ctx)
         return true
     }
@@ -186,6 +189,7 @@ extension FastTable {
         let b1 = home(h), b2 = home(hr)
         guard reserveSlot(home: b1, now: now, &ctx) else {
             ctx.stats.drop &+= 1
+            if ctx.tracing { ctx.traceVerdict(.notCommitted, p) }
             return .notTracked
         }
         var inserted = false
@@ -225,14 +229,18 @@ extension FastTable {
                     if c.sameTuple {
                         // Another worker created it since the lookup.
                         ctx.stats.insertClash &+= 1
+                        if ctx.tracing {
+                            return .tracked(tracedRefreshAndTrack(x, reply: c.hit.direction == .reply, p, now: now, &ctx))
+                        }
                         return .tracked(refreshAndTrack(x, p, now: now, &ctx))
                     }
                     // The reply tuple belongs to another connection.
                     ctx.stats.insertFailed &+= 1
+                    if ctx.tracing { ctx.traceVerdict(.notCommitted, p) }
                     return .notTracked
                 }
                 // Expired: it gives up its place (under its own stripes), then retry.
-                remove(c.hit.entry, kind: .inline, &ctx) { x, _ in remaining(x, now: now) < 0 }
+                remove(c.hit.entry, kind: .inline, now: now, &ctx) { x, _ in remaining(x, now: now) < 0 }
                 seen = nil
                 continue
             }
@@ -243,6 +251,7 @@ extension FastTable {
                 ctx.stats.trackerInit &-= 1
                 pool.giveBack(i, &ctx)
                 ctx.stats.drop &+= 1
+                if ctx.tracing { ctx.traceVerdict(.notCommitted, p) }
                 return .notTracked
             }
             unlockStripes(held, &ctx)
@@ -250,6 +259,7 @@ extension FastTable {
             ctx.noteCreated()
             inserted = true
             limit.noteInserted()
+            if ctx.tracing { traceCreated(e, p, now: now, &ctx) }
             return .created
         }
     }
@@ -259,20 +269,20 @@ extension FastTable {
     /// Takes one of the `--max-connections` places before an insert,
     /// early-dropping while the table is full. Preconditions: no lock is held.
     func reserveSlot(home b: Int, now: Int64, _ ctx: inout WorkerContext) -> Bool {
-        limit.reserve { earlyDrop(from: b, &ctx) }
+        limit.reserve { earlyDrop(from: b, now: now, &ctx) }
     }
 
     /// At the limit: removes one connection that is not established, found
     /// through its first slot in home bucket b or the next few (Linux's
     /// early drop). Preconditions: no lock is held.
-    func earlyDrop(from b: Int, _ ctx: inout WorkerContext) -> Bool {
+    func earlyDrop(from b: Int, now: Int64, _ ctx: inout WorkerContext) -> Bool {
         for k in 0..<min(config.earlyDropBuckets, homeBuckets) {
             var bucket = (b + k) & Int(mask)
             while true {
                 for j in 1...Self.slotsPerBucket {
                     let s = word(bucket, j).pointee.load(ordering: .acquiring)
                     guard s != 0, Self.kind(s) != .reply else { continue }
-                    let dropped = remove(Self.entryIndex(s), kind: .other, &ctx) { e, ctx in
+                    let dropped = remove(Self.entryIndex(s), kind: .other, reason: .earlyDrop, now: now, &ctx) { e, ctx in
                         lockEntry(e, &ctx)
                         defer { unlockEntry(e, &ctx) }
                         return e.pointee.tcb.state != .alive && e.flagBits & FastEntry.Flags.udpReplied == 0

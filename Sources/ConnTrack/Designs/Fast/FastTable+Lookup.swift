@@ -148,3 +148,38 @@ extension FastTable {
                                 lastUsed: e.lastUsedWord.pointee.load(ordering: .relaxed), timeoutLeft: remaining(e, now: now))
     }
 }
+
+// The trace's reports (`--verdicts`, `--events`; docs/verdicts-and-events.md).
+extension FastTable {
+    /// `refreshAndTrack` with the trace's reports: an [UPDATE] when the
+    /// entry's `ConnTraceState` changed, and the packet's verdict. The
+    /// state is read under the entry lock before and after the update (two
+    /// reads: a flow's packets are on one worker, so nothing comes between
+    /// them). Preconditions: no lock is held; tracing.
+    @inline(never)
+    func tracedRefreshAndTrack(_ e: UnsafeMutablePointer<FastEntry>, reply: Bool, _ p: Packet, now: Int64,
+                               _ ctx: inout WorkerContext) -> TrackerResult? {
+        let before = ConnTraceState(lockedRecord(e, now: now, &ctx))
+        let r = refreshAndTrack(e, p, now: now, &ctx)
+        let rec = lockedRecord(e, now: now, &ctx)
+        let after = ConnTraceState(rec)
+        if after != before && ctx.tracingEvents { ctx.traceEvent(.update, rec, now: now) }
+        ctx.traceVerdict(.tracked(reply: reply, replied: !after.unreplied, invalid: r == .drop, dnat: rec.nat), p)
+        return r
+    }
+
+    /// [NEW] for entry e just published by packet p, and `new|trk`.
+    /// Preconditions: no lock is held; tracing.
+    @inline(never)
+    func traceCreated(_ e: UnsafeMutablePointer<FastEntry>, _ p: Packet, now: Int64, _ ctx: inout WorkerContext) {
+        if ctx.tracingEvents { ctx.traceEvent(.new, lockedRecord(e, now: now, &ctx), now: now) }
+        ctx.traceVerdict(.created(dnat: p.nat), p)
+    }
+
+    /// [DESTROY] for entry e, about to be removed. Preconditions: its
+    /// stripes are locked, its entry lock is not; tracing events.
+    @inline(never)
+    func traceDestroyed(_ e: UnsafeMutablePointer<FastEntry>, reason: RemovalReason, now: Int64, _ ctx: inout WorkerContext) {
+        ctx.traceEvent(.destroy, lockedRecord(e, now: now, &ctx), now: now, reason: reason)
+    }
+}

@@ -83,7 +83,7 @@ extension FastTable {
                 res.expired += 1
                 // A packet may have refreshed it meanwhile: check again
                 // under its stripes.
-                if remove(entry, kind: .reaper, &ctx, if: { e, _ in remaining(e, now: now) < 0 }) { res.removed += 1 }
+                if remove(entry, kind: .reaper, now: now, &ctx, if: { e, _ in remaining(e, now: now) < 0 }) { res.removed += 1 }
             }
             i += 1
             if res.removed >= maxEvictions { res.stoppedEarly = i < maxSlots; break }

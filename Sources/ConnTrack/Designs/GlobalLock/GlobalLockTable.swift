@@ -96,7 +96,8 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
     }
 
     /// Preconditions: mutex is held.
-    func removeLocked(_ c: UnsafeMutablePointer<ConnNode>, _ ctx: inout WorkerContext) {
+    func removeLocked(_ c: UnsafeMutablePointer<ConnNode>, reason: RemovalReason, now: Int64, _ ctx: inout WorkerContext) {
+        if ctx.tracingEvents { traceDestroyed(c, reason: reason, now: now, timeouts: timeouts, &ctx) }
         map[c.pointee.original.id] = nil
         map[c.pointee.reply.id] = nil
         liveCount -= 1
@@ -123,20 +124,21 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         var hit = map[p.id]
         ctx.stats.chain.record(hit == nil ? 0 : 1)
         if let t = hit, remainingLocked(t.pointee.conn, now: now, &ctx) < 0 {
-            removeLocked(t.pointee.conn, &ctx)
+            removeLocked(t.pointee.conn, reason: .inline, now: now, &ctx)
             ctx.stats.removedInline &+= 1
             hit = nil
         }
         if let t = hit {
             unlock(&ctx)
             ctx.stats.found &+= 1
-            return .tracked(lockedRefreshAndTrack(t.pointee.conn, p, now: now, &ctx))
+            return .tracked(lockedRefreshAndTrack(t, p, now: now, timeouts: timeouts, &ctx))
         }
         ctx.stats.notFound &+= 1
         let reply = p.replyForNewConnection
         if map[reply] != nil {
             unlock(&ctx)
             ctx.stats.insertFailed &+= 1
+            if ctx.tracing { ctx.traceVerdict(.notCommitted, p) }
             return .notTracked
         }
         let c = ConnNode.make(original: p.id, reply: reply, hook: p.hook, now: now, nat: p.nat)
@@ -147,6 +149,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         lockConnection(c, &ctx)
         initialiseTracker(c, p, &ctx)
         unlockConnection(c, &ctx)
+        if ctx.tracing { traceCreated(c, p, now: now, timeouts: timeouts, &ctx) }
         return .created
     }
 
@@ -172,7 +175,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
                 r.liveChecked += 1; r.remainingSum += Int128(rem)
             }
         }
-        for c in victims { removeLocked(c, &ctx) }
+        for c in victims { removeLocked(c, reason: .reaper, now: now, &ctx) }
         r.removed = victims.count
         ctx.stats.removedByReaper &+= UInt64(victims.count)
         r.slotsScanned = min(maxBuckets, b)

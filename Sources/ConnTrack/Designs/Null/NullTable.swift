@@ -33,6 +33,9 @@ public final class NullTable: ConnTrackTable, @unchecked Sendable {
         d ^= UInt64(id.srcPort) << 16 | UInt64(id.dstPort) | UInt64(id.transProto.rawValue) << 32
         d ^= UInt64(p.tcp.seq) << 8 ^ UInt64(p.tcp.flags.rawValue) ^ UInt64(bitPattern: clock.now())
         ctx.stats.packetDigest = (ctx.stats.packetDigest &* 0x100_0000_01b3) ^ d
+        // No table, no tracker: the packet is untracked (`0`, as OVS
+        // prints a packet conntrack never saw).
+        if ctx.tracing { ctx.traceVerdict([], p) }
         return .notTracked
     }
 
