@@ -4,6 +4,22 @@
 public enum LinuxTCPConntrackState: UInt8, Sendable, Codable, CaseIterable {
     case none = 0, synSent, synRecv, established, finWait, closeWait, lastAck, timeWait, close, synSent2
 
+    /// The same state as the trace and listings name it.
+    public var traceState: LinuxTCPState {
+        switch self {
+        case .none: return .none
+        case .synSent: return .synSent
+        case .synRecv: return .synRecv
+        case .established: return .established
+        case .finWait: return .finWait
+        case .closeWait: return .closeWait
+        case .lastAck: return .lastAck
+        case .timeWait: return .timeWait
+        case .close: return .close
+        case .synSent2: return .synSent2
+        }
+    }
+
     /// The name `conntrack -L` and `conntrack -E` print.
     public var name: String {
         switch self {

@@ -88,7 +88,7 @@ extension LinuxTable {
         defer { c.put() }
         let expiry = c.expires.pointee.load(ordering: .relaxed)
         guard expiry &- now < 0, c.has(LinuxStatus.confirmed) else { return false }
-        guard kill(c, kind: kind, &ctx) else { return false }
+        guard kill(c, kind: kind, now: now, &ctx) else { return false }
         if let summary {
             summary.pointee.removeEntry(slot: bucket(c.keys.pointee.original), expiry: expiry)
             summary.pointee.removeEntry(slot: bucket(c.keys.pointee.reply), expiry: expiry)
@@ -96,13 +96,15 @@ extension LinuxTable {
         return true
     }
 
-    /// `nf_ct_delete`: marks c dying (once), unlinks both nodes under both
+    /// `nf_ct_delete`: marks c dying (once), reports its [DESTROY] (with
+    /// `reason`, by default the kind's), unlinks both nodes under both
     /// stripes, drops the table's reference, counts and retires it. False
-    /// when another thread is removing it. Preconditions: no stripe lock
-    /// is held.
+    /// when another thread is removing it. Preconditions: no lock is held.
     @discardableResult
-    func kill(_ c: LinuxConn, kind: RemovalKind, _ ctx: inout WorkerContext) -> Bool {
+    func kill(_ c: LinuxConn, kind: RemovalKind, reason: RemovalReason? = nil, now: Int64,
+              _ ctx: inout WorkerContext) -> Bool {
         guard c.set(LinuxStatus.dying) else { return false }
+        if ctx.tracingEvents { ctx.traceEvent(.destroy, record(c, now: now, &ctx), now: now, reason: reason ?? kind.reason) }
         let h = bucket(c.keys.pointee.original), rh = bucket(c.keys.pointee.reply)
         let held = doubleLock(h, rh, partner: !skipPartnerStripe, &ctx)
         unlink(c, 0)

@@ -86,9 +86,11 @@ extension LinuxTable {
         udp.replied = status & LinuxStatus.seenReply != 0
         let l = LinuxConntrackRecord(tcp: locked.tcp, seenReply: status & LinuxStatus.seenReply != 0,
                                      assured: status & LinuxStatus.assured != 0, expires: expires, streamAt: k.streamAt)
-        return ConnectionRecord(original: k.original, reply: k.reply, hook: k.hook, nat: k.nat,
-                                tcb: l.encoded(lastUsed: locked.lastUsed), udp: udp, lastUsed: locked.lastUsed,
-                                timeoutLeft: expires &- now)
+        var r = ConnectionRecord(original: k.original, reply: k.reply, hook: k.hook, nat: k.nat,
+                                 tcb: l.encoded(lastUsed: locked.lastUsed), udp: udp, lastUsed: locked.lastUsed,
+                                 timeoutLeft: expires &- now)
+        r.ownState = l.traceState(udp: k.original.transProto == .udp)
+        return r
     }
 
     public func forEachConnection(now: Int64, _ body: (ConnectionRecord) -> Void) {
@@ -109,6 +111,8 @@ extension LinuxTable {
         let s: LinuxTCPConntrackState = switch r.tcb.linuxState {
         case .none: .none
         case .synSent: .synSent
+        case .synRecv: .synRecv
+        case .synSent2: .synSent2
         case .established: .established
         case .finWait: .finWait
         case .closeWait: .closeWait
@@ -163,4 +167,9 @@ public struct LinuxConntrackRecord: Sendable, Hashable, Codable {
 
     /// `[UNREPLIED]` is printed without SEEN_REPLY.
     public var unreplied: Bool { !seenReply }
+
+    /// What `--events` and `--dump` print: Linux's state and flags.
+    public func traceState(udp: Bool) -> ConnTraceState {
+        ConnTraceState(state: udp ? nil : tcp.state.traceState, unreplied: !seenReply, assured: assured)
+    }
 }

@@ -24,13 +24,18 @@ extension LinuxTable {
             ctx.stats.lookups &+= 1
             if let (c, dir) = findGet(p.id, bucket: h, now: now, &ctx) {
                 ctx.stats.found &+= 1
-                let r = track(c, dir: dir, p, now: now, &ctx)
+                var invalid = false
+                let r = track(c, dir: dir, p, now: now, invalid: &invalid, &ctx)
                 if r == nil && !repeated {
                     // `-NF_REPEAT`: the old connection is gone; go again.
-                    kill(c, kind: .inline, &ctx)
+                    kill(c, kind: .inline, reason: .other, now: now, &ctx)
                     c.put()
                     repeated = true
                     continue
+                }
+                if ctx.tracing {
+                    ctx.traceVerdict(.tracked(reply: dir == 1, replied: c.has(LinuxStatus.seenReply), invalid: invalid,
+                                              dnat: c.keys.pointee.nat), p)
                 }
                 c.put()
                 return .tracked(r ?? .drop)
@@ -60,11 +65,18 @@ extension LinuxTable {
     /// Tracks a packet of a found connection in direction `dir` (the
     /// direction of the node it matched, as Linux takes it). Returns nil
     /// when the packet reopens the connection (the caller removes it and
-    /// looks up again). Preconditions: a reference to c is held.
+    /// looks up again); `invalid` is set when the tracker refused it.
+    /// Records an [UPDATE] when the state or a flag changed.
+    /// Preconditions: a reference to c is held.
     @inline(__always)
-    func track(_ c: LinuxConn, dir: Int, _ p: Packet, now: Int64, _ ctx: inout WorkerContext) -> TrackerResult? {
+    func track(_ c: LinuxConn, dir: Int, _ p: Packet, now: Int64, invalid: inout Bool,
+               _ ctx: inout WorkerContext) -> TrackerResult? {
         let status = c.status.pointee.load(ordering: .acquiring)
         let seenReply = status & LinuxStatus.seenReply != 0
+        let assured = status & LinuxStatus.assured != 0
+        var assuredNow = assured
+        var stateChanged = false
+        var killed = false
         let result: TrackerResult
         lockConn(c, &ctx)
         c.locked.pointee.lastUsed = now
@@ -75,30 +87,35 @@ extension LinuxTable {
             var stream = false
             if seenReply && now > c.keys.pointee.streamAt {
                 timeout = timeouts.udpReplied
-                stream = status & LinuxStatus.assured == 0
+                stream = !assured
             }
             c.expires.pointee.store(now &+ timeout, ordering: .relaxed)
             unlockConn(c, &ctx)
-            if stream { c.set(LinuxStatus.assured) }
+            if stream { c.set(LinuxStatus.assured); assuredNow = true }
             result = .alive
         } else {
-            let v = c.locked.pointee.tcp.packet(p.tcp, dir: dir, seenReply: seenReply,
-                                                 assured: status & LinuxStatus.assured != 0, timeouts: timeouts)
+            let before = c.locked.pointee.tcp.state
+            let v = c.locked.pointee.tcp.packet(p.tcp, dir: dir, seenReply: seenReply, assured: assured,
+                                                 timeouts: timeouts)
             let state = c.locked.pointee.tcp
+            stateChanged = state.state != before
             if case .accept(let t?, _) = v { c.expires.pointee.store(now &+ t, ordering: .relaxed) }
             unlockConn(c, &ctx)
             switch v {
             case .accept(_, let assure):
-                if assure { c.set(LinuxStatus.assured) }
+                if assure { c.set(LinuxStatus.assured); assuredNow = true }
                 result = Self.result(state)
             case .acceptAndKill:
-                kill(c, kind: .inline, &ctx)
+                // An RST before any reply (`nf_ct_kill_acct`).
+                kill(c, kind: .inline, reason: .other, now: now, &ctx)
+                killed = true
                 result = .reset
             case .ignored:
                 result = .drop
             case .invalid:
                 ctx.stats.invalid &+= 1
                 ctx.stats.trackerResults[Int(TrackerResult.drop.rawValue)] &+= 1
+                invalid = true
                 return .drop
             case .reopen:
                 return nil
@@ -107,6 +124,9 @@ extension LinuxTable {
         // A packet the tracker took in the reply direction: seen a reply.
         if dir == 1 && !seenReply { c.set(LinuxStatus.seenReply) }
         ctx.stats.trackerResults[Int(result.rawValue)] &+= 1
+        if ctx.tracingEvents && !killed && (stateChanged || (dir == 1 && !seenReply) || assuredNow != assured) {
+            ctx.traceEvent(.update, record(c, now: now, &ctx), now: now)
+        }
         return result
     }
 
@@ -119,12 +139,14 @@ extension LinuxTable {
         if p.id.transProto != .udp {
             guard let t = LinuxTCPConntrack.new(p.tcp) else {
                 ctx.stats.invalid &+= 1
+                if ctx.tracing { ctx.traceVerdict([.inv, .trk], p) }
                 return .notTracked
             }
             tcp = t
         }
         guard limit.reserve({ earlyDrop(from: h, now: now, &ctx) }) else {
             ctx.stats.drop &+= 1
+            if ctx.tracing { ctx.traceVerdict(.notCommitted, p) }
             return .notTracked
         }
         let reply = p.replyForNewConnection
@@ -145,6 +167,12 @@ extension LinuxTable {
             ctx.stats.insert &+= 1
             ctx.noteCreated()
             limit.noteInserted()
+            if ctx.tracing {
+                // Published, but not freed before this thread's next
+                // quiescent point, whoever removes it.
+                if ctx.tracingEvents { ctx.traceEvent(.new, record(c, now: now, &ctx), now: now) }
+                ctx.traceVerdict(.created(dnat: p.nat), p)
+            }
             return .created
         case .clash(let other, let dir):
             LinuxConn.destroy(c)
@@ -155,16 +183,24 @@ extension LinuxTable {
             if let other, p.id.transProto == .udp && dir == 0 && other.keys.pointee.reply == reply
                 && !other.has(LinuxStatus.dying) {
                 ctx.stats.insertClash &+= 1
-                return .tracked(track(other, dir: 0, p, now: now, &ctx) ?? .drop)
+                var invalid = false
+                let r = track(other, dir: 0, p, now: now, invalid: &invalid, &ctx) ?? .drop
+                if ctx.tracing {
+                    ctx.traceVerdict(.tracked(reply: false, replied: other.has(LinuxStatus.seenReply), invalid: invalid,
+                                              dnat: other.keys.pointee.nat), p)
+                }
+                return .tracked(r)
             }
             ctx.stats.insertFailed &+= 1
             ctx.stats.drop &+= 1
+            if ctx.tracing { ctx.traceVerdict(.notCommitted, p) }
             return .notTracked
         case .chainTooLong:
             LinuxConn.destroy(c)
             limit.release()
             ctx.stats.chainTooLong &+= 1
             ctx.stats.insertFailed &+= 1
+            if ctx.tracing { ctx.traceVerdict(.notCommitted, p) }
             return .notTracked
         }
     }
@@ -212,12 +248,13 @@ extension LinuxTable {
         return .inserted
     }
 
-    /// `early_drop`: from bucket b and the next 7, walks each chain without
+    /// `early_drop`: from bucket b and the next 7 (`--early-drop-buckets`
+    /// in all, default Linux's 8), walks each chain without
     /// a lock, removing expired connections on the way and every confirmed
     /// connection that is not assured; stops after the first bucket where
     /// it dropped any. Preconditions: no lock is held.
     func earlyDrop(from b: Int, now: Int64, _ ctx: inout WorkerContext) -> Bool {
-        for i in 0..<min(Self.evictionRange, bucketCount) {
+        for i in 0..<min(config.earlyDropBuckets, bucketCount) {
             let bucket = (b &+ i) % bucketCount
             var drops: UInt64 = 0
             var v = heads[bucket].load(ordering: .acquiring)
@@ -225,10 +262,12 @@ extension LinuxTable {
                 let c = LinuxConn(link: v)
                 let dir = LinuxConn.direction(v)
                 if c.remaining(now: now) < 0 {
-                    gcExpired(c, now: now, kind: .other, &ctx)
+                    gcExpired(c, now: now, kind: .other, &ctx)  // reason: expired, removed inline
                 } else if c.status.pointee.load(ordering: .acquiring) & (LinuxStatus.assured | LinuxStatus.dying) == 0,
                           c.refIncNotZero() {
-                    if c.has(LinuxStatus.confirmed) && kill(c, kind: .other, &ctx) { drops &+= 1 }
+                    if c.has(LinuxStatus.confirmed) && kill(c, kind: .other, reason: .earlyDrop, now: now, &ctx) {
+                        drops &+= 1
+                    }
                     c.put()
                 }
                 v = c.next(dir).pointee.load(ordering: .acquiring)

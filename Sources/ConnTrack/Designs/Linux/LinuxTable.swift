@@ -50,8 +50,6 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
     static let stripeCount = 1024
     /// `nf_ct_alloc_hashtable` rounds the size up to a page of heads.
     static let headsPerPage = 512
-    /// `NF_CT_EVICTION_RANGE`: buckets early drop looks at.
-    static let evictionRange = 8
     /// `MIN_CHAINLEN` and `MAX_CHAINLEN`: an insert's chain limit is
     /// MIN + a random number below MAX.
     static let minChain = 8
