@@ -28,6 +28,9 @@ extension LinuxTable {
                       summary: UnsafeMutablePointer<SweepSummary>?, _ ctx: inout WorkerContext) -> ReapPassResult {
         var res = ReapPassResult()
         let n = bucketCount
+        // Nothing removed from now on is freed before the pass ends.
+        reclaimer.sweepBegin()
+        defer { reclaimer.sweepEnd() }
         var idx = 0
         var i = 0
         while i < maxSlots {
