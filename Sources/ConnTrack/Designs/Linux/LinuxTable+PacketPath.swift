@@ -248,7 +248,7 @@ extension LinuxTable {
         return .inserted
     }
 
-    /// `early_drop`: from bucket b and the next 7 (`--early-drop-buckets`
+    /// `early_drop`: from bucket b and the next 7 (`earlyDropBuckets`
     /// in all, default Linux's 8), walks each chain without
     /// a lock, removing expired connections on the way and every confirmed
     /// connection that is not assured; stops after the first bucket where
