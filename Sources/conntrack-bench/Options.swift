@@ -18,8 +18,8 @@ struct TableOptions: ParsableArguments {
     var design: String = BucketTable.traits.name
     @Option(help: "Behaviour of a design with variants (buckets: seed2020, the 2020 commit with its defects, or fixed); default: the design's own (seed2020).")
     var variant: Variant?
-    @Option(help: "Number of hash buckets (1...268435456).")
-    var buckets: Int = 1 << 14
+    @Option(help: "Number of hash buckets (1...268435456; default 16384; design linux: the kernel's default size, or the flows when more).")
+    var buckets: Int?
     @Option(help: "Hash seed (decimal); random when omitted, as in the seed.")
     var hashSeed: UInt32?
     @Option(help: "Timeout table: seed (5 days established, 120 s otherwise), linux (per state) or ovs (Open vSwitch's defaults, per state).")
@@ -34,7 +34,7 @@ struct TableOptions: ParsableArguments {
     var udpStreamTimeout: Double?
     @Option(help: "Limit on live connections with Linux-style early drop (default: none).")
     var maxConnections: Int?
-    @Option(help: "Design fast: connections to size its index for (1...1073741824; default: the scenario's concurrent flows, or a capture's packets).")
+    @Option(help: "Design fast: connections to size its index for; design linux without --buckets: the least bucket count (1...1073741824; default: the scenario's concurrent flows, or a capture's packets).")
     var capacity: Int?
     @Option(help: "Design fast: packets hashed and prefetched together (1...64; default 16; 1 looks each packet up alone).")
     var lookupBatch: Int?
@@ -55,9 +55,10 @@ struct TableOptions: ParsableArguments {
         if let v = udpTimeout { t.udp = Int64(v * 1e9) }
         if let v = udpStreamTimeout { t.udpStream = Int64(v * 1e9) }
         // Checked with the rest of the configuration by RunConfig.validate().
-        var c = TableConfig(buckets: buckets, hashSeed: hashSeed, variant: variant, faults: Set(faults),
+        var c = TableConfig(buckets: buckets ?? 1 << 14, hashSeed: hashSeed, variant: variant, faults: Set(faults),
                             timeouts: t, maxConnections: maxConnections)
         c.expectedConnections = capacity
+        c.bucketsGiven = buckets != nil
         c.lookupBatch = lookupBatch
         c.ipv4Only = ipv4Only
         return c
@@ -65,7 +66,7 @@ struct TableOptions: ParsableArguments {
 }
 
 struct ReaperOptions: ParsableArguments {
-    @Option(help: "Reaper schedule: seed, linux2022, cilium, ovs, or off (default: the design's own: linux2022 for fast, ovs for ovs, seed for the others).")
+    @Option(help: "Reaper schedule: seed, linux2022, cilium, ovs, or off (default: the design's own: linux2022 for fast and linux, ovs for ovs, seed for the others).")
     var policy: PolicyName?
     @Option(help: "Seed policy: a pass walks buckets/fraction buckets (1...1048576).")
     var fraction: Int = 128

@@ -90,6 +90,7 @@ extension SnapshotOptions {
                     fail("--restore \(restore): the table's variant '\(h.variant ?? "")' is not one of \(d.traits.variants.map(\.rawValue).joined(separator: ", "))")
                 }
                 cfg.table.buckets = h.buckets
+                cfg.table.bucketsGiven = true
                 cfg.table.hashSeed = h.hashSeed
                 cfg.table.timeouts = h.timeouts
                 cfg.table.maxConnections = h.maxConnections

@@ -102,7 +102,8 @@ func summary(_ e: ConnEvent) -> String {
                                "new|trk|dnat", "est|rpl|trk|snat"], "\(e)")
     }
 
-    @Test(arguments: stateful.filter { $0.variant != .seed2020 })
+    /// gVisor's tracker's states (`linux` has Linux's own: below).
+    @Test(arguments: stateful.filter { $0.variant != .seed2020 && $0.traits.name != LinuxTable.traits.name })
     func eventsOnCreateStateChangeAndRemoval(_ e: DesignEntry) {
         let (c, t) = Self.run(e)
         #expect(c.events.map(summary) == [
@@ -118,6 +119,24 @@ func summary(_ e: ConnEvent) -> String {
         #expect(destroyed.count == 3, "\(e)")
         #expect(destroyed.allSatisfy { $0.reason == .reaper && $0.time == 30 * 86_400 * sec }, "\(e)")
         #expect(Set(destroyed.map(\.record.original)) == [client(1), udpTuple(1), client(2)], "\(e)")
+    }
+
+    /// `linux` reports Linux's states: SYN_RECV on the SYN-ACK, ESTABLISHED
+    /// and ASSURED on the handshake's last ACK; a UDP flow replied within
+    /// 2 s of its start is replied but not yet assured (a stream).
+    @Test func linuxEventsFollowItsOwnStateMachine() {
+        let e = TableDesigns.entries.first { $0.traits.name == LinuxTable.traits.name }!
+        let (c, t) = Self.run(e)
+        #expect(c.events.map(summary) == [
+            "new SYN_SENT unreplied", "update SYN_RECV", "update ESTABLISHED assured",
+            "new - unreplied", "update -",
+            "new SYN_SENT unreplied", "update SYN_RECV",
+        ])
+        #expect(c.events.map(\.index) == [0, 2, 3, 4, 6, 7, 8])
+        fullSweep(t, now: 30 * 86_400 * sec, &c.ctx)
+        let destroyed = c.events.filter { $0.kind == .destroy }
+        #expect(destroyed.count == 3 && destroyed.allSatisfy { $0.reason == .reaper })
+        #expect(Set(destroyed.map(\.record.original)) == [client(1), udpTuple(1), client(2)])
     }
 
     /// seed2020 hands the creating packet to no tracker: its [NEW] has no

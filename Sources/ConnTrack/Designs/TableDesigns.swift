@@ -10,6 +10,7 @@ public enum TableDesigns {
         FastTable.self,
         NullTable.self,
         OVSTable.self,
+        LinuxTable.self,
     ]
 
     public static var names: [String] { all.map { $0.traits.name } }

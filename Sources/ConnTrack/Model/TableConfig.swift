@@ -24,6 +24,10 @@ public struct TableConfig: Sendable, Equatable {
     /// Store IPv4 tuples only, in a compact layout (`--ipv4-only`); an IPv6
     /// packet is not tracked and is counted as a drop.
     public var ipv4Only = false
+    /// `buckets` was chosen (`--buckets`, a sweep, a restored table), not
+    /// left at its default: a design with a default size of its own
+    /// (`linux`: the kernel's) uses it only when this is false.
+    public var bucketsGiven = true
 
     public init(buckets: Int = 1 << 14, hashSeed: UInt32? = nil, variant: Variant? = nil,
                 faults: Set<Fault> = [], timeouts: Timeouts = Timeouts(), maxConnections: Int? = nil) {

@@ -68,7 +68,7 @@ public struct Timeouts: Sendable, Equatable, Codable {
             switch tcb.linuxState {
             case .none, .synSent: return synSent
             // Never derived from gVisor's tracker (see `LinuxTCPState`).
-            case .synRecv: return synSent
+            case .synRecv, .synSent2: return synSent
             case .established: return established
             case .finWait: return finWait
             case .closeWait: return closeWait

@@ -31,6 +31,12 @@ extension TableStats: Codable, Equatable {
         case packets, lookups, found, notFound, insert, insertClash, insertFailed, drop, earlyDrop, searchRestart
         case packetDigest, created, removedInline, removedByReaper, removedOther, deferredByLockOrder
         case trackerResults, trackerInit, chain, bucketLock, connLock, tableLock
+        case chainTooLong, invalid
+    }
+
+    /// Counters added after the format was first saved.
+    private static var added: [(CodingKeys, WritableKeyPath<TableStats, UInt64>)] {
+        [(.chainTooLong, \.chainTooLong), (.invalid, \.invalid)]
     }
 
     /// The plain counters, by key (everything but the arrays and locks).
@@ -46,6 +52,8 @@ extension TableStats: Codable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
         for (k, p) in Self.plain { self[keyPath: p] = try c.decode(UInt64.self, forKey: k) }
+        // Added later: absent from older saved tables.
+        for (k, p) in Self.added { self[keyPath: p] = try c.decodeIfPresent(UInt64.self, forKey: k) ?? 0 }
         let r = try c.decode([UInt64].self, forKey: .trackerResults)
         guard r.count == 6 else {
             throw DecodingError.dataCorruptedError(forKey: .trackerResults, in: c, debugDescription: "\(r.count) results, not 6")
@@ -59,7 +67,7 @@ extension TableStats: Codable, Equatable {
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        for (k, p) in Self.plain { try c.encode(self[keyPath: p], forKey: k) }
+        for (k, p) in Self.plain + Self.added { try c.encode(self[keyPath: p], forKey: k) }
         try c.encode((0..<6).map { trackerResults[$0] }, forKey: .trackerResults)
         try c.encode(chain, forKey: .chain)
         try c.encode(bucketLock, forKey: .bucketLock)
@@ -68,7 +76,7 @@ extension TableStats: Codable, Equatable {
     }
 
     public static func == (a: TableStats, b: TableStats) -> Bool {
-        plain.allSatisfy { a[keyPath: $0.1] == b[keyPath: $0.1] } && (0..<6).allSatisfy { a.trackerResults[$0] == b.trackerResults[$0] }
+        (plain + added).allSatisfy { a[keyPath: $0.1] == b[keyPath: $0.1] } && (0..<6).allSatisfy { a.trackerResults[$0] == b.trackerResults[$0] }
             && a.chain == b.chain && a.bucketLock == b.bucketLock && a.connLock == b.connLock && a.tableLock == b.tableLock
     }
 }

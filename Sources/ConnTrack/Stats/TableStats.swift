@@ -22,6 +22,12 @@ public struct TableStats: Sendable {
     /// conntrack -S `search_restart`: this design never restarts a walk; kept
     /// (and counted at 0) so the column lines up with Linux.
     public var searchRestart: UInt64 = 0
+    /// conntrack -S `chaintoolong`: inserts refused because a chain was
+    /// longer than the insert's limit (the `linux` design).
+    public var chainTooLong: UInt64 = 0
+    /// conntrack -S `invalid`: packets the tracker refused (the `linux`
+    /// design's TCP state machine).
+    public var invalid: UInt64 = 0
     /// The `null` design's fold of every packet's fields (so the read
     /// cannot be optimised away); 0 for every other design.
     public var packetDigest: UInt64 = 0
@@ -47,6 +53,7 @@ public struct TableStats: Sendable {
         packets &+= o.packets; lookups &+= o.lookups; found &+= o.found; notFound &+= o.notFound
         insert &+= o.insert; insertClash &+= o.insertClash; insertFailed &+= o.insertFailed
         drop &+= o.drop; earlyDrop &+= o.earlyDrop; searchRestart &+= o.searchRestart
+        chainTooLong &+= o.chainTooLong; invalid &+= o.invalid
         packetDigest ^= o.packetDigest
         created &+= o.created; removedInline &+= o.removedInline; removedByReaper &+= o.removedByReaper
         removedOther &+= o.removedOther; deferredByLockOrder &+= o.deferredByLockOrder

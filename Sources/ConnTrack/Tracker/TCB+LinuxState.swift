@@ -12,6 +12,9 @@ public enum LinuxTCPState: String, Sendable, Codable, CaseIterable {
     case lastAck = "LAST_ACK"
     case timeWait = "TIME_WAIT"
     case close = "CLOSE"
+    /// Simultaneous open (a SYN from both sides): Linux's own state
+    /// machine only (the `linux` design), never derived from gVisor's.
+    case synSent2 = "SYN_SENT2"
 }
 
 extension TCB {

@@ -41,6 +41,7 @@ public struct Comparison: Sendable {
             var n = 1
             while n < base.scenario.flows { n <<= 1 }
             s.table.buckets = n
+            s.table.bucketsGiven = true
             do { try s.validate() } catch {
                 skipped("  \(entry.label)@\(n): skipped: \(error.description)")
                 continue

@@ -138,6 +138,12 @@ extension Metric {
     public static let searchRestart = counter("searchRestart", "search_restart", unit: "lookups", conntrack: "search_restart",
                                               kind: .bounded(.events),
                                               summary: "lock-free lookups restarted because a writer changed the chain") { Double($0.searchRestart) }
+    public static let chainTooLong = counter("chainTooLong", "chaintoolong", conntrack: "chaintoolong", kind: .bounded(.connections),
+                                             summary: "inserts refused because a chain was longer than the insert's random limit (linux)") {
+        Double($0.chainTooLong ?? 0)
+    }
+    public static let invalid = counter("invalid", "invalid", unit: "packets", conntrack: "invalid", kind: .bounded(.events),
+                                        summary: "packets the tracker refused as invalid (linux)") { Double($0.invalid ?? 0) }
     public static let created = counter("created", "created", kind: .bounded(.connections),
                                         summary: "connections created") { Double($0.created) }
     public static let removedInline = counter("removedInline", "removed inline", kind: .bounded(.connections),
@@ -229,7 +235,7 @@ extension Metric {
         contendedPercent, lockWaitMillis,
         peakRSS, tableHeapBytes, bytesPerConnection,
         packets, lookups, found, notFound, foundPercent, insert, insertClash, insertFailed, drop, earlyDrop, searchRestart,
-        created, removedInline, removedByReaper, removedOther, deferredByLockOrder, live, livePeak, tuplesAtEnd,
+        chainTooLong, invalid, created, removedInline, removedByReaper, removedOther, deferredByLockOrder, live, livePeak, tuplesAtEnd,
         expiredStillLinked, expiredSurvivingFullSweep, trackerInit,
     ] + trackerResults + [
         chainP99, chainMax, chainMean, loadFactor, emptyBucketsAtEnd,

@@ -36,6 +36,7 @@ public struct ConntrackRow: Sendable, Codable, Equatable {
 /// FIN LAST_ACK; both acknowledged (closed by peer or by self) TIME_WAIT;
 /// reset CLOSE. [UNREPLIED] until the reply side's SYN-ACK (TCP) or first
 /// packet (UDP); [ASSURED] from the SYN-ACK on (TCP) or once replied (UDP).
+/// The `linux` design's records print its own state, flags and expiry.
 public enum ConntrackListing {
     public enum Format: String, Sendable, CaseIterable { case text, json, csv }
 
@@ -43,6 +44,16 @@ public enum ConntrackListing {
     public static func rows(_ records: [ConnectionRecord], timeouts: Timeouts, now: Int64) -> [ConntrackRow] {
         records.map { r in
             let udp = r.original.transProto == .udp
+            // The `linux` design's records carry Linux's own state and flags.
+            if let l = LinuxConntrackRecord(r) {
+                return ConntrackRow(
+                    proto: udp ? "udp" : "tcp", protonum: Int(r.original.transProto.rawValue),
+                    timeout: max(0, (l.expires &- now) / 1_000_000_000), state: udp ? nil : l.tcp.state.name,
+                    src: address(r.original.srcAddr, r.original.netProto), dst: address(r.original.dstAddr, r.original.netProto),
+                    sport: r.original.srcPort, dport: r.original.dstPort, unreplied: l.unreplied,
+                    replySrc: address(r.reply.srcAddr, r.reply.netProto), replyDst: address(r.reply.dstAddr, r.reply.netProto),
+                    replySport: r.reply.srcPort, replyDport: r.reply.dstPort, assured: l.assured)
+            }
             let left = r.lastUsed &+ timeouts.timeout(proto: r.original.transProto, tcb: r.tcb, udp: r.udp) &- now
             // The design's own state when it names one (`ownState`).
             let s = ConnTraceState(r)

@@ -84,6 +84,7 @@ enum ReportBuilder {
             perWorkerPacketsPerSecond: perWorker, virtualSeconds: Double(drive.endTime) / 1e9,
             lookups: s.lookups, found: s.found, notFound: s.notFound, insert: s.insert, insertClash: s.insertClash,
             insertFailed: s.insertFailed, drop: s.drop, earlyDrop: s.earlyDrop, searchRestart: s.searchRestart,
+            chainTooLong: s.chainTooLong, invalid: s.invalid,
             created: s.created, removedInline: all.removedInline, removedByReaper: all.removedByReaper,
             removedOther: all.removedOther, deferredByLockOrder: all.deferredByLockOrder,
             live: live, livePeak: inspection.peakConnections.map { max(Int64($0), drive.livePeak) } ?? max(samplePeak, drive.livePeak, live),

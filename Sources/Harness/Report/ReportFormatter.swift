@@ -83,7 +83,8 @@ public enum ReportFormatter {
         o += "\nTable (conntrack -S names)\n"
         o += row(Metric.lookups.name, Metric.lookups.text(r) + "  found " + Metric.found.text(r) + " (" + (Metric.foundPercent.value(r).map { f($0) + "%" } ?? "-") + ")  not found " + Metric.notFound.text(r))
         o += row(Metric.insert.name, Metric.insert.text(r) + "  clash " + Metric.insertClash.text(r) + "  insert_failed " + Metric.insertFailed.text(r))
-        o += row("drop / early_drop", Metric.drop.text(r) + " / " + Metric.earlyDrop.text(r) + "   search_restart " + Metric.searchRestart.text(r))
+        o += row("drop / early_drop", Metric.drop.text(r) + " / " + Metric.earlyDrop.text(r) + "   search_restart " + Metric.searchRestart.text(r)
+                 + "   chaintoolong " + Metric.chainTooLong.text(r) + "   invalid " + Metric.invalid.text(r))
         o += row("connections", "created " + Metric.created.text(r) + "  live " + Metric.live.text(r) + "  peak " + Metric.livePeak.text(r))
         o += row("removed connections", "inline " + Metric.removedInline.text(r) + "  reaper " + Metric.removedByReaper.text(r) + "  early-drop " + Metric.removedOther.text(r))
         o += row(Metric.deferredByLockOrder.name, Metric.deferredByLockOrder.text(r) + " events (an expired tuple passed while its partner's bucket is lower)")

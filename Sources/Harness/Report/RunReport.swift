@@ -93,6 +93,10 @@ public struct RunReport: Codable, Sendable {
     public var drop: UInt64
     public var earlyDrop: UInt64
     public var searchRestart: UInt64
+    /// conntrack -S `chaintoolong` and `invalid` (nil in reports saved
+    /// before they were counted).
+    public var chainTooLong: UInt64?
+    public var invalid: UInt64?
     public var created: UInt64
     public var removedInline: UInt64
     public var removedByReaper: UInt64
