@@ -38,18 +38,18 @@ final class TracedContext {
     }
 }
 
-func tcp(_ id: TupleID, _ flags: TCPFlags, seq: UInt32, ack: UInt32 = 0, hook: Hook,
+func tracedTCP(_ id: TupleID, _ flags: TCPFlags, seq: UInt32, ack: UInt32 = 0, hook: Hook,
          nat: (IPAddress, UInt16)? = nil) -> Packet {
     Packet(id: id, tcp: TCPSegment(flags: flags, seq: seq, ack: ack), hook: hook, nat: nat)
 }
 
-func udpTuple(_ i: Int) -> TupleID {
+func tracedUDPTuple(_ i: Int) -> TupleID {
     TupleID(srcAddr: v4(10, 1, 0, UInt8(i)), srcPort: UInt16(30_000 + i), dstAddr: v4(192, 168, 0, 53), dstPort: 53,
             transProto: .udp, netProto: .ipv4)
 }
 
 /// Events as "KIND STATE flags" for comparing.
-func summary(_ e: ConnEvent) -> String {
+func eventSummary(_ e: ConnEvent) -> String {
     let s = ConnTraceState(e.record)
     return "\(e.kind) \(s.state?.rawValue ?? "-")\(s.unreplied ? " unreplied" : "")\(s.assured ? " assured" : "")"
 }
@@ -59,18 +59,18 @@ func summary(_ e: ConnEvent) -> String {
     /// UDP query sent twice and answered, a NAT-redirected SYN answered by
     /// the redirect target.
     static func packets() -> [Packet] {
-        let id = client(1), nid = client(2), u = udpTuple(1)
+        let id = client(1), nid = client(2), u = tracedUDPTuple(1)
         let target = (v4(10, 9, 9, 9), UInt16(8080))
         return [
-            tcp(id, .syn, seq: 1000, hook: .output),
-            tcp(id, .ack, seq: 1001, ack: 1, hook: .output),
-            tcp(id.reversed, [.syn, .ack], seq: 5000, ack: 1001, hook: .prerouting),
-            tcp(id, .ack, seq: 1001, ack: 5001, hook: .output),
+            tracedTCP(id, .syn, seq: 1000, hook: .output),
+            tracedTCP(id, .ack, seq: 1001, ack: 1, hook: .output),
+            tracedTCP(id.reversed, [.syn, .ack], seq: 5000, ack: 1001, hook: .prerouting),
+            tracedTCP(id, .ack, seq: 1001, ack: 5001, hook: .output),
             Packet(id: u, hook: .output),
             Packet(id: u, hook: .output),
             Packet(id: u.reversed, hook: .prerouting),
-            tcp(nid, .syn, seq: 7000, hook: .output, nat: target),
-            tcp(nid.redirectedReply(to: target.0, port: target.1), [.syn, .ack], seq: 9000, ack: 7001, hook: .prerouting),
+            tracedTCP(nid, .syn, seq: 7000, hook: .output, nat: target),
+            tracedTCP(nid.redirectedReply(to: target.0, port: target.1), [.syn, .ack], seq: 9000, ack: 7001, hook: .prerouting),
         ]
     }
 
@@ -106,7 +106,7 @@ func summary(_ e: ConnEvent) -> String {
     @Test(arguments: stateful.filter { $0.variant != .seed2020 && $0.traits.name != LinuxTable.traits.name })
     func eventsOnCreateStateChangeAndRemoval(_ e: DesignEntry) {
         let (c, t) = Self.run(e)
-        #expect(c.events.map(summary) == [
+        #expect(c.events.map(eventSummary) == [
             "new SYN_SENT unreplied", "update ESTABLISHED assured",
             "new - unreplied", "update - assured",
             "new SYN_SENT unreplied", "update ESTABLISHED assured",
@@ -118,7 +118,7 @@ func summary(_ e: ConnEvent) -> String {
         let destroyed = c.events.filter { $0.kind == .destroy }
         #expect(destroyed.count == 3, "\(e)")
         #expect(destroyed.allSatisfy { $0.reason == .reaper && $0.time == 30 * 86_400 * sec }, "\(e)")
-        #expect(Set(destroyed.map(\.record.original)) == [client(1), udpTuple(1), client(2)], "\(e)")
+        #expect(Set(destroyed.map(\.record.original)) == [client(1), tracedUDPTuple(1), client(2)], "\(e)")
     }
 
     /// `linux` reports Linux's states: SYN_RECV on the SYN-ACK, ESTABLISHED
@@ -127,7 +127,7 @@ func summary(_ e: ConnEvent) -> String {
     @Test func linuxEventsFollowItsOwnStateMachine() {
         let e = TableDesigns.entries.first { $0.traits.name == LinuxTable.traits.name }!
         let (c, t) = Self.run(e)
-        #expect(c.events.map(summary) == [
+        #expect(c.events.map(eventSummary) == [
             "new SYN_SENT unreplied", "update SYN_RECV", "update ESTABLISHED assured",
             "new - unreplied", "update -",
             "new SYN_SENT unreplied", "update SYN_RECV",
@@ -136,7 +136,7 @@ func summary(_ e: ConnEvent) -> String {
         fullSweep(t, now: 30 * 86_400 * sec, &c.ctx)
         let destroyed = c.events.filter { $0.kind == .destroy }
         #expect(destroyed.count == 3 && destroyed.allSatisfy { $0.reason == .reaper })
-        #expect(Set(destroyed.map(\.record.original)) == [client(1), udpTuple(1), client(2)])
+        #expect(Set(destroyed.map(\.record.original)) == [client(1), tracedUDPTuple(1), client(2)])
     }
 
     /// seed2020 hands the creating packet to no tracker: its [NEW] has no
@@ -145,7 +145,7 @@ func summary(_ e: ConnEvent) -> String {
         let e = TableDesigns.entries.first { $0.variant == .seed2020 }!
         let (c, _) = Self.run(e)
         #expect(c.verdicts.first == "new|trk")
-        #expect(c.events.first.map(summary) == "new NONE unreplied")
+        #expect(c.events.first.map(eventSummary) == "new NONE unreplied")
         #expect(c.events.filter { $0.kind == .new }.count == 3)
     }
 
@@ -166,14 +166,14 @@ func summary(_ e: ConnEvent) -> String {
         let t = e.design.init(cfg)
         let c = TracedContext()
         for i in 0..<3 {
-            _ = t.handlePacket(tcp(client(i), .syn, seq: 1000, hook: .output), clock: VirtualClock(sec), &c.ctx)
+            _ = t.handlePacket(tracedTCP(client(i), .syn, seq: 1000, hook: .output), clock: VirtualClock(sec), &c.ctx)
         }
         let drops = c.events.filter { $0.kind == .destroy }
         if e.traits.earlyDropsAtLimit {
-            #expect(drops.count == 1 && drops.first?.reason == .earlyDrop, "\(e): \(c.events.map(summary))")
+            #expect(drops.count == 1 && drops.first?.reason == .earlyDrop, "\(e): \(c.events.map(eventSummary))")
         } else {
             // A design that refuses at its limit (ovs) destroys nothing.
-            #expect(drops.isEmpty && c.events.filter { $0.kind == .new }.count == 2, "\(e): \(c.events.map(summary))")
+            #expect(drops.isEmpty && c.events.filter { $0.kind == .new }.count == 2, "\(e): \(c.events.map(eventSummary))")
         }
         #expect(c.verdicts.count == 3)
     }

@@ -41,7 +41,7 @@ public final class TraceRecorder: @unchecked Sendable {
     deinit { release() }
 
     private func release() {
-        for l in lanes { l.pointee.deallocate(); l.deinitialize(count: 1); l.deallocate() }
+        for l in lanes { l.pointee.deallocate(); l.deinitialize(count: 1); UnsafeMutableRawPointer(l).deallocate() }
         lanes = []
     }
 
@@ -50,7 +50,12 @@ public final class TraceRecorder: @unchecked Sendable {
     func prepare(workers: Int) {
         release()
         for w in -1..<workers {
-            let p = UnsafeMutablePointer<TraceLane>.allocate(capacity: 1)
+            // Each lane on cache lines of its own: a worker writes its
+            // lane's counters on every packet, and lanes side by side in
+            // the heap would make the workers' writes share a line.
+            let bytes = (MemoryLayout<TraceLane>.stride + Self.laneAlignment - 1) / Self.laneAlignment * Self.laneAlignment
+            let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.laneAlignment)
+                .bindMemory(to: TraceLane.self, capacity: 1)
             // A worker's lane keeps its verdicts also for --events alone:
             // they hold the packets' timestamps, which order the events.
             p.initialize(to: TraceLane(lane: Int32(w), verdicts: w >= 0, events: events,
@@ -59,6 +64,10 @@ public final class TraceRecorder: @unchecked Sendable {
             lanes.append(p)
         }
     }
+
+    /// Lanes are aligned to (and padded to a multiple of) this: two cache
+    /// lines, as the adjacent-line prefetcher pairs them.
+    static let laneAlignment = 128
 
     /// Worker w's lane.
     func lane(_ w: Int) -> UnsafeMutablePointer<TraceLane>? { w + 1 < lanes.count ? lanes[w + 1] : nil }
