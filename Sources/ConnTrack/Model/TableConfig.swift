@@ -24,6 +24,9 @@ public struct TableConfig: Sendable, Equatable {
     /// Store IPv4 tuples only, in a compact layout (`--ipv4-only`); an IPv6
     /// packet is not tracked and is counted as a drop.
     public var ipv4Only = false
+    /// A plugin's own settings by their index in its descriptor
+    /// (`--knob`, `sweep`); a knob not set takes its declared default.
+    public var pluginKnobs: [Int: Int] = [:]
 
     public init(buckets: Int = 1 << 14, hashSeed: UInt32? = nil, variant: Variant? = nil,
                 faults: Set<Fault> = [], timeouts: Timeouts = Timeouts(), maxConnections: Int? = nil) {
