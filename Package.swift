@@ -71,6 +71,7 @@ let package = Package(
         .testTarget(name: "ConformanceTests", dependencies: ["Harness", "FlowGen", "ConnTrack", "Sync"]),
         // The CLI's usage contract, run against the built executable (the
         // dependency makes `swift test` build it beside the test bundle).
-        .testTarget(name: "CLITests", dependencies: ["conntrack-bench", "ConnTrack", "FlowGen"]),
+        // PluginFixtures/: C sources of test-only plugins, built by the tests with cc.
+        .testTarget(name: "CLITests", dependencies: ["conntrack-bench", "ConnTrack", "FlowGen"], exclude: ["PluginFixtures"]),
     ]
 )
