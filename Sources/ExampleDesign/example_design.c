@@ -66,6 +66,7 @@ struct conn {
     struct ctb_tracker_state tr;  /* protected by mu */
     uint64_t serial;              /* immutable after insert: insertion order (export) */
     struct conn *dead_next;       /* with a fault: the list of removed connections */
+    uint8_t removed;              /* with a fault: on the removed list (destroy frees it from there) */
     uint8_t nat;                  /* immutable */
     struct tnode original;        /* immutable after insert */
     struct tnode reply;           /* immutable after insert */
@@ -107,24 +108,38 @@ static uint64_t mono_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Each lock is tried first, so an uncontended acquisition is reported as
+ * such; built with -DCTB_BLOCKING_LOCKS (scripts/tsan-lockorder), every
+ * lock is taken with a blocking call, because GCC ThreadSanitizer's
+ * deadlock detector ignores try-locks.
+ */
+#ifdef CTB_BLOCKING_LOCKS
+#define TRY(call) EBUSY
+#define CONTENDED 0 /* not known: no try came first */
+#else
+#define TRY(call) (call)
+#define CONTENDED 1
+#endif
+
 static inline void table_rdlock(struct table *t, struct ctb_ctx *ctx) {
     t->host->will_acquire(ctx, CTB_LOCK_TABLE, 0);
-    int rc = pthread_rwlock_tryrdlock(&t->rw);
+    int rc = TRY(pthread_rwlock_tryrdlock(&t->rw));
     if (rc == 0) { t->host->acquired(ctx, CTB_LOCK_TABLE, 0, 0, 0); return; }
     if (rc != EBUSY && rc != EAGAIN) die("pthread_rwlock_tryrdlock", rc);
     uint64_t t0 = mono_ns();
     if ((rc = pthread_rwlock_rdlock(&t->rw)) != 0) die("pthread_rwlock_rdlock", rc);
-    t->host->acquired(ctx, CTB_LOCK_TABLE, 0, 1, mono_ns() - t0);
+    t->host->acquired(ctx, CTB_LOCK_TABLE, 0, CONTENDED, mono_ns() - t0);
 }
 
 static inline void table_wrlock(struct table *t, struct ctb_ctx *ctx) {
     t->host->will_acquire(ctx, CTB_LOCK_TABLE, 0);
-    int rc = pthread_rwlock_trywrlock(&t->rw);
+    int rc = TRY(pthread_rwlock_trywrlock(&t->rw));
     if (rc == 0) { t->host->acquired(ctx, CTB_LOCK_TABLE, 0, 0, 0); return; }
     if (rc != EBUSY) die("pthread_rwlock_trywrlock", rc);
     uint64_t t0 = mono_ns();
     if ((rc = pthread_rwlock_wrlock(&t->rw)) != 0) die("pthread_rwlock_wrlock", rc);
-    t->host->acquired(ctx, CTB_LOCK_TABLE, 0, 1, mono_ns() - t0);
+    t->host->acquired(ctx, CTB_LOCK_TABLE, 0, CONTENDED, mono_ns() - t0);
 }
 
 static inline void table_unlock(struct table *t, struct ctb_ctx *ctx) {
@@ -136,13 +151,13 @@ static inline void table_unlock(struct table *t, struct ctb_ctx *ctx) {
 static inline void mutex_lock(struct table *t, pthread_mutex_t *m, uint32_t cls, uint64_t index,
                               uint64_t *contended, struct ctb_ctx *ctx) {
     t->host->will_acquire(ctx, cls, index);
-    int rc = pthread_mutex_trylock(m);
+    int rc = TRY(pthread_mutex_trylock(m));
     if (rc == 0) { t->host->acquired(ctx, cls, index, 0, 0); return; }
     if (rc != EBUSY) die("pthread_mutex_trylock", rc);
     uint64_t t0 = mono_ns();
     if ((rc = pthread_mutex_lock(m)) != 0) die("pthread_mutex_lock", rc);
-    if (contended) (*contended)++;
-    t->host->acquired(ctx, cls, index, 1, mono_ns() - t0);
+    if (contended && CONTENDED) (*contended)++;
+    t->host->acquired(ctx, cls, index, CONTENDED, mono_ns() - t0);
 }
 
 static inline void mutex_unlock(struct table *t, pthread_mutex_t *m, uint32_t cls, uint64_t index,
@@ -229,6 +244,7 @@ static inline int limited(const struct table *t) { return t->max_conns != UINT64
 static void retire(struct table *t, struct conn *c) {
     if (limited(t)) atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
     if (t->descending || t->skip_partner_lock) {
+        c->removed = 1;
         struct conn *head = atomic_load_explicit(&t->dead, memory_order_relaxed);
         do { c->dead_next = head; } while (!atomic_compare_exchange_weak(&t->dead, &head, c));
         return;
@@ -507,7 +523,7 @@ static void destroy_table(void *table) {
     /* Collect first: a connection is reached from both its tuples. */
     size_t n;
     struct conn **v = connections(t, &n);
-    for (size_t i = 0; i < n; i++) conn_free(v[i]);
+    for (size_t i = 0; i < n; i++) if (!v[i]->removed) conn_free(v[i]);
     free(v);
     for (uint64_t i = 0; i < t->n; i++) {
         int rc = pthread_mutex_destroy(&t->buckets[i].mu);
@@ -652,6 +668,12 @@ static uint64_t memory_bytes(void *table) {
     return t->n * sizeof(struct bucket) + sizeof *t;
 }
 
+/* Kept only with a limit: an always-on shared counter would cost every insert. */
+static int64_t peak_connections(void *table) {
+    struct table *t = table;
+    return limited(t) ? atomic_load_explicit(&t->peak, memory_order_relaxed) : -1;
+}
+
 /* ---- the descriptor -------------------------------------------------- */
 
 static const struct ctb_design design = {
@@ -676,6 +698,7 @@ static const struct ctb_design design = {
     .inspect = inspect,
     .check_invariants = check_invariants,
     .memory_bytes = memory_bytes,
+    .peak_connections = peak_connections,
 };
 
 __attribute__((visibility("default")))

@@ -1,6 +1,7 @@
 import ConnTrack
+import FlowGen
 import Foundation
-import Harness
+@testable import Harness
 import Testing
 
 // The example plugin (Sources/ExampleDesign, loaded through the C ABI) is

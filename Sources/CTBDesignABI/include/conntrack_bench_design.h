@@ -418,6 +418,8 @@ struct ctb_design {
     uint64_t (*check_invariants)(void *table, char *buf, size_t len);
     /** Optional. Bytes the table holds now. */
     uint64_t (*memory_bytes)(void *table);
+    /** Optional. The most connections held at once (with a limit); negative: not tracked. */
+    int64_t (*peak_connections)(void *table);
 };
 
 /** The one exported symbol. */

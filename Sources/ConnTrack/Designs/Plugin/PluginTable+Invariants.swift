@@ -22,6 +22,12 @@ extension PluginTable {
                                 stripeName: s == nil ? nil : "\(Self.traits.slotName ?? "slot") lock",
                                 stripeContention: s?.map(\.contended) ?? [],
                                 tuples: s == nil ? 2 * connections : lengths.reduce(0, +), connections: connections)
+        if let f = d.pointee.peak_connections {
+            ctb_guard_enter(cName, PluginEntry.inspect.p)
+            let p = f(handle)
+            ctb_guard_leave()
+            if p >= 0 { i.peakConnections = Int(p) }
+        }
         if let m = d.pointee.memory_bytes {
             ctb_guard_enter(cName, PluginEntry.memoryBytes.p)
             i.mappedBytes = Int(m(handle))
