@@ -110,6 +110,22 @@ enum PluginFixture {
         #expect(o.stderr.contains("lock-order violation"), "\(o)")
     }
 
+    /// A knob a plugin declares is a sweep axis, range-checked.
+    @Test(PluginFixture.unavailable) func sweepVariesAPluginsOwnKnob() throws {
+        let dir = try TempDir()
+        let nothing = try PluginFixture.build("nothing.so", defines: [], in: dir)
+        let o = try CLI.run(["sweep", "--design", "plugin:" + nothing, "--packets", "2000", "--vary", "rounds=0,8",
+                             "--threads-list", "1", "--out", dir.path("s")])
+        #expect(o.exited(0), "\(o)")
+        let csv = try String(contentsOfFile: dir.path("s/sweep.csv"), encoding: .utf8)
+        #expect(csv.split(separator: "\n").first?.contains("rounds") == true, "\(csv.prefix(300))")
+        let bad = try CLI.run(["sweep", "--design", "plugin:" + nothing, "--packets", "2000", "--vary", "rounds=0,99",
+                               "--threads-list", "1", "--out", dir.path("t")])
+        CLI.expectUsageError(bad)
+        #expect(bad.stderr.contains("rounds") && bad.stderr.contains("64"), "\(bad)")
+        #expect(!dir.exists("t"))
+    }
+
     /// Sweep varies a plugin's declared settings (here --buckets).
     @Test func sweepTakesAPlugin() throws {
         let dir = try TempDir()

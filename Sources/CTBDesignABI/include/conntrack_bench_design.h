@@ -324,7 +324,7 @@ struct ctb_record {
     uint8_t reserved[7];               /**< 0 */
 };
 
-/** A setting of the plugin's own that `sweep` can vary (`--knob NAME=V,...`). */
+/** A setting of the plugin's own that `sweep` can vary (`sweep --vary NAME=V1,V2,...`). */
 struct ctb_knob {
     const char *name;     /**< option name without dashes, [a-z0-9-]; must not be a harness option */
     const char *summary;  /**< one line */

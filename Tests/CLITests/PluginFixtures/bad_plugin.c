@@ -9,11 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct nothing { uint64_t digest; };
+struct nothing { uint64_t digest; int64_t rounds; };
+
+/* Its one knob: extra rounds of the digest per packet (a sweep axis). */
+static const struct ctb_knob knobs[] = {
+    { .name = "rounds", .summary = "extra digest rounds per packet", .min = 0, .max = 64, .default_value = 0 },
+};
 
 static void *create(const struct ctb_config *c, const struct ctb_host *h, char *err, size_t len) {
-    (void)c; (void)h; (void)err; (void)len;
-    return calloc(1, sizeof(struct nothing));
+    (void)h; (void)err; (void)len;
+    struct nothing *t = calloc(1, sizeof(struct nothing));
+    if (t && c->knob_count == 1) t->rounds = c->knob_values[0];
+    return t;
 }
 static void destroy(void *t) { free(t); }
 
@@ -27,6 +34,7 @@ static void process_batch(void *table, void *worker, struct ctb_batch *b, struct
     for (uint32_t i = 0; i < b->count; i++) {
         const struct ctb_packet *p = &b->packets[i];
         d = (d * 0x100000001b3ull) ^ (p->id.src_hi ^ p->id.dst_hi ^ p->id.src_port ^ ((uint64_t)p->tcp.seq << 8));
+        for (int64_t r = 0; r < t->rounds; r++) d = (d * 0x100000001b3ull) ^ (uint64_t)r;
 #ifdef CASE_LOSSY
         /* Says it created a connection for each new tuple, keeps none. */
         b->outcomes[i].kind = CTB_OUT_CREATED;
@@ -71,6 +79,8 @@ static const struct ctb_design design = {
 #endif
     .name = CASE_NAME,
     .summary = "a test plugin",
+    .knobs = knobs,
+    .knob_count = 1,
     .create = create,
     .destroy = destroy,
 #ifndef CASE_NULL_ENTRY

@@ -125,6 +125,11 @@ public enum PluginLoader {
             guard k.min <= k.max, (k.min...k.max).contains(k.default_value), !kname.isEmpty else {
                 throw PluginLoadError(description: "\(who): knob '\(kname)' needs a name and min <= default <= max")
             }
+            let taken = ["buckets"] + [ReaperPolicyChoice.seed(SeedReaperPolicy()), .linux2022(Linux2022ReaperPolicy()),
+                                       .cilium(CiliumReaperPolicy())].flatMap { $0.knobs.map(\.name) }
+            guard !taken.contains(kname), !knobs.contains(where: { $0.name == kname }) else {
+                throw PluginLoadError(description: "\(who): knob '\(kname)' clashes with a setting of the harness or another knob")
+            }
             knobs.append(PluginKnob(name: kname, summary: k.summary.map { String(cString: $0) } ?? "",
                                     range: Int(k.min)...Int(k.max), defaultValue: Int(k.default_value)))
         }
