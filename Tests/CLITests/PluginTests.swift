@@ -126,6 +126,24 @@ enum PluginFixture {
         #expect(!dir.exists("t"))
     }
 
+    /// Save, dump and restore work on a plugin's table: the records it
+    /// exports are the harness's connection records.
+    @Test func aPluginsTableIsSavedDumpedAndRestored() throws {
+        let dir = try TempDir()
+        let design = ["--design", "plugin:" + PluginFixture.example]
+        let base = ["run", "--deterministic", "--packets", "20000", "--flows", "2000", "--hash-seed", "7", "--no-progress"]
+        let save = try CLI.run(base + design + ["--save", dir.path("t.snap"), "--json", dir.path("a.json")])
+        #expect(save.exited(0), "\(save)")
+        let live = try #require(try jsonObject(atPath: dir.path("a.json"))["live"] as? Int)
+        let dump = try CLI.run(["dump", dir.path("t.snap")])
+        #expect(dump.exited(0) && dump.stdout.split(separator: "\n").count == live, "\(dump)")
+        let restore = try CLI.run(base + design + ["--restore", dir.path("t.snap")])
+        #expect(restore.exited(0) && restore.stdout.contains("restored ") && restore.stdout.contains(" connections from a saved table"), "\(restore)")
+        let without = try CLI.run(base + ["--restore", dir.path("t.snap")])
+        CLI.expectUsageError(without)
+        #expect(without.stderr.contains("example-buckets"), "\(without)")
+    }
+
     /// Sweep varies a plugin's declared settings (here --buckets).
     @Test func sweepTakesAPlugin() throws {
         let dir = try TempDir()
