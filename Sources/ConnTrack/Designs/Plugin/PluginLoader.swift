@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CTBDesignABI
+import Sync
 
 /// Why a plugin was refused: one line naming the plugin and what is wrong.
 public struct PluginLoadError: Error, Sendable, CustomStringConvertible {
@@ -19,14 +20,21 @@ public enum PluginLoader {
     /// Slots available (`PluginSlot0` …).
     public static let maxPlugins = 4
 
-    // The loaded plugins and refusals, by spec. Written only while options
-    // are read (one thread, before any table exists), then only read.
+    // The loaded plugins and refusals, by spec: written while options are
+    // read, before any table of the plugin exists (tests may load from
+    // several threads at once). protected by `mutex`, a leaf taken alone
+    // (outside the table lock order).
+    static let mutex = HeapMutex()
     nonisolated(unsafe) static var loaded: [String: LoadedPlugin] = [:]
     nonisolated(unsafe) static var refused: [String: PluginLoadError] = [:]
     nonisolated(unsafe) static var order: [LoadedPlugin] = []
 
     /// Every plugin loaded so far, in load order.
-    public static var plugins: [LoadedPlugin] { order }
+    public static var plugins: [LoadedPlugin] {
+        mutex.lock()
+        defer { mutex.unlock() }
+        return order
+    }
 
     public static func isPluginSpec(_ s: String) -> Bool { s.hasPrefix(prefix) }
 
@@ -46,9 +54,11 @@ public enum PluginLoader {
     }
 
     /// A loaded plugin by its own name (a report's design), if any.
-    public static func named(_ name: String) -> LoadedPlugin? { order.first { $0.name == name } }
+    public static func named(_ name: String) -> LoadedPlugin? { plugins.first { $0.name == name } }
 
     public static func load(_ spec: String) -> Result<LoadedPlugin, PluginLoadError> {
+        mutex.lock()
+        defer { mutex.unlock() }
         if let p = loaded[spec] { return .success(p) }
         if let e = refused[spec] { return .failure(e) }
         do {
