@@ -24,8 +24,21 @@ enum PluginFixture {
         return out
     }
 
-    /// The example plugin `swift build` put beside the executable.
-    static var example: String { CLI.binary.deletingLastPathComponent().appendingPathComponent("libExampleDesign.so").path }
+    /// The example plugin `swift build` put beside the executable, else
+    /// built here from its source with cc.
+    static let example: String = {
+        let beside = CLI.binary.deletingLastPathComponent().appendingPathComponent("libExampleDesign.so").path
+        if FileManager.default.fileExists(atPath: beside) { return beside }
+        guard let compiler else { return beside }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("ctb-cli-example-\(getpid()).so").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: compiler)
+        p.arguments = ["-shared", "-fPIC", "-O2", "-std=c11", "-fvisibility=hidden", "-pthread", "-I", include,
+                       CLI.packageRoot.appendingPathComponent("Sources/ExampleDesign/example_design.c").path, "-o", out]
+        guard (try? p.run()) != nil else { return beside }
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? out : beside
+    }()
 }
 
 @Suite(CLI.skipSanitized) struct PluginTests {
