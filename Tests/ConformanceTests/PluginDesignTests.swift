@@ -50,10 +50,12 @@ enum ExamplePlugin {
 }
 
 func deterministicReport(design: String, variant: Variant? = nil, scenario: ScenarioKind, buckets: Int,
-                         policy: ReaperPolicyChoice? = nil) throws -> RunReport {
+                         policy: ReaperPolicyChoice? = nil, limit: Int? = nil,
+                         timeouts: Timeouts.Mode = .seed) throws -> RunReport {
     var cfg = RunConfig()
     cfg.design = design
-    cfg.table = TableConfig(buckets: buckets, hashSeed: 7, variant: variant)
+    cfg.table = TableConfig(buckets: buckets, hashSeed: 7, variant: variant, timeouts: Timeouts(mode: timeouts),
+                            maxConnections: limit)
     cfg.scenario.scenario = scenario
     cfg.scenario.flows = 3000
     cfg.scenario.packets = 30_000
@@ -77,12 +79,18 @@ func deterministicReport(design: String, variant: Variant? = nil, scenario: Scen
         var scenario: ScenarioKind
         var buckets: Int
         var policy: String
-        var description: String { "\(scenario) \(buckets) \(policy)" }
+        var limit: Int? = nil
+        var timeouts: Timeouts.Mode = .seed
+        var description: String { "\(scenario) \(buckets) \(policy)\(limit.map { " limit \($0)" } ?? "") \(timeouts)" }
     }
 
     static let cases: [Case] = ScenarioKind.allCases.flatMap { s in [Case(scenario: s, buckets: 256, policy: "seed"),
                                                                       Case(scenario: s, buckets: 16384, policy: "seed")] }
-        + [Case(scenario: .mix, buckets: 256, policy: "linux2022"), Case(scenario: .mix, buckets: 256, policy: "cilium")]
+        + [Case(scenario: .mix, buckets: 256, policy: "linux2022"), Case(scenario: .mix, buckets: 256, policy: "cilium"),
+           // At a connection limit: early drop and drop.
+           Case(scenario: .synflood, buckets: 256, policy: "seed", limit: 300),
+           Case(scenario: .mix, buckets: 256, policy: "seed", limit: 300),
+           Case(scenario: .churn, buckets: 256, policy: "seed", timeouts: .linux)]
 
     /// `diff --exact`'s comparison: every counter of the catalogue, the
     /// reaper's interval sequence, chain and occupancy distributions,
@@ -95,12 +103,15 @@ func deterministicReport(design: String, variant: Variant? = nil, scenario: Scen
         case "cilium": .cilium(CiliumReaperPolicy())
         default: .seed(SeedReaperPolicy())
         }
-        let fixed = try deterministicReport(design: "buckets", variant: .fixed, scenario: c.scenario, buckets: c.buckets, policy: policy)
-        let plugin = try deterministicReport(design: spec, scenario: c.scenario, buckets: c.buckets, policy: policy)
+        let fixed = try deterministicReport(design: "buckets", variant: .fixed, scenario: c.scenario, buckets: c.buckets,
+                                            policy: policy, limit: c.limit, timeouts: c.timeouts)
+        let plugin = try deterministicReport(design: spec, scenario: c.scenario, buckets: c.buckets, policy: policy,
+                                             limit: c.limit, timeouts: c.timeouts)
         let diff = ReportDiff(baseline: .init(runs: [fixed], name: "fixed"), candidate: .init(runs: [plugin], name: "plugin"),
                               thresholdPercent: 5).exactDifferences()
         #expect(diff.filter { !$0.hasPrefix("design:") && !$0.hasPrefix("variant:") }.isEmpty, "\(diff)")
         #expect(plugin.reaperIntervalsMillis == fixed.reaperIntervalsMillis && !plugin.reaperIntervalsMillis.isEmpty)
         #expect(plugin.invariants.ok && plugin.created > 0)
+        if c.limit != nil { #expect(plugin.earlyDrop > 0 && fixed.earlyDrop == plugin.earlyDrop) }
     }
 }
