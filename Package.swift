@@ -25,6 +25,9 @@ let package = Package(
         .library(name: "FlowGen", targets: ["FlowGen"]),
         .library(name: "Harness", targets: ["Harness"]),
         .executable(name: "conntrack-bench", targets: ["conntrack-bench"]),
+        // The example plugin (docs/plugins.md): `swift build` puts
+        // libExampleDesign.so next to the executable.
+        .library(name: "ExampleDesign", type: .dynamic, targets: ["ExampleDesign"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,7 +37,16 @@ let package = Package(
         .target(name: "Sync"),
         // Header-only software prefetch for the `fast` design's batched lookups.
         .target(name: "CPrefetch"),
-        .target(name: "ConnTrack", dependencies: ["Sync", "CPrefetch"]),
+        // The plugin ABI (include/conntrack_bench_design.h) and the host's
+        // loader support (dlopen, the crash guard).
+        .target(name: "CTBDesignABI", linkerSettings: [.linkedLibrary("dl")]),
+        // The example plugin: the bucket table's fixed rules in C, built as
+        // a shared object and loaded with --design plugin:PATH.
+        // It includes the ABI header only (no link dependency), so its one
+        // exported symbol is conntrack_bench_design.
+        .target(name: "ExampleDesign",
+                cSettings: [.headerSearchPath("../CTBDesignABI/include"), .unsafeFlags(["-O2", "-fvisibility=hidden"])]),
+        .target(name: "ConnTrack", dependencies: ["Sync", "CPrefetch", "CTBDesignABI"]),
         .target(name: "FlowGen", dependencies: ["ConnTrack", "Sync"]),
         // Allocator statistics (jemalloc's mallctl when it is loaded, else
         // glibc's mallinfo2); C because glibc's malloc.h is not in Swift's Glibc.
@@ -59,6 +71,7 @@ let package = Package(
         .testTarget(name: "ConformanceTests", dependencies: ["Harness", "FlowGen", "ConnTrack", "Sync"]),
         // The CLI's usage contract, run against the built executable (the
         // dependency makes `swift test` build it beside the test bundle).
-        .testTarget(name: "CLITests", dependencies: ["conntrack-bench", "ConnTrack", "FlowGen"]),
+        // PluginFixtures/: C sources of test-only plugins, built by the tests with cc.
+        .testTarget(name: "CLITests", dependencies: ["conntrack-bench", "ConnTrack", "FlowGen"], exclude: ["PluginFixtures"]),
     ]
 )

@@ -28,13 +28,19 @@ struct Compare: ParsableCommand {
         guard table.variant == nil else {
             throw ValidationError("--variant does not apply to compare (it runs every variant of every design)")
         }
-        var base = try makeRunConfig(table, reaper, scenario, driver)
+        // Every plugin named is loaded (or refused, exit 2) before anything runs.
+        let plugins = table.designs.filter(PluginLoader.isPluginSpec)
+        for spec in plugins { if let e = TableDesigns.loadError(spec) { throw ValidationError(e) } }
+        let extra = plugins.compactMap { TableDesigns.named($0) }.map { DesignEntry(design: $0, variant: nil) }
+        var base = try makeRunConfig(table, reaper, scenario, driver, allowSeveralDesigns: true)
+        // The base runs a built-in design; each entry names its own.
+        if PluginLoader.isPluginSpec(base.design) { base.design = BucketTable.traits.name }
         drawDefaultSeeds(&base)
         // Without --policy, each design runs its own default schedule.
         let reaper = self.reaper, sized = self.sized
         let entries = { (b: RunConfig, label: ((String, Int) -> String)?) in
             Comparison.entries(b, hashSeed: b.table.hashSeed ?? drawnHashSeed, policy: { try reaper.choice(for: $0) }, sized: sized, sizedLabel: label,
-                               skipped: { writeLine(2, $0) })
+                               extra: extra, skipped: { writeLine(2, $0) })
         }
         if let flowsList {
             let flows = try usage { () throws(ConfigError) in try FlowsComparison.parse(flowsList) }

@@ -13,9 +13,12 @@ extension Timeouts.Mode: ExpressibleByArgument {}
 enum PolicyName: String, ExpressibleByArgument, CaseIterable { case seed, linux2022, cilium, ovs, off }
 
 struct TableOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Table design: \(TableDesigns.names.joined(separator: ", ")).",
+    @Option(name: .customLong("design"),
+            help: ArgumentHelp("Table design: \(TableDesigns.names.joined(separator: ", ")). Or plugin:PATH, a design loaded from a shared object (docs/plugins.md); compare takes it repeatedly and adds each plugin to the registry's designs.",
                                discussion: TableDesigns.all.map { "\($0.traits.name): \($0.traits.summary)" }.joined(separator: "\n")))
-    var design: String = BucketTable.traits.name
+    var designs: [String] = []
+    /// The design a run uses (the last --design; buckets by default).
+    var design: String { designs.last ?? BucketTable.traits.name }
     @Option(help: "Behaviour of a design with variants (buckets: seed2020, the 2020 commit with its defects, or fixed); default: the design's own (seed2020).")
     var variant: Variant?
     @Option(help: "Number of hash buckets (1...268435456; default 16384; design linux: the kernel's default size, or the flows when more).")
@@ -220,8 +223,11 @@ func activeCores() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 /// Builds a run configuration from the shared option groups and validates
 /// it once (`RunConfig.validate()`), turning its error into a usage error.
 func makeRunConfig(_ table: TableOptions, _ reaper: ReaperOptions, _ scenario: ScenarioArgs,
-                   _ driver: DriverOptions) throws -> RunConfig {
+                   _ driver: DriverOptions, allowSeveralDesigns: Bool = false) throws -> RunConfig {
     var c = RunConfig()
+    if table.designs.count > 1 && !allowSeveralDesigns {
+        throw ValidationError("--design is given \(table.designs.count) times; only compare takes it more than once")
+    }
     c.design = table.design
     c.table = try table.tableConfig()
     if let p = try reaper.choice(for: TableDesigns.named(table.design)?.traits) { c.policy = p } else { c.reaperEnabled = false }

@@ -82,7 +82,7 @@ extension SnapshotOptions {
             if !rehash {
                 let h = s.header
                 guard let d = TableDesigns.named(h.design) else {
-                    fail("--restore \(restore): the table's design '\(h.design)' is not one of \(TableDesigns.names.joined(separator: ", "))")
+                    fail("--restore \(restore): the table's design '\(h.design)' is not one of \(TableDesigns.names.joined(separator: ", ")) (a plugin's table: give its --design plugin:PATH too)")
                 }
                 cfg.design = h.design
                 cfg.table.variant = h.variant.flatMap(Variant.init(rawValue:))

@@ -41,7 +41,8 @@ enum CLI {
     /// stderr are captured. A run that outlives `limit` seconds is killed
     /// and recorded as an issue (a hang guard, far above any case's time).
     @discardableResult
-    static func run(_ args: [String], in dir: URL? = nil, limit: Double = 600) throws -> Outcome {
+    static func run(_ args: [String], in dir: URL? = nil, limit: Double = 600,
+                    environment: [String: String] = [:]) throws -> Outcome {
         let capture = try TempDir()
         let outURL = capture.url.appendingPathComponent("stdout")
         let errURL = capture.url.appendingPathComponent("stderr")
@@ -52,6 +53,7 @@ enum CLI {
         p.executableURL = binary
         p.arguments = args
         if let dir { p.currentDirectoryURL = dir }
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.standardInput = FileHandle.nullDevice
         p.standardOutput = out
         p.standardError = err

@@ -10,8 +10,9 @@ import Testing
 
 let sec = Duration_ns.second
 
-/// Designs (and variants) that keep connections.
-let stateful = TableDesigns.entries.filter { $0.traits.tracksConnections }
+/// Designs (and variants) that keep connections, and the example plugin
+/// (loaded through the C ABI) when it is built.
+let stateful = TableDesigns.entries.filter { $0.traits.tracksConnections } + [ExamplePlugin.entry].compactMap { $0 }
 
 func v4(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> IPAddress {
     IPAddress(v4: UInt32(a) << 24 | UInt32(b) << 16 | UInt32(c) << 8 | UInt32(d))

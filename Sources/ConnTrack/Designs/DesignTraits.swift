@@ -57,6 +57,13 @@ public struct DesignTraits: Sendable {
     /// threads that never overlap, so a lock-order detector must report
     /// the cycle; returns the line to print. nil when the design has none.
     public var lockOrderPairSelftest: (@Sendable () -> String)? = nil
+    /// Every lock of the design is seen by the rank checker, the watchdog
+    /// and the contention counters (false: a plugin that does not call the
+    /// lock hooks; the report says its locks are unobserved).
+    public var locksObserved = true
+    /// A full sweep removes every expired connection, whatever the variant
+    /// (false: a plugin that does not declare CTB_TRAIT_COMPLETE_SWEEP).
+    public var pluginCompleteSweep = true
 
     public init(name: String, summary: String, hasHashSeed: Bool, slotName: String?, sizedByBuckets: Bool,
                 variants: [Variant], defaultVariant: Variant?, faults: Set<Fault>, connectionLimit: Bool,
@@ -80,6 +87,7 @@ public struct DesignTraits: Sendable {
     /// Whether a full sweep must remove every expired connection.
     public func fullSweepRemovesAllExpired(_ requested: Variant?) -> Bool {
         guard tracksConnections else { return true }
+        guard pluginCompleteSweep else { return false }
         guard let v = variant(requested) else { return true }
         return !incompleteSweepVariants.contains(v)
     }

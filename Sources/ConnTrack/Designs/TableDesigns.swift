@@ -15,9 +15,15 @@ public enum TableDesigns {
 
     public static var names: [String] { all.map { $0.traits.name } }
 
+    /// A registered design by name; "plugin:PATH" loads a plugin
+    /// (`PluginLoader`), and a loaded plugin is also found by its own name.
     public static func named(_ name: String) -> (any ConnTrackTable.Type)? {
-        all.first { $0.traits.name == name }
+        if PluginLoader.isPluginSpec(name) { return PluginLoader.tableType(name) }
+        return all.first { $0.traits.name == name } ?? PluginLoader.named(name)?.tableType
     }
+
+    /// Why `name` names no design, when it is a plugin that was refused.
+    public static func loadError(_ name: String) -> String? { PluginLoader.error(for: name) }
 
     /// One entry per design and variant: what `compare` runs side by side.
     public static var entries: [DesignEntry] {

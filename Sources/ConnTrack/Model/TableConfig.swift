@@ -28,6 +28,9 @@ public struct TableConfig: Sendable, Equatable {
     /// left at its default: a design with a default size of its own
     /// (`linux`: the kernel's) uses it only when this is false.
     public var bucketsGiven = true
+    /// A plugin's own settings by their index in its descriptor
+    /// (`--knob`, `sweep`); a knob not set takes its declared default.
+    public var pluginKnobs: [Int: Int] = [:]
 
     public init(buckets: Int = 1 << 14, hashSeed: UInt32? = nil, variant: Variant? = nil,
                 faults: Set<Fault> = [], timeouts: Timeouts = Timeouts(), maxConnections: Int? = nil) {

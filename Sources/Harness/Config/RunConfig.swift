@@ -118,6 +118,7 @@ public struct RunConfig: Sendable {
     /// Checks every value and that the design supports every option set.
     public func validate() throws(ConfigError) {
         guard let d = designType else {
+            if let e = TableDesigns.loadError(design) { throw ConfigError(e) }
             throw ConfigError("--design must be one of \(TableDesigns.names.joined(separator: ", ")), got '\(design)'")
         }
         try table.validate(for: d.traits)

@@ -23,9 +23,11 @@ public struct Comparison: Sendable {
     /// sized to the flows (the next power of two), labelled by `sizedLabel`.
     public static func entries(_ base: RunConfig, hashSeed: UInt32?, policy: (DesignTraits) throws -> ReaperPolicyChoice?,
                                sized: Bool, sizedLabel: ((String, Int) -> String)? = nil,
+                               extra: [DesignEntry] = [],
                                skipped: (String) -> Void) -> [(label: String, config: RunConfig)] {
         var out: [(label: String, config: RunConfig)] = []
-        for entry in TableDesigns.entries {
+        // `extra`: plugins (`compare --design plugin:PATH`), after the registry's.
+        for entry in TableDesigns.entries + extra {
             var c = base
             c.design = entry.traits.name
             c.table.variant = entry.variant

@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+
+/// Test-only plugins built from PluginFixtures/bad_plugin.c with the
+/// system's C compiler, one per case.
+enum PluginFixture {
+    static let compiler: String? = ["/usr/bin/cc", "/usr/bin/gcc", "/usr/bin/clang"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+    static let unavailable = Testing.ConditionTrait.disabled(if: compiler == nil, "no C compiler to build plugin fixtures")
+
+    static let source = CLI.packageRoot.appendingPathComponent("Tests/CLITests/PluginFixtures/bad_plugin.c").path
+    static let include = CLI.packageRoot.appendingPathComponent("Sources/CTBDesignABI/include").path
+
+    /// Builds the fixture with `defines` into `dir/name`.
+    static func build(_ name: String, defines: [String], in dir: TempDir) throws -> String {
+        let out = dir.path(name)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: compiler!)
+        p.arguments = ["-shared", "-fPIC", "-O2", "-std=c11", "-I", include] + defines.map { "-D" + $0 } + [source, "-o", out]
+        try p.run()
+        p.waitUntilExit()
+        try #require(p.terminationStatus == 0, "cc failed for \(name)")
+        return out
+    }
+
+    /// The example plugin `swift build` put beside the executable, else
+    /// built here from its source with cc.
+    static let example: String = {
+        let beside = CLI.binary.deletingLastPathComponent().appendingPathComponent("libExampleDesign.so").path
+        if FileManager.default.fileExists(atPath: beside) { return beside }
+        guard let compiler else { return beside }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("ctb-cli-example-\(getpid()).so").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: compiler)
+        p.arguments = ["-shared", "-fPIC", "-O2", "-std=c11", "-fvisibility=hidden", "-pthread", "-I", include,
+                       CLI.packageRoot.appendingPathComponent("Sources/ExampleDesign/example_design.c").path, "-o", out]
+        guard (try? p.run()) != nil else { return beside }
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? out : beside
+    }()
+}
+
+@Suite(CLI.skipSanitized) struct PluginTests {
+    struct Bad: CustomStringConvertible, Sendable {
+        var name: String
+        var defines: [String]
+        var mentions: [String]
+        var description: String { name }
+    }
+
+    /// Each bad-plugin case: exit 2, one line naming the plugin and what is
+    /// wrong, and no output file written.
+    static let bad: [Bad] = [
+        Bad(name: "missing", defines: [], mentions: ["no such file"]),
+        Bad(name: "not-shared-object", defines: [], mentions: ["not a loadable shared object"]),
+        Bad(name: "symbol-absent", defines: ["CASE_NO_SYMBOL"], mentions: ["does not export conntrack_bench_design"]),
+        Bad(name: "wrong-version", defines: ["CASE_VERSION=7u"], mentions: ["ABI version 7", "ABI version 1"]),
+        Bad(name: "null-entry", defines: ["CASE_NULL_ENTRY"], mentions: ["process_batch is NULL"]),
+        Bad(name: "name-clash", defines: ["CASE_NAME=\"buckets\""], mentions: ["clashes with the built-in design buckets"]),
+    ]
+
+    @Test(PluginFixture.unavailable, arguments: bad)
+    func aBadPluginIsRefusedInOneLine(_ b: Bad) throws {
+        let dir = try TempDir()
+        let path: String
+        switch b.name {
+        case "missing": path = dir.path("absent.so")
+        case "not-shared-object":
+            path = dir.path("text.so")
+            try Data("not an ELF file\n".utf8).write(to: URL(fileURLWithPath: path))
+        default: path = try PluginFixture.build(b.name + ".so", defines: b.defines, in: dir)
+        }
+        for sub in ["run", "compare", "sweep"] {
+            var args = [sub, "--design", "plugin:" + path, "--packets", "1000"] + (sub == "run" ? ["--no-progress"] : [])
+            args += sub == "sweep" ? ["--out", dir.path("sweep-out")] : ["--json", dir.path("out.json")]
+            let o = try CLI.run(args)
+            CLI.expectUsageError(o)
+            #expect(o.stderr.contains(path), "\(o)")
+            for m in b.mentions { #expect(o.stderr.contains(m), "\(o)") }
+            #expect(!dir.exists("out.json") && !dir.exists("sweep-out"), "\(o)")
+        }
+    }
+
+    /// A plugin that crashes inside a call is named, with the entry point,
+    /// in one line before the process dies of the signal.
+    @Test(PluginFixture.unavailable) func aCrashingPluginIsNamed() throws {
+        let dir = try TempDir()
+        let path = try PluginFixture.build("crash.so", defines: ["CASE_CRASH", "CASE_NAME=\"crashy\""], in: dir)
+        let o = try CLI.run(["run", "--design", "plugin:" + path, "--packets", "1000", "--no-progress"])
+        #expect(o.signalled || o.status > 128, "\(o)")
+        #expect(o.stderr.contains("conntrack-bench: plugin crashy crashed in process_batch (SIGSEGV)"), "\(o)")
+    }
+
+    /// A plugin that says it created connections it does not keep is caught
+    /// by the end-of-run cross-check: exit 5, the count named.
+    @Test(PluginFixture.unavailable) func aPluginThatLosesConnectionsIsCaught() throws {
+        let dir = try TempDir()
+        let path = try PluginFixture.build("lossy.so", defines: ["CASE_LOSSY", "CASE_NAME=\"lossy\""], in: dir)
+        let o = try CLI.run(["run", "--design", "plugin:" + path, "--packets", "2000", "--deterministic", "--no-progress"])
+        #expect(o.exited(5), "\(o)")
+        #expect(o.stdout.contains("plugin lossy exports 0 connections but created minus removed is"), "\(o)")
+        #expect(o.stdout.contains("connections lost"), "\(o)")
+    }
+
+    /// The do-nothing plugin runs beside the built-in null design in compare.
+    @Test(PluginFixture.unavailable) func compareAddsPluginsToTheRegistry() throws {
+        let dir = try TempDir()
+        let nothing = try PluginFixture.build("nothing.so", defines: [], in: dir)
+        let o = try CLI.run(["compare", "--design", "plugin:" + nothing, "--design", "plugin:" + PluginFixture.example,
+                             "--packets", "4000", "--flows", "500", "--threads", "1"])
+        #expect(o.exited(0), "\(o)")
+        for label in ["seed2020", "fixed", "null", "nothing", "example-buckets"] { #expect(o.stdout.contains(label), "\(o)") }
+    }
+
+    /// The example plugin's descending lock order is caught by the rank
+    /// checker through the hooks: exit 3.
+    @Test func theRankCheckerSeesTheExamplesDescendingOrder() throws {
+        let o = try CLI.run(["run", "--design", "plugin:" + PluginFixture.example, "--packets", "20000", "--flows", "2000",
+                             "--check-lock-order", "--no-progress"],
+                            environment: ["CTB_EXAMPLE_FAULT": "descending-lock-order"])
+        #expect(o.exited(3), "\(o)")
+        #expect(o.stderr.contains("lock-order violation"), "\(o)")
+    }
+
+    /// A knob a plugin declares is a sweep axis, range-checked.
+    @Test(PluginFixture.unavailable) func sweepVariesAPluginsOwnKnob() throws {
+        let dir = try TempDir()
+        let nothing = try PluginFixture.build("nothing.so", defines: [], in: dir)
+        let o = try CLI.run(["sweep", "--design", "plugin:" + nothing, "--packets", "2000", "--vary", "rounds=0,8",
+                             "--threads-list", "1", "--out", dir.path("s")])
+        #expect(o.exited(0), "\(o)")
+        let csv = try String(contentsOfFile: dir.path("s/sweep.csv"), encoding: .utf8)
+        #expect(csv.split(separator: "\n").first?.contains("rounds") == true, "\(csv.prefix(300))")
+        let bad = try CLI.run(["sweep", "--design", "plugin:" + nothing, "--packets", "2000", "--vary", "rounds=0,99",
+                               "--threads-list", "1", "--out", dir.path("t")])
+        CLI.expectUsageError(bad)
+        #expect(bad.stderr.contains("rounds") && bad.stderr.contains("64"), "\(bad)")
+        #expect(!dir.exists("t"))
+    }
+
+    /// Save, dump and restore work on a plugin's table: the records it
+    /// exports are the harness's connection records.
+    @Test func aPluginsTableIsSavedDumpedAndRestored() throws {
+        let dir = try TempDir()
+        let design = ["--design", "plugin:" + PluginFixture.example]
+        let base = ["run", "--deterministic", "--packets", "20000", "--flows", "2000", "--hash-seed", "7", "--no-progress"]
+        let save = try CLI.run(base + design + ["--save", dir.path("t.snap"), "--json", dir.path("a.json")])
+        #expect(save.exited(0), "\(save)")
+        let live = try #require(try jsonObject(atPath: dir.path("a.json"))["live"] as? Int)
+        let dump = try CLI.run(["dump", dir.path("t.snap")])
+        #expect(dump.exited(0) && dump.stdout.split(separator: "\n").count == live, "\(dump)")
+        let restore = try CLI.run(base + design + ["--restore", dir.path("t.snap")])
+        #expect(restore.exited(0) && restore.stdout.contains("restored ") && restore.stdout.contains(" connections from a saved table"), "\(restore)")
+        let without = try CLI.run(base + ["--restore", dir.path("t.snap")])
+        CLI.expectUsageError(without)
+        #expect(without.stderr.contains("example-buckets"), "\(without)")
+    }
+
+    /// Sweep varies a plugin's declared settings (here --buckets).
+    @Test func sweepTakesAPlugin() throws {
+        let dir = try TempDir()
+        let o = try CLI.run(["sweep", "--design", "plugin:" + PluginFixture.example, "--packets", "4000", "--flows", "500",
+                             "--vary", "buckets=256,1024", "--threads-list", "1", "--out", dir.path("s")])
+        #expect(o.exited(0), "\(o)")
+        #expect(o.stdout.contains("example-buckets"), "\(o)")
+    }
+}
