@@ -1,7 +1,7 @@
 // The crash guard: while a thread is inside a plugin call, a fatal signal
-// prints one line naming the plugin and the entry point, then the default
-// action runs (the signal is re-raised), so the process dies as it would
-// have, with the culprit named.
+// prints one line naming the plugin and the entry point, then the process
+// dies by the signal's default action, with the culprit named. A fatal
+// signal outside plugin calls goes to the handler that was there before.
 #define _GNU_SOURCE
 #include "ctb_host_support.h"
 
@@ -18,35 +18,47 @@ static pthread_once_t installed = PTHREAD_ONCE_INIT;
 static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
 static struct sigaction previous[sizeof fatal / sizeof fatal[0]];
 
-static void put(const char *s) {
-    size_t n = strlen(s);
-    while (n > 0) {
-        ssize_t w = write(2, s, n);
-        if (w <= 0) return;
-        s += w; n -= (size_t)w;
-    }
+/// Appends `s` to the line being built (async-signal-safe: no allocation).
+static size_t append(char *line, size_t at, size_t cap, const char *s) {
+    while (*s != '\0' && at + 1 < cap) line[at++] = *s++;
+    return at;
 }
+
+/// Set by the first thread to crash inside a plugin call.
+static volatile sig_atomic_t reported;
 
 static void on_fatal(int sig, siginfo_t *info, void *uc) {
     (void)info; (void)uc;
-    size_t k = 0;
-    while (k < sizeof fatal / sizeof fatal[0] && fatal[k] != sig) k++;
-    if (current_entry != NULL) {
-        // Async-signal-safe: write(2) only.
-        put("conntrack-bench: plugin ");
-        put(current_plugin ? current_plugin : "?");
-        put(" crashed in ");
-        put(current_entry);
-        put(" (");
-        put(sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGILL ? "SIGILL"
-            : sig == SIGFPE ? "SIGFPE" : "SIGABRT");
-        put(")\n");
-        current_entry = NULL;
+    // Only the first crashing thread in a plugin call reports: with several
+    // workers in the same faulty call, one line, not an interleaving.
+    if (current_entry != NULL && !__atomic_exchange_n(&reported, 1, __ATOMIC_SEQ_CST)) {
+        char line[256];
+        size_t n = 0;
+        n = append(line, n, sizeof line, "conntrack-bench: plugin ");
+        n = append(line, n, sizeof line, current_plugin ? current_plugin : "?");
+        n = append(line, n, sizeof line, " crashed in ");
+        n = append(line, n, sizeof line, current_entry);
+        n = append(line, n, sizeof line, " (");
+        n = append(line, n, sizeof line, sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGILL ? "SIGILL"
+                   : sig == SIGFPE ? "SIGFPE" : "SIGABRT");
+        n = append(line, n, sizeof line, ")\n");
+        // One write(2) call: the line arrives whole.
+        ssize_t w = write(2, line, n);
+        (void)w;
     }
-    // Whatever handled it before (the Swift runtime's backtracer, or the
-    // default action) gets the signal again.
-    if (k < sizeof fatal / sizeof fatal[0]) sigaction(sig, &previous[k], NULL);
-    else signal(sig, SIG_DFL);
+    if (current_entry != NULL) {
+        // Inside a plugin call: die by the default action at once. The Swift
+        // runtime's backtracer would try to stop every thread, another of
+        // which may be crashing in the same call, and can hang doing so.
+        signal(sig, SIG_DFL);
+    } else {
+        // Not the plugin's crash: whatever handled it before (the Swift
+        // runtime's backtracer, or the default action) gets it again.
+        size_t k = 0;
+        while (k < sizeof fatal / sizeof fatal[0] && fatal[k] != sig) k++;
+        if (k < sizeof fatal / sizeof fatal[0]) sigaction(sig, &previous[k], NULL);
+        else signal(sig, SIG_DFL);
+    }
     raise(sig);
 }
 

@@ -75,6 +75,9 @@ struct Run: ParsableCommand {
         let jsonOut = try json.map { try OutputFile($0, option: "--json") }
         let csvOut = try csv.map { try OutputFile($0, option: "--csv") }
         // Machine-readable output on stdout moves the human text to stderr.
+        if verdicts != nil || events != nil, let d = cfg.designType, !d.traits.traces {
+            throw ValidationError("--verdicts and --events are not available for design \(d.traits.name): a plugin's ABI (version 1) reports outcomes, not verdicts or events")
+        }
         let verdictsOut = try verdicts.map { try OutputFile($0, option: "--verdicts") }
         let eventsOut = try events.map { try OutputFile($0, option: "--events") }
         if verdictsOut != nil || eventsOut != nil {

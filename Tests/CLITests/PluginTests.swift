@@ -92,6 +92,19 @@ enum PluginFixture {
         #expect(o.stderr.contains("conntrack-bench: plugin crashy crashed in process_batch (SIGSEGV)"), "\(o)")
     }
 
+    /// Verdicts and events need trace calls the ABI does not have yet: a
+    /// plugin is refused for them, in one line, before anything runs.
+    @Test(PluginFixture.unavailable) func verdictsAndEventsAreRefusedForAPlugin() throws {
+        let dir = try TempDir()
+        for option in ["--verdicts", "--events"] {
+            let o = try CLI.run(["run", "--design", "plugin:" + PluginFixture.example, "--packets", "1000",
+                                 "--no-progress", option, dir.path("out.txt")])
+            #expect(o.exited(2), "\(o)")
+            #expect(o.stderr.contains("not available for design"), "\(o)")
+            #expect(!FileManager.default.fileExists(atPath: dir.path("out.txt")))
+        }
+    }
+
     /// A plugin that says it created connections it does not keep is caught
     /// by the end-of-run cross-check: exit 5, the count named.
     @Test(PluginFixture.unavailable) func aPluginThatLosesConnectionsIsCaught() throws {

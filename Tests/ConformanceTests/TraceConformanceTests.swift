@@ -94,7 +94,7 @@ func eventSummary(_ e: ConnEvent) -> String {
     }
 
     /// OVS's flags for designs whose tracker sees the creating packet.
-    @Test(arguments: stateful.filter { $0.variant != .seed2020 })
+    @Test(arguments: stateful.filter { $0.variant != .seed2020 && $0.traits.traces })
     func verdictsFollowOVSRules(_ e: DesignEntry) {
         let (c, _) = Self.run(e)
         #expect(c.verdicts == ["new|trk", "inv|trk", "est|rpl|trk", "est|trk",
@@ -103,7 +103,7 @@ func eventSummary(_ e: ConnEvent) -> String {
     }
 
     /// gVisor's tracker's states (`linux` has Linux's own: below).
-    @Test(arguments: stateful.filter { $0.variant != .seed2020 && $0.traits.name != LinuxTable.traits.name })
+    @Test(arguments: stateful.filter { $0.variant != .seed2020 && $0.traits.name != LinuxTable.traits.name && $0.traits.traces })
     func eventsOnCreateStateChangeAndRemoval(_ e: DesignEntry) {
         let (c, t) = Self.run(e)
         #expect(c.events.map(eventSummary) == [
@@ -159,7 +159,7 @@ func eventSummary(_ e: ConnEvent) -> String {
 
     /// Removal of an expired connection on the packet path and early drop
     /// at the limit are reported with their reasons.
-    @Test(arguments: stateful.filter { $0.traits.connectionLimit })
+    @Test(arguments: stateful.filter { $0.traits.connectionLimit && $0.traits.traces })
     func earlyDropIsReported(_ e: DesignEntry) {
         var cfg = TableConfig(buckets: 64, hashSeed: e.traits.hashSeed(0xC0FFEE), variant: e.variant, maxConnections: 2)
         cfg.earlyDropBuckets = 1024

@@ -94,6 +94,7 @@ import Sync
     func deterministicJSON(_ r: RunReport) throws -> String {
         var r = r
         r.tableSeconds = 0; r.generationSeconds = 0; r.wallSeconds = 0; r.packetsPerSecond = 0
+        r.generationOverlappedSeconds = nil
         r.perWorkerPacketsPerSecond = []
         r.latencyNanos = Distribution(count: 0, p50: 0, p99: 0, max: 0, mean: 0)
         r.reaperPauseMicros = Distribution(count: 0, p50: 0, p99: 0, max: 0, mean: 0)
@@ -289,6 +290,25 @@ import Sync
         #expect(reports[0].generationOverlappedSeconds == nil)
         // Overlap needs a second CPU for the producer.
         if Runner.onlineCPUs() >= 2 { #expect(reports[1].generationOverlappedSeconds != nil) }
+    }
+
+    /// Two workers lend themselves to the reaper at every boundary with
+    /// passes due, whether the passes are split (4096 slices) or too small
+    /// to split (64): many short windows, and every worker gets through
+    /// each boundary (a party that missed the team would hang the run).
+    @Test(arguments: [64, 4096])
+    func workersShareTheReapersPassesAtBoundaries(_ slices: Int) throws {
+        var c = RunConfig()
+        c.design = "fast"
+        c.table = TableConfig(buckets: slices, hashSeed: 5)
+        c.scenario.flows = 4000; c.scenario.packets = 200_000; c.scenario.duration = 400
+        c.threads = 2
+        c.windowNanos = 10 * Duration_ns.millisecond
+        c.policy = .linux2022(Linux2022ReaperPolicy(bucketsPerPass: slices))
+        let r = try Runner.run(c)
+        #expect(r.invariants.violations.isEmpty)
+        #expect(r.reaperPasses > 10)
+        #expect(((r.cpu.reaperSplitPasses ?? 0) > 0) == (slices >= 2 * ReapTeam.minSlotsPerParty))
     }
 
     @Test func invalidConfigurationIsRejectedWithTheOptionName() {

@@ -64,6 +64,10 @@ public struct DesignTraits: Sendable {
     /// A full sweep removes every expired connection, whatever the variant
     /// (false: a plugin that does not declare CTB_TRAIT_COMPLETE_SWEEP).
     public var pluginCompleteSweep = true
+    /// The design reports one verdict per packet and its connections'
+    /// events (`--verdicts`, `--events`; false: plugins, whose ABI has no
+    /// trace calls yet).
+    public var traces = true
 
     public init(name: String, summary: String, hasHashSeed: Bool, slotName: String?, sizedByBuckets: Bool,
                 variants: [Variant], defaultVariant: Variant?, faults: Set<Fault>, connectionLimit: Bool,

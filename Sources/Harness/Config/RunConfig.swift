@@ -122,6 +122,9 @@ public struct RunConfig: Sendable {
             throw ConfigError("--design must be one of \(TableDesigns.names.joined(separator: ", ")), got '\(design)'")
         }
         try table.validate(for: d.traits)
+        if trace != nil && !d.traits.traces {
+            throw ConfigError("--verdicts and --events are not available for design \(d.traits.name): a plugin's ABI (version 1) reports outcomes, not verdicts or events")
+        }
         try scenario.validate()
         if reaperEnabled { try policy.validate(tableSlots: table.buckets) }
         guard threads >= 1 && threads <= 64 else { throw ConfigError("--threads must be in 1...64, got \(threads)") }

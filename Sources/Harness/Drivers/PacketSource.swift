@@ -38,6 +38,9 @@ final class SourceBox: @unchecked Sendable {
     init(_ s: [PacketSource], prefetch: Bool = false) {
         cells = s.map { Cell($0, prefetch: prefetch && $0.gen != nil) }
     }
+    // A run that ends early (an error before its drive) still stops and
+    // joins its producers here, not from their own threads.
+    deinit { _ = finish() }
     var prefetching: Bool { cells.contains { $0.prefetcher != nil } }
     func fill(_ w: Int, _ buf: UnsafeMutableBufferPointer<Packet>) -> Int {
         let c = cells[w]

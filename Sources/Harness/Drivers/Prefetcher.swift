@@ -47,8 +47,10 @@ final class Prefetcher: @unchecked Sendable {
         thread = OSThread { [self] in produce(&owned) }
     }
 
+    // The producer holds the prefetcher until its loop returns, so this
+    // runs only after that, on whichever thread let go last (which may be
+    // the producer itself: no join here; `SourceBox` stops and joins it).
     deinit {
-        stop()
         let rc = pthread_cond_destroy(cv)
         precondition(rc == 0, "pthread_cond_destroy failed: \(rc)")
         PThread.destroyMutex(m)

@@ -60,7 +60,8 @@ extension WindowedDriver {
         var done = false
         var roundOver = false
         /// Passes are due by this time: after the barrier every worker
-        /// joins the team, worker 0 coordinating; nil: none.
+        /// joins the team, worker 0 coordinating; nil: none. Set and
+        /// cleared only in barrier actions.
         var reapUpTo: Int64? = nil
         var reapObserved: Int64 = 0
         var roundStart: Int64 = 0
@@ -127,8 +128,9 @@ extension WindowedDriver {
             guard let team else { preconditionFailure("passes were left for a team that does not exist") }
             if i == 0 {
                 env.reaper.runDue(upTo: upTo, observed: reapObserved, team: team)
-                // Read by every party before it joined the team.
-                reapUpTo = nil
+                // `reapUpTo` stays set: a party may not have read it yet
+                // (when no pass was split, nothing waited for it). The next
+                // boundary's action clears it, once every party is there.
                 team.release()
             } else {
                 team.serve(i)
@@ -156,6 +158,9 @@ extension WindowedDriver {
         /// a refill, the end, or the next window.
         /// Preconditions: every worker waits at the barrier.
         func advance() {
+            // Every worker read the last boundary's `reapUpTo` before it
+            // came here.
+            reapUpTo = nil
             // Every worker published its counters after its last batch of
             // the window: live is exact here.
             let stats = mergedStats()
