@@ -292,25 +292,6 @@ import Sync
         if Runner.onlineCPUs() >= 2 { #expect(reports[1].generationOverlappedSeconds != nil) }
     }
 
-    /// Two workers lend themselves to the reaper at every boundary with
-    /// passes due, whether the passes are split (4096 slices) or too small
-    /// to split (64): many short windows, and every worker gets through
-    /// each boundary (a party that missed the team would hang the run).
-    @Test(arguments: [64, 4096])
-    func workersShareTheReapersPassesAtBoundaries(_ slices: Int) throws {
-        var c = RunConfig()
-        c.design = "fast"
-        c.table = TableConfig(buckets: slices, hashSeed: 5)
-        c.scenario.flows = 4000; c.scenario.packets = 200_000; c.scenario.duration = 400
-        c.threads = 2
-        c.windowNanos = 10 * Duration_ns.millisecond
-        c.policy = .linux2022(Linux2022ReaperPolicy(bucketsPerPass: slices))
-        let r = try Runner.run(c)
-        #expect(r.invariants.violations.isEmpty)
-        #expect(r.reaperPasses > 10)
-        #expect(((r.cpu.reaperSplitPasses ?? 0) > 0) == (slices >= 2 * ReapTeam.minSlotsPerParty))
-    }
-
     @Test func invalidConfigurationIsRejectedWithTheOptionName() {
         var c = RunConfig()
         c.threads = 0
