@@ -1,5 +1,5 @@
 import Sync
-import Synchronization
+import struct Synchronization.Atomic
 
 /// Deferred freeing of the `linux` design's removed connections: the
 /// quiescent-state stand-in for RCU. A removed connection is retired and
