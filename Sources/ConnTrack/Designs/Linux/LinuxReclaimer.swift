@@ -1,5 +1,7 @@
 import Sync
 import struct Synchronization.Atomic
+import func Synchronization.atomicMemoryFence
+import struct Synchronization.AtomicUpdateOrdering
 
 /// Deferred freeing of the `linux` design's removed connections: the
 /// quiescent-state stand-in for RCU. A removed connection is retired and
