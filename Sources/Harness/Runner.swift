@@ -52,7 +52,7 @@ public enum Runner {
             var g = FlowGenerator(cfg.scenario, stream: w, streams: threads)
             for _ in 0..<(resume?[w] ?? 0) { _ = g.next() }
             return PacketSource(gen: g)
-        }, prefetch: cfg.overlapGeneration && 2 * threads <= onlineCPUs())
+        }, prefetch: cfg.overlapGeneration && 2 * threads + (cfg.runsReaperThread ? 1 : 0) <= onlineCPUs())
         // The heap before the table exists: what it grows by is the table's.
         let heapBefore = allocatedBytes()
         let table = T(cfg.tableForRun)

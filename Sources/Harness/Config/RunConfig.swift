@@ -32,6 +32,12 @@ public struct RunConfig: Sendable {
     /// virtual time (0: free-running, scheduling-dependent).
     public var windowNanos: Int64 = RunConfig.defaultWindowNanos
     public static let defaultWindowNanos: Int64 = 100 * Duration_ns.millisecond
+    /// The run's reaper has a thread of its own (free-running or real-time
+    /// runs); the deterministic and lock-step drivers run its passes on the
+    /// workers' threads.
+    public var runsReaperThread: Bool {
+        reaperEnabled && !deterministic && !(clock == .virtual && windowNanos > 0)
+    }
     /// A lock-step window that would hold fewer packets (all workers
     /// together) is merged with the windows after it, up to
     /// `windowMaxNanos` of virtual time (0: never merged).

@@ -82,16 +82,17 @@ final class Prefetcher: @unchecked Sendable {
     }
 
     /// The worker: copies the next packets into `out` from the full
-    /// buffers, waiting only when none is full; returns how many (0: the
-    /// source is done). It may return fewer than `out` holds.
+    /// buffers, waiting for the producer when none is full; returns how
+    /// many (0: the source is done). It fills `out` unless the source ends
+    /// first, as the source itself would: where a lane's buffer ends must
+    /// not depend on how fast the producer ran (merged windows stop there).
     func fill(_ out: UnsafeMutableBufferPointer<Packet>) -> Int {
         guard out.count > 0, let dst = out.baseAddress else { return 0 }
         var written = 0
         while written < out.count {
             PThread.lock(m)
-            // Wait for the next buffer only while nothing was copied yet.
             while counts[readIndex] == nil {
-                if written > 0 { PThread.unlock(m); return written }
+                if stopping { PThread.unlock(m); return written }
                 wait()
             }
             let n = counts[readIndex]!

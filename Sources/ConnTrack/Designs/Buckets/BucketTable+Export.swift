@@ -39,37 +39,7 @@ extension BucketTable {
                 t = x.pointee.next
             }
         }
-        let n = conns.count
-        // Dependents of each connection, as one array cut into runs.
-        var start = [Int32](repeating: 0, count: n + 1)
-        var pending = [Int32](repeating: 0, count: n)
-        for e in edges { start[Int(e.older) + 1] += 1; pending[Int(e.newer)] += 1 }
-        for k in 0..<n { start[k + 1] += start[k] }
-        var fill = start
-        var dependents = [Int32](repeating: 0, count: edges.count)
-        for e in edges { dependents[Int(fill[Int(e.older)])] = e.newer; fill[Int(e.older)] += 1 }
-        // Kahn's algorithm, seeded in bucket order so the result is a
-        // function of the table alone.
-        var ready = (0..<n).filter { pending[$0] == 0 }.map(Int32.init)
-        ready.reserveCapacity(n)
-        var i = 0
-        while i < ready.count {
-            let c = Int(ready[i])
-            i += 1
-            for k in Int(start[c])..<Int(start[c + 1]) {
-                let d = Int(dependents[k])
-                pending[d] -= 1
-                if pending[d] == 0 { ready.append(Int32(d)) }
-            }
-        }
-        var order = ready.map { conns[Int($0)] }
-        // Lists built only by push-front cannot form a cycle; if corruption
-        // made one, keep every connection anyway.
-        if order.count < n {
-            var placed = [Bool](repeating: false, count: n)
-            for k in ready { placed[Int(k)] = true }
-            order += (0..<n).filter { !placed[$0] }.map { conns[$0] }
-        }
+        let order = InsertionOrder.indices(count: conns.count, edges: edges).map { conns[Int($0)] }
         for c in conns { c.pointee.serial = 0 }
         return order
     }

@@ -41,32 +41,7 @@ extension LinuxTable {
                 }
             }
         }
-        let n = conns.count
-        var start = [Int32](repeating: 0, count: n + 1)
-        var pending = [Int32](repeating: 0, count: n)
-        for e in edges { start[Int(e.older) + 1] += 1; pending[Int(e.newer)] += 1 }
-        for k in 0..<n { start[k + 1] += start[k] }
-        var fill = start
-        var dependents = [Int32](repeating: 0, count: edges.count)
-        for e in edges { dependents[Int(fill[Int(e.older)])] = e.newer; fill[Int(e.older)] += 1 }
-        var ready = (0..<n).filter { pending[$0] == 0 }.map(Int32.init)
-        var i = 0
-        while i < ready.count {
-            let c = Int(ready[i])
-            i += 1
-            for k in Int(start[c])..<Int(start[c + 1]) {
-                let d = Int(dependents[k])
-                pending[d] -= 1
-                if pending[d] == 0 { ready.append(Int32(d)) }
-            }
-        }
-        var order = ready.map { conns[Int($0)] }
-        if order.count < n {
-            // Only a corrupted table has a cycle: keep every connection.
-            var placed = [Bool](repeating: false, count: n)
-            for k in ready { placed[Int(k)] = true }
-            order += (0..<n).filter { !placed[$0] }.map { conns[$0] }
-        }
+        let order = InsertionOrder.indices(count: conns.count, edges: edges).map { conns[Int($0)] }
         for c in conns { c.serial.pointee = 0 }
         return order
     }

@@ -11,7 +11,13 @@ enum PluginEntry {
     static let checkInvariants = StaticCString("check_invariants")
     static let memoryBytes = StaticCString("memory_bytes")
     static let worker = StaticCString("worker_create")
+    static let workerDestroy = StaticCString("worker_destroy")
+    static let sweepSlots = StaticCString("sweep_slots")
     static let reclaim = StaticCString("reclaim")
+    static let registerWorker = StaticCString("register_worker")
+    static let workerQuiescent = StaticCString("worker_quiescent")
+    static let workerOffline = StaticCString("worker_offline")
+    static let peakConnections = StaticCString("peak_connections")
     static let entry = StaticCString("conntrack_bench_design")
 }
 

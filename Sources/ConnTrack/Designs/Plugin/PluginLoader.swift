@@ -77,11 +77,14 @@ public enum PluginLoader {
         func fail(_ what: String) -> PluginLoadError { PluginLoadError(description: "--design \(spec): \(what)") }
         guard !path.isEmpty else { throw fail("no path given (use plugin:PATH to a shared object)") }
         var st = stat()
-        guard stat(path, &st) == 0 else { throw fail("no such file") }
+        guard stat(path, &st) == 0 else { throw fail(String(cString: strerror(errno)).lowercased()) }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw fail("not a regular file") }
         var err = [CChar](repeating: 0, count: 512)
         guard let handle = ctb_dlopen(path, &err, err.count) else {
-            let why = String(cString: err).split(separator: ":").last.map { $0.trimmingSpaces } ?? ""
+            // dlerror() starts with the path; the rest says what is wrong
+            // ("invalid ELF header", "undefined symbol: f", ...).
+            var why = err.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            if why.hasPrefix(path + ": ") { why.removeFirst(path.count + 2) }
             throw fail("not a loadable shared object (\(why))")
         }
         guard let entry = ctb_dlsym_design(handle) else {
@@ -182,8 +185,4 @@ public enum PluginLoader {
         t.knobs = k
         return t
     }
-}
-
-extension Substring {
-    var trimmingSpaces: String { String(drop { $0 == " " }) }
 }

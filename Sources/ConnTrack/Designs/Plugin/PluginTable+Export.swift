@@ -39,7 +39,7 @@ extension PluginTable {
         let rc = raw.withUnsafeBufferPointer { buf in
             call(PluginEntry.importRecords, &ctx) { d.pointee.import_connections(handle, buf.baseAddress, buf.count, $0, &err, err.count) }
         }
-        if rc != 0 { throw ImportError(record: 0, reason: "plugin \(Self.traits.name) refused the import: \(String(cString: err))") }
+        if rc != 0 { throw ImportError(record: 0, reason: "plugin \(Self.traits.name) refused the import: \(err.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })") }
         net.store(records.count, ordering: .relaxed)
     }
 }

@@ -23,7 +23,7 @@ extension PluginTable {
                                 stripeContention: s?.map(\.contended) ?? [],
                                 tuples: s == nil ? 2 * connections : lengths.reduce(0, +), connections: connections)
         if let f = d.pointee.peak_connections {
-            ctb_guard_enter(cName, PluginEntry.inspect.p)
+            ctb_guard_enter(cName, PluginEntry.peakConnections.p)
             let p = f(handle)
             ctb_guard_leave()
             if p >= 0 { i.peakConnections = Int(p) }
@@ -48,7 +48,7 @@ extension PluginTable {
             let bad = f(handle, &buf, buf.count)
             ctb_guard_leave()
             if bad > 0 {
-                let lines = String(cString: buf).split(separator: "\n").map(String.init)
+                let lines = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.split(separator: "\n").map(String.init)
                 rep.violations += lines.isEmpty ? ["\(bad) violations (no text)"] : lines
                 if UInt64(lines.count) < bad { rep.violations.append("… \(bad - UInt64(lines.count)) more") }
             }

@@ -71,13 +71,20 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
         guard let h else {
             // The configuration passed every check the traits allow: a plugin
             // that still refuses it cannot run.
-            writeStderr("conntrack-bench: plugin \(p.name) (\(p.path)): create failed: \(String(cString: err))\n")
+            writeStderr("conntrack-bench: plugin \(p.name) (\(p.path)): create failed: \(err.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })\n")
             exit(ExitCode.usage)
         }
         handle = h
-        ctb_guard_enter(cName, PluginEntry.create.p)
-        sweepSlots = Int(d.pointee.sweep_slots(h))
+        ctb_guard_enter(cName, PluginEntry.sweepSlots.p)
+        let slots = d.pointee.sweep_slots(h)
         ctb_guard_leave()
+        // A pass budgets over these: none would make a reaper that never
+        // removes anything, and more than Int.max cannot be indexed.
+        guard slots >= 1 && slots <= UInt64(Int.max) else {
+            writeStderr("conntrack-bench: plugin \(p.name) (\(p.path)): sweep_slots returned \(slots), allowed 1...\(Int.max)\n")
+            exit(ExitCode.usage)
+        }
+        sweepSlots = Int(slots)
         serial = PluginTableSerial.next.wrappingAdd(1, ordering: .relaxed).newValue
     }
 
@@ -85,7 +92,11 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
         var w = workers.load(ordering: .acquiring)
         while w != 0 {
             let r = UnsafeMutablePointer<WorkerRecord>(bitPattern: w)!
-            if let s = r.pointee.state { d.pointee.worker_destroy(handle, s) }
+            if let s = r.pointee.state {
+                ctb_guard_enter(cName, PluginEntry.workerDestroy.p)
+                d.pointee.worker_destroy(handle, s)
+                ctb_guard_leave()
+            }
             w = r.pointee.next
             r.deallocate()
         }
@@ -118,8 +129,15 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
         t.pointee.worker = nil
         guard let make = d.pointee.worker_create else { return }
         ctb_guard_enter(cName, PluginEntry.worker.p)
-        let s = make(handle)
+        let made = make(handle)
         ctb_guard_leave()
+        // Every batch of this thread would get the NULL: refuse it here,
+        // naming the call, rather than let the plugin fault on it later.
+        guard let s = made else {
+            let p = Self.plugin
+            writeStderr("conntrack-bench: plugin \(p.name) (\(p.path)): worker_create returned NULL\n")
+            exit(ExitCode.usage)
+        }
         t.pointee.worker = s
         let r = UnsafeMutablePointer<WorkerRecord>.allocate(capacity: 1)
         var head = workers.load(ordering: .relaxed)
@@ -144,9 +162,24 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
 
     // MARK: Reclamation (optional in the ABI)
 
-    public func registerWorker() -> Int { d.pointee.register_worker.map { Int($0(handle)) } ?? 0 }
-    public func workerQuiescent(_ slot: Int) { d.pointee.worker_quiescent?(handle, Int64(slot)) }
-    public func workerOffline(_ slot: Int) { d.pointee.worker_offline?(handle, Int64(slot)) }
+    public func registerWorker() -> Int {
+        guard let f = d.pointee.register_worker else { return 0 }
+        ctb_guard_enter(cName, PluginEntry.registerWorker.p)
+        defer { ctb_guard_leave() }
+        return Int(f(handle))
+    }
+    public func workerQuiescent(_ slot: Int) {
+        guard let f = d.pointee.worker_quiescent else { return }
+        ctb_guard_enter(cName, PluginEntry.workerQuiescent.p)
+        f(handle, Int64(slot))
+        ctb_guard_leave()
+    }
+    public func workerOffline(_ slot: Int) {
+        guard let f = d.pointee.worker_offline else { return }
+        ctb_guard_enter(cName, PluginEntry.workerOffline.p)
+        f(handle, Int64(slot))
+        ctb_guard_leave()
+    }
     public func reclaim(_ ctx: inout WorkerContext) {
         guard let f = d.pointee.reclaim else { return }
         call(PluginEntry.reclaim, &ctx) { f(handle, $0) }
