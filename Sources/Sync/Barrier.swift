@@ -30,10 +30,13 @@ public final class Barrier: @unchecked Sendable {
     /// `generation`, stored (release) after each change, for the spin.
     let published = Atomic<Int>(0)
 
-    public init(parties: Int) {
+    /// `spinNanos`: how long a waiter spins before it sleeps (when every
+    /// party can have a CPU of its own).
+    public init(parties: Int, spinNanos: Int64 = Barrier.spinNanos) {
         precondition(parties >= 1, "a barrier needs at least one party")
+        precondition(spinNanos >= 0, "a spin of \(spinNanos) ns")
         self.parties = parties
-        spinFor = parties <= Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) ? Self.spinNanos : 0
+        spinFor = parties <= Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) ? spinNanos : 0
         m.initialize(to: pthread_mutex_t())
         cv.initialize(to: pthread_cond_t())
         PThread.initMutex(m)

@@ -292,24 +292,26 @@ import Sync
         if Runner.onlineCPUs() >= 2 { #expect(reports[1].generationOverlappedSeconds != nil) }
     }
 
-    /// A prefetched fill is as whole as the source's own: `out` is filled
-    /// unless the source ends, however far the producer got (where a
-    /// lane's buffer ends decides where merged windows stop).
-    @Test func prefetchedFillsAreWholeAndInOrder() {
+    /// A prefetched fill's size depends only on what was asked and what is
+    /// left, however far the producer got (where a lane's buffer ends
+    /// decides where merged windows stop).
+    @Test(arguments: [Prefetcher.bufferPackets + 777, 4 * Prefetcher.bufferPackets])
+    func prefetchedFillsDependOnlyOnTheRequest(capacity: Int) {
         let total = 3 * Prefetcher.bufferPackets + 1234
         let id = TupleID(srcAddr: IPAddress(v4: 0x0a00_0001), srcPort: 40000, dstAddr: IPAddress(v4: 0x0a00_0002),
                          dstPort: 80, transProto: .tcp, netProto: .ipv4)
         let list = (0..<total).map { Packet(id: id, hook: .output, timestamp: Int64($0)) }
         let pf = Prefetcher(PacketSource(list: list))
         defer { pf.stop() }
-        // Larger than the producer's buffers and not a multiple of them.
-        let out = UnsafeMutableBufferPointer<Packet>.allocate(capacity: Prefetcher.bufferPackets + 777)
+        // Larger than the producer's buffers and not a multiple of them,
+        // or larger than a whole fill.
+        let out = UnsafeMutableBufferPointer<Packet>.allocate(capacity: capacity)
         defer { out.deallocate() }
         var seen = 0
         while true {
             let n = pf.fill(out)
             if n == 0 { break }
-            #expect(n == min(out.count, total - seen), "a fill of \(n) after \(seen) packets")
+            #expect(n == min(out.count, Prefetcher.fillLimit, total - seen), "a fill of \(n) after \(seen) packets")
             for k in 0..<n where out[k].timestamp != Int64(seen + k) {
                 Issue.record("packet \(seen + k) out of order"); break
             }

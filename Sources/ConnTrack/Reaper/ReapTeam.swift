@@ -12,6 +12,13 @@ public final class ReapTeam: @unchecked Sendable {
     /// A pass over fewer slots than this per party is walked alone: the
     /// two barrier crossings would cost more than the scan saves.
     public static let minSlotsPerParty = 64
+    /// How long a party waits spinning for the next scan before it sleeps.
+    /// Between two scans the coordinator removes what the last one found
+    /// and plans the next pass, often for longer than a window barrier's
+    /// spin; a party asleep then costs a wake-up (tens of µs on a VM) on
+    /// every scan. The team exists only while passes are due at a
+    /// boundary, where every party would otherwise idle anyway.
+    static let spinNanos: Int64 = 2_000_000
     let barrier: Barrier
     /// The scan in progress (nil: released). Written by the coordinator
     /// before the barrier that starts it, read by the parties after it.
@@ -26,7 +33,7 @@ public final class ReapTeam: @unchecked Sendable {
     public init(parties: Int) {
         precondition(parties >= 2, "a team needs at least two parties, got \(parties)")
         self.parties = parties
-        barrier = Barrier(parties: parties)
+        barrier = Barrier(parties: parties, spinNanos: Self.spinNanos)
         cpu = .allocate(capacity: parties)
         cpu.initialize(repeating: 0)
         tallies = .allocate(capacity: 0)

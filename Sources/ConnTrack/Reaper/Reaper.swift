@@ -94,6 +94,19 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     @exclusivity(unchecked) private var kept: SweepSummary? = nil
     /// Whether `kept` is set (read without the lock on every batch).
     private let keeping = Atomic<Bool>(false)
+    /// protected by control: `totals.fastForwarded` when the summary in
+    /// use was built (nil: none in use)
+    @exclusivity(unchecked) private var summaryBuiltAt: Int? = nil
+    /// protected by control: how many walks of the table the passes due
+    /// must be worth, over the one a summary costs, before one is built
+    /// (`worthSummarising`). Doubled each time a summary spared less than
+    /// one walk, halved when one spared more: an adaptive schedule
+    /// (linux2022's next pass comes after the time entries have left)
+    /// can make a gap that looked like hundreds of passes at the current
+    /// interval take a few, after which the summary's upkeep on every
+    /// later pass and packet costs more than it saves (a sparse capture:
+    /// a third of the table time). Counters are the same either way.
+    @exclusivity(unchecked) private var summaryBar: Int64 = 1
     /// Set by `stop`, read by the reaper thread.
     let stopRequested = Atomic<Bool>(false)
     /// protected by control (start/stop are called from one controlling thread)
@@ -171,6 +184,8 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         if keepSummary && fastForward && totals.fastForwarded > computed0, let s = summary, s.valid {
             kept = s
             keeping.store(true, ordering: .relaxed)
+        } else if let built = summaryBuiltAt {
+            judgeSummary(computed: totals.fastForwarded - built)
         }
         return n
     }
@@ -201,9 +216,13 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
             if stopRequested.load(ordering: .relaxed) { break }
             if exclusive && fastForward {
                 if summary?.valid != true && worthSummarising(upTo: now) {
+                    if let built = summaryBuiltAt { judgeSummary(computed: totals.fastForwarded - built) }
                     summary = makeSummary()
                     // Invalid from a design that does not fast-forward.
-                    if summary!.valid { totals.summariesBuilt += 1 }
+                    if summary!.valid {
+                        totals.summariesBuilt += 1
+                        summaryBuiltAt = totals.fastForwarded
+                    }
                 }
                 if let s = summary, s.valid {
                     // Periods are looked for once the history is full: until
@@ -281,7 +300,23 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         let perPass = max(1, policy.plan(tableSize: size).maxSlots)
         let due = (now &- nextDue) / max(1, interval) &+ 1
         let (slots, overflow) = due.multipliedReportingOverflow(by: Int64(perPass))
-        return due >= 64 && (overflow || slots / 2 >= Int64(size))
+        return due >= 64 && (overflow || slots / 2 / summaryBar >= Int64(size))
+    }
+
+    /// A summary is dropped after `computed` passes were computed from it:
+    /// raises the bar for the next one if it spared less than a walk of
+    /// the table, lowers it if it spared more.
+    /// Preconditions: control is locked.
+    private func judgeSummary(computed: Int) {
+        summaryBuiltAt = nil
+        let size = table.sweepSlots
+        let perPass = max(1, policy.plan(tableSize: size).maxSlots)
+        let (spared, overflow) = computed.multipliedReportingOverflow(by: perPass)
+        if !overflow && spared < size {
+            summaryBar = min(summaryBar * 2, 1 << 20)
+        } else {
+            summaryBar = max(1, summaryBar / 2)
+        }
     }
 
     /// The pass due at `nextDue`, computed from `summary` when nothing in

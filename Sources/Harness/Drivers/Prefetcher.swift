@@ -81,15 +81,23 @@ final class Prefetcher: @unchecked Sendable {
         }
     }
 
+    /// Packets one `fill` hands over at most: all but one buffer of the
+    /// ring, so that while the worker processes them the producer has the
+    /// ring to fill ahead (a lane asking for a whole chunk of a million
+    /// would otherwise wait for most of it to be generated).
+    static let fillLimit = bufferPackets * (depth - 1)
+
     /// The worker: copies the next packets into `out` from the full
     /// buffers, waiting for the producer when none is full; returns how
-    /// many (0: the source is done). It fills `out` unless the source ends
-    /// first, as the source itself would: where a lane's buffer ends must
-    /// not depend on how fast the producer ran (merged windows stop there).
+    /// many (0: the source is done). It returns `min(out.count, fillLimit)`
+    /// packets unless the source ends first: where a lane's buffer ends
+    /// must not depend on how fast the producer ran (merged windows stop
+    /// there).
     func fill(_ out: UnsafeMutableBufferPointer<Packet>) -> Int {
         guard out.count > 0, let dst = out.baseAddress else { return 0 }
+        let want = min(out.count, Self.fillLimit)
         var written = 0
-        while written < out.count {
+        while written < want {
             PThread.lock(m)
             while counts[readIndex] == nil {
                 if stopping { PThread.unlock(m); return written }
@@ -100,7 +108,7 @@ final class Prefetcher: @unchecked Sendable {
             if n == 0 { return written }
             // A full buffer is the worker's until it is handed back: the
             // copy needs no lock.
-            let take = min(n - readPos, out.count - written)
+            let take = min(n - readPos, want - written)
             (dst + written).update(from: buffers[readIndex].baseAddress! + readPos, count: take)
             written += take
             readPos += take

@@ -150,6 +150,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         precondition(raw != MAP_FAILED && raw != nil, "mmap of a \(bytes)-byte index failed: errno \(errno)")
         words = raw!.bindMemory(to: Atomic<UInt64>.self, capacity: bytes / 8)
+        Self.prefault(words, bytes: homeBuckets * 64)
         stripeCount = min(homeBuckets, Self.maxStripes)
         stripes = .allocate(capacity: stripeCount)
         for i in 0..<stripeCount {
@@ -166,6 +167,23 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         // An injected fault can corrupt an entry: never recycle one then.
         reclaimer.enabled = config.faults.isEmpty
         generation = Self.generations.add(1, ordering: .relaxed).newValue
+    }
+
+    /// Writes each page of `bytes` from `words` once (a zero, which it
+    /// already reads as). Lookups read home buckets before anything is
+    /// written to them, and a read of an untouched anonymous page maps the
+    /// kernel's shared zero page: the first write must then replace a
+    /// present mapping, which flushes the TLB of every CPU running a
+    /// worker, an interrupt to each (16 % of a 2-worker capture replay's
+    /// samples). A page written first gets its own frame with no flush.
+    /// Overflow buckets are written when taken, before any read.
+    static func prefault(_ words: UnsafeMutablePointer<Atomic<UInt64>>, bytes: Int) {
+        let step = max(8, Int(sysconf(Int32(_SC_PAGESIZE)))) / 8
+        var k = 0
+        while k < bytes / 8 {
+            words[k].store(0, ordering: .relaxed)
+            k += step
+        }
     }
 
     /// Home buckets for the expected connections at 2–4 slots of 7 (a
