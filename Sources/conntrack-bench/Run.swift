@@ -110,7 +110,20 @@ struct Run: ParsableCommand {
         }
         let saveOut = try snapshot.save.map { try OutputFile($0, option: "--save") }
         let dumpOut = try snapshot.dump.map { try OutputFile($0, option: "--dump") }
+        let designBefore = cfg.design
         let sink = try snapshot.apply(&cfg, repeats: repeats)
+        // A restored table keeps its design; without --policy its reaper is
+        // that design's own (linux2022 for fast and linux, ovs for ovs), not
+        // the one of the design the command line named or defaulted to.
+        if cfg.design != designBefore && reaper.policy == nil {
+            if let p = try reaper.choice(for: TableDesigns.named(cfg.design)?.traits) {
+                cfg.policy = p
+                cfg.reaperEnabled = true
+            } else {
+                cfg.reaperEnabled = false
+            }
+            try validated(cfg)
+        }
         for w in cfg.configWarnings { writeLine(2, "warning: " + w) }
         var reports: [RunReport] = []
         for i in 0..<repeats {

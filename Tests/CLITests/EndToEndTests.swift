@@ -208,6 +208,21 @@ import Testing
         #expect(listing.contains("ESTABLISHED") || listing.contains("SYN_SENT"))
     }
 
+    /// A restored table keeps its design, and without --policy its own
+    /// reaper schedule, whatever design the command line defaults to.
+    @Test(arguments: [("fast", "linux2022"), ("linux", "linux2022"), ("ovs", "ovs")])
+    func restoredTableRunsItsDesignsOwnPolicy(_ design: String, _ policy: String) throws {
+        let dir = try TempDir()
+        let args = ["--deterministic", "--packets", "5000", "--flows", "300", "--hash-seed", "3", "--no-progress"]
+        let save = try CLI.run(["run", "--design", design] + args + ["--save", dir.path("t.tbl")])
+        #expect(save.exited(0), "\(save)")
+        let restored = try CLI.run(["run"] + args + ["--restore", dir.path("t.tbl"), "--json", dir.path("r.json")])
+        #expect(restored.exited(0), "\(restored)")
+        let r = try jsonObject(atPath: dir.path("r.json"))
+        #expect(canonical(r["design"]) == canonical(design))
+        #expect(canonical(r["policy"]) == canonical(policy), "\(canonical(r["policy"]))")
+    }
+
     /// dump lists a saved table in each format, one row per connection.
     @Test func dumpListsASavedTable() throws {
         let text = try CLI.run(["dump", Fixtures.savedTable])
