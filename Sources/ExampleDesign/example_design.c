@@ -51,26 +51,33 @@ _Static_assert(sizeof(struct ctb_packet) == 112, "packet size");
 
 struct conn;
 
-/* One tuple of a connection: an element of its bucket's list. */
+/* One tuple of a connection: an element of its bucket's list. Exactly one
+ * cache line (64-byte aligned, 64 bytes), as the Swift table's tuples: a
+ * lookup walking a chain reads `next` and `id` of each tuple, and a tuple
+ * that straddled two lines cost two misses per step. */
 struct tnode {
-    struct tnode *next;   /* protected by the lock of the bucket this tuple is in */
-    struct tnode *prev;   /* protected by the lock of the bucket this tuple is in */
-    struct conn *conn;    /* immutable */
-    struct ctb_tuple id;  /* immutable */
-    uint32_t bucket;      /* immutable: the bucket this tuple hashes to */
+    _Alignas(64) struct tnode *next;  /* protected by the lock of the bucket this tuple is in */
+    struct tnode *prev;               /* protected by the lock of the bucket this tuple is in */
+    struct conn *conn;                /* immutable */
+    struct ctb_tuple id;              /* immutable */
 };
+_Static_assert(sizeof(struct tnode) == 64, "a tuple is one cache line");
 
 struct conn {
+    /* Lines 0 and 1: what an expiry check and a removal read; each tuple
+     * then has a line of its own. */
     pthread_mutex_t mu;           /* the connection lock */
     int64_t last_used;            /* protected by mu */
+    uint32_t bucket[2];           /* immutable: the buckets the original and reply tuples hash to */
     struct ctb_tracker_state tr;  /* protected by mu */
     uint64_t serial;              /* immutable after insert: insertion order (export) */
-    struct conn *dead_next;       /* with a fault: the list of removed connections */
     uint8_t removed;              /* with a fault: on the removed list (destroy frees it from there) */
     uint8_t nat;                  /* immutable */
+    struct conn *dead_next;       /* with a fault: the list of removed connections */
     struct tnode original;        /* immutable after insert */
     struct tnode reply;           /* immutable after insert */
 };
+_Static_assert(sizeof(struct conn) % 64 == 0, "a connection is whole cache lines");
 
 struct bucket {
     pthread_mutex_t mu;    /* the bucket lock (stable address) */
@@ -197,8 +204,8 @@ static struct conn *conn_new(const struct table *t, const struct ctb_tuple *orig
     if (rc != 0) die("pthread_mutex_init", rc);
     c->last_used = now;
     c->nat = nat;
-    c->original.conn = c; c->original.id = *orig; c->original.bucket = (uint32_t)bucket_of(t, orig);
-    c->reply.conn = c; c->reply.id = *reply; c->reply.bucket = (uint32_t)bucket_of(t, reply);
+    c->original.conn = c; c->original.id = *orig; c->bucket[0] = (uint32_t)bucket_of(t, orig);
+    c->reply.conn = c; c->reply.id = *reply; c->bucket[1] = (uint32_t)bucket_of(t, reply);
     return c;
 }
 
@@ -210,6 +217,11 @@ static void conn_free(struct conn *c) {
 
 static inline struct tnode *partner(struct tnode *x) {
     return x == &x->conn->original ? &x->conn->reply : &x->conn->original;
+}
+
+/* The bucket a tuple hashes to (kept in its connection's first line). */
+static inline uint64_t node_bucket(const struct tnode *x) {
+    return x == &x->conn->original ? x->conn->bucket[0] : x->conn->bucket[1];
 }
 
 /* Preconditions: bucket b is locked; x is not linked. */
@@ -273,7 +285,7 @@ static enum reap_outcome reap_tuple_locked(struct table *t, struct tnode *x, uin
     *rem = r;
     if (r >= 0) return ALIVE;
     struct tnode *p = partner(x);
-    uint64_t rb = p->bucket;
+    uint64_t rb = node_bucket(p);
     if (b > rb) return DEFERRED;  /* locking rb now would break the order */
     int lock_partner = b != rb && !t->skip_partner_lock;
     if (lock_partner) lock_bucket(t, rb, ctx);
@@ -343,7 +355,7 @@ static int early_drop(struct table *t, uint64_t b, struct ctb_outcome *o, struct
             lock_conn(t, c, ctx);
             int established = t->host->tracker_established(t->host, &c->tr);
             unlock_conn(t, c, ctx);
-            uint64_t pb = partner(x)->bucket;
+            uint64_t pb = node_bucket(partner(x));
             if (!established && pb >= i) {
                 if (pb != i) lock_bucket(t, pb, ctx);
                 unlink_node(t, partner(x), pb);
@@ -602,7 +614,7 @@ static int import_connections(void *table, const struct ctb_record *rs, size_t n
         struct conn *c = conn_new(t, &r->original, &r->reply, r->last_used, r->nat);
         c->tr = r->tracker;
         c->serial = atomic_fetch_add_explicit(&t->serial, 1, memory_order_relaxed);
-        uint64_t tb = c->original.bucket, rb = c->reply.bucket;
+        uint64_t tb = c->bucket[0], rb = c->bucket[1];
         uint64_t lo = tb < rb ? tb : rb, hi = tb < rb ? rb : tb;
         lock_bucket(t, lo, ctx);
         if (hi != lo) lock_bucket(t, hi, ctx);
@@ -648,7 +660,7 @@ static uint64_t check_invariants(void *table, char *buf, size_t len) {
         for (struct tnode *x = t->buckets[i].head; x; x = x->next) {
             if (++count > t->buckets[i].length + 1000000) { VIOLATION("bucket %llu: list does not terminate", (unsigned long long)i); break; }
             if (x->prev != prev) VIOLATION("bucket %llu: a prev link is wrong", (unsigned long long)i);
-            if (x->bucket != i || bucket_of(t, &x->id) != i)
+            if (node_bucket(x) != i || bucket_of(t, &x->id) != i)
                 VIOLATION("bucket %llu: a tuple hashing to %llu sits here", (unsigned long long)i,
                           (unsigned long long)bucket_of(t, &x->id));
             prev = x;
