@@ -82,6 +82,24 @@ enum PluginFixture {
         }
     }
 
+    /// What a plugin returns once its table exists is checked there: a
+    /// reaper with no slots, or no per-worker state, ends the run with one
+    /// line naming the plugin and the call, exit 2, and no report written.
+    @Test(PluginFixture.unavailable, arguments: [
+        Bad(name: "zero-slots", defines: ["CASE_ZERO_SLOTS"], mentions: ["sweep_slots returned 0, allowed 1..."]),
+        Bad(name: "null-worker", defines: ["CASE_NULL_WORKER"], mentions: ["worker_create returned NULL"]),
+    ])
+    func aPluginReturningNothingUsableIsRefused(_ b: Bad) throws {
+        let dir = try TempDir()
+        let path = try PluginFixture.build(b.name + ".so", defines: b.defines, in: dir)
+        let o = try CLI.run(["run", "--design", "plugin:" + path, "--packets", "1000", "--no-progress",
+                             "--json", dir.path("out.json")])
+        CLI.expectUsageError(o)
+        #expect(o.stderr.contains(path), "\(o)")
+        for m in b.mentions { #expect(o.stderr.contains(m), "\(o)") }
+        #expect(!dir.exists("out.json"), "\(o)")
+    }
+
     /// A plugin that crashes inside a call is named, with the entry point,
     /// in one line before the process dies of the signal.
     @Test(PluginFixture.unavailable) func aCrashingPluginIsNamed() throws {

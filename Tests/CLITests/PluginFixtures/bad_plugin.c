@@ -48,7 +48,16 @@ static void process_batch(void *table, void *worker, struct ctb_batch *b, struct
     t->digest = d;
 }
 
+#ifdef CASE_ZERO_SLOTS
+static uint64_t sweep_slots(void *t) { (void)t; return 0; }  /* a reaper with nothing to walk */
+#else
 static uint64_t sweep_slots(void *t) { (void)t; return 1; }
+#endif
+#ifdef CASE_NULL_WORKER
+/* Per-worker state it fails to make. */
+static void *worker_create(void *t) { (void)t; return NULL; }
+static void worker_destroy(void *t, void *w) { (void)t; (void)w; }
+#endif
 static void reap_pass(void *t, const struct ctb_pass_args *a, struct ctb_pass_result *r, struct ctb_ctx *ctx) {
     (void)t; (void)ctx;
     memset(r, 0, sizeof *r);
@@ -85,6 +94,10 @@ static const struct ctb_design design = {
     .destroy = destroy,
 #ifndef CASE_NULL_ENTRY
     .process_batch = process_batch,
+#endif
+#ifdef CASE_NULL_WORKER
+    .worker_create = worker_create,
+    .worker_destroy = worker_destroy,
 #endif
     .sweep_slots = sweep_slots,
     .reap_pass = reap_pass,

@@ -71,8 +71,7 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
         guard let h else {
             // The configuration passed every check the traits allow: a plugin
             // that still refuses it cannot run.
-            writeStderr("conntrack-bench: plugin \(p.name) (\(p.path)): create failed: \(err.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })\n")
-            exit(ExitCode.usage)
+            Self.refuse("create failed: \(err.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })")
         }
         handle = h
         ctb_guard_enter(cName, PluginEntry.sweepSlots.p)
@@ -81,8 +80,7 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
         // A pass budgets over these: none would make a reaper that never
         // removes anything, and more than Int.max cannot be indexed.
         guard slots >= 1 && slots <= UInt64(Int.max) else {
-            writeStderr("conntrack-bench: plugin \(p.name) (\(p.path)): sweep_slots returned \(slots), allowed 1...\(Int.max)\n")
-            exit(ExitCode.usage)
+            Self.refuse("sweep_slots returned \(slots), allowed 1...\(Int.max)")
         }
         sweepSlots = Int(slots)
         serial = PluginTableSerial.next.wrappingAdd(1, ordering: .relaxed).newValue
@@ -123,6 +121,15 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
         return t
     }
 
+    /// Ends the run on what the plugin returned, in the one-line form of
+    /// every usage error: the plugin, its path, and what is wrong (exit 2,
+    /// before any output file is written).
+    static func refuse(_ what: String) -> Never {
+        let p = plugin
+        writeStderr("conntrack-bench: error: plugin \(p.name) (\(p.path)): \(what)\n")
+        exit(ExitCode.usage)
+    }
+
     @inline(never)
     func adopt(_ t: UnsafeMutablePointer<PluginThread>) {
         t.pointee.tableSerial = serial
@@ -134,9 +141,7 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
         // Every batch of this thread would get the NULL: refuse it here,
         // naming the call, rather than let the plugin fault on it later.
         guard let s = made else {
-            let p = Self.plugin
-            writeStderr("conntrack-bench: plugin \(p.name) (\(p.path)): worker_create returned NULL\n")
-            exit(ExitCode.usage)
+            Self.refuse("worker_create returned NULL")
         }
         t.pointee.worker = s
         let r = UnsafeMutablePointer<WorkerRecord>.allocate(capacity: 1)
