@@ -230,13 +230,26 @@ func makeRunConfig(_ table: TableOptions, _ reaper: ReaperOptions, _ scenario: S
     }
     c.design = table.design
     c.table = try table.tableConfig()
-    if let p = try reaper.choice(for: TableDesigns.named(table.design)?.traits) { c.policy = p } else { c.reaperEnabled = false }
+    try reaper.apply(to: &c)
     c.reaperStartDelay = Int64(reaper.reaperStartDelay * 1e9)
     c.reaperFastForward = !reaper.noFastForward
     c.scenario = try scenario.options()
     try driver.apply(&c)
     try validated(c)
     return c
+}
+
+extension ReaperOptions {
+    /// Sets `c`'s reaper for `c.design`: `--policy` and its settings, or
+    /// the design's own schedule (none: the reaper is off).
+    func apply(to c: inout RunConfig) throws {
+        if let p = try choice(for: TableDesigns.named(c.design)?.traits) {
+            c.policy = p
+            c.reaperEnabled = true
+        } else {
+            c.reaperEnabled = false
+        }
+    }
 }
 
 /// `c` after `RunConfig.validate()`, as a usage error when it fails.

@@ -112,16 +112,11 @@ struct Run: ParsableCommand {
         let dumpOut = try snapshot.dump.map { try OutputFile($0, option: "--dump") }
         let designBefore = cfg.design
         let sink = try snapshot.apply(&cfg, repeats: repeats)
-        // A restored table keeps its design; without --policy its reaper is
-        // that design's own (linux2022 for fast and linux, ovs for ovs), not
-        // the one of the design the command line named or defaulted to.
-        if cfg.design != designBefore && reaper.policy == nil {
-            if let p = try reaper.choice(for: TableDesigns.named(cfg.design)?.traits) {
-                cfg.policy = p
-                cfg.reaperEnabled = true
-            } else {
-                cfg.reaperEnabled = false
-            }
+        // A restored table keeps its design, and so the reaper is chosen
+        // again for it: without --policy, that design's own schedule
+        // (linux2022 for fast and linux, ovs for ovs).
+        if cfg.design != designBefore {
+            try reaper.apply(to: &cfg)
             try validated(cfg)
         }
         for w in cfg.configWarnings { writeLine(2, "warning: " + w) }
