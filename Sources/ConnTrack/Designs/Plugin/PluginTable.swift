@@ -124,10 +124,16 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
     /// Ends the run on what the plugin returned, in the one-line form of
     /// every usage error: the plugin, its path, and what is wrong (exit 2,
     /// before any output file is written).
+    /// Every worker may reach the same refusal at once (each makes its own
+    /// state): only the first writes the line and exits, the others wait
+    /// for the exit.
     static func refuse(_ what: String) -> Never {
-        let p = plugin
-        writeStderr("conntrack-bench: error: plugin \(p.name) (\(p.path)): \(what)\n")
-        exit(ExitCode.usage)
+        if pluginRefusing.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged {
+            let p = plugin
+            writeStderr("conntrack-bench: error: plugin \(p.name) (\(p.path)): \(what)\n")
+            exit(ExitCode.usage)
+        }
+        while true { pause() }
     }
 
     @inline(never)
@@ -208,3 +214,7 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
 enum PluginTableSerial {
     static let next = Atomic<UInt64>(0)
 }
+
+/// Set by the first `PluginTable.refuse` of the process (the class is
+/// generic, so the flag lives here).
+private let pluginRefusing = Atomic<Bool>(false)
