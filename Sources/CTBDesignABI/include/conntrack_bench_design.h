@@ -19,7 +19,8 @@
  *
  * Every call that may take a lock receives a `struct ctb_ctx *`: the
  * harness's per-thread context, to be handed back unchanged to the lock
- * hooks. It is only valid during that call.
+ * hooks (or to the inline `ctb_lock_*` helpers, which call them only when
+ * the harness needs it). It is only valid during that call.
  */
 #ifndef CONNTRACK_BENCH_DESIGN_H
 #define CONNTRACK_BENCH_DESIGN_H
@@ -113,6 +114,15 @@ static inline uint32_t ctb_jenkins_mix(uint32_t h, uint8_t byte) {
     return h;
 }
 
+/** Mixes the `n` high bytes of `w`, most significant first (n is a constant once inlined: unrolled). */
+static inline uint32_t ctb_jenkins_mix_word(uint32_t h, uint64_t w, int n) {
+    for (int i = 0; i < n; i++) {
+        h = ctb_jenkins_mix(h, (uint8_t)(w >> 56));
+        w <<= 8;
+    }
+    return h;
+}
+
 /**
  * The seed's bucket hash: Jenkins one-at-a-time (32 bit) started from the
  * run's hash seed, over the source address bytes, the destination address
@@ -123,13 +133,14 @@ static inline uint32_t ctb_jenkins_mix(uint32_t h, uint8_t byte) {
  */
 static inline uint32_t ctb_jenkins_hash(const struct ctb_tuple *t, uint32_t seed) {
     uint32_t h = seed;
-    int len = t->net_proto == CTB_NET_IPV4 ? 4 : 16;
-    const uint64_t words[4] = { t->src_hi, t->src_lo, t->dst_hi, t->dst_lo };
-    for (int a = 0; a < 2; a++) {
-        for (int i = 0; i < len; i++) {
-            uint64_t w = words[2 * a + (i >> 3)];
-            h = ctb_jenkins_mix(h, (uint8_t)(w >> (56 - 8 * (i & 7))));
-        }
+    if (t->net_proto == CTB_NET_IPV4) {
+        h = ctb_jenkins_mix_word(h, t->src_hi, 4);
+        h = ctb_jenkins_mix_word(h, t->dst_hi, 4);
+    } else {
+        h = ctb_jenkins_mix_word(h, t->src_hi, 8);
+        h = ctb_jenkins_mix_word(h, t->src_lo, 8);
+        h = ctb_jenkins_mix_word(h, t->dst_hi, 8);
+        h = ctb_jenkins_mix_word(h, t->dst_lo, 8);
     }
     const uint16_t tail[4] = { t->src_port, t->dst_port, t->trans_proto, t->net_proto };
     for (int i = 0; i < 4; i++) {
@@ -179,8 +190,31 @@ enum ctb_tracker_result {
 /* What the harness gives the plugin                                   */
 /* ------------------------------------------------------------------ */
 
-/** The harness's per-thread context for one call (opaque). */
-struct ctb_ctx;
+/**
+ * The harness's per-thread context for one call, valid only during that
+ * call. The plugin reads `check_order` and adds to `uncontended`; the rest
+ * is the harness's. The `ctb_lock_*` helpers below do both, so that an
+ * uncontended acquisition costs an increment and no call when the run does
+ * not check lock order (the built-in designs' own cost).
+ */
+struct ctb_ctx {
+    /**
+     * Nonzero when the run checks lock order (`--check-lock-order`, and
+     * every debug build): `will_acquire` and `released` must then be called
+     * for every lock. When zero, both do nothing and may be skipped.
+     */
+    uint32_t check_order;
+    uint32_t reserved;
+    /**
+     * Uncontended acquisitions counted inline, by lock class - 1 (table,
+     * bucket, connection): each has the meaning of `acquired(ctx, class,
+     * index, 0, 0)`. The harness adds them to its counters when the call
+     * returns.
+     */
+    uint64_t uncontended[3];
+    /** The harness's own (opaque). */
+    void *harness;
+};
 
 /**
  * Lock classes for the hooks, mapped onto the harness's declared lock
@@ -218,12 +252,15 @@ struct ctb_host {
     /**
      * Lock hooks. Call `will_acquire` before taking a lock (the rank check;
      * a violation ends the run with exit 3 when the run checks lock order),
-     * `acquired` once it is held (`contended`: the first try failed;
-     * `wait_ns`: the time blocked), `released` after releasing it. Only
-     * locks reported through these are seen by the rank checker, the
-     * watchdog and the contention counters.
+     * `will_wait` when the try failed and the thread is about to block (the
+     * deadlock watchdog then shows the lock it waits for), `acquired` once
+     * it is held (`contended`: the first try failed; `wait_ns`: the time
+     * blocked), `released` after releasing it. Only locks reported through
+     * these (directly or through the `ctb_lock_*` helpers) are seen by the
+     * rank checker, the watchdog and the contention counters.
      */
     void (*will_acquire)(struct ctb_ctx *ctx, uint32_t lock_class, uint64_t index);
+    void (*will_wait)(struct ctb_ctx *ctx, uint32_t lock_class, uint64_t index);
     void (*acquired)(struct ctb_ctx *ctx, uint32_t lock_class, uint64_t index, int contended, uint64_t wait_ns);
     void (*released)(struct ctb_ctx *ctx, uint32_t lock_class, uint64_t index);
 
@@ -242,6 +279,39 @@ struct ctb_host {
     /** `ctb_jenkins_hash`, for plugins not written in C. */
     uint32_t (*hash)(const struct ctb_tuple *t, uint32_t seed);
 };
+
+/*
+ * The lock hooks as inline helpers: each calls its hook only when the
+ * harness needs the call, and counts an uncontended acquisition in the
+ * context. A plugin in another language does the same with the two fields
+ * of `struct ctb_ctx`, or calls the hooks every time (correct, slower).
+ */
+
+/** Before taking a lock: the rank check, when the run checks lock order. */
+static inline void ctb_lock_will_acquire(const struct ctb_host *h, struct ctb_ctx *ctx, uint32_t lock_class,
+                                         uint64_t index) {
+    if (ctx->check_order) h->will_acquire(ctx, lock_class, index);
+}
+
+/** The try failed: the thread is about to block on the lock. */
+static inline void ctb_lock_will_wait(const struct ctb_host *h, struct ctb_ctx *ctx, uint32_t lock_class,
+                                      uint64_t index) {
+    h->will_wait(ctx, lock_class, index);
+}
+
+/** The lock is held (`contended` and `wait_ns` as for `acquired`). */
+static inline void ctb_lock_acquired(const struct ctb_host *h, struct ctb_ctx *ctx, uint32_t lock_class,
+                                     uint64_t index, int contended, uint64_t wait_ns) {
+    if (!contended && lock_class >= CTB_LOCK_TABLE && lock_class <= CTB_LOCK_CONNECTION)
+        ctx->uncontended[lock_class - CTB_LOCK_TABLE]++;
+    else h->acquired(ctx, lock_class, index, contended, wait_ns);
+}
+
+/** After releasing a lock: the rank checker forgets it. */
+static inline void ctb_lock_released(const struct ctb_host *h, struct ctb_ctx *ctx, uint32_t lock_class,
+                                     uint64_t index) {
+    if (ctx->check_order) h->released(ctx, lock_class, index);
+}
 
 /* ------------------------------------------------------------------ */
 /* What the plugin gives the harness                                   */

@@ -60,6 +60,15 @@ public struct Timeouts: Sendable, Equatable, Codable {
     /// Timeout of a connection in this tracker state.
 
     public func timeout(proto: TransProto, tcb: TCB, udp udpState: UDPState) -> Int64 {
+        inlinedTimeout(proto: proto, tcb: tcb, udp: udpState)
+    }
+
+    /// `timeout`, always inlined: a caller holding the state behind a
+    /// pointer (the plugin's tracker service) then loads only the fields
+    /// read. The built-in designs call `timeout` and leave the choice to
+    /// the optimiser (forcing it there outlines their reaping helpers).
+    @inline(__always)
+    func inlinedTimeout(proto: TransProto, tcb: TCB, udp udpState: UDPState) -> Int64 {
         if proto == .udp { return udpState.replied ? udpStream : udp }
         switch mode {
         case .seed:

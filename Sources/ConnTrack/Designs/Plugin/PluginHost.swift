@@ -32,23 +32,26 @@ enum PluginHost {
         }
     }
 
+    /// The worker context a call's `ctb_ctx` carries (see `PluginTable.call`).
     @inline(__always)
-    static func context(_ p: OpaquePointer?) -> UnsafeMutablePointer<WorkerContext> {
-        UnsafeMutablePointer<WorkerContext>(p!)
+    static func context(_ p: UnsafeMutablePointer<ctb_ctx>?) -> UnsafeMutablePointer<WorkerContext> {
+        p!.pointee.harness.assumingMemoryBound(to: WorkerContext.self)
     }
 
-    static let willAcquire: @convention(c) (OpaquePointer?, UInt32, UInt64) -> Void = { p, cls, index in
-        let ctx = context(p)
-        let r = rank(cls, index)
-        ctx.pointee.locks.willAcquire(r, file: "plugin", line: UInt(cls))
-        // The watchdog reads this while the thread blocks; `acquired` clears it.
-        ctx.pointee.watch?.waitingFor.store(r.value &+ 1, ordering: .relaxed)
+    static let willAcquire: @convention(c) (UnsafeMutablePointer<ctb_ctx>?, UInt32, UInt64) -> Void = { p, cls, index in
+        context(p).pointee.locks.willAcquire(rank(cls, index), file: "plugin", line: UInt(cls))
     }
 
-    static let acquired: @convention(c) (OpaquePointer?, UInt32, UInt64, Int32, UInt64) -> Void = { p, cls, _, contended, wait in
+    /// The try failed: the watchdog reads this while the thread blocks;
+    /// `acquired` clears it.
+    static let willWait: @convention(c) (UnsafeMutablePointer<ctb_ctx>?, UInt32, UInt64) -> Void = { p, cls, index in
+        context(p).pointee.watch?.waitingFor.store(rank(cls, index).value &+ 1, ordering: .relaxed)
+    }
+
+    static let acquired: @convention(c) (UnsafeMutablePointer<ctb_ctx>?, UInt32, UInt64, Int32, UInt64) -> Void = { p, cls, _, contended, wait in
         let ctx = context(p)
-        ctx.pointee.watch?.waitingFor.store(0, ordering: .relaxed)
         let c: UInt64 = contended != 0 ? 1 : 0
+        if c != 0 { ctx.pointee.watch?.waitingFor.store(0, ordering: .relaxed) }
         switch cls {
         case CTB_LOCK_TABLE.rawValue:
             ctx.pointee.stats.tableLock.acquisitions &+= 1
@@ -67,7 +70,7 @@ enum PluginHost {
         }
     }
 
-    static let released: @convention(c) (OpaquePointer?, UInt32, UInt64) -> Void = { p, cls, index in
+    static let released: @convention(c) (UnsafeMutablePointer<ctb_ctx>?, UInt32, UInt64) -> Void = { p, cls, index in
         context(p).pointee.locks.released(rank(cls, index))
     }
 
@@ -114,11 +117,13 @@ enum PluginHost {
         return r.rawValue
     }
 
+    /// Called for every entry a walk checks: inlined, so only the fields it
+    /// reads are loaded (not copies of `Timeouts` and the TCB).
     static let trackerTimeout: @convention(c) (UnsafePointer<ctb_host>?, UnsafePointer<ctb_tracker_state>?, UInt8) -> Int64 = { h, st, proto in
         let timeouts = h!.pointee.harness.assumingMemoryBound(to: Timeouts.self)
         let s = UnsafeRawPointer(st!).assumingMemoryBound(to: HostTrackerState.self)
-        return timeouts.pointee.timeout(proto: proto == TransProto.udp.rawValue ? .udp : .tcp, tcb: s.pointee.tcb,
-                                        udp: s.pointee.udp)
+        return timeouts.pointee.inlinedTimeout(proto: proto == TransProto.udp.rawValue ? .udp : .tcp,
+                                               tcb: s.pointee.tcb, udp: s.pointee.udp)
     }
 
     static let trackerEstablished: @convention(c) (UnsafePointer<ctb_host>?, UnsafePointer<ctb_tracker_state>?) -> Int32 = { _, st in
@@ -136,7 +141,7 @@ enum PluginHost {
         h.initialize(to: ctb_host(
             abi_version: CTB_ABI_VERSION, has_hash_seed: seed != nil ? 1 : 0, hash_seed: seed ?? 0, reserved: 0,
             harness: UnsafeMutableRawPointer(timeouts),
-            will_acquire: willAcquire, acquired: acquired, released: released,
+            will_acquire: willAcquire, will_wait: willWait, acquired: acquired, released: released,
             tracker_init: trackerInit, tracker_update: trackerUpdate, tracker_timeout: trackerTimeout,
             tracker_established: trackerEstablished, hash: hash))
         return h

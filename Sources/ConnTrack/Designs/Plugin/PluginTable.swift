@@ -160,14 +160,21 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
         }
     }
 
-    /// Calls `body` with the context as the ABI's opaque `ctb_ctx`, inside
-    /// the crash guard for `entry`.
+    /// Calls `body` with a `ctb_ctx` carrying the context, inside the crash
+    /// guard for `entry`, then adds the acquisitions the plugin counted
+    /// inline to the context's lock counters.
     @inline(__always)
-    func call<R>(_ entry: StaticCString, _ ctx: inout WorkerContext, _ body: (OpaquePointer) -> R) -> R {
+    func call<R>(_ entry: StaticCString, _ ctx: inout WorkerContext, _ body: (UnsafeMutablePointer<ctb_ctx>) -> R) -> R {
         withUnsafeMutablePointer(to: &ctx) { p in
+            var c = ctb_ctx(check_order: p.pointee.locks.enabled ? 1 : 0, reserved: 0, uncontended: (0, 0, 0),
+                            harness: UnsafeMutableRawPointer(p))
             ctb_guard_enter(cName, entry.p)
-            defer { ctb_guard_leave() }
-            return body(OpaquePointer(p))
+            let r = body(&c)
+            ctb_guard_leave()
+            p.pointee.stats.tableLock.acquisitions &+= c.uncontended.0
+            p.pointee.stats.bucketLock.acquisitions &+= c.uncontended.1
+            p.pointee.stats.connLock.acquisitions &+= c.uncontended.2
+            return r
         }
     }
 
