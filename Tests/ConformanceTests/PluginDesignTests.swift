@@ -51,8 +51,9 @@ enum ExamplePlugin {
 
 func deterministicReport(design: String, variant: Variant? = nil, scenario: ScenarioKind, buckets: Int,
                          policy: ReaperPolicyChoice? = nil, limit: Int? = nil,
-                         timeouts: Timeouts.Mode = .seed) throws -> RunReport {
+                         timeouts: Timeouts.Mode = .seed, checkLockOrder: Bool = true) throws -> RunReport {
     var cfg = RunConfig()
+    cfg.checkLockOrder = checkLockOrder
     cfg.design = design
     cfg.table = TableConfig(buckets: buckets, hashSeed: 7, variant: variant, timeouts: Timeouts(mode: timeouts),
                             maxConnections: limit)
@@ -81,7 +82,13 @@ func deterministicReport(design: String, variant: Variant? = nil, scenario: Scen
         var policy: String
         var limit: Int? = nil
         var timeouts: Timeouts.Mode = .seed
-        var description: String { "\(scenario) \(buckets) \(policy)\(limit.map { " limit \($0)" } ?? "") \(timeouts)" }
+        /// Off: the plugin counts uncontended acquisitions inline
+        /// (`ctb_ctx.uncontended`) and skips the rank hooks.
+        var checkLockOrder = true
+        var description: String {
+            "\(scenario) \(buckets) \(policy)\(limit.map { " limit \($0)" } ?? "") \(timeouts)"
+                + (checkLockOrder ? "" : " unchecked")
+        }
     }
 
     static let cases: [Case] = ScenarioKind.allCases.flatMap { s in [Case(scenario: s, buckets: 256, policy: "seed"),
@@ -90,7 +97,9 @@ func deterministicReport(design: String, variant: Variant? = nil, scenario: Scen
            // At a connection limit: early drop and drop.
            Case(scenario: .synflood, buckets: 256, policy: "seed", limit: 300),
            Case(scenario: .mix, buckets: 256, policy: "seed", limit: 300),
-           Case(scenario: .churn, buckets: 256, policy: "seed", timeouts: .linux)]
+           Case(scenario: .churn, buckets: 256, policy: "seed", timeouts: .linux),
+           Case(scenario: .mix, buckets: 256, policy: "seed", checkLockOrder: false),
+           Case(scenario: .steady, buckets: 16384, policy: "linux2022", checkLockOrder: false)]
 
     /// `diff --exact`'s comparison: every counter of the catalogue, the
     /// reaper's interval sequence, chain and occupancy distributions,
@@ -104,14 +113,18 @@ func deterministicReport(design: String, variant: Variant? = nil, scenario: Scen
         default: .seed(SeedReaperPolicy())
         }
         let fixed = try deterministicReport(design: "buckets", variant: .fixed, scenario: c.scenario, buckets: c.buckets,
-                                            policy: policy, limit: c.limit, timeouts: c.timeouts)
+                                            policy: policy, limit: c.limit, timeouts: c.timeouts,
+                                            checkLockOrder: c.checkLockOrder)
         let plugin = try deterministicReport(design: spec, scenario: c.scenario, buckets: c.buckets, policy: policy,
-                                             limit: c.limit, timeouts: c.timeouts)
+                                             limit: c.limit, timeouts: c.timeouts, checkLockOrder: c.checkLockOrder)
         let diff = ReportDiff(baseline: .init(runs: [fixed], name: "fixed"), candidate: .init(runs: [plugin], name: "plugin"),
                               thresholdPercent: 5).exactDifferences()
         #expect(diff.filter { !$0.hasPrefix("design:") && !$0.hasPrefix("variant:") }.isEmpty, "\(diff)")
         #expect(plugin.reaperIntervalsMillis == fixed.reaperIntervalsMillis && !plugin.reaperIntervalsMillis.isEmpty)
         #expect(plugin.invariants.ok && plugin.created > 0)
+        #expect(plugin.bucketLocks.acquisitions > 0 && plugin.bucketLocks.acquisitions == fixed.bucketLocks.acquisitions
+                && plugin.connectionLocks.acquisitions == fixed.connectionLocks.acquisitions
+                && plugin.tableLock.acquisitions == fixed.tableLock.acquisitions)
         if c.limit != nil { #expect(plugin.earlyDrop > 0 && fixed.earlyDrop == plugin.earlyDrop) }
     }
 }
