@@ -172,7 +172,7 @@ struct DriverOptions: ParsableArguments {
     var windowMinPackets: Int = 0
     @Option(help: "Longest merged lock-step window, ms of virtual time (0...3600000): the time resolution sparse traffic trades for fewer barrier crossings.")
     var windowMaxMs: Double = 1000
-    @Flag(help: "At lock-step boundaries the leader walks the reaper's passes while the other workers wait, instead of splitting their scans across all workers (fast; the counters are the same).")
+    @Flag(help: "At lock-step boundaries the leader walks the reaper's passes while the other workers wait, instead of splitting their scans across all workers (fast, and buckets with the fixed walk; the reaper's counters are the same).")
     var noSplitReaper = false
     @Flag(help: "Workers generate their packets themselves between rounds, even when each could have a second CPU to generate ahead on a thread of its own while it processes.")
     var noOverlapGeneration = false

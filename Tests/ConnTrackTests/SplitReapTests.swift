@@ -4,13 +4,15 @@ import Sync
 
 /// A pass split across a team (scans by every party, removals by the
 /// coordinator) must be the pass one thread walks: the same history,
-/// totals, lock counts and table afterwards, for every policy, including
-/// an eviction cap that stops passes early.
+/// totals and table afterwards, for every policy, including an eviction
+/// cap that stops passes early; for `fast` the same lock counts too (the
+/// bucket table's walk locks every bucket and connection it checks, its
+/// scan none).
 @Suite struct SplitReapTests {
     /// Mixed traffic over 60 s: handshakes, bare SYNs (120 s), UDP (30 s)
     /// and NAT redirects, so passes find expired connections of several
     /// classes and the cap binds.
-    private func feed(_ t: FastTable, _ r: Reaper<FastTable>, team: ReapTeam?) {
+    private func feed<T: ConnTrackTable>(_ t: T, _ r: Reaper<T>, team: ReapTeam?) {
         var c = ctx()
         for i in 0..<3000 {
             let now = Int64(i) * 20 * Duration_ns.millisecond
@@ -37,13 +39,36 @@ import Sync
         .cilium(CiliumReaperPolicy()),
     ]
 
+    enum Design: String, CaseIterable, CustomStringConvertible, Sendable {
+        /// 1,024 slices.
+        case fast
+        /// The bucket table's `fixed` walk over 512 buckets: chains of about
+        /// 12 tuples, so passes meet connections whose other tuple sits in
+        /// a lower bucket (deferred, or already removed) or the same one.
+        case fixed
+        var description: String { rawValue }
+    }
+
     /// With fast-forward, the gap at the end has the summary built by the
     /// team in parts, and the walked passes keep it true.
-    @Test(arguments: 0..<4, [false, true])
-    func aSplitPassIsTheWalk(_ p: Int, _ fastForward: Bool) {
-        var runs: [(Reaper<FastTable>, FastTable)] = []
+    struct Case: CustomStringConvertible, Sendable {
+        var policy: Int
+        var fastForward: Bool
+        var description: String { "policy \(policy)\(fastForward ? " fast-forward" : "")" }
+    }
+
+    @Test(arguments: Design.allCases, (0..<4).flatMap { p in [false, true].map { Case(policy: p, fastForward: $0) } })
+    func aSplitPassIsTheWalk(_ d: Design, _ c: Case) {
+        switch d {
+        case .fast: check(c.policy, c.fastForward) { makeFast(capacity: 8192, slices: 1024) }
+        case .fixed: check(c.policy, c.fastForward) { makeTable(.fixed, buckets: 512) }
+        }
+    }
+
+    private func check<T: ConnTrackTable>(_ p: Int, _ fastForward: Bool, _ make: () -> T) {
+        var runs: [(Reaper<T>, T)] = []
         for split in [false, true] {
-            let t = makeFast(capacity: 8192, slices: 1024)
+            let t = make()
             let r = Reaper(table: t, policy: Self.policies[p], startDelay: 1 * sec, startTime: 0, fastForward: fastForward)
             if split {
                 let team = ReapTeam(parties: 2)
@@ -62,14 +87,23 @@ import Sync
         }
         #expect(a.totals.fastForwarded == b.totals.fastForwarded)
         // (Cilium's long intervals leave too few passes due to summarise.)
-        if p < 3 { #expect(fastForward == (b.totals.fastForwarded > 0)) }
+        if p < 3 && T.self == FastTable.self { #expect(fastForward == (b.totals.fastForwarded > 0)) }
         #expect(a.passes == b.passes)
         #expect(a.interval == b.interval && a.nextStart == b.nextStart)
-        #expect(timeless(a.history) == timeless(b.history))
+        let (ha, hb) = (timeless(a.history), timeless(b.history))
+        let firstDifference = (0..<min(ha.count, hb.count)).first { ha[$0] != hb[$0] } ?? min(ha.count, hb.count)
+        #expect(ha == hb, "first difference at pass record \(firstDifference) of \(ha.count) and \(hb.count): \(ha.dropFirst(firstDifference).first.map { "\($0)" } ?? "none") against \(hb.dropFirst(firstDifference).first.map { "\($0)" } ?? "none")")
         #expect([a.totals.checked, a.totals.expired, a.totals.removed, a.totals.deferred]
                 == [b.totals.checked, b.totals.expired, b.totals.removed, b.totals.deferred])
-        #expect([a.stats.bucketLock.acquisitions, a.stats.connLock.acquisitions, a.stats.removedByReaper]
-                == [b.stats.bucketLock.acquisitions, b.stats.connLock.acquisitions, b.stats.removedByReaper])
+        #expect([a.stats.removedByReaper, a.stats.deferredByLockOrder] == [b.stats.removedByReaper, b.stats.deferredByLockOrder])
+        if T.self == FastTable.self {
+            #expect([a.stats.bucketLock.acquisitions, a.stats.connLock.acquisitions]
+                    == [b.stats.bucketLock.acquisitions, b.stats.connLock.acquisitions])
+        } else if p < 2 {
+            // Lock order deferred some removals, which the split reproduced
+            // (the others' longer passes leave none to defer here).
+            #expect(b.totals.deferred > 0)
+        }
         #expect(runs[0].1.exportConnections(now: 3600 * sec) == runs[1].1.exportConnections(now: 3600 * sec))
         // The team did split passes, and they removed something.
         #expect(runs[0].0.splitPasses == 0 && runs[1].0.splitPasses > 0)

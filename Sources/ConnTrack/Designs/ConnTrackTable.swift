@@ -85,10 +85,16 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     /// `tallies[k - range.lowerBound]`, without a lock and without changing
     /// anything. A pass from `start` over n slots with no eviction cap
     /// reached must count exactly the sums of the tallies of k in 0..<n,
-    /// and remove exactly the expired ones, whatever was removed in other
-    /// slots first. Preconditions: `scansForReap`; no thread changes the
+    /// and remove exactly the expired ones less the deferred; walking any
+    /// run of those slots, after the runs before it were walked, must count
+    /// that run's tallies. Preconditions: `scansForReap`; no thread changes the
     /// table meanwhile (threads may scan disjoint ranges at once).
     func scanForReap(start: Int, range: Range<Int>, now: Int64, into tallies: UnsafeMutableBufferPointer<ReapSlotTally>)
+
+    /// Whether a split pass keeps a sweep summary as the walk would: false
+    /// when the walk's recount of every slot it walked is what makes the
+    /// summary exact again, so passes with a summary are walked whole.
+    var splitPassKeepsSummary: Bool { get }
 
     /// The `nextStart` a pass from `start` that scanned `scanned` (≥ 1)
     /// slots returns.
@@ -179,6 +185,7 @@ extension ConnTrackTable {
                             into tallies: UnsafeMutableBufferPointer<ReapSlotTally>) {
         preconditionFailure("\(Self.traits.name) does not scan for the reaper")
     }
+    public var splitPassKeepsSummary: Bool { true }
     public func reapNextStart(start: Int, scanned: Int) -> Int { start &+ scanned }
     public func summariseSlots(_ range: Range<Int>, into leaves: UnsafeMutableBufferPointer<SweepSummary.Leaf>) -> Bool {
         false

@@ -31,8 +31,11 @@ public struct ReapPassResult: Sendable, Equatable {
 /// count there (see `ConnTrackTable.scanForReap`).
 public struct ReapSlotTally: Sendable, Equatable {
     public var checked = 0
-    /// Expired: what a pass at the same now would remove here.
+    /// Expired: what a pass at the same now would find expired here.
     public var expired = 0
+    /// Of `expired`, those the pass would leave in place because lock
+    /// order forbids the removal (the bucket table); the rest it removes.
+    public var deferred = 0
     public var liveChecked = 0
     public var remainingSum: Int128 = 0
     public init() {}

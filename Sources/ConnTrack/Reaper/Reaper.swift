@@ -344,7 +344,8 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         let t0 = MonotonicClock.read()
         let r: ReapPassResult
         var helperCPU: Int64 = 0
-        if let team, table.scansForReap, plan.maxSlots >= ReapTeam.minSlotsPerParty * team.parties {
+        if let team, table.scansForReap, plan.maxSlots >= ReapTeam.minSlotsPerParty * team.parties, plan.maxSlots <= size,
+           summary == nil || table.splitPassKeepsSummary {
             r = splitPass(start: nextStart, maxSlots: plan.maxSlots, maxEvictions: plan.maxEvictions, now: now,
                           team: team, summary: &summary, helperCPU: &helperCPU)
         } else if summary != nil {
@@ -365,11 +366,11 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// rounds (the first of `minSlotsPerParty` slots per party, each
     /// round twice the last, so that a pass its eviction cap stops early
     /// scans at most about twice what the walk would); the pass reaches
-    /// the slots up to the one where the expired found so far reach
-    /// `maxEvictions` (at a boundary nothing else changes the table, so
-    /// each expired connection is removed); then the coordinator walks only
-    /// the reached runs of slots that hold expired connections, to remove
-    /// them. `helperCPU` gets the other parties' CPU time.
+    /// the slots up to the one where the removals found so far (the
+    /// expired less those lock order defers) reach `maxEvictions` (at a
+    /// boundary nothing else changes the table, so the walk removes each
+    /// one); then the coordinator walks only the reached runs of slots that
+    /// hold expired connections, to remove them. `helperCPU` gets the other parties' CPU time.
     /// Preconditions: control is locked; every other party of `team` is in
     /// `serve`.
     private func splitPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, team: ReapTeam,
@@ -379,6 +380,8 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         let table = self.table
         var res = ReapPassResult()
         var reached = 0
+        // What the walk will remove: the expired it does not defer.
+        var removable = 0
         var round = ReapTeam.minSlotsPerParty * parties
         let t0 = MonotonicClock.read()
         scanning: while reached < maxSlots {
@@ -394,8 +397,9 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
                 res.expired += t.expired
                 res.liveChecked += t.liveChecked
                 res.remainingSum += t.remainingSum
+                removable += t.expired - t.deferred
                 reached = k + 1
-                if res.expired >= maxEvictions { break scanning }
+                if removable >= maxEvictions { break scanning }
             }
             round *= 2
         }
@@ -404,8 +408,12 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         var k = 0
         while k < reached {
             guard tallies[k].expired > 0 else { k += 1; continue }
-            var e = k, expired = 0
-            while e < reached && tallies[e].expired > 0 { expired += tallies[e].expired; e += 1 }
+            var e = k, expired = 0, deferred = 0
+            while e < reached && tallies[e].expired > 0 {
+                expired += tallies[e].expired
+                deferred += tallies[e].deferred
+                e += 1
+            }
             // The design keeps a summary true of what it removes.
             let w = summary != nil
                 ? table.reapPass(start: start &+ k, maxSlots: e - k, maxEvictions: .max, now: now, updating: &summary!, &ctx)
@@ -413,8 +421,8 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
             // A design whose scan and walk disagree would report the scan's
             // counts for a pass that did something else: checked in release
             // builds too (once per run of slots, not per slot).
-            precondition(w.expired == expired && w.removed == expired,
-                         "split reaper pass: the walk of slots \(k)..<\(e) found \(w.expired) expired and removed \(w.removed), the scan \(expired)")
+            precondition(w.expired == expired && w.deferred == deferred && w.removed == expired - deferred,
+                         "split reaper pass: the walk of slots \(k)..<\(e) found \(w.expired) expired and deferred \(w.deferred), the scan \(expired) and \(deferred)")
             res.removed += w.removed
             res.deferred += w.deferred
             k = e

@@ -26,6 +26,11 @@ public struct TableRules: Sendable, Equatable {
     public var skipPartnerBucketLock: Bool
     public var recomputePartnerByReversing: Bool
 
+    /// A reaper pass can be predicted by a read-only scan and so split
+    /// across the workers waiting at a boundary (`scanForReap`): the fixed
+    /// walk with no fault that changes what it visits or locks.
+    public var walkIsScannable: Bool { !walkStopsAfterRemove && !recomputePartnerByReversing && !skipPartnerBucketLock }
+
     public init(variant: Variant, faults: Set<Fault> = []) {
         switch variant {
         case .seed2020:
