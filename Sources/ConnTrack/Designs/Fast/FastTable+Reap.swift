@@ -36,6 +36,10 @@ extension FastTable {
         var batch = InlineArray<32, UInt32>(repeating: 0)
         var n = 0
         for b in range {
+            // The index is read in order, a line per home bucket: fetched
+            // 16 lines ahead (into the next slice), so that its misses
+            // overlap too.
+            if b &+ 16 < homeBuckets { prefetchBucket(b &+ 16) }
             forEachFirstSlot(home: b) { i in
                 // lastUsed and flags: the 16 bytes before the entry.
                 ct_prefetch_read(UnsafeRawPointer(pool.entry(i)) - 16)
