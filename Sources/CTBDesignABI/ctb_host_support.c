@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <pthread.h>
 
 static _Thread_local const char *current_plugin;
@@ -25,14 +26,16 @@ static size_t append(char *line, size_t at, size_t cap, const char *s) {
     return at;
 }
 
-/// Set by the first thread to crash inside a plugin call.
-static volatile sig_atomic_t reported;
+/// Set by the first thread to crash inside a plugin call; `written` once
+/// its line is out.
+static volatile sig_atomic_t reported, written;
 
 static void on_fatal(int sig, siginfo_t *info, void *uc) {
     (void)info; (void)uc;
     // Only the first crashing thread in a plugin call reports: with several
     // workers in the same faulty call, one line, not an interleaving.
-    if (current_entry != NULL && !__atomic_exchange_n(&reported, 1, __ATOMIC_SEQ_CST)) {
+    int first = current_entry != NULL && !__atomic_exchange_n(&reported, 1, __ATOMIC_SEQ_CST);
+    if (first) {
         char line[256];
         size_t n = 0;
         n = append(line, n, sizeof line, "conntrack-bench: plugin ");
@@ -46,6 +49,15 @@ static void on_fatal(int sig, siginfo_t *info, void *uc) {
         // One write(2) call: the line arrives whole.
         ssize_t w = write(2, line, n);
         (void)w;
+        __atomic_store_n(&written, 1, __ATOMIC_SEQ_CST);
+    } else if (current_entry != NULL) {
+        // Another thread crashed in a plugin call first and is writing the
+        // line: dying now would kill the process before it is out. Wait
+        // for it (at most a second; nanosleep is async-signal-safe).
+        for (int i = 0; i < 1000 && !__atomic_load_n(&written, __ATOMIC_SEQ_CST); i++) {
+            struct timespec ts = { 0, 1000000 };
+            nanosleep(&ts, NULL);
+        }
     }
     if (current_entry != NULL) {
         // Inside a plugin call: die by the default action at once. The Swift
