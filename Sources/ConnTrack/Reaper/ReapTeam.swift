@@ -9,9 +9,13 @@ import Sync
 /// `release()`; the coordinator calls `run` once per split scan in between.
 public final class ReapTeam: @unchecked Sendable {
     public let parties: Int
-    /// A pass over fewer slots than this per party is walked alone: the
-    /// two barrier crossings would cost more than the scan saves.
-    public static let minSlotsPerParty = 64
+    /// A pass over fewer slots than this per party (or expected to stop
+    /// within as many, at an eviction cap) is walked alone: the two
+    /// barrier crossings of a round would cost more than the scan saves.
+    /// It is also the least a round scans per party.
+    public static let defaultMinSlotsPerParty = 64
+    /// immutable
+    public let minSlotsPerParty: Int
     /// How long a party waits spinning for the next scan before it sleeps.
     /// Between two scans the coordinator removes what the last one found
     /// and plans the next pass, often for longer than a window barrier's
@@ -30,9 +34,13 @@ public final class ReapTeam: @unchecked Sendable {
     /// only, between scans (grown there, never while a scan runs).
     var tallies: UnsafeMutableBufferPointer<ReapSlotTally>
 
-    public init(parties: Int) {
+    /// `minSlotsPerParty` below the default is for tests: it splits passes
+    /// an eviction cap stops after a few slots.
+    public init(parties: Int, minSlotsPerParty: Int = ReapTeam.defaultMinSlotsPerParty) {
         precondition(parties >= 2, "a team needs at least two parties, got \(parties)")
+        precondition(minSlotsPerParty >= 1, "a round of \(minSlotsPerParty) slots per party")
         self.parties = parties
+        self.minSlotsPerParty = minSlotsPerParty
         barrier = Barrier(parties: parties, spinNanos: Self.spinNanos)
         cpu = .allocate(capacity: parties)
         cpu.initialize(repeating: 0)

@@ -117,6 +117,14 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// (every worker busy, none waiting), and passes run that way
     @exclusivity(unchecked) public private(set) var splitScanNanos: Int64 = 0
     @exclusivity(unchecked) public private(set) var splitPasses = 0
+    /// protected by control: slots the split scans tallied, and slots their
+    /// passes reached (the rest was scanned past an eviction cap)
+    @exclusivity(unchecked) public private(set) var splitSlotsScanned = 0
+    @exclusivity(unchecked) public private(set) var splitSlotsReached = 0
+    /// protected by control: removals per slot of the last pass that
+    /// removed something, to guess where the next will stop at its
+    /// eviction cap (`expectedReach`, `splitRound`)
+    @exclusivity(unchecked) private var removedPerSlot = 0.0
 
     /// A reaper whose first pass is due at `startTime + startDelay`.
     public init(table: Table, policy: ReaperPolicyChoice, startDelay: Int64 = 5 * Duration_ns.second,
@@ -344,7 +352,8 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         let t0 = MonotonicClock.read()
         let r: ReapPassResult
         var helperCPU: Int64 = 0
-        if let team, table.scansForReap, plan.maxSlots >= ReapTeam.minSlotsPerParty * team.parties, plan.maxSlots <= size,
+        if let team, table.scansForReap, plan.maxSlots <= size,
+           min(plan.maxSlots, expectedReach(maxEvictions: plan.maxEvictions)) >= team.minSlotsPerParty * team.parties,
            summary == nil || table.splitPassKeepsSummary {
             r = splitPass(start: nextStart, maxSlots: plan.maxSlots, maxEvictions: plan.maxEvictions, now: now,
                           team: team, summary: &summary, helperCPU: &helperCPU)
@@ -355,6 +364,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
             r = table.reapPass(start: nextStart, maxSlots: plan.maxSlots, maxEvictions: plan.maxEvictions, now: now, &ctx)
         }
         let dt = MonotonicClock.read() - t0
+        if r.removed > 0 && r.slotsScanned > 0 { removedPerSlot = Double(r.removed) / Double(r.slotsScanned) }
         record(r, at: now, observed: observed, size: size, durationNanos: dt,
                cpuNanos: threadCPUNanos() - c0 + helperCPU, fastForwarded: false)
         ctx.locks.released(.reaperControl)
@@ -363,14 +373,13 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     }
 
     /// A walked pass, split: the team tallies the slots from `start` in
-    /// rounds (the first of `minSlotsPerParty` slots per party, each
-    /// round twice the last, so that a pass its eviction cap stops early
-    /// scans at most about twice what the walk would); the pass reaches
-    /// the slots up to the one where the removals found so far (the
-    /// expired less those lock order defers) reach `maxEvictions` (at a
-    /// boundary nothing else changes the table, so the walk removes each
-    /// one); then the coordinator walks only the reached runs of slots that
-    /// hold expired connections, to remove them. `helperCPU` gets the other parties' CPU time.
+    /// rounds sized to end where the walk would stop (`splitRound`); the
+    /// pass reaches the slots up to the one where the removals found so
+    /// far (the expired less those lock order defers) reach `maxEvictions`
+    /// (at a boundary nothing else changes the table, so the walk removes
+    /// each one); then the coordinator walks only the reached runs of slots
+    /// that hold expired connections, to remove them. `helperCPU` gets the
+    /// other parties' CPU time.
     /// Preconditions: control is locked; every other party of `team` is in
     /// `serve`.
     private func splitPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, team: ReapTeam,
@@ -382,10 +391,11 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         var reached = 0
         // What the walk will remove: the expired it does not defer.
         var removable = 0
-        var round = ReapTeam.minSlotsPerParty * parties
         let t0 = MonotonicClock.read()
         scanning: while reached < maxSlots {
-            let base = reached, n = min(round, maxSlots - reached)
+            let base = reached
+            let n = min(maxSlots - reached, splitRound(team, reached: reached, removable: removable, maxEvictions: maxEvictions))
+            splitSlotsScanned += n
             helperCPU += team.run { part in
                 let lo = base + n * part / parties, hi = base + n * (part + 1) / parties
                 table.scanForReap(start: start, range: lo..<hi, now: now,
@@ -401,10 +411,10 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
                 reached = k + 1
                 if removable >= maxEvictions { break scanning }
             }
-            round *= 2
         }
         splitScanNanos += MonotonicClock.read() - t0
         splitPasses += 1
+        splitSlotsReached += reached
         var k = 0
         while k < reached {
             guard tallies[k].expired > 0 else { k += 1; continue }
@@ -431,6 +441,32 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         res.stoppedEarly = reached < maxSlots
         res.nextStart = table.reapNextStart(start: start, scanned: reached)
         return res
+    }
+
+    /// Slots a pass with an eviction cap of `maxEvictions` is expected to
+    /// reach, at the removals per slot of the last pass that removed
+    /// something (.max: no cap in sight). Preconditions: control is locked.
+    private func expectedReach(maxEvictions: Int, removed: Int = 0, perSlot: Double? = nil) -> Int {
+        let d = perSlot ?? removedPerSlot
+        guard d > 0, maxEvictions < Int.max / 2 else { return .max }
+        let n = (Double(maxEvictions - removed) / d).rounded(.up)
+        return n >= Double(Int.max / 2) ? .max : Int(n)
+    }
+
+    /// Slots for the next round of a split pass that has `reached` slots
+    /// with `removable` removals so far. An eviction cap stops most passes
+    /// of a busy table early (linux2022: about half way on a sparse
+    /// capture), and every slot scanned past the stop is wasted, while
+    /// every round costs two barrier crossings: so the round is sized to
+    /// where the cap should be reached, a tenth more, from the removals
+    /// per slot seen so far in this pass (before the first round, in the
+    /// last pass), and at least `minSlotsPerParty` per party; a pass
+    /// without a cap in sight is scanned in one round.
+    /// Preconditions: control is locked.
+    private func splitRound(_ team: ReapTeam, reached: Int, removable: Int, maxEvictions: Int) -> Int {
+        let n = expectedReach(maxEvictions: maxEvictions, removed: removable,
+                              perSlot: removable > 0 ? Double(removable) / Double(reached) : nil)
+        return n == .max ? .max : max(team.minSlotsPerParty * team.parties, n + n / 10)
     }
 
     /// The table's sweep summary; with a team and a design that summarises

@@ -140,7 +140,8 @@ enum ReportBuilder {
                          involuntaryContextSwitches: u1.involuntarySwitches - u0.involuntarySwitches,
                          starved: judged.contains { $0.cpuShareWhileBusy < starvedBelow }, starvedBelow: starvedBelow,
                          reaperSplitScanSeconds: Double(env.reaper.splitScanNanos) / 1e9,
-                         reaperSplitPasses: env.reaper.splitPasses)
+                         reaperSplitPasses: env.reaper.splitPasses,
+                         reaperSplitSlotsScanned: env.reaper.splitSlotsScanned, reaperSplitSlotsReached: env.reaper.splitSlotsReached)
     }
 
     static func reaperHealth<T: ConnTrackTable>(_ reaper: Reaper<T>, _ r: (passes: Int, interval: Int64, nextStart: Int, stats: TableStats,

@@ -76,6 +76,9 @@ public enum ReportFormatter {
         }
         let split = (r.cpu.reaperSplitPasses ?? 0) > 0
             ? "; the scans of \(r.cpu.reaperSplitPasses!) passes, " + f(r.cpu.reaperSplitScanSeconds ?? 0, 3) + " s, split across the workers"
+                + ((r.cpu.reaperSplitSlotsReached ?? 0) > 0
+                   ? ", tallied " + f(Double(r.cpu.reaperSplitSlotsScanned ?? 0) / Double(r.cpu.reaperSplitSlotsReached!), 2)
+                     + "× the \(r.slotName ?? "slot")s the passes reached" : "")
             : ""
         o += row("reaper cpu", f(r.cpu.reaperCPUSeconds, 3) + " s" + (Metric.reaperSerialShare.value(r).map { $0 > 0 || split != "" ? "  (serial: " + Metric.reaperSerialShare.format($0) + " of the table time, " + (r.threads > 1 ? "every worker but one waiting" : "the worker waiting") + split + ")" : "" } ?? ""))
         o += row("CPUs utilised", f(r.cpu.cpusUtilized) + "  (process cpu " + f(r.cpu.processCPUSeconds, 3) + " s over " + f(r.cpu.phaseWallSeconds, 3) + " s)")

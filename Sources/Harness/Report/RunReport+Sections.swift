@@ -56,6 +56,11 @@ public struct CPUReport: Codable, Sendable, Equatable {
     /// passes split so; nil in reports written before passes were split.
     public var reaperSplitScanSeconds: Double? = nil
     public var reaperSplitPasses: Int? = nil
+    /// Slots those scans tallied, and slots their passes reached: a scan
+    /// runs in rounds, and the last round of a pass its eviction cap
+    /// stops tallies slots past the stop. nil in reports written before.
+    public var reaperSplitSlotsScanned: Int? = nil
+    public var reaperSplitSlotsReached: Int? = nil
 }
 
 /// How well the reaper kept to its schedule.
