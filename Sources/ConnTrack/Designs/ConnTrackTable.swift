@@ -91,6 +91,14 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     /// table meanwhile (threads may scan disjoint ranges at once).
     func scanForReap(start: Int, range: Range<Int>, now: Int64, into tallies: UnsafeMutableBufferPointer<ReapSlotTally>)
 
+    /// Whether walking disjoint runs of slots at once, from several
+    /// threads, counts and removes what walking them one after another
+    /// would: true when a removal changes no other slot's tally (`fast`
+    /// counts a connection through its first slot only). A split pass
+    /// then has its removals walked by every party, each in its share of
+    /// the slots reached, instead of by the coordinator alone.
+    var walksSlotsIndependently: Bool { get }
+
     /// Whether a split pass keeps a sweep summary as the walk would: false
     /// when the walk's recount of every slot it walked is what makes the
     /// summary exact again, so passes with a summary are walked whole.
@@ -185,6 +193,7 @@ extension ConnTrackTable {
                             into tallies: UnsafeMutableBufferPointer<ReapSlotTally>) {
         preconditionFailure("\(Self.traits.name) does not scan for the reaper")
     }
+    public var walksSlotsIndependently: Bool { false }
     public var splitPassKeepsSummary: Bool { true }
     public func reapNextStart(start: Int, scanned: Int) -> Int { start &+ scanned }
     public func summariseSlots(_ range: Range<Int>, into leaves: UnsafeMutableBufferPointer<SweepSummary.Leaf>) -> Bool {

@@ -113,14 +113,25 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     var thread: OSThread?
     /// protected by control: the workers lent for the current `runDue`
     @exclusivity(unchecked) private var team: ReapTeam? = nil
-    /// protected by control: wall time of the scans split across a team
-    /// (every worker busy, none waiting), and passes run that way
+    /// protected by control: wall time of the work split across a team
+    /// (every worker busy, none waiting): the scans of split passes, and
+    /// the removals of those walked in parts; the passes run that way, and
+    /// of them those whose removals were walked in parts
     @exclusivity(unchecked) public private(set) var splitScanNanos: Int64 = 0
     @exclusivity(unchecked) public private(set) var splitPasses = 0
+    @exclusivity(unchecked) public private(set) var splitWalks = 0
     /// protected by control: slots the split scans tallied, and slots their
     /// passes reached (the rest was scanned past an eviction cap)
     @exclusivity(unchecked) public private(set) var splitSlotsScanned = 0
     @exclusivity(unchecked) public private(set) var splitSlotsReached = 0
+    /// protected by control: what the parties of a split pass remove with
+    /// when they walk its removals together (`walkInParts`), one per
+    /// party; their counters and lock-order findings go to `ctx` after
+    /// each pass.
+    @exclusivity(unchecked) private var partContexts = UnsafeMutableBufferPointer<WorkerContext>(start: nil, count: 0)
+    /// protected by control: each party's removed and deferred in the walk
+    /// of the pass being split
+    @exclusivity(unchecked) private var partResults = UnsafeMutableBufferPointer<(removed: Int, deferred: Int)>(start: nil, count: 0)
     /// protected by control: removals per slot of the last pass that
     /// removed something, to guess where the next will stop at its
     /// eviction cap (`expectedReach`, `splitRound`)
@@ -139,6 +150,11 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         self.historyLimit = historyLimit
         self.ctx = WorkerContext(name: "reaper", checkLockOrder: checkLockOrder, action: lockAction)
         self.ctx.watch = watch
+    }
+
+    deinit {
+        partContexts.deinitialize().deallocate()
+        partResults.deallocate()
     }
 
     /// Where the reaper's removals are recorded (`--events`): a lane of its
@@ -415,7 +431,27 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         splitScanNanos += MonotonicClock.read() - t0
         splitPasses += 1
         splitSlotsReached += reached
-        var k = 0
+        if summary == nil && ctx.trace == nil && table.walksSlotsIndependently && removable > 0 {
+            let t1 = MonotonicClock.read()
+            helperCPU += walkInParts(start: start, reached: reached, now: now, team: team, tallies: tallies, into: &res)
+            splitScanNanos += MonotonicClock.read() - t1
+            splitWalks += 1
+        } else {
+            walk(start: start, 0..<reached, now: now, tallies: tallies, summary: &summary, &ctx, into: &res)
+        }
+        res.slotsScanned = reached
+        res.stoppedEarly = reached < maxSlots
+        res.nextStart = table.reapNextStart(start: start, scanned: reached)
+        return res
+    }
+
+    /// The removals of a split pass that reached the slots `range` from
+    /// `start`: the runs of slots in it the scan found something expired
+    /// in are walked, and must find what the scan did.
+    private func walk(start: Int, _ range: Range<Int>, now: Int64, tallies: UnsafeMutableBufferPointer<ReapSlotTally>,
+                      summary: inout SweepSummary?, _ ctx: inout WorkerContext, into res: inout ReapPassResult) {
+        var k = range.lowerBound
+        let reached = range.upperBound
         while k < reached {
             guard tallies[k].expired > 0 else { k += 1; continue }
             var e = k, expired = 0, deferred = 0
@@ -437,10 +473,45 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
             res.deferred += w.deferred
             k = e
         }
-        res.slotsScanned = reached
-        res.stoppedEarly = reached < maxSlots
-        res.nextStart = table.reapNextStart(start: start, scanned: reached)
-        return res
+    }
+
+    /// `walk` by every party of `team` at once, each over its share of the
+    /// slots reached, with a context of its own (`partContexts`); returns
+    /// the other parties' CPU time. Preconditions: control is locked;
+    /// every other party is in `serve`; the table `walksSlotsIndependently`;
+    /// no summary and no trace (their records would need one writer).
+    private func walkInParts(start: Int, reached: Int, now: Int64, team: ReapTeam,
+                             tallies: UnsafeMutableBufferPointer<ReapSlotTally>, into res: inout ReapPassResult) -> Int64 {
+        let parties = team.parties
+        if partContexts.count < parties {
+            partContexts.deinitialize().deallocate()
+            partResults.deallocate()
+            partContexts = .allocate(capacity: parties)
+            for i in 0..<parties {
+                (partContexts.baseAddress! + i).initialize(to: WorkerContext(name: "reaper, part \(i)", checkLockOrder: ctx.locks.enabled,
+                                                                            action: ctx.locks.action))
+            }
+            partResults = .allocate(capacity: parties)
+        }
+        let contexts = partContexts, results = partResults
+        let cpu = team.run { part in
+            var r = ReapPassResult()
+            var none: SweepSummary? = nil
+            self.walk(start: start, (reached * part / parties)..<(reached * (part + 1) / parties), now: now, tallies: tallies,
+                      summary: &none, &contexts[part], into: &r)
+            results[part] = (r.removed, r.deferred)
+        }
+        for i in 0..<parties {
+            res.removed += results[i].removed
+            res.deferred += results[i].deferred
+            ctx.stats.merge(contexts[i].stats)
+            contexts[i].stats = TableStats()
+            if !contexts[i].locks.violations.isEmpty {
+                ctx.locks.violations += contexts[i].locks.violations
+                contexts[i].locks.violations = []
+            }
+        }
+        return cpu
     }
 
     /// Slots a pass with an eviction cap of `maxEvictions` is expected to

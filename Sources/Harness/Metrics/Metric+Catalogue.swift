@@ -70,7 +70,7 @@ extension Metric {
     /// beside the workers (0 here).
     public static let reaperSerialShare = Metric(
         "reaperSerialShare", name: "reaper serial share", unit: "%", jsonKey: nil, kind: .timing, higherIsBetter: false,
-        digits: 1, suffix: " %", summary: "reaper pass time while every worker but one waited, over the table time (lock-step and deterministic runs; scans split across the workers are not serial)") {
+        digits: 1, suffix: " %", summary: "reaper pass time while every worker but one waited, over the table time (lock-step and deterministic runs; scans and removals split across the workers are not serial)") {
         guard $0.tableSeconds > 0 else { return nil }
         let serial = $0.determinism.mode == "windowed" || $0.determinism.mode == "deterministic"
         let alone = max(0, $0.reaperBusySeconds - ($0.cpu.reaperSplitScanSeconds ?? 0))

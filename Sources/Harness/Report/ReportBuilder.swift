@@ -140,7 +140,7 @@ enum ReportBuilder {
                          involuntaryContextSwitches: u1.involuntarySwitches - u0.involuntarySwitches,
                          starved: judged.contains { $0.cpuShareWhileBusy < starvedBelow }, starvedBelow: starvedBelow,
                          reaperSplitScanSeconds: Double(env.reaper.splitScanNanos) / 1e9,
-                         reaperSplitPasses: env.reaper.splitPasses,
+                         reaperSplitPasses: env.reaper.splitPasses, reaperSplitWalks: env.reaper.splitWalks,
                          reaperSplitSlotsScanned: env.reaper.splitSlotsScanned, reaperSplitSlotsReached: env.reaper.splitSlotsReached)
     }
 

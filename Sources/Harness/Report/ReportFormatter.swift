@@ -75,7 +75,9 @@ public enum ReportFormatter {
             o += row("worker-\(i)", "busy " + f(w.busySeconds, 3) + " s, cpu " + f(w.cpuSeconds, 3) + " s, lock waits " + f(w.lockWaitSeconds, 3) + " s (" + f(w.cpuShareWhileBusy * 100, 0) + " % of a CPU while runnable)")
         }
         let split = (r.cpu.reaperSplitPasses ?? 0) > 0
-            ? "; the scans of \(r.cpu.reaperSplitPasses!) passes, " + f(r.cpu.reaperSplitScanSeconds ?? 0, 3) + " s, split across the workers"
+            ? "; the scans of \(r.cpu.reaperSplitPasses!) passes"
+                + ((r.cpu.reaperSplitWalks ?? 0) > 0 ? " and the removals of \(r.cpu.reaperSplitWalks!)" : "")
+                + ", " + f(r.cpu.reaperSplitScanSeconds ?? 0, 3) + " s, split across the workers"
                 + ((r.cpu.reaperSplitSlotsReached ?? 0) > 0
                    ? ", tallied " + f(Double(r.cpu.reaperSplitSlotsScanned ?? 0) / Double(r.cpu.reaperSplitSlotsReached!), 2)
                      + "× the \(r.slotName ?? "slot")s the passes reached" : "")

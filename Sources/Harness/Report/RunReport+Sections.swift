@@ -51,11 +51,15 @@ public struct CPUReport: Codable, Sendable, Equatable {
     /// A worker got less than `starvedBelow` of the CPU while it was busy.
     public var starved: Bool
     public var starvedBelow: Double
-    /// Wall time of reaper scans split across the workers waiting at
-    /// lock-step boundaries (every worker scanning, none idle), and the
-    /// passes split so; nil in reports written before passes were split.
+    /// Wall time of reaper work split across the workers waiting at
+    /// lock-step boundaries (every worker busy, none idle): the scans of
+    /// split passes, and the removals of those walked in parts; the passes
+    /// split so, and of them those whose removals were walked in parts
+    /// (`fast`); nil in reports written before passes (or their removals)
+    /// were split.
     public var reaperSplitScanSeconds: Double? = nil
     public var reaperSplitPasses: Int? = nil
+    public var reaperSplitWalks: Int? = nil
     /// Slots those scans tallied, and slots their passes reached: a scan
     /// runs in rounds, and the last round of a pass its eviction cap
     /// stops tallies slots past the stop. nil in reports written before.

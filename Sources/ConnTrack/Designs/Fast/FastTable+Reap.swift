@@ -140,6 +140,12 @@ extension FastTable {
 extension FastTable {
     public var scansForReap: Bool { true }
 
+    /// A removal clears the connection's slots only: its reply slot, in
+    /// whatever chain, is no slot's first, so no other slice's count
+    /// changes, and parties walking disjoint slices meet only on stripe
+    /// locks, which they take in order.
+    public var walksSlotsIndependently: Bool { true }
+
     public func scanForReap(start: Int, range: Range<Int>, now: Int64,
                             into tallies: UnsafeMutableBufferPointer<ReapSlotTally>) {
         precondition(tallies.count >= range.count, "tally buffer too small")
