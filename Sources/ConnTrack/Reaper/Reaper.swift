@@ -488,8 +488,10 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
             partResults.deallocate()
             partContexts = .allocate(capacity: parties)
             for i in 0..<parties {
-                (partContexts.baseAddress! + i).initialize(to: WorkerContext(name: "reaper, part \(i)", checkLockOrder: ctx.locks.enabled,
-                                                                            action: ctx.locks.action))
+                var c = WorkerContext(name: "reaper, part \(i)", checkLockOrder: ctx.locks.enabled, action: ctx.locks.action)
+                // Party i is worker i, waiting at the boundary.
+                c.retireShard = UInt8(truncatingIfNeeded: i)
+                (partContexts.baseAddress! + i).initialize(to: c)
             }
             partResults = .allocate(capacity: parties)
         }

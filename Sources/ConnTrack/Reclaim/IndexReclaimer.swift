@@ -12,10 +12,14 @@ import Sync
 /// reused under it. Nothing is freed; indexes are recycled.
 final class IndexReclaimer: @unchecked Sendable {
     let epochs = QuiescentEpochs()
-    /// The retire lock (rank: retire list, a leaf).
+    /// The lock of `pending` (rank: retire list, a leaf).
     let mutex = HeapMutex()
-    /// protected by mutex: indexes retired since the last `collect`
-    var fresh: [UInt32] = []
+    /// Where entries are retired, one list per context's `retireShard`
+    /// (modulo their count): threads that remove at once (workers, the
+    /// parties of a split reaper pass) each take their own shard's lock,
+    /// not one lock every removal would contend for, with its stripe
+    /// locks held.
+    let shards: [Shard]
     /// protected by mutex: (epoch, indexes) waiting for every thread to pass it
     var pending: [(UInt64, [UInt32])] = []
     /// protected by mutex
@@ -23,16 +27,27 @@ final class IndexReclaimer: @unchecked Sendable {
     /// Set before the table is shared: when false, nothing is recycled.
     var enabled = true
 
+    static let shardCount = 8
+
+    final class Shard: @unchecked Sendable {
+        /// The shard's lock (rank: retire list, a leaf).
+        let mutex = HeapMutex()
+        /// protected by mutex: indexes retired here since the last `collect`
+        var fresh: [UInt32] = []
+        init() { fresh.reserveCapacity(1024) }
+    }
+
     init() {
-        fresh.reserveCapacity(4096)
+        shards = (0..<Self.shardCount).map { _ in Shard() }
     }
 
     /// Retires an entry removed from the index. Called with stripe locks
     /// held (it is a leaf).
     func retire(_ i: UInt32, _ ctx: inout WorkerContext) {
-        mutex.lock(&ctx.locks, rank: .retireList)
-        fresh.append(i)
-        mutex.unlock(&ctx.locks, rank: .retireList)
+        let s = shards[Int(ctx.retireShard) & (Self.shardCount - 1)]
+        s.mutex.lock(&ctx.locks, rank: .retireList)
+        s.fresh.append(i)
+        s.mutex.unlock(&ctx.locks, rank: .retireList)
     }
 
     /// Hands what every registered thread has moved past back to `pool`,
@@ -40,12 +55,19 @@ final class IndexReclaimer: @unchecked Sendable {
     /// caller must be at a quiescent point itself.
     func collect(into pool: EntryPool, _ ctx: inout WorkerContext) {
         guard enabled else { return }
-        mutex.lock(&ctx.locks, rank: .retireList)
-        if !fresh.isEmpty {
-            pending.append((epochs.advance(), fresh))
-            fresh = []
-            fresh.reserveCapacity(4096)
+        // Taken before the epoch advances: an entry is tagged with an
+        // epoch opened after it was retired (or a later one).
+        var retired: [UInt32] = []
+        for s in shards {
+            s.mutex.lock(&ctx.locks, rank: .retireList)
+            if !s.fresh.isEmpty {
+                retired += s.fresh
+                s.fresh.removeAll(keepingCapacity: true)
+            }
+            s.mutex.unlock(&ctx.locks, rank: .retireList)
         }
+        mutex.lock(&ctx.locks, rank: .retireList)
+        if !retired.isEmpty { pending.append((epochs.advance(), retired)) }
         let minSeen = epochs.minSeen()
         var ready: [UInt32] = []
         pending.removeAll { e in
@@ -62,8 +84,9 @@ final class IndexReclaimer: @unchecked Sendable {
 
     /// Entries retired and not yet recycled.
     var backlog: Int {
+        let retired = shards.reduce(0) { n, s in s.mutex.lock(); defer { s.mutex.unlock() }; return n + s.fresh.count }
         mutex.lock()
         defer { mutex.unlock() }
-        return fresh.count + pending.reduce(0) { $0 + $1.1.count }
+        return retired + pending.reduce(0) { $0 + $1.1.count }
     }
 }

@@ -17,6 +17,10 @@ public struct WorkerContext {
     /// `--events`); nil when both are off. Designs report through
     /// `WorkerContext+Trace.swift`.
     public var trace: UnsafeMutablePointer<TraceLane>? = nil
+    /// Which of a table's retire lists this thread's removals go to
+    /// (`fast`): threads that remove at once should differ (the worker's
+    /// index; a reaper part's).
+    public var retireShard: UInt8 = 0
 
     /// Connections this thread created less those it removed.
     @inlinable public var net: Int64 {

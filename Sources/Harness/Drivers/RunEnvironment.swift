@@ -39,6 +39,7 @@ extension RunEnvironment {
         if w == 0, let c = carried { ctx.stats = c }
         ctx.watch = workers[w].watch
         ctx.trace = cfg.trace?.lane(w)
+        ctx.retireShard = UInt8(truncatingIfNeeded: w)
         return ctx
     }
 }
