@@ -6,13 +6,16 @@ import Darwin
 
 import struct Synchronization.Atomic
 
-/// A reusable barrier on a pthread mutex and condition variable (visible
-/// to ThreadSanitizer), with a short spin first: a waiter polls an atomic
-/// copy of the generation for up to `spinNanos` before it sleeps, because a
-/// wake-up from the condition variable costs tens of microseconds on a VM,
-/// which at thousands of lock-step windows a second was most of a fast
-/// table's window. The release store / acquire load of that copy orders
-/// what the last party wrote, as the mutex does.
+/// A reusable barrier: arrivals count on an atomic, and the last party
+/// runs the action and publishes the next generation, which waiters spin
+/// on for up to `spinNanos` before they sleep on a pthread condition
+/// variable (visible to ThreadSanitizer). At thousands of lock-step
+/// windows a second a crossing must cost little: an arrival is one atomic
+/// add and a release one store, with no lock taken unless a party sleeps
+/// (a wake-up from the condition variable costs tens of microseconds on a
+/// VM). The add (acquire-release) orders what every party wrote before it
+/// arrived before the action; the store (release) and the waiters' loads
+/// (acquire) order the action before what they do next.
 public final class Barrier: @unchecked Sendable {
     /// How long a waiter spins before it sleeps, when every party can have
     /// a CPU of its own.
@@ -20,15 +23,17 @@ public final class Barrier: @unchecked Sendable {
     /// immutable: `spinNanos`, or 0 when there are more parties than online
     /// CPUs (a spinning waiter would take a CPU a running party needs).
     let spinFor: Int64
+    /// Guards the sleepers' wait and the wake-up (with `cv`).
     let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     let cv = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     let parties: Int
-    /// protected by m
-    var waiting = 0
-    /// protected by m
-    var generation = 0
-    /// `generation`, stored (release) after each change, for the spin.
+    /// Parties that arrived in the current generation (reset by the last).
+    let arrived = Atomic<Int>(0)
+    /// The generation: it moves on when the last party has run the action.
     let published = Atomic<Int>(0)
+    /// Parties asleep (or about to be) on `cv`: the last party takes the
+    /// lock to wake them only when there are some.
+    let sleepers = Atomic<Int>(0)
 
     /// `spinNanos`: how long a waiter spins before it sleeps (when every
     /// party can have a CPU of its own).
@@ -57,36 +62,42 @@ public final class Barrier: @unchecked Sendable {
     /// for the last.
     @discardableResult
     public func wait(_ action: () -> Void) -> Bool {
-        PThread.lock(m)
-        let gen = generation
-        waiting += 1
-        if waiting == parties {
-            PThread.unlock(m)
-            action()
+        // Read before arriving: the generation cannot move on until this
+        // party has arrived.
+        let gen = published.load(ordering: .acquiring)
+        if arrived.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue < parties {
+            waitForNext(gen)
+            return false
+        }
+        // Every other party waits on `published`, so none arrives again
+        // before the store below: the count can be reset first.
+        arrived.store(0, ordering: .relaxed)
+        action()
+        // Sequentially consistent, with the sleepers' count (a Dekker
+        // pair): either this load sees a sleeper, which then waits on the
+        // condition variable with the lock this side takes to wake it, or
+        // the sleeper's load of `published` sees the new generation.
+        published.store(gen &+ 1, ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
             PThread.lock(m)
-            waiting = 0
-            generation += 1
-            published.store(generation, ordering: .releasing)
             let rc = pthread_cond_broadcast(cv)
             precondition(rc == 0, "pthread_cond_broadcast failed: \(rc)")
             PThread.unlock(m)
-            return true
         }
-        PThread.unlock(m)
-        return waitForNext(gen)
+        return true
     }
 
     /// Spins, then sleeps, until the generation moves past `gen`.
-    /// Preconditions: m is not held.
-    private func waitForNext(_ gen: Int) -> Bool {
-        if spin(gen) { return false }
+    private func waitForNext(_ gen: Int) {
+        if spin(gen) { return }
         PThread.lock(m)
-        while gen == generation {
+        sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        while published.load(ordering: .sequentiallyConsistent) == gen {
             let rc = pthread_cond_wait(cv, m)
             precondition(rc == 0, "pthread_cond_wait failed: \(rc)")
         }
+        sleepers.wrappingSubtract(1, ordering: .relaxed)
         PThread.unlock(m)
-        return false
     }
 
     /// True once the generation moved past `gen` within `spinFor`.

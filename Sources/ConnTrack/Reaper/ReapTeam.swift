@@ -1,4 +1,5 @@
 import Sync
+import struct Synchronization.Atomic
 
 /// The workers waiting at a lock-step boundary, lent to the reaper: one of
 /// them (the coordinator, party 0) runs the due passes, and each pass's
@@ -30,6 +31,9 @@ public final class ReapTeam: @unchecked Sendable {
     /// Thread CPU time of each party's part of the last scan, written by
     /// that party before the barrier that ends it.
     private let cpu: UnsafeMutableBufferPointer<Int64>
+    /// The next slot of the range being shared out (`run(over:chunk:)`);
+    /// reset by the coordinator before each such run.
+    private let cursor = Atomic<Int>(0)
     /// One tally per slot of the pass being split; used by the coordinator
     /// only, between scans (grown there, never while a scan runs).
     var tallies: UnsafeMutableBufferPointer<ReapSlotTally>
@@ -77,6 +81,28 @@ public final class ReapTeam: @unchecked Sendable {
         for i in 1..<parties { helpers += cpu[i] }
         return helpers
     }
+
+    /// The coordinator: every party, itself as part 0, calls
+    /// `body(part, range)` on chunks of `0..<n` it claims until none is
+    /// left, so that a party on a slower CPU takes fewer (a VM's vCPUs
+    /// run at different speeds when the host is busy, and an even split
+    /// waits for the slowest); returns the other parties' CPU time.
+    func run(over n: Int, chunk: Int, _ body: @escaping (Int, Range<Int>) -> Void) -> Int64 {
+        precondition(chunk >= 1, "chunks of \(chunk)")
+        cursor.store(0, ordering: .relaxed)
+        return run { part in
+            while true {
+                let k = self.cursor.wrappingAdd(chunk, ordering: .relaxed).oldValue
+                guard k < n else { return }
+                body(part, k..<min(n, k + chunk))
+            }
+        }
+    }
+
+    /// The chunk `run(over:chunk:)` shares `n` slots out in: small enough
+    /// for a slower party to take fewer, large enough that a claim (an
+    /// atomic add on a line every party writes) is rare.
+    func chunk(for n: Int) -> Int { max(16, n / (parties * 8)) }
 
     /// The coordinator: ends every party's `serve`.
     public func release() {

@@ -401,7 +401,6 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     private func splitPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, team: ReapTeam,
                            summary: inout SweepSummary?, helperCPU: inout Int64) -> ReapPassResult {
         let tallies = team.tallyBuffer(maxSlots)
-        let parties = team.parties
         let table = self.table
         var res = ReapPassResult()
         var reached = 0
@@ -412,8 +411,8 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
             let base = reached
             let n = min(maxSlots - reached, splitRound(team, reached: reached, removable: removable, maxEvictions: maxEvictions))
             splitSlotsScanned += n
-            helperCPU += team.run { part in
-                let lo = base + n * part / parties, hi = base + n * (part + 1) / parties
+            helperCPU += team.run(over: n, chunk: team.chunk(for: n)) { _, r in
+                let lo = base + r.lowerBound, hi = base + r.upperBound
                 table.scanForReap(start: start, range: lo..<hi, now: now,
                                   into: UnsafeMutableBufferPointer(rebasing: tallies[lo..<hi]))
             }
@@ -496,12 +495,13 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
             partResults = .allocate(capacity: parties)
         }
         let contexts = partContexts, results = partResults
-        let cpu = team.run { part in
+        for i in 0..<parties { results[i] = (0, 0) }
+        let cpu = team.run(over: reached, chunk: team.chunk(for: reached)) { part, range in
             var r = ReapPassResult()
             var none: SweepSummary? = nil
-            self.walk(start: start, (reached * part / parties)..<(reached * (part + 1) / parties), now: now, tallies: tallies,
-                      summary: &none, &contexts[part], into: &r)
-            results[part] = (r.removed, r.deferred)
+            self.walk(start: start, range, now: now, tallies: tallies, summary: &none, &contexts[part], into: &r)
+            results[part].removed += r.removed
+            results[part].deferred += r.deferred
         }
         for i in 0..<parties {
             res.removed += results[i].removed
