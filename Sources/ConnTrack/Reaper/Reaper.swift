@@ -188,9 +188,11 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// With `team` (the workers waiting at a lock-step boundary, the caller
     /// being its coordinator), a walked pass of a design that
     /// `scansForReap` is split: every worker scans its share of the pass's
-    /// slots, read-only, then the coordinator removes what the pass would
-    /// have removed, in the slots it would have reached, so the counters,
-    /// the policy's arithmetic and the next start are those of the walk.
+    /// slots, read-only, then what the pass would have removed is removed
+    /// in the slots it would have reached (by every worker, when the table
+    /// `walksSlotsIndependently`; by the coordinator otherwise), so the
+    /// counters, the policy's arithmetic and the next start are those of
+    /// the walk.
     @discardableResult
     public func runDue(upTo now: Int64, observed: Int64? = nil, keepSummary: Bool = false,
                        team: ReapTeam? = nil) -> Int {
@@ -393,9 +395,11 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// pass reaches the slots up to the one where the removals found so
     /// far (the expired less those lock order defers) reach `maxEvictions`
     /// (at a boundary nothing else changes the table, so the walk removes
-    /// each one); then the coordinator walks only the reached runs of slots
-    /// that hold expired connections, to remove them. `helperCPU` gets the
-    /// other parties' CPU time.
+    /// each one); then only the reached runs of slots that hold expired
+    /// connections are walked, to remove them: by every party in chunks
+    /// (`walkInParts`) when the table walks slots independently and no
+    /// summary or trace needs one writer, by the coordinator otherwise.
+    /// `helperCPU` gets the other parties' CPU time.
     /// Preconditions: control is locked; every other party of `team` is in
     /// `serve`.
     private func splitPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, team: ReapTeam,
