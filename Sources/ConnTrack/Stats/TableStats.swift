@@ -48,6 +48,9 @@ public struct TableStats: Sendable {
     public init() {}
 
     public var removed: UInt64 { removedInline &+ removedByReaper &+ removedOther }
+    /// Connections created less those removed (negative for a thread that
+    /// removed what others created).
+    public var createdLessRemoved: Int64 { Int64(created) &- Int64(removed) }
 
     public mutating func merge(_ o: TableStats) {
         packets &+= o.packets; lookups &+= o.lookups; found &+= o.found; notFound &+= o.notFound

@@ -19,7 +19,12 @@ extension RunEnvironment {
     /// Live connections from the workers' merged counters and the reaper's
     /// removals. Exact when every worker is at a quiescent point.
     func liveConnections(_ workers: TableStats) -> Int64 {
-        Int64(workers.created) - Int64(workers.removed) - Int64(reaper.removedSoFar)
+        liveConnections(workersCreatedLessRemoved: workers.createdLessRemoved)
+    }
+
+    /// `liveConnections` from the workers' created less removed alone.
+    func liveConnections(workersCreatedLessRemoved n: Int64) -> Int64 {
+        n &- Int64(reaper.removedSoFar)
     }
 
     /// Worker `w`'s next packets from its source into `buf` (generated or

@@ -243,14 +243,14 @@ extension WindowedDriver {
                                endTime: end, windows: windows)
         }
 
-        /// The merged counters every worker published.
         /// `env.liveConnections(mergedStats())`, from the published nets.
         func liveFromNets() -> Int64 {
             var net: Int64 = 0
             for w in env.workers { net &+= w.publishedNet.load(ordering: .relaxed) }
-            return net &- Int64(env.reaper.removedSoFar)
+            return env.liveConnections(workersCreatedLessRemoved: net)
         }
 
+        /// The merged counters every worker published.
         func mergedStats() -> TableStats {
             var s = TableStats()
             for w in env.workers { s.merge(w.read()) }

@@ -50,7 +50,7 @@ final class WorkerShared: @unchecked Sendable {
 
     func publish(_ s: TableStats) {
         mutex.lock(); published = s; mutex.unlock()
-        publishedNet.store(Int64(s.created) &- Int64(s.removed), ordering: .relaxed)
+        publishedNet.store(s.createdLessRemoved, ordering: .relaxed)
     }
 
     func read() -> TableStats {

@@ -35,7 +35,7 @@ enum ReportBuilder {
         let hottest = inspection.hottestStripes(5).map { [UInt64($0.index), $0.contended] }
         var allocated = 0, active = 0, resident = 0
         let isJemalloc = ct_alloc_stats(&allocated, &active, &resident) == 1
-        let live = Int64(all.created) - Int64(all.removed)
+        let live = all.createdLessRemoved
         let (u0, u1) = usage
         let memory = MemoryReport(
             allocator: isJemalloc ? "jemalloc" : "glibc", allocatedBytes: allocated, activeBytes: active,
