@@ -99,6 +99,21 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     /// the slots reached, instead of by the coordinator alone.
     var walksSlotsIndependently: Bool { get }
 
+    /// `scanForReap` for a table that `walksSlotsIndependently`, which also
+    /// appends to `expired` a handle for each connection it tallies as
+    /// expired, in the order the walk would remove them; handed to
+    /// `removeScanned`, a prefix of them is what walking the slots whose
+    /// tallies it covers would remove, without walking them again.
+    /// Preconditions: as for `scanForReap`.
+    func scanForReap(start: Int, range: Range<Int>, now: Int64, into tallies: UnsafeMutableBufferPointer<ReapSlotTally>,
+                     expired: inout [UInt32])
+
+    /// Removes the connections `scanForReap(...expired:)` handed back, as
+    /// the walk would (`kind` reaper, each checked again under its lock);
+    /// returns how many it removed. Preconditions: no thread other than
+    /// those removing disjoint handles changed the table since the scan.
+    func removeScanned(_ expired: UnsafeBufferPointer<UInt32>, now: Int64, _ ctx: inout WorkerContext) -> Int
+
     /// Whether a split pass keeps a sweep summary as the walk would: false
     /// when the walk's recount of every slot it walked is what makes the
     /// summary exact again, so passes with a summary are walked whole.
@@ -194,6 +209,13 @@ extension ConnTrackTable {
         preconditionFailure("\(Self.traits.name) does not scan for the reaper")
     }
     public var walksSlotsIndependently: Bool { false }
+    public func scanForReap(start: Int, range: Range<Int>, now: Int64,
+                            into tallies: UnsafeMutableBufferPointer<ReapSlotTally>, expired: inout [UInt32]) {
+        preconditionFailure("\(Self.traits.name) does not walk slots independently")
+    }
+    public func removeScanned(_ expired: UnsafeBufferPointer<UInt32>, now: Int64, _ ctx: inout WorkerContext) -> Int {
+        preconditionFailure("\(Self.traits.name) does not walk slots independently")
+    }
     public var splitPassKeepsSummary: Bool { true }
     public func reapNextStart(start: Int, scanned: Int) -> Int { start &+ scanned }
     public func summariseSlots(_ range: Range<Int>, into leaves: UnsafeMutableBufferPointer<SweepSummary.Leaf>) -> Bool {

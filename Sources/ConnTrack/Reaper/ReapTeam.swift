@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Sync
 import struct Synchronization.Atomic
 
@@ -34,6 +39,15 @@ public final class ReapTeam: @unchecked Sendable {
     /// The next slot of the range being shared out (`run(over:chunk:)`);
     /// reset by the coordinator before each such run.
     private let cursor = Atomic<Int>(0)
+    /// `run(inOrderOver:)`: the first slot of the chunk whose turn it is to
+    /// add to the running total (every chunk before it has added), the
+    /// total so far (written only by the chunk whose turn it is, read
+    /// after `turn`'s acquire), whether it has reached the limit, and the
+    /// slots measured. Reset by the coordinator before each such run.
+    private let turn = Atomic<Int>(0)
+    private let total = Atomic<Int>(0)
+    private let limitReached = Atomic<Bool>(false)
+    private let measured = Atomic<Int>(0)
     /// One tally per slot of the pass being split; used by the coordinator
     /// only, between scans (grown there, never while a scan runs).
     var tallies: UnsafeMutableBufferPointer<ReapSlotTally>
@@ -96,6 +110,63 @@ public final class ReapTeam: @unchecked Sendable {
                 guard k < n else { return }
                 body(part, k..<min(n, k + chunk))
             }
+        }
+    }
+
+    /// The coordinator: every party, itself as part 0, claims chunks of
+    /// `0..<n` in order as in `run(over:chunk:)` and calls
+    /// `measure(part, range)` on each, which returns an amount; when every
+    /// earlier chunk has added its amount to a running total, the party
+    /// adds its own and calls `use(part, range, before)` with the total
+    /// before its chunk, unless that had reached `limit`. Chunks are
+    /// measured and used in parallel; only the adding is in order, so a
+    /// party waits at most for the chunks claimed before its own to be
+    /// measured. Once the total reaches `limit` no chunk is measured
+    /// (those already claimed are not used). Returns the other parties'
+    /// CPU time and the slots measured.
+    func run(inOrderOver n: Int, chunk: Int, limit: Int,
+             measure: @escaping (Int, Range<Int>) -> Int,
+             use: @escaping (Int, Range<Int>, Int) -> Void) -> (cpu: Int64, measured: Int) {
+        precondition(chunk >= 1, "chunks of \(chunk)")
+        cursor.store(0, ordering: .relaxed)
+        turn.store(0, ordering: .relaxed)
+        total.store(0, ordering: .relaxed)
+        limitReached.store(false, ordering: .relaxed)
+        measured.store(0, ordering: .relaxed)
+        let cpu = run { part in
+            while !self.limitReached.load(ordering: .relaxed) {
+                let k = self.cursor.wrappingAdd(chunk, ordering: .relaxed).oldValue
+                guard k < n else { return }
+                let range = k..<min(n, k + chunk)
+                // Set only by a chunk before this one: then this one is
+                // past the limit whatever it holds.
+                var amount = 0
+                if !self.limitReached.load(ordering: .relaxed) {
+                    amount = measure(part, range)
+                    self.measured.wrappingAdd(range.count, ordering: .relaxed)
+                }
+                self.waitForTurn(k)
+                let before = self.total.load(ordering: .relaxed)
+                if before < limit {
+                    let after = before + amount
+                    self.total.store(after, ordering: .relaxed)
+                    if after >= limit { self.limitReached.store(true, ordering: .relaxed) }
+                }
+                self.turn.store(range.upperBound, ordering: .releasing)
+                if before < limit { use(part, range, before) }
+            }
+        }
+        return (cpu, measured.load(ordering: .relaxed))
+    }
+
+    /// Until every chunk before the one at `k` has added to the total.
+    /// Those chunks are claimed by running parties, which add right after
+    /// measuring; a party whose CPU is taken is let run after a while.
+    private func waitForTurn(_ k: Int) {
+        var spins = 0
+        while turn.load(ordering: .acquiring) != k {
+            spins += 1
+            if spins > 4096 { sched_yield() }
         }
     }
 

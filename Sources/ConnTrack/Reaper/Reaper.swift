@@ -75,8 +75,17 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     @exclusivity(unchecked) public private(set) var nextStart = 0
     /// protected by control
     @exclusivity(unchecked) public private(set) var interval: Int64
-    /// protected by control
-    @exclusivity(unchecked) public private(set) var nextDue: Int64
+    /// protected by control; mirrored in `nextDueMirror`
+    @exclusivity(unchecked) public private(set) var nextDue: Int64 {
+        didSet { nextDueMirror.store(nextDue, ordering: .relaxed) }
+    }
+    /// `nextDue` and the reaper's removals, stored whenever they change
+    /// (the removals when the control lock is released after passes),
+    /// for `nextDueTime` and `removedSoFar`: a lock-step boundary reads
+    /// them on every window, and the control lock's line would move to
+    /// whichever worker arrived last there.
+    private let nextDueMirror = Atomic<Int64>(0)
+    private let removedMirror = Atomic<UInt64>(0)
     /// protected by control: the first `historyLimit` passes (the totals
     /// below keep counting past it)
     @exclusivity(unchecked) public private(set) var history: [PassRecord] = []
@@ -125,13 +134,21 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     @exclusivity(unchecked) public private(set) var splitSlotsScanned = 0
     @exclusivity(unchecked) public private(set) var splitSlotsReached = 0
     /// protected by control: what the parties of a split pass remove with
-    /// when they walk its removals together (`walkInParts`), one per
+    /// when they walk its removals together (`scanAndWalkInParts`), one per
     /// party; their counters and lock-order findings go to `ctx` after
     /// each pass.
     @exclusivity(unchecked) private var partContexts = UnsafeMutableBufferPointer<WorkerContext>(start: nil, count: 0)
-    /// protected by control: each party's removed and deferred in the walk
-    /// of the pass being split
-    @exclusivity(unchecked) private var partResults = UnsafeMutableBufferPointer<(removed: Int, deferred: Int)>(start: nil, count: 0)
+    /// protected by control: each party's share of the pass being split
+    /// (`scanAndWalkInParts`): the counts of the slots it reached, its
+    /// removals, and the end of the last slots it reached
+    @exclusivity(unchecked) private var partResults = UnsafeMutableBufferPointer<PartResult>(start: nil, count: 0)
+    struct PartResult {
+        var result = ReapPassResult()
+        var reachedEnd = 0
+        /// The expired connections of the chunk the party scanned last
+        /// (capacity kept from pass to pass).
+        var expired: [UInt32] = []
+    }
     /// protected by control: removals per slot of the last pass that
     /// removed something, to guess where the next will stop at its
     /// eviction cap (`expectedReach`, `splitRound`)
@@ -147,6 +164,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         self.policy = policy
         self.interval = policy.initialPrevious(startDelay: startDelay)
         self.nextDue = startTime &+ startDelay
+        nextDueMirror.store(nextDue, ordering: .relaxed)
         self.historyLimit = historyLimit
         self.ctx = WorkerContext(name: "reaper", checkLockOrder: checkLockOrder, action: lockAction)
         self.ctx.watch = watch
@@ -154,7 +172,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
 
     deinit {
         partContexts.deinitialize().deallocate()
-        partResults.deallocate()
+        partResults.deinitialize().deallocate()
     }
 
     /// Where the reaper's removals are recorded (`--events`): a lane of its
@@ -197,7 +215,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     public func runDue(upTo now: Int64, observed: Int64? = nil, keepSummary: Bool = false,
                        team: ReapTeam? = nil) -> Int {
         control.lock()
-        defer { control.unlock() }
+        defer { publishRemoved(); control.unlock() }
         self.team = team
         defer { self.team = nil }
         var summary = kept
@@ -395,16 +413,20 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// pass reaches the slots up to the one where the removals found so
     /// far (the expired less those lock order defers) reach `maxEvictions`
     /// (at a boundary nothing else changes the table, so the walk removes
-    /// each one); then only the reached runs of slots that hold expired
-    /// connections are walked, to remove them: by every party in chunks
-    /// (`walkInParts`) when the table walks slots independently and no
-    /// summary or trace needs one writer, by the coordinator otherwise.
-    /// `helperCPU` gets the other parties' CPU time.
+    /// each one); then the coordinator walks only the reached runs of
+    /// slots that hold expired connections, to remove them. A table that
+    /// walks slots independently, with no summary or trace needing one
+    /// writer, has its scan and removals done together by every party
+    /// instead (`scanAndWalkInParts`). `helperCPU` gets the other parties' CPU time.
     /// Preconditions: control is locked; every other party of `team` is in
     /// `serve`.
     private func splitPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, team: ReapTeam,
                            summary: inout SweepSummary?, helperCPU: inout Int64) -> ReapPassResult {
         let tallies = team.tallyBuffer(maxSlots)
+        if summary == nil && ctx.trace == nil && table.walksSlotsIndependently {
+            return scanAndWalkInParts(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now,
+                                      team: team, tallies: tallies, helperCPU: &helperCPU)
+        }
         let table = self.table
         var res = ReapPassResult()
         var reached = 0
@@ -434,14 +456,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         splitScanNanos += MonotonicClock.read() - t0
         splitPasses += 1
         splitSlotsReached += reached
-        if summary == nil && ctx.trace == nil && table.walksSlotsIndependently && removable > 0 {
-            let t1 = MonotonicClock.read()
-            helperCPU += walkInParts(start: start, reached: reached, now: now, team: team, tallies: tallies, into: &res)
-            splitScanNanos += MonotonicClock.read() - t1
-            splitWalks += 1
-        } else {
-            walk(start: start, 0..<reached, now: now, tallies: tallies, summary: &summary, &ctx, into: &res)
-        }
+        walk(start: start, 0..<reached, now: now, tallies: tallies, summary: &summary, &ctx, into: &res)
         res.slotsScanned = reached
         res.stoppedEarly = reached < maxSlots
         res.nextStart = table.reapNextStart(start: start, scanned: reached)
@@ -478,17 +493,96 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         }
     }
 
-    /// `walk` by every party of `team` at once, each over its share of the
-    /// slots reached, with a context of its own (`partContexts`); returns
-    /// the other parties' CPU time. Preconditions: control is locked;
-    /// every other party is in `serve`; the table `walksSlotsIndependently`;
-    /// no summary and no trace (their records would need one writer).
-    private func walkInParts(start: Int, reached: Int, now: Int64, team: ReapTeam,
-                             tallies: UnsafeMutableBufferPointer<ReapSlotTally>, into res: inout ReapPassResult) -> Int64 {
-        let parties = team.parties
+    /// A split pass of a table that walks slots independently, with no
+    /// summary or trace: each party scans a chunk of the slots, and once
+    /// the chunks before it have added up what they would remove, walks
+    /// the part of it the pass reaches while it is still in its cache
+    /// (scanning every reached slot, and only then walking the reached
+    /// slots again, cost each party about as much as one walk alone). The pass stops where the removals reach `maxEvictions`, as
+    /// the walk alone would; the chunks claimed before that was known are
+    /// scanned past it. `helperCPU` gets the other parties' CPU time.
+    /// Preconditions: control is locked; every other party of `team` is in
+    /// `serve`; the table `walksSlotsIndependently`.
+    private func scanAndWalkInParts(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, team: ReapTeam,
+                                    tallies: UnsafeMutableBufferPointer<ReapSlotTally>,
+                                    helperCPU: inout Int64) -> ReapPassResult {
+        let t0 = MonotonicClock.read()
+        preparePartContexts(team.parties)
+        let table = self.table, contexts = partContexts, results = partResults
+        // Small enough that at most a chunk per party is scanned past the
+        // cap, and that a chunk is still in cache when it is walked.
+        let chunk = team.chunk(for: min(maxSlots, expectedReach(maxEvictions: maxEvictions)))
+        let (cpu, measured) = team.run(inOrderOver: maxSlots, chunk: chunk, limit: maxEvictions,
+            measure: { part, r in
+                results[part].expired.removeAll(keepingCapacity: true)
+                table.scanForReap(start: start, range: r, now: now, into: UnsafeMutableBufferPointer(rebasing: tallies[r]),
+                                  expired: &results[part].expired)
+                var removable = 0
+                for k in r { removable += tallies[k].expired - tallies[k].deferred }
+                return removable
+            },
+            use: { part, r, before in
+                var res = results[part].result
+                var removable = before
+                var expired = 0
+                var end = r.lowerBound
+                for k in r {
+                    let t = tallies[k]
+                    res.checked += t.checked
+                    res.expired += t.expired
+                    res.liveChecked += t.liveChecked
+                    res.remainingSum += t.remainingSum
+                    removable += t.expired - t.deferred
+                    expired += t.expired
+                    end = k + 1
+                    if removable >= maxEvictions { break }
+                }
+                // The slots up to `end` hold the first `expired` of those the
+                // scan handed back; nothing changed them since.
+                let removed = results[part].expired.withUnsafeBufferPointer {
+                    table.removeScanned(UnsafeBufferPointer(rebasing: $0[0..<expired]), now: now, &contexts[part])
+                }
+                // Checked in release builds too, once per chunk: a design
+                // whose scan and removals disagree would report the scan's
+                // counts for a pass that did something else.
+                precondition(removed == expired,
+                             "split reaper pass: removed \(removed) of the \(expired) expired connections the scan found in slots \(r.lowerBound)..<\(end)")
+                res.removed += removed
+                results[part].result = res
+                results[part].reachedEnd = max(results[part].reachedEnd, end)
+            })
+        helperCPU += cpu
+        var res = ReapPassResult()
+        var reached = 0
+        for i in 0..<team.parties {
+            let p = results[i].result
+            res.checked += p.checked
+            res.expired += p.expired
+            res.liveChecked += p.liveChecked
+            res.remainingSum += p.remainingSum
+            res.removed += p.removed
+            res.deferred += p.deferred
+            reached = max(reached, results[i].reachedEnd)
+        }
+        mergePartContexts(team.parties)
+        assert(res.removed >= maxEvictions || reached == maxSlots, "a split pass stopped short of its cap")
+        splitScanNanos += MonotonicClock.read() - t0
+        splitPasses += 1
+        splitWalks += 1
+        splitSlotsScanned += measured
+        splitSlotsReached += reached
+        res.slotsScanned = reached
+        res.stoppedEarly = reached < maxSlots
+        res.nextStart = table.reapNextStart(start: start, scanned: reached)
+        return res
+    }
+
+    /// `partContexts` and `partResults` for `parties` parties, the results
+    /// zeroed. Preconditions: control is locked.
+    private func preparePartContexts(_ parties: Int) {
         if partContexts.count < parties {
             partContexts.deinitialize().deallocate()
-            partResults.deallocate()
+            partResults.deinitialize().deallocate()
             partContexts = .allocate(capacity: parties)
             for i in 0..<parties {
                 var c = WorkerContext(name: "reaper, part \(i)", checkLockOrder: ctx.locks.enabled, action: ctx.locks.action)
@@ -497,19 +591,19 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
                 (partContexts.baseAddress! + i).initialize(to: c)
             }
             partResults = .allocate(capacity: parties)
-        }
-        let contexts = partContexts, results = partResults
-        for i in 0..<parties { results[i] = (0, 0) }
-        let cpu = team.run(over: reached, chunk: team.chunk(for: reached)) { part, range in
-            var r = ReapPassResult()
-            var none: SweepSummary? = nil
-            self.walk(start: start, range, now: now, tallies: tallies, summary: &none, &contexts[part], into: &r)
-            results[part].removed += r.removed
-            results[part].deferred += r.deferred
+            partResults.initialize(repeating: PartResult())
         }
         for i in 0..<parties {
-            res.removed += results[i].removed
-            res.deferred += results[i].deferred
+            partResults[i].result = ReapPassResult()
+            partResults[i].reachedEnd = 0
+        }
+    }
+
+    /// The part contexts' counters and lock-order findings, moved to the
+    /// reaper's. Preconditions: control is locked.
+    private func mergePartContexts(_ parties: Int) {
+        let contexts = partContexts
+        for i in 0..<parties {
             ctx.stats.merge(contexts[i].stats)
             contexts[i].stats = TableStats()
             if !contexts[i].locks.violations.isEmpty {
@@ -517,7 +611,6 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
                 contexts[i].locks.violations = []
             }
         }
-        return cpu
     }
 
     /// Slots a pass with an eviction cap of `maxEvictions` is expected to
@@ -615,11 +708,13 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
                         var none: SweepSummary? = nil
                         onePass(at: t, observed: t, summary: &none)
                         nextDue = now() &+ interval
+                        publishRemoved()
                         control.unlock()
                     } else {
                         control.lock()
                         var none: SweepSummary? = nil
                         _ = runDueLocked(upTo: t, observed: t, exclusive: false, summary: &none)
+                        publishRemoved()
                         control.unlock()
                     }
                 } else {
@@ -664,11 +759,17 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
             policy = s.policy; passes = s.passes; nextStart = s.nextStart; interval = s.interval
             nextDue = max(s.nextDue, earliest)
             history = Array(s.history.prefix(historyLimit)); totals = s.totals; ctx.stats = s.stats
+            publishRemoved()
         }
     }
 
-    /// When the next pass is due.
-    public var nextDueTime: Int64 { control.withLock { nextDue } }
+    /// Preconditions: control is locked.
+    private func publishRemoved() {
+        removedMirror.store(ctx.stats.removedByReaper, ordering: .relaxed)
+    }
+
+    /// When the next pass is due: as of the last change, without the lock.
+    public var nextDueTime: Int64 { nextDueMirror.load(ordering: .relaxed) }
 
     /// Passes that were due by `end` on the run's clock but did not run,
     /// counted at the current interval (the schedule would have adapted,
@@ -680,8 +781,9 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         }
     }
 
-    /// Connections removed by the reaper so far.
-    public var removedSoFar: UInt64 { control.withLock { ctx.stats.removedByReaper } }
+    /// Connections removed by the reaper so far: as of the last time the
+    /// control lock was released after passes, without the lock.
+    public var removedSoFar: UInt64 { removedMirror.load(ordering: .relaxed) }
 
     /// Lock-order violations recorded by the reaper's checker.
     public var violations: [LockOrderViolation] { control.withLock { ctx.locks.violations } }

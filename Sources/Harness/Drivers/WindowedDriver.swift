@@ -69,6 +69,13 @@ extension WindowedDriver {
         var windows = 0
         /// The most live connections at a window boundary.
         var livePeak: Int64 = 0
+        /// Worker i's connections created less removed, at `nets[i * netStride]`
+        /// (a line of its own): written by worker i after each window, read
+        /// by the leader at the boundary after it (the barrier orders them).
+        /// The leader reads one line per worker, and takes no reference to
+        /// the worker's shared state, whose count a retain would write.
+        let nets: UnsafeMutablePointer<Int64>
+        static var netStride: Int { 16 }
 
         init(_ env: RunEnvironment<T>, hooks: BoundaryHooks) {
             self.env = env
@@ -78,10 +85,14 @@ extension WindowedDriver {
             slots = (0..<threads).map { _ in env.table.registerWorker() }
             lanes = (0..<threads).map { _ in Lane(capacity: env.cfg.chunk) }
             barrier = Barrier(parties: threads)
+            nets = .allocate(capacity: threads * Self.netStride)
+            nets.initialize(repeating: 0, count: threads * Self.netStride)
             contexts = ContextBox(threads)
             team = threads > 1 && env.cfg.reaperEnabled && env.cfg.splitReaperPasses && env.table.scansForReap
                 ? ReapTeam(parties: threads) : nil
         }
+
+        deinit { nets.deallocate() }
 
         /// Worker `i`: rounds of a refill then windows, until the leader
         /// ends the run.
@@ -116,6 +127,7 @@ extension WindowedDriver {
                     // Thread CPU time (two system calls) on one window in eight.
                     lane.pos += env.processWindow(chunk, start: start, end: end, worker: worker, slot: slot,
                                                   latencies: latencies, accountCPU: windows & 7 == 0, &ctx)
+                    nets[i * Self.netStride] = ctx.stats.createdLessRemoved
                 }
                 barrier.wait { advance() }
                 if let upTo = reapUpTo { reapTogether(i, upTo: upTo) }
@@ -165,7 +177,14 @@ extension WindowedDriver {
             // the window: live is exact here. The whole counters are merged
             // only for hooks (2 µs a boundary, serial).
             let stats = hooks.isEmpty ? nil : mergedStats()
-            livePeak = max(livePeak, stats.map(env.liveConnections) ?? liveFromNets())
+            // Not `stats.map(env.liveConnections)`: that closure would copy
+            // the environment (a retain of everything in it, lines every
+            // worker shares) at every window, hooks or not.
+            if let stats {
+                livePeak = max(livePeak, env.liveConnections(stats))
+            } else {
+                livePeak = max(livePeak, liveFromNets())
+            }
             if StopSignal.requested != nil { endRun(); return }
             let step = nextStep()
             var next: Int64? = nil
@@ -212,7 +231,9 @@ extension WindowedDriver {
             guard env.cfg.reaperEnabled else { return }
             if team != nil {
                 if env.reaper.nextDueTime <= start { reapUpTo = start; reapObserved = processedAt }
-            } else {
+            } else if env.reaper.nextDueTime <= start {
+                // Checked first: a call takes the reaper's lock, and most
+                // windows of a sparse capture have no pass due.
                 env.reaper.runDue(upTo: start, observed: processedAt)
             }
         }
@@ -243,10 +264,11 @@ extension WindowedDriver {
                                endTime: end, windows: windows)
         }
 
-        /// `env.liveConnections(mergedStats())`, from the published nets.
+        /// `env.liveConnections(mergedStats())`, from the workers' nets.
+        /// Preconditions: every worker waits at the barrier.
         func liveFromNets() -> Int64 {
             var net: Int64 = 0
-            for w in env.workers { net &+= w.publishedNet.load(ordering: .relaxed) }
+            for i in 0..<slots.count { net &+= nets[i * Self.netStride] }
             return env.liveConnections(workersCreatedLessRemoved: net)
         }
 
@@ -289,3 +311,4 @@ extension WindowedDriver {
         func windowFloor(_ t: Int64) -> Int64 { t - ((t % window) + window) % window }
     }
 }
+

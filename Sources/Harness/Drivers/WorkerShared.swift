@@ -10,10 +10,6 @@ final class WorkerShared: @unchecked Sendable {
     let mutex = HeapMutex()
     /// protected by mutex
     var published = TableStats()
-    /// `published`'s connections created less removed, stored with it: a
-    /// lock-step boundary reads it instead of copying the whole counters
-    /// when no hook needs them (a sparse capture crosses thousands).
-    let publishedNet = Atomic<Int64>(0)
     /// Virtual time this worker has reached.
     let virtualNow = Atomic<Int64>(0)
     let finished = Atomic<Bool>(false)
@@ -50,7 +46,6 @@ final class WorkerShared: @unchecked Sendable {
 
     func publish(_ s: TableStats) {
         mutex.lock(); published = s; mutex.unlock()
-        publishedNet.store(s.createdLessRemoved, ordering: .relaxed)
     }
 
     func read() -> TableStats {

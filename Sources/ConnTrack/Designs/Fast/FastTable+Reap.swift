@@ -16,11 +16,26 @@ extension FastTable {
     /// slot is in the chain of home bucket b (read without a lock).
     @inline(__always)
     func forEachFirstSlot(home b: Int, _ body: (UInt32) -> Void) {
+        // A sparse index is mostly empty buckets: the seven slots are read
+        // first and tested at once. `body` may remove connections, which
+        // only clears their own slots: one whose first slot is later in
+        // this bucket was not handed to `body` yet, so the values read
+        // first are what reading each slot in turn would find.
+        assert(Self.slotsPerBucket == 7, "the unrolled read below assumes 7 slots")
         var bucket = b
         while true {
-            for k in 1...Self.slotsPerBucket {
-                let s = word(bucket, k).pointee.load(ordering: .acquiring)
-                if s != 0 && Self.kind(s) != .reply { body(Self.entryIndex(s)) }
+            let s1 = word(bucket, 1).pointee.load(ordering: .acquiring)
+            let s2 = word(bucket, 2).pointee.load(ordering: .acquiring)
+            let s3 = word(bucket, 3).pointee.load(ordering: .acquiring)
+            let s4 = word(bucket, 4).pointee.load(ordering: .acquiring)
+            let s5 = word(bucket, 5).pointee.load(ordering: .acquiring)
+            let s6 = word(bucket, 6).pointee.load(ordering: .acquiring)
+            let s7 = word(bucket, 7).pointee.load(ordering: .acquiring)
+            if s1 | s2 | s3 | s4 | s5 | s6 | s7 != 0 {
+                let slots: InlineArray<7, UInt64> = [s1, s2, s3, s4, s5, s6, s7]
+                for k in 0..<7 where slots[k] != 0 && Self.kind(slots[k]) != .reply {
+                    body(Self.entryIndex(slots[k]))
+                }
             }
             let link = word(bucket, 0).pointee.load(ordering: .acquiring) &>> 32
             if link == 0 { return }
@@ -148,6 +163,19 @@ extension FastTable {
 
     public func scanForReap(start: Int, range: Range<Int>, now: Int64,
                             into tallies: UnsafeMutableBufferPointer<ReapSlotTally>) {
+        scan(start: start, range: range, now: now, into: tallies) { _ in }
+    }
+
+    public func scanForReap(start: Int, range: Range<Int>, now: Int64,
+                            into tallies: UnsafeMutableBufferPointer<ReapSlotTally>, expired: inout [UInt32]) {
+        scan(start: start, range: range, now: now, into: tallies) { expired.append($0) }
+    }
+
+    /// The walk of `sweep` over `range`, counting instead of removing; an
+    /// expired entry goes to `onExpired`, in the order `sweep` removes.
+    @inline(__always)
+    private func scan(start: Int, range: Range<Int>, now: Int64, into tallies: UnsafeMutableBufferPointer<ReapSlotTally>,
+                      onExpired: (UInt32) -> Void) {
         precondition(tallies.count >= range.count, "tally buffer too small")
         for k in range {
             var t = ReapSlotTally()
@@ -159,10 +187,20 @@ extension FastTable {
                     t.remainingSum += Int128(r)
                 } else {
                     t.expired += 1
+                    onExpired(entry)
                 }
             }
             tallies[k - range.lowerBound] = t
         }
+    }
+
+    public func removeScanned(_ expired: UnsafeBufferPointer<UInt32>, now: Int64, _ ctx: inout WorkerContext) -> Int {
+        var removed = 0
+        for entry in expired
+        where remove(entry, kind: .reaper, now: now, &ctx, if: { e, _ in remaining(e, now: now) < 0 }) {
+            removed += 1
+        }
+        return removed
     }
 
     public func summariseSlots(_ range: Range<Int>, into leaves: UnsafeMutableBufferPointer<SweepSummary.Leaf>) -> Bool {
