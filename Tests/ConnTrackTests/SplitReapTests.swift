@@ -114,10 +114,11 @@ import Sync
         #expect(byTuple(runs[0].1.exportConnections(now: 3600 * sec)) == byTuple(runs[1].1.exportConnections(now: 3600 * sec)))
         // The team did split passes, and they removed something.
         #expect(runs[0].0.splitPasses == 0 && runs[1].0.splitPasses > 0)
-        // Rounds are sized to where the cap stops a pass: over many passes,
-        // what is tallied past the stop stays small (doubling rounds
-        // tallied 1.8 times what policy 1's passes reached; a guess from
-        // the last pass can miss by more on a few).
+        // Rounds (the bucket table) are sized to where the cap stops a
+        // pass, and `fast`'s chunks stop being claimed once it is reached:
+        // over many passes, what is tallied past the stop stays small
+        // (doubling rounds tallied 1.8 times what policy 1's passes
+        // reached; a guess from the last pass can miss by more on a few).
         let (scanned, reached, splits) = (runs[1].0.splitSlotsScanned, runs[1].0.splitSlotsReached, runs[1].0.splitPasses)
         #expect(scanned >= reached)
         if splits >= 50 {

@@ -140,11 +140,15 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     @exclusivity(unchecked) private var partContexts = UnsafeMutableBufferPointer<WorkerContext>(start: nil, count: 0)
     /// protected by control: each party's share of the pass being split
     /// (`scanAndWalkInParts`): the counts of the slots it reached, its
-    /// removals, and the end of the last slots it reached
+    /// removals, the end of the last slots it reached, and whether a leaf
+    /// it was to compute for the summary could not be
     @exclusivity(unchecked) private var partResults = UnsafeMutableBufferPointer<PartResult>(start: nil, count: 0)
     struct PartResult {
         var result = ReapPassResult()
         var reachedEnd = 0
+        /// A slot's new leaf could not be computed (the design does not
+        /// summarise slot by slot): the summary is given up.
+        var leafMissing = false
         /// The expired connections of the chunk the party scanned last
         /// (capacity kept from pass to pass).
         var expired: [UInt32] = []
@@ -173,6 +177,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     deinit {
         partContexts.deinitialize().deallocate()
         partResults.deinitialize().deallocate()
+        leaves.deallocate()
     }
 
     /// Where the reaper's removals are recorded (`--events`): a lane of its
@@ -415,17 +420,17 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// (at a boundary nothing else changes the table, so the walk removes
     /// each one); then the coordinator walks only the reached runs of
     /// slots that hold expired connections, to remove them. A table that
-    /// walks slots independently, with no summary or trace needing one
-    /// writer, has its scan and removals done together by every party
-    /// instead (`scanAndWalkInParts`). `helperCPU` gets the other parties' CPU time.
+    /// walks slots independently, with no trace needing one writer, has
+    /// its scan and removals done together by every party instead
+    /// (`scanAndWalkInParts`). `helperCPU` gets the other parties' CPU time.
     /// Preconditions: control is locked; every other party of `team` is in
     /// `serve`.
     private func splitPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, team: ReapTeam,
                            summary: inout SweepSummary?, helperCPU: inout Int64) -> ReapPassResult {
         let tallies = team.tallyBuffer(maxSlots)
-        if summary == nil && ctx.trace == nil && table.walksSlotsIndependently {
+        if ctx.trace == nil && table.walksSlotsIndependently {
             return scanAndWalkInParts(start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now,
-                                      team: team, tallies: tallies, helperCPU: &helperCPU)
+                                      team: team, tallies: tallies, summary: &summary, helperCPU: &helperCPU)
         }
         let table = self.table
         var res = ReapPassResult()
@@ -494,21 +499,28 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     }
 
     /// A split pass of a table that walks slots independently, with no
-    /// summary or trace: each party scans a chunk of the slots, and once
+    /// trace: each party scans a chunk of the slots, and once
     /// the chunks before it have added up what they would remove, walks
     /// the part of it the pass reaches while it is still in its cache
     /// (scanning every reached slot, and only then walking the reached
     /// slots again, cost each party about as much as one walk alone). The pass stops where the removals reach `maxEvictions`, as
     /// the walk alone would; the chunks claimed before that was known are
-    /// scanned past it. `helperCPU` gets the other parties' CPU time.
+    /// scanned past it. A summary is kept true as the walk keeps it: the
+    /// party that removed in a slot computes its new leaf, and the
+    /// coordinator sets the leaves afterwards. `helperCPU` gets the other
+    /// parties' CPU time.
     /// Preconditions: control is locked; every other party of `team` is in
     /// `serve`; the table `walksSlotsIndependently`.
     private func scanAndWalkInParts(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, team: ReapTeam,
-                                    tallies: UnsafeMutableBufferPointer<ReapSlotTally>,
+                                    tallies: UnsafeMutableBufferPointer<ReapSlotTally>, summary: inout SweepSummary?,
                                     helperCPU: inout Int64) -> ReapPassResult {
         let t0 = MonotonicClock.read()
         preparePartContexts(team.parties)
         let table = self.table, contexts = partContexts, results = partResults
+        let size = table.sweepSlots
+        let leaves = summary == nil ? UnsafeMutableBufferPointer<SweepSummary.Leaf>(start: nil, count: 0)
+                                    : leafBuffer(maxSlots)
+
         // Small enough that at most a chunk per party is scanned past the
         // cap, and that a chunk is still in cache when it is walked.
         let chunk = team.chunk(for: min(maxSlots, expectedReach(maxEvictions: maxEvictions)))
@@ -548,6 +560,14 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
                 precondition(removed == expired,
                              "split reaper pass: removed \(removed) of the \(expired) expired connections the scan found in slots \(r.lowerBound)..<\(end)")
                 res.removed += removed
+                if leaves.count > 0 {
+                    for k in r.lowerBound..<end where tallies[k].expired > 0 {
+                        let s = (start &+ k) % size
+                        if !table.summariseSlots(s..<(s + 1), into: UnsafeMutableBufferPointer(rebasing: leaves[k...k])) {
+                            results[part].leafMissing = true
+                        }
+                    }
+                }
                 results[part].result = res
                 results[part].reachedEnd = max(results[part].reachedEnd, end)
             })
@@ -566,6 +586,13 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         }
         mergePartContexts(team.parties)
         assert(res.removed >= maxEvictions || reached == maxSlots, "a split pass stopped short of its cap")
+        if summary != nil {
+            if !(0..<team.parties).contains(where: { results[$0].leafMissing }) {
+                for k in 0..<reached where tallies[k].expired > 0 { summary!.set((start &+ k) % size, leaves[k]) }
+            } else if res.removed > 0 {
+                summary!.valid = false
+            }
+        }
         splitScanNanos += MonotonicClock.read() - t0
         splitPasses += 1
         splitWalks += 1
@@ -575,6 +602,21 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         res.stoppedEarly = reached < maxSlots
         res.nextStart = table.reapNextStart(start: start, scanned: reached)
         return res
+    }
+
+    /// protected by control: the new leaves of the slots a split pass
+    /// removed in (`scanAndWalkInParts` with a summary)
+    @exclusivity(unchecked) private var leaves = UnsafeMutableBufferPointer<SweepSummary.Leaf>(start: nil, count: 0)
+
+    /// A leaf buffer of at least `n` slots. Preconditions: control is
+    /// locked; no split pass runs.
+    private func leafBuffer(_ n: Int) -> UnsafeMutableBufferPointer<SweepSummary.Leaf> {
+        if leaves.count < n {
+            leaves.deallocate()
+            leaves = .allocate(capacity: n)
+            leaves.initialize(repeating: .empty)
+        }
+        return UnsafeMutableBufferPointer(rebasing: leaves[0..<n])
     }
 
     /// `partContexts` and `partResults` for `parties` parties, the results
@@ -596,6 +638,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         for i in 0..<parties {
             partResults[i].result = ReapPassResult()
             partResults[i].reachedEnd = 0
+            partResults[i].leafMissing = false
         }
     }
 
@@ -653,11 +696,13 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         // the reaper's busy or CPU time.
         let whole = leaves.withUnsafeMutableBufferPointer { buf -> Bool in
             nonisolated(unsafe) let buf = buf
+            // Claimed in chunks, like a split scan: a party on a slower
+            // vCPU takes fewer.
             let done = UnsafeMutableBufferPointer<Bool>.allocate(capacity: parties)
             defer { done.deallocate() }
-            _ = team.run { part in
-                let lo = n * part / parties, hi = n * (part + 1) / parties
-                done[part] = table.summariseSlots(lo..<hi, into: UnsafeMutableBufferPointer(rebasing: buf[lo..<hi]))
+            done.initialize(repeating: true)
+            _ = team.run(over: n, chunk: team.chunk(for: n)) { part, r in
+                if !table.summariseSlots(r, into: UnsafeMutableBufferPointer(rebasing: buf[r])) { done[part] = false }
             }
             return done.allSatisfy { $0 }
         }

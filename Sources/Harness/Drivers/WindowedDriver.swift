@@ -69,13 +69,17 @@ extension WindowedDriver {
         var windows = 0
         /// The most live connections at a window boundary.
         var livePeak: Int64 = 0
-        /// Worker i's connections created less removed, at `nets[i * netStride]`
-        /// (a line of its own): written by worker i after each window, read
-        /// by the leader at the boundary after it (the barrier orders them).
-        /// The leader reads one line per worker, and takes no reference to
-        /// the worker's shared state, whose count a retain would write.
-        let nets: UnsafeMutablePointer<Int64>
-        static var netStride: Int { 16 }
+        /// What the leader needs of worker i at a boundary, on a line of
+        /// its own at `boundary + i * boundaryStride`: its connections
+        /// created less removed, its lane's next timestamp (.max: drained)
+        /// and whether the lane needs a refill (1) — written by worker i
+        /// after each window and refill, read by the leader at the boundary
+        /// after it (the barrier orders them). The leader reads one line
+        /// per worker instead of several, and takes no reference to the
+        /// worker's lane or shared state, whose count a retain would write
+        /// next to what the worker writes every window.
+        let boundary: UnsafeMutablePointer<Int64>
+        static var boundaryStride: Int { 16 }
 
         init(_ env: RunEnvironment<T>, hooks: BoundaryHooks) {
             self.env = env
@@ -85,14 +89,22 @@ extension WindowedDriver {
             slots = (0..<threads).map { _ in env.table.registerWorker() }
             lanes = (0..<threads).map { _ in Lane(capacity: env.cfg.chunk) }
             barrier = Barrier(parties: threads)
-            nets = .allocate(capacity: threads * Self.netStride)
-            nets.initialize(repeating: 0, count: threads * Self.netStride)
+            boundary = .allocate(capacity: threads * Self.boundaryStride)
+            boundary.initialize(repeating: 0, count: threads * Self.boundaryStride)
             contexts = ContextBox(threads)
             team = threads > 1 && env.cfg.reaperEnabled && env.cfg.splitReaperPasses && env.table.scansForReap
                 ? ReapTeam(parties: threads) : nil
         }
 
-        deinit { nets.deallocate() }
+        deinit { boundary.deallocate() }
+
+        /// Worker i's part of `boundary` after its lane moved.
+        /// Preconditions: called by worker i, outside barrier actions.
+        func publishLane(_ i: Int, _ lane: Lane) {
+            let r = boundary + i * Self.boundaryStride
+            r[1] = lane.next ?? .max
+            r[2] = lane.needsRefill ? 1 : 0
+        }
 
         /// Worker `i`: rounds of a refill then windows, until the leader
         /// ends the run.
@@ -105,6 +117,7 @@ extension WindowedDriver {
                 // Refill (untimed): keep the unprocessed tail, top up.
                 env.table.workerOffline(slot)
                 lane.refill(generationNanos: &worker.generationNanos) { env.fill(i, $0) }
+                publishLane(i, lane)
                 barrier.wait { beginRound(first: first) }
                 first = false
                 if done { break }
@@ -127,7 +140,8 @@ extension WindowedDriver {
                     // Thread CPU time (two system calls) on one window in eight.
                     lane.pos += env.processWindow(chunk, start: start, end: end, worker: worker, slot: slot,
                                                   latencies: latencies, accountCPU: windows & 7 == 0, &ctx)
-                    nets[i * Self.netStride] = ctx.stats.createdLessRemoved
+                    boundary[i * Self.boundaryStride] = ctx.stats.createdLessRemoved
+                    publishLane(i, lane)
                 }
                 barrier.wait { advance() }
                 if let upTo = reapUpTo { reapTogether(i, upTo: upTo) }
@@ -214,8 +228,13 @@ extension WindowedDriver {
 
         /// Preconditions: every worker waits at the barrier.
         func nextStep() -> Step {
-            if lanes.contains(where: \.needsRefill) { return .refill }
-            guard let next = lanes.lazy.compactMap(\.next).min() else { return .end }
+            var next = Int64.max
+            for i in 0..<slots.count {
+                let r = boundary + i * Self.boundaryStride
+                if r[2] != 0 { return .refill }
+                next = min(next, r[1])
+            }
+            guard next != .max else { return .end }
             // Empty windows are skipped.
             return .window(max(end, windowFloor(next)))
         }
@@ -268,7 +287,7 @@ extension WindowedDriver {
         /// Preconditions: every worker waits at the barrier.
         func liveFromNets() -> Int64 {
             var net: Int64 = 0
-            for i in 0..<slots.count { net &+= nets[i * Self.netStride] }
+            for i in 0..<slots.count { net &+= boundary[i * Self.boundaryStride] }
             return env.liveConnections(workersCreatedLessRemoved: net)
         }
 
