@@ -95,16 +95,17 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     /// threads, counts and removes what walking them one after another
     /// would: true when a removal changes no other slot's tally (`fast`
     /// counts a connection through its first slot only). A split pass
-    /// then has its removals walked by every party, each in its share of
-    /// the slots reached, instead of by the coordinator alone.
+    /// then has every party remove in the chunks it scanned (with
+    /// `scanForReap(...expired:)` and `removeScanned`), instead of the
+    /// coordinator walking the slots reached alone.
     var walksSlotsIndependently: Bool { get }
 
-    /// `scanForReap` for a table that `walksSlotsIndependently`, which also
-    /// appends to `expired` a handle for each connection it tallies as
-    /// expired, in the order the walk would remove them; handed to
-    /// `removeScanned`, a prefix of them is what walking the slots whose
-    /// tallies it covers would remove, without walking them again.
-    /// Preconditions: as for `scanForReap`.
+    /// `scanForReap` for a table that `walksSlotsIndependently` (and so
+    /// defers nothing), which also appends to `expired` a handle for each
+    /// connection it tallies as expired, in the order the walk would
+    /// remove them; handed to `removeScanned`, a prefix of them is what
+    /// walking the slots whose tallies it covers would remove, without
+    /// walking them again. Preconditions: as for `scanForReap`.
     func scanForReap(start: Int, range: Range<Int>, now: Int64, into tallies: UnsafeMutableBufferPointer<ReapSlotTally>,
                      expired: inout [UInt32])
 

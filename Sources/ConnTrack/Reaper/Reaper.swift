@@ -153,6 +153,10 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         /// (capacity kept from pass to pass).
         var expired: [UInt32] = []
     }
+    /// protected by control: the new leaves of the slots a split pass
+    /// removed in (`scanAndWalkInParts` with a summary)
+    @exclusivity(unchecked) private var leaves = UnsafeMutableBufferPointer<SweepSummary.Leaf>(start: nil, count: 0)
+
     /// protected by control: removals per slot of the last pass that
     /// removed something, to guess where the next will stop at its
     /// eviction cap (`expectedReach`, `splitRound`)
@@ -499,16 +503,17 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     }
 
     /// A split pass of a table that walks slots independently, with no
-    /// trace: each party scans a chunk of the slots, and once
-    /// the chunks before it have added up what they would remove, walks
-    /// the part of it the pass reaches while it is still in its cache
-    /// (scanning every reached slot, and only then walking the reached
-    /// slots again, cost each party about as much as one walk alone). The pass stops where the removals reach `maxEvictions`, as
-    /// the walk alone would; the chunks claimed before that was known are
-    /// scanned past it. A summary is kept true as the walk keeps it: the
-    /// party that removed in a slot computes its new leaf, and the
-    /// coordinator sets the leaves afterwards. `helperCPU` gets the other
-    /// parties' CPU time.
+    /// trace: each party scans a chunk of the slots, and once the chunks
+    /// before it have added up what they would remove, removes the expired
+    /// connections its scan handed back in the part of the chunk the pass
+    /// reaches, while the chunk is still in its cache (scanning every
+    /// reached slot and only then walking them again cost each party about
+    /// as much as one walk alone). The pass stops where the removals reach
+    /// `maxEvictions`, as the walk alone would; the chunks claimed before
+    /// that was known are scanned past it. A summary is kept true as the
+    /// walk keeps it: the party that removed in a slot computes its new
+    /// leaf, and the coordinator sets the leaves afterwards. `helperCPU`
+    /// gets the other parties' CPU time.
     /// Preconditions: control is locked; every other party of `team` is in
     /// `serve`; the table `walksSlotsIndependently`.
     private func scanAndWalkInParts(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64, team: ReapTeam,
@@ -603,10 +608,6 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         res.nextStart = table.reapNextStart(start: start, scanned: reached)
         return res
     }
-
-    /// protected by control: the new leaves of the slots a split pass
-    /// removed in (`scanAndWalkInParts` with a summary)
-    @exclusivity(unchecked) private var leaves = UnsafeMutableBufferPointer<SweepSummary.Leaf>(start: nil, count: 0)
 
     /// A leaf buffer of at least `n` slots. Preconditions: control is
     /// locked; no split pass runs.
