@@ -155,7 +155,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     }
     /// protected by control: the new leaves of the slots a split pass
     /// removed in (`scanAndWalkInParts` with a summary)
-    @exclusivity(unchecked) private var leaves = UnsafeMutableBufferPointer<SweepSummary.Leaf>(start: nil, count: 0)
+    @exclusivity(unchecked) private var leafScratch = UnsafeMutableBufferPointer<SweepSummary.Leaf>(start: nil, count: 0)
 
     /// protected by control: removals per slot of the last pass that
     /// removed something, to guess where the next will stop at its
@@ -181,7 +181,7 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     deinit {
         partContexts.deinitialize().deallocate()
         partResults.deinitialize().deallocate()
-        leaves.deallocate()
+        leafScratch.deallocate()
     }
 
     /// Where the reaper's removals are recorded (`--events`): a lane of its
@@ -451,16 +451,9 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
                 table.scanForReap(start: start, range: lo..<hi, now: now,
                                   into: UnsafeMutableBufferPointer(rebasing: tallies[lo..<hi]))
             }
-            for k in base..<(base + n) {
-                let t = tallies[k]
-                res.checked += t.checked
-                res.expired += t.expired
-                res.liveChecked += t.liveChecked
-                res.remainingSum += t.remainingSum
-                removable += t.expired - t.deferred
-                reached = k + 1
-                if removable >= maxEvictions { break scanning }
-            }
+            reached = Self.countReached(tallies, base..<(base + n), maxEvictions: maxEvictions,
+                                        removable: &removable, into: &res)
+            if removable >= maxEvictions { break scanning }
         }
         splitScanNanos += MonotonicClock.read() - t0
         splitPasses += 1
@@ -470,6 +463,26 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
         res.stoppedEarly = reached < maxSlots
         res.nextStart = table.reapNextStart(start: start, scanned: reached)
         return res
+    }
+
+    /// Counts the tallies of the slots `range` into `res`, up to the slot
+    /// where `removable` (the removals so far, added to as it goes)
+    /// reaches `maxEvictions`, where the walk stops; returns the end of
+    /// the slots counted.
+    private static func countReached(_ tallies: UnsafeMutableBufferPointer<ReapSlotTally>, _ range: Range<Int>,
+                                     maxEvictions: Int, removable: inout Int, into res: inout ReapPassResult) -> Int {
+        var end = range.lowerBound
+        for k in range {
+            let t = tallies[k]
+            res.checked += t.checked
+            res.expired += t.expired
+            res.liveChecked += t.liveChecked
+            res.remainingSum += t.remainingSum
+            removable += t.expired - t.deferred
+            end = k + 1
+            if removable >= maxEvictions { break }
+        }
+        return end
     }
 
     /// The removals of a split pass that reached the slots `range` from
@@ -540,20 +553,10 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
             },
             use: { part, r, before in
                 var res = results[part].result
+                let expiredBefore = res.expired
                 var removable = before
-                var expired = 0
-                var end = r.lowerBound
-                for k in r {
-                    let t = tallies[k]
-                    res.checked += t.checked
-                    res.expired += t.expired
-                    res.liveChecked += t.liveChecked
-                    res.remainingSum += t.remainingSum
-                    removable += t.expired - t.deferred
-                    expired += t.expired
-                    end = k + 1
-                    if removable >= maxEvictions { break }
-                }
+                let end = Self.countReached(tallies, r, maxEvictions: maxEvictions, removable: &removable, into: &res)
+                let expired = res.expired - expiredBefore
                 // The slots up to `end` hold the first `expired` of those the
                 // scan handed back; nothing changed them since.
                 let removed = results[part].expired.withUnsafeBufferPointer {
@@ -612,12 +615,12 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// A leaf buffer of at least `n` slots. Preconditions: control is
     /// locked; no split pass runs.
     private func leafBuffer(_ n: Int) -> UnsafeMutableBufferPointer<SweepSummary.Leaf> {
-        if leaves.count < n {
-            leaves.deallocate()
-            leaves = .allocate(capacity: n)
-            leaves.initialize(repeating: .empty)
+        if leafScratch.count < n {
+            leafScratch.deallocate()
+            leafScratch = .allocate(capacity: n)
+            leafScratch.initialize(repeating: .empty)
         }
-        return UnsafeMutableBufferPointer(rebasing: leaves[0..<n])
+        return UnsafeMutableBufferPointer(rebasing: leafScratch[0..<n])
     }
 
     /// `partContexts` and `partResults` for `parties` parties, the results

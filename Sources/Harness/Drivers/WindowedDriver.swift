@@ -80,6 +80,10 @@ extension WindowedDriver {
         /// next to what the worker writes every window.
         let boundary: UnsafeMutablePointer<Int64>
         static var boundaryStride: Int { 16 }
+        /// The fields of a worker's `boundary` record.
+        static var netField: Int { 0 }
+        static var nextField: Int { 1 }
+        static var refillField: Int { 2 }
 
         init(_ env: RunEnvironment<T>, hooks: BoundaryHooks) {
             self.env = env
@@ -98,12 +102,15 @@ extension WindowedDriver {
 
         deinit { boundary.deallocate() }
 
+        /// Worker i's `boundary` record.
+        func record(_ i: Int) -> UnsafeMutablePointer<Int64> { boundary + i * Self.boundaryStride }
+
         /// Worker i's part of `boundary` after its lane moved.
         /// Preconditions: called by worker i, outside barrier actions.
         func publishLane(_ i: Int, _ lane: Lane) {
-            let r = boundary + i * Self.boundaryStride
-            r[1] = lane.next ?? .max
-            r[2] = lane.needsRefill ? 1 : 0
+            let r = record(i)
+            r[Self.nextField] = lane.next ?? .max
+            r[Self.refillField] = lane.needsRefill ? 1 : 0
         }
 
         /// Worker `i`: rounds of a refill then windows, until the leader
@@ -140,7 +147,7 @@ extension WindowedDriver {
                     // Thread CPU time (two system calls) on one window in eight.
                     lane.pos += env.processWindow(chunk, start: start, end: end, worker: worker, slot: slot,
                                                   latencies: latencies, accountCPU: windows & 7 == 0, &ctx)
-                    boundary[i * Self.boundaryStride] = ctx.stats.createdLessRemoved
+                    record(i)[Self.netField] = ctx.stats.createdLessRemoved
                     publishLane(i, lane)
                 }
                 barrier.wait { advance() }
@@ -230,9 +237,9 @@ extension WindowedDriver {
         func nextStep() -> Step {
             var next = Int64.max
             for i in 0..<slots.count {
-                let r = boundary + i * Self.boundaryStride
-                if r[2] != 0 { return .refill }
-                next = min(next, r[1])
+                let r = record(i)
+                if r[Self.refillField] != 0 { return .refill }
+                next = min(next, r[Self.nextField])
             }
             guard next != .max else { return .end }
             // Empty windows are skipped.
@@ -287,7 +294,7 @@ extension WindowedDriver {
         /// Preconditions: every worker waits at the barrier.
         func liveFromNets() -> Int64 {
             var net: Int64 = 0
-            for i in 0..<slots.count { net &+= boundary[i * Self.boundaryStride] }
+            for i in 0..<slots.count { net &+= record(i)[Self.netField] }
             return env.liveConnections(workersCreatedLessRemoved: net)
         }
 
@@ -330,4 +337,3 @@ extension WindowedDriver {
         func windowFloor(_ t: Int64) -> Int64 { t - ((t % window) + window) % window }
     }
 }
-

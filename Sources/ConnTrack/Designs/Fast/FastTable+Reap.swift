@@ -102,7 +102,7 @@ extension FastTable {
                 res.expired += 1
                 // A packet may have refreshed it meanwhile: check again
                 // under its stripes.
-                if remove(entry, kind: .reaper, now: now, &ctx, if: { e, _ in remaining(e, now: now) < 0 }) { res.removed += 1 }
+                if reapIfExpired(entry, now: now, &ctx) { res.removed += 1 }
             }
             i += 1
             if res.removed >= maxEvictions { res.stoppedEarly = i < maxSlots; break }
@@ -116,6 +116,13 @@ extension FastTable {
         res.slotsScanned = i
         res.nextStart = idx + 1
         return res
+    }
+
+    /// The reaper's removal of entry i, if it is still expired under its
+    /// stripes (a packet may have refreshed it since it was read).
+    @inline(__always)
+    func reapIfExpired(_ i: UInt32, now: Int64, _ ctx: inout WorkerContext) -> Bool {
+        remove(i, kind: .reaper, now: now, &ctx, if: { e, _ in remaining(e, now: now) < 0 })
     }
 
     /// Slice s's leaf: its connections and their expiry times.
@@ -196,10 +203,7 @@ extension FastTable {
 
     public func removeScanned(_ expired: UnsafeBufferPointer<UInt32>, now: Int64, _ ctx: inout WorkerContext) -> Int {
         var removed = 0
-        for entry in expired
-        where remove(entry, kind: .reaper, now: now, &ctx, if: { e, _ in remaining(e, now: now) < 0 }) {
-            removed += 1
-        }
+        for entry in expired where reapIfExpired(entry, now: now, &ctx) { removed += 1 }
         return removed
     }
 
