@@ -13,7 +13,7 @@ extension WindowedDriver {
         deinit { buf.deallocate() }
         var next: Int64? { pos < count ? buf[pos].timestamp : nil }
         /// Unprocessed packets with timestamps before `t` (the buffer is in
-        /// timestamp order).
+        /// timestamp order): a binary search of everything unprocessed.
         func countBefore(_ t: Int64) -> Int {
             var lo = pos, hi = count
             while lo < hi {
@@ -21,6 +21,27 @@ extension WindowedDriver {
                 if buf[mid].timestamp < t { lo = mid + 1 } else { hi = mid }
             }
             return lo - pos
+        }
+
+        /// The first index at or after `from` whose packet is at or after
+        /// `t` (`count`: none), when every packet before `from` is before
+        /// `t`: a galloping search from `from`, which reads a few lines near
+        /// it instead of a binary search's lines spread over the whole
+        /// buffer (a sparse window's next spans hold a few packets each).
+        func firstIndex(atOrAfter t: Int64, from: Int) -> Int {
+            assert(from >= pos && from <= count && (from == pos || buf[from - 1].timestamp < t))
+            var lo = from, hi = from, step = 1
+            // Every index below `lo` is before `t`; the answer is in lo...hi.
+            while hi < count && buf[hi].timestamp < t {
+                lo = hi + 1
+                hi = min(count, lo &+ step)
+                step &<<= 1
+            }
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2
+                if buf[mid].timestamp < t { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
         }
         /// Drained, but the source has more.
         var needsRefill: Bool { pos == count && !exhausted }

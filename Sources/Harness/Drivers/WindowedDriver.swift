@@ -79,6 +79,9 @@ extension WindowedDriver {
         /// worker's lane or shared state, whose count a retain would write
         /// next to what the worker writes every window.
         let boundary: UnsafeMutablePointer<Int64>
+        /// One index per lane, for the leader's `windowEnd` (barrier
+        /// actions only).
+        let laneScratch: UnsafeMutableBufferPointer<Int>
         static var boundaryStride: Int { 16 }
         /// The fields of a worker's `boundary` record.
         static var netField: Int { 0 }
@@ -95,12 +98,17 @@ extension WindowedDriver {
             barrier = Barrier(parties: threads)
             boundary = .allocate(capacity: threads * Self.boundaryStride)
             boundary.initialize(repeating: 0, count: threads * Self.boundaryStride)
+            laneScratch = .allocate(capacity: threads)
+            laneScratch.initialize(repeating: 0)
             contexts = ContextBox(threads)
             team = threads > 1 && env.cfg.reaperEnabled && env.cfg.splitReaperPasses && env.table.scansForReap
                 ? ReapTeam(parties: threads) : nil
         }
 
-        deinit { boundary.deallocate() }
+        deinit {
+            boundary.deallocate()
+            laneScratch.deallocate()
+        }
 
         /// Worker i's `boundary` record.
         func record(_ i: Int) -> UnsafeMutablePointer<Int64> { boundary + i * Self.boundaryStride }
@@ -321,10 +329,16 @@ extension WindowedDriver {
             let minPackets = env.cfg.windowMinPackets
             guard minPackets > 0 else { return e }
             let limit = s + max(window, env.cfg.windowMaxNanos)
+            // Where each lane's count stopped: the spans are tried in order,
+            // so each search goes on from the last.
+            let reached = laneScratch
+            for (l, lane) in lanes.enumerated() { reached[l] = lane.pos }
             while e + window <= limit {
                 var n = 0
-                for lane in lanes {
-                    n += lane.countBefore(e)
+                for (l, lane) in lanes.enumerated() {
+                    reached[l] = lane.firstIndex(atOrAfter: e, from: reached[l])
+                    assert(reached[l] - lane.pos == lane.countBefore(e))
+                    n += reached[l] - lane.pos
                     if !lane.exhausted, lane.count > 0, lane.buf[lane.count - 1].timestamp < e { return e }
                 }
                 if n >= minPackets { return e }
