@@ -29,6 +29,8 @@ public final class Barrier: @unchecked Sendable {
     let parties: Int
     /// Parties that arrived in the current generation (reset by the last).
     let arrived = Atomic<Int>(0)
+    /// Arrivals write `arrived` while waiters spin reading `published`.
+    private let arrivedLine = CacheLinePad()
     /// The generation: it moves on when the last party has run the action.
     let published = Atomic<Int>(0)
     /// Parties asleep (or about to be) on `cv`: the last party takes the

@@ -39,6 +39,9 @@ public final class ReapTeam: @unchecked Sendable {
     /// The next slot of the range being shared out (`run(over:chunk:)`);
     /// reset by the coordinator before each such run.
     private let cursor = Atomic<Int>(0)
+    /// Claims write `cursor` while a party waiting for its turn spins
+    /// reading `turn`.
+    private let cursorLine = CacheLinePad()
     /// `run(inOrderOver:)`: the first slot of the chunk whose turn it is to
     /// add to the running total (every chunk before it has added), the
     /// total so far (written only by the chunk whose turn it is, read
@@ -47,6 +50,7 @@ public final class ReapTeam: @unchecked Sendable {
     private let turn = Atomic<Int>(0)
     private let total = Atomic<Int>(0)
     private let limitReached = Atomic<Bool>(false)
+    private let turnLine = CacheLinePad()
     private let measured = Atomic<Int>(0)
     /// One tally per slot of the pass being split; used by the coordinator
     /// only, between scans (grown there, never while a scan runs).
@@ -134,6 +138,10 @@ public final class ReapTeam: @unchecked Sendable {
         limitReached.store(false, ordering: .relaxed)
         measured.store(0, ordering: .relaxed)
         let cpu = run { part in
+            // Added once per party: an add per chunk would write a line
+            // every party writes.
+            var slots = 0
+            defer { self.measured.wrappingAdd(slots, ordering: .relaxed) }
             while !self.limitReached.load(ordering: .relaxed) {
                 let k = self.cursor.wrappingAdd(chunk, ordering: .relaxed).oldValue
                 guard k < n else { return }
@@ -143,7 +151,7 @@ public final class ReapTeam: @unchecked Sendable {
                 var amount = 0
                 if !self.limitReached.load(ordering: .relaxed) {
                     amount = measure(part, range)
-                    self.measured.wrappingAdd(range.count, ordering: .relaxed)
+                    slots += range.count
                 }
                 self.waitForTurn(k)
                 let before = self.total.load(ordering: .relaxed)
