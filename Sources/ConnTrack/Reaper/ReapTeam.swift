@@ -13,29 +13,49 @@ import struct Synchronization.Atomic
 ///
 /// Party i > 0 calls `serve(i)` and returns when the coordinator calls
 /// `release()`; the coordinator calls `run` once per split scan in between.
+///
+/// A job does not wait for the helpers to start: the coordinator publishes
+/// it and starts on it at once, and a helper joins when it gets there. At
+/// the end the coordinator waits only for the helpers that joined, each to
+/// finish the chunk it claimed. A helper that is parked, or whose CPU
+/// another process took, costs the job its help, never a wait for it (a
+/// barrier at each end of every scan made every pass wait a scheduler
+/// slice beside one CPU-bound process).
 public final class ReapTeam: @unchecked Sendable {
     public let parties: Int
     /// A pass over fewer slots than this per party (or expected to stop
-    /// within as many, at an eviction cap) is walked alone: the two
-    /// barrier crossings of a round would cost more than the scan saves.
-    /// It is also the least a round scans per party.
+    /// within as many, at an eviction cap) is walked alone: handing a scan
+    /// out would cost more than the scan saves. It is also the least a
+    /// round scans per party.
     public static let defaultMinSlotsPerParty = 64
     /// immutable
     public let minSlotsPerParty: Int
-    /// How long a party waits spinning for the next scan before it sleeps.
-    /// Between two scans the coordinator removes what the last one found
-    /// and plans the next pass, often for longer than a window barrier's
-    /// spin; a party asleep then costs a wake-up (tens of µs on a VM) on
-    /// every scan. The team exists only while passes are due at a
-    /// boundary, where every party would otherwise idle anyway.
-    static let spinNanos: Int64 = 2_000_000
-    let barrier: Barrier
-    /// The scan in progress (nil: released). Written by the coordinator
-    /// before the barrier that starts it, read by the parties after it.
+
+    /// The job word: the job's generation (bits 32 and up), whether the
+    /// team is released (bit 31), whether the job is closed to new helpers
+    /// (bit 30), and the helpers working on it (the bits below). Only the
+    /// coordinator moves the generation, and only when no helper is in.
+    private let state = Atomic<Int>(0)
+    private static var generationShift: Int { 32 }
+    private static var releasedBit: Int { 1 << 31 }
+    private static var closedBit: Int { 1 << 30 }
+    private static var activeMask: Int { (1 << 30) - 1 }
+    private let stateLine = CacheLinePad()
+    /// Helpers wait here for the next job; the coordinator for the helpers
+    /// in a closed job; a party for its turn in `run(inOrderOver:)`.
+    private let jobs: WaitPoint
+    private let drained: WaitPoint
+    private let turns: WaitPoint
+    /// The job of the current generation (nil: released). Written by the
+    /// coordinator before it publishes the generation, read by a helper
+    /// after it joined it.
     private var job: ((Int) -> Void)?
-    /// Thread CPU time of each party's part of the last scan, written by
-    /// that party before the barrier that ends it.
+    /// Each party's own: thread CPU time of the parts of jobs it ran since
+    /// the coordinator last collected it (after a job is drained), the last
+    /// generation it saw, and what its waits cost.
     private let cpu: UnsafeMutableBufferPointer<Int64>
+    private let seen: UnsafeMutableBufferPointer<Int>
+    private let waiters: UnsafeMutableBufferPointer<Waiter>
     /// The next slot of the range being shared out (`run(over:chunk:)`);
     /// reset by the coordinator before each such run.
     private let cursor = Atomic<Int>(0)
@@ -57,46 +77,101 @@ public final class ReapTeam: @unchecked Sendable {
     var tallies: UnsafeMutableBufferPointer<ReapSlotTally>
 
     /// `minSlotsPerParty` below the default is for tests: it splits passes
-    /// an eviction cap stops after a few slots.
-    public init(parties: Int, minSlotsPerParty: Int = ReapTeam.defaultMinSlotsPerParty) {
+    /// an eviction cap stops after a few slots. `spinNanos`: how long a
+    /// party spins (for the next job, its turn, or the helpers to finish)
+    /// before it parks.
+    public init(parties: Int, minSlotsPerParty: Int = ReapTeam.defaultMinSlotsPerParty,
+                spinNanos: Int64 = WaitPoint.defaultSpinNanos) {
         precondition(parties >= 2, "a team needs at least two parties, got \(parties)")
+        precondition(parties <= ReapTeam.activeMask, "a team of \(parties) parties")
         precondition(minSlotsPerParty >= 1, "a round of \(minSlotsPerParty) slots per party")
         self.parties = parties
         self.minSlotsPerParty = minSlotsPerParty
-        barrier = Barrier(parties: parties, spinNanos: Self.spinNanos)
+        jobs = WaitPoint(spinNanos: spinNanos)
+        drained = WaitPoint(spinNanos: spinNanos)
+        turns = WaitPoint(spinNanos: spinNanos)
         cpu = .allocate(capacity: parties)
         cpu.initialize(repeating: 0)
+        seen = .allocate(capacity: parties)
+        seen.initialize(repeating: 0)
+        waiters = .allocate(capacity: parties)
+        waiters.initialize(repeating: Waiter())
         tallies = .allocate(capacity: 0)
     }
 
     deinit {
         cpu.deallocate()
+        seen.deallocate()
+        waiters.deallocate()
         tallies.deallocate()
     }
 
-    /// Party `i` (1..<parties): runs its part of every scan until `release`.
+    /// What party `i`'s waits in the team cost. Preconditions: party i is
+    /// not in the team (read after the run's threads joined).
+    public func waitStats(_ i: Int) -> WaitStats { waiters[i].stats }
+
+    /// Party `i` (1..<parties): joins every job it gets to while it is
+    /// open, until `release`.
     public func serve(_ i: Int) {
         precondition(i > 0 && i < parties, "party \(i) out of 1..<\(parties)")
+        var last = seen[i]
+        defer { seen[i] = last }
         while true {
-            barrier.wait()
-            guard let body = job else { return }
+            jobs.wait(&waiters[i]) { self.state.load(ordering: .acquiring) >> Self.generationShift != last }
+            let s = state.load(ordering: .acquiring)
+            last = s >> Self.generationShift
+            if s & Self.releasedBit != 0 { return }
+            guard join(s) else { continue }
+            let body = job!
             let c0 = threadCPUNanos()
             body(i)
-            cpu[i] = threadCPUNanos() - c0
-            barrier.wait()
+            cpu[i] += threadCPUNanos() - c0
+            leave()
         }
     }
 
-    /// The coordinator: runs `body(part)` for every part at once, itself
-    /// taking part 0, and returns the CPU time the other parties spent.
+    /// Counts this helper into the job `s` was read from, unless it has
+    /// closed (or a later one was published) since.
+    private func join(_ s: Int) -> Bool {
+        var s = s
+        while true {
+            let open = s & (Self.releasedBit | Self.closedBit) == 0
+            guard open else { return false }
+            let (done, now) = state.compareExchange(expected: s, desired: s + 1, ordering: .acquiringAndReleasing)
+            if done { return true }
+            // Another helper joined or left, or the job closed or moved on.
+            guard now >> Self.generationShift == s >> Self.generationShift else { return false }
+            s = now
+        }
+    }
+
+    /// A helper is done with the job it joined: what it wrote is ordered
+    /// before the coordinator's acquire of the count it leaves.
+    private func leave() {
+        let after = state.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue
+        if after & Self.activeMask == 0 { drained.wake() }
+    }
+
+    /// The coordinator: publishes `body` as the next job, runs it as part
+    /// 0, closes the job to helpers that have not joined, and waits for
+    /// those that have; returns the CPU time they spent on it.
     func run(_ body: @escaping (Int) -> Void) -> Int64 {
+        let s = state.load(ordering: .relaxed)
+        // A release before this (the last boundary's) has been seen by
+        // every helper: they crossed a window barrier since.
+        assert(s & Self.activeMask == 0, "a job published while helpers are in the last one")
         job = body
-        barrier.wait()
+        state.store(((s >> Self.generationShift) + 1) << Self.generationShift, ordering: .releasing)
+        jobs.wake()
         body(0)
-        barrier.wait()
+        _ = state.bitwiseOr(Self.closedBit, ordering: .acquiringAndReleasing)
+        drained.wait(&waiters[0]) { self.state.load(ordering: .acquiring) & Self.activeMask == 0 }
         job = nil
         var helpers: Int64 = 0
-        for i in 1..<parties { helpers += cpu[i] }
+        for i in 1..<parties {
+            helpers += cpu[i]
+            cpu[i] = 0
+        }
         return helpers
     }
 
@@ -153,7 +228,7 @@ public final class ReapTeam: @unchecked Sendable {
                     amount = measure(part, range)
                     slots += range.count
                 }
-                self.waitForTurn(k)
+                self.waitForTurn(k, part: part)
                 let before = self.total.load(ordering: .relaxed)
                 if before < limit {
                     let after = before + amount
@@ -161,6 +236,7 @@ public final class ReapTeam: @unchecked Sendable {
                     if after >= limit { self.limitReached.store(true, ordering: .relaxed) }
                 }
                 self.turn.store(range.upperBound, ordering: .releasing)
+                self.turns.wake()
                 if before < limit { use(part, range, before) }
             }
         }
@@ -168,14 +244,11 @@ public final class ReapTeam: @unchecked Sendable {
     }
 
     /// Until every chunk before the one at `k` has added to the total.
-    /// Those chunks are claimed by running parties, which add right after
-    /// measuring; a party whose CPU is taken is let run after a while.
-    private func waitForTurn(_ k: Int) {
-        var spins = 0
-        while turn.load(ordering: .acquiring) != k {
-            spins += 1
-            if spins > 4096 { sched_yield() }
-        }
+    /// Those chunks are claimed by parties that joined, which add right
+    /// after measuring; one whose CPU another process took is let run by
+    /// parking.
+    private func waitForTurn(_ k: Int, part: Int) {
+        turns.wait(&waiters[part]) { self.turn.load(ordering: .acquiring) == k }
     }
 
     /// The chunk `run(over:chunk:)` shares `n` slots out in: small enough
@@ -183,10 +256,14 @@ public final class ReapTeam: @unchecked Sendable {
     /// atomic add on a line every party writes) is rare.
     func chunk(for n: Int) -> Int { max(16, n / (parties * 8)) }
 
-    /// The coordinator: ends every party's `serve`.
+    /// The coordinator: ends every party's `serve` (each returns when it
+    /// sees it; the coordinator does not wait for that).
     public func release() {
+        let s = state.load(ordering: .relaxed)
+        assert(s & Self.activeMask == 0, "released with helpers in a job")
         job = nil
-        barrier.wait()
+        state.store((((s >> Self.generationShift) + 1) << Self.generationShift) | Self.releasedBit, ordering: .releasing)
+        jobs.wake()
     }
 
     /// A tally buffer of at least `n` slots. Preconditions: no scan runs.

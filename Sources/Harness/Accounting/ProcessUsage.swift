@@ -13,6 +13,8 @@ struct ProcessUsage {
     var involuntarySwitches: Int
     /// Peak resident set size so far, bytes.
     var peakRSSBytes: Int
+    /// The whole machine's CPU time (nil: not known here).
+    var machine: MachineCPU?
 
     static func now() -> ProcessUsage {
         var ru = rusage()
@@ -21,6 +23,6 @@ struct ProcessUsage {
         func ns(_ t: timeval) -> Int64 { Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_usec) * 1000 }
         return ProcessUsage(wallNanos: monotonicNanos(), cpuNanos: ns(ru.ru_utime) + ns(ru.ru_stime),
                             voluntarySwitches: ru.ru_nvcsw, involuntarySwitches: ru.ru_nivcsw,
-                            peakRSSBytes: ru.ru_maxrss * 1024)
+                            peakRSSBytes: ru.ru_maxrss * 1024, machine: MachineCPU.now())
     }
 }

@@ -47,6 +47,8 @@ public struct RunConfig: Sendable {
     /// `scansForReap` are split across the waiting workers (same counters
     /// as one walk); false: the leader walks them while the others wait.
     public var splitReaperPasses = true
+    /// How long a waiting worker spins before it parks (`WaitPoint`).
+    public var waitSpinNanos: Int64 = WaitPoint.defaultSpinNanos
     /// When every worker can have a second CPU for it, each worker's
     /// scenario is generated ahead on a thread of its own, overlapping the
     /// table phase (`Prefetcher`); false: workers generate between rounds.

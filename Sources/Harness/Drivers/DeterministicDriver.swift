@@ -9,6 +9,8 @@ enum DeterministicDriver {
     static func drive<T: ConnTrackTable>(_ env: RunEnvironment<T>, hooks: BoundaryHooks) -> DriveResult {
         let cfg = env.cfg
         let worker = env.workers[0]
+        worker.beginThreadAccounting()
+        defer { worker.endThreadAccounting() }
         var ctx = env.makeContext(0)
         let slot = env.table.registerWorker()
         let buf = UnsafeMutableBufferPointer<Packet>.allocate(capacity: cfg.chunk)

@@ -18,7 +18,7 @@ enum RoundsDriver {
         let table = env.table
         let workers = env.workers
         let slots = (0..<threads).map { _ in table.registerWorker() }
-        let barrier = Barrier(parties: threads)
+        let barrier = Barrier(parties: threads, spinNanos: cfg.waitSpinNanos)
         let roundNanos = Atomic<Int64>(0)
         let roundStart = Atomic<Int64>(0)
         let anyLeft = Atomic<Int>(0)
@@ -36,32 +36,36 @@ enum RoundsDriver {
             let q = DispatchQueue(label: "conntrack-bench.worker-\(w)")
             group.enter()
             q.async {
+                workers[w].beginThreadAccounting()
                 var ctx = env.makeContext(w)
                 let buf = UnsafeMutableBufferPointer<Packet>.allocate(capacity: cfg.chunk)
                 let latencies = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: env.latencyCapacity)
                 var processed = 0
+                var waiter = Waiter()
                 while true {
                     table.workerOffline(slots[w])
                     let g0 = MonotonicClock.read()
                     let n = StopSignal.requested == nil ? env.fill(w, buf) : 0
                     workers[w].generationNanos += MonotonicClock.read() - g0
                     if n > 0 { anyLeft.add(1, ordering: .relaxed) }
-                    if barrier.wait() { roundStart.store(MonotonicClock.read(), ordering: .relaxed) }
-                    barrier.wait()
+                    if barrier.wait(&waiter) { roundStart.store(MonotonicClock.read(), ordering: .relaxed) }
+                    barrier.wait(&waiter)
                     if anyLeft.load(ordering: .relaxed) == 0 { break }
                     table.workerQuiescent(slots[w])
                     env.process(UnsafeBufferPointer(rebasing: buf[0..<n]), worker: workers[w], slot: slots[w],
                                 latencies: latencies, inlineReaper: false, &ctx)
                     processed += n
                     table.workerOffline(slots[w])
-                    if barrier.wait() {
+                    if barrier.wait(&waiter) {
                         if processed > cfg.warmup {
                             roundNanos.add(MonotonicClock.read() - roundStart.load(ordering: .relaxed), ordering: .relaxed)
                         }
                         anyLeft.store(0, ordering: .relaxed)
                     }
-                    barrier.wait()
+                    barrier.wait(&waiter)
                 }
+                workers[w].waits = waiter.stats
+                workers[w].endThreadAccounting()
                 workers[w].finished.store(true, ordering: .releasing)
                 buf.deallocate()
                 latencies.deallocate()

@@ -95,14 +95,14 @@ extension WindowedDriver {
             let threads = env.workers.count
             slots = (0..<threads).map { _ in env.table.registerWorker() }
             lanes = (0..<threads).map { _ in Lane(capacity: env.cfg.chunk) }
-            barrier = Barrier(parties: threads)
+            barrier = Barrier(parties: threads, spinNanos: env.cfg.waitSpinNanos)
             boundary = .allocate(capacity: threads * Self.boundaryStride)
             boundary.initialize(repeating: 0, count: threads * Self.boundaryStride)
             laneScratch = .allocate(capacity: threads)
             laneScratch.initialize(repeating: 0)
             contexts = ContextBox(threads)
             team = threads > 1 && env.cfg.reaperEnabled && env.cfg.splitReaperPasses && env.table.scansForReap
-                ? ReapTeam(parties: threads) : nil
+                ? ReapTeam(parties: threads, spinNanos: env.cfg.waitSpinNanos) : nil
         }
 
         deinit {
@@ -125,21 +125,25 @@ extension WindowedDriver {
         /// ends the run.
         func work(_ i: Int) {
             let worker = env.workers[i], slot = slots[i], lane = lanes[i]
+            worker.beginThreadAccounting()
+            defer { worker.endThreadAccounting() }
             var ctx = env.makeContext(i)
             let latencies = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: env.latencyCapacity)
             var first = true
+            var waiter = Waiter()
             while true {
                 // Refill (untimed): keep the unprocessed tail, top up.
                 env.table.workerOffline(slot)
                 lane.refill(generationNanos: &worker.generationNanos) { env.fill(i, $0) }
                 publishLane(i, lane)
-                barrier.wait { beginRound(first: first) }
+                barrier.wait(&waiter) { beginRound(first: first) }
                 first = false
                 if done { break }
                 env.table.workerQuiescent(slot)
-                runWindows(i, worker, slot: slot, lane: lane, latencies: latencies, &ctx)
-                barrier.wait { endRound() }
+                runWindows(i, worker, slot: slot, lane: lane, latencies: latencies, &ctx, &waiter)
+                barrier.wait(&waiter) { endRound() }
             }
+            worker.waits = waiter.stats
             worker.finished.store(true, ordering: .releasing)
             latencies.deallocate()
             contexts.set(i, ctx)
@@ -148,7 +152,7 @@ extension WindowedDriver {
         /// Windows until the leader ends the round: a lane cannot complete
         /// one, or the run ends.
         func runWindows(_ i: Int, _ worker: WorkerShared, slot: Int, lane: Lane, latencies: UnsafeMutableBufferPointer<UInt64>,
-                        _ ctx: inout WorkerContext) {
+                        _ ctx: inout WorkerContext, _ waiter: inout Waiter) {
             while !roundOver {
                 if lane.pos < lane.count {
                     let chunk = UnsafeBufferPointer(rebasing: lane.buf[lane.pos..<lane.count])
@@ -158,7 +162,7 @@ extension WindowedDriver {
                     record(i)[Self.netField] = ctx.stats.createdLessRemoved
                     publishLane(i, lane)
                 }
-                barrier.wait { advance() }
+                barrier.wait(&waiter) { advance() }
                 if let upTo = reapUpTo { reapTogether(i, upTo: upTo) }
             }
         }
@@ -293,6 +297,10 @@ extension WindowedDriver {
             if env.cfg.reaperEnabled { env.reaper.runDue(upTo: end) }
             var ctx = WorkerContext(name: "driver", checkLockOrder: env.cfg.checkLockOrder)
             env.table.reclaim(&ctx)
+            // The workers' waits in the reaper team are theirs.
+            if let team {
+                for (i, w) in env.workers.enumerated() { w.waits.merge(team.waitStats(i)) }
+            }
             return DriveResult(contexts: contexts.all(), tableNanos: tableNanos,
                                generationNanos: env.workers.map(\.generationNanos).max() ?? 0, livePeak: livePeak,
                                endTime: end, windows: windows)

@@ -33,6 +33,15 @@ final class WorkerShared: @unchecked Sendable {
     /// Busy time of the calls that measured CPU time (all of them, except
     /// in the windowed driver, which measures one window in eight).
     var cpuMeasuredBusyNanos: Int64 = 0
+    /// What the worker's waits at barriers (and in the reaper team) cost:
+    /// spinning and parked, not busy. Written by the worker, read after it
+    /// joined.
+    var waits = WaitStats()
+    /// The scheduler's count of the worker's thread at its start, and its
+    /// time on a CPU and in a run queue since (nil: not known here).
+    /// Written by the worker, read after it joined.
+    private var schedStart: ThreadSchedStat?
+    var sched: ThreadSchedStat?
     /// Packets until the next latency sample, carried across chunks and
     /// windows; owned by the worker.
     var sampleCountdown = 0
@@ -42,6 +51,18 @@ final class WorkerShared: @unchecked Sendable {
     init(index: Int) {
         self.index = index
         watch = WatchSlot(name: "worker-\(index)")
+    }
+
+    /// The worker's thread starts counting its scheduling (called on it).
+    func beginThreadAccounting() { schedStart = ThreadSchedStat.now() }
+
+    /// The worker's thread stops counting (called on it, on the thread
+    /// that began).
+    func endThreadAccounting() {
+        guard let s = schedStart, let e = ThreadSchedStat.now() else { return }
+        let d = e - s
+        sched = sched.map { ThreadSchedStat(onCPUNanos: $0.onCPUNanos + d.onCPUNanos, runQueueNanos: $0.runQueueNanos + d.runQueueNanos) } ?? d
+        schedStart = nil
     }
 
     func publish(_ s: TableStats) {
