@@ -7,6 +7,7 @@ import PackageDescription
 //   ConnTrack  the table library: model, tracker, table designs behind one
 //              protocol and a registry, reaper, reclamation, statistics
 //   FlowGen    scenarios, the streaming generator, capture read/write
+//   BuildInfo  the version and the commit the build was made from
 //   Harness    drivers, sampler, watchdog, end-of-run checks, reports
 //   conntrack-bench  the CLI
 // Benchmarks/ is a separate package so `swift test` never builds
@@ -35,6 +36,10 @@ let package = Package(
     ],
     targets: [
         .target(name: "Sync"),
+        // The version and the commit it was built from, stamped before every
+        // build by the plugin below.
+        .target(name: "BuildInfo", plugins: ["BuildStamp"]),
+        .plugin(name: "BuildStamp", capability: .buildTool(), path: "Sources/BuildStampPlugin"),
         // Header-only software prefetch for the `fast` design's batched lookups.
         .target(name: "CPrefetch"),
         // The plugin ABI (include/conntrack_bench_design.h) and the host's
@@ -54,14 +59,14 @@ let package = Package(
         .target(
             name: "Harness",
             dependencies: [
-                "Sync", "ConnTrack", "FlowGen", "CAllocStats",
+                "Sync", "ConnTrack", "FlowGen", "CAllocStats", "BuildInfo",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .executableTarget(
             name: "conntrack-bench",
             dependencies: [
-                "Sync", "Harness", "FlowGen", "ConnTrack",
+                "Sync", "Harness", "FlowGen", "ConnTrack", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

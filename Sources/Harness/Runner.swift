@@ -40,6 +40,7 @@ public enum Runner {
     /// (tests). Preconditions: `cfg` was validated.
     static func run<T: ConnTrackTable>(_: T.Type, _ cfg: RunConfig, packets: [[Packet]]?, streams: [CaptureStream]? = nil,
                                        hooks extraHooks: [any RunBoundaryHook] = []) throws(ConfigError) -> RunReport {
+        let startedAt = time(nil)
         let threads = streams?.count ?? packets?.count ?? cfg.threads
         let workers = (0..<threads).map { WorkerShared(index: $0) }
         // A restored scenario goes on from where each stream was saved.
@@ -138,6 +139,7 @@ public enum Runner {
             report.restoreLoadSeconds = Double(r.loadNanos) / 1e9
         }
         if sources.prefetching { report.generationOverlappedSeconds = Double(producerNanos) / 1e9 }
+        report.provenance = Provenance.current(allocator: report.memory.allocator, startedAt: startedAt)
         report.warnings += cfg.configWarnings
         // A capture that changed after it was checked ends its stream early.
         for f in Set(sources.cells.compactMap { $0.source.capture?.failure?.description }).sorted() {

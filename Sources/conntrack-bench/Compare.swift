@@ -22,6 +22,8 @@ struct Compare: ParsableCommand {
     var flowsList: String?
     @Option(help: "With --flows-list: also write the plot of throughput against flows (log x-axis) as SVG to this file.")
     var plot: String?
+    @Flag(help: "No progress lines on standard error (one per run as it ends).")
+    var noProgress = false
 
     mutating func run() throws {
         let jsonOut = try json.map { try OutputFile($0, option: "--json") }
@@ -38,6 +40,8 @@ struct Compare: ParsableCommand {
         drawDefaultSeeds(&base)
         // Without --policy, each design runs its own default schedule.
         let reaper = self.reaper, sized = self.sized
+        let quiet = noProgress
+        let progress = { (line: String) in if !quiet { writeLine(2, line) } }
         let entries = { (b: RunConfig, label: ((String, Int) -> String)?) in
             Comparison.entries(b, hashSeed: b.table.hashSeed ?? drawnHashSeed, policy: { try reaper.choice(for: $0) }, sized: sized, sizedLabel: label,
                                extra: extra, skipped: { writeLine(2, $0) })
@@ -48,7 +52,7 @@ struct Compare: ParsableCommand {
             let plotOut = try plot.map { try OutputFile($0, option: "--plot") }
             let experiment = FlowsComparison(base: base, flows: flows, repeats: repeats)
             let result = try usage { () throws(ConfigError) in
-                try experiment.run(entries: { entries($0, { label, _ in "\(label) (sized)" }) }, progress: { writeLine(2, $0) })
+                try experiment.run(entries: { entries($0, { label, _ in "\(label) (sized)" }) }, progress: progress)
             }
             print(experiment.text(result), terminator: "")
             try plotOut?.write(experiment.plot(result))
@@ -58,7 +62,7 @@ struct Compare: ParsableCommand {
         let comparison = try usage { () throws(ConfigError) in
             try Comparison(base: base, entries: entries(base, nil), repeats: repeats)
         }
-        let result = try usage { () throws(ConfigError) in try comparison.run(progress: { writeLine(2, $0) }) }
+        let result = try usage { () throws(ConfigError) in try comparison.run(progress: progress) }
         print(result.text, terminator: "")
         try jsonOut?.write(jsonBytes(result.report))
     }

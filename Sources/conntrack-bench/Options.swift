@@ -131,29 +131,45 @@ struct ReaperOptions: ParsableArguments {
 }
 
 struct ScenarioArgs: ParsableArguments {
-    @Option(help: "Traffic: \(ScenarioKind.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var scenario: ScenarioKind = .mix
-    @Option(help: "Concurrent flows (slots); finished flows are replaced (1...50000000).")
-    var flows: Int = 100_000
-    @Option(help: "Packets in total.")
-    var packets: Int = 10_000_000
-    @Option(help: "Virtual duration covered by the packets, seconds.")
-    var duration: Double = 600
-    @Option(help: "Fraction of flows over IPv6 (0...1).")
-    var ipv6Ratio: Double = 0.2
-    @Option(help: "Fraction of NAT-redirected flows in the nat scenario (0...1).")
-    var natFraction: Double = 0.5
+    // Optional so that a replay can tell the ones given (and refuse them);
+    // the defaults are ScenarioOptions'.
+    @Option(help: "Traffic: \(ScenarioKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: mix).")
+    var scenario: ScenarioKind?
+    @Option(help: "Concurrent flows (slots); finished flows are replaced (1...50000000; default 100000).")
+    var flows: Int?
+    @Option(help: "Packets in total (1...10000000000; default 10000000).")
+    var packets: Int?
+    @Option(help: "Virtual duration covered by the packets, seconds ((0, 1000000000]; default 600).")
+    var duration: Double?
+    @Option(help: "Fraction of flows over IPv6 (0...1; default 0.2).")
+    var ipv6Ratio: Double?
+    @Option(help: "Fraction of NAT-redirected flows in the nat scenario (0...1; default 0.5).")
+    var natFraction: Double?
     @Flag(help: "Workers share one flow population (contention) instead of disjoint shards.")
     var shared = false
-    @Option(help: "Seed of the packet stream.")
-    var seed: UInt64 = 1
+    @Option(help: "Seed of the packet stream (default 1).")
+    var seed: UInt64?
+
+    /// The options given on the command line, as spelled there.
+    var given: [String] {
+        [("--scenario", scenario != nil), ("--flows", flows != nil), ("--packets", packets != nil),
+         ("--duration", duration != nil), ("--ipv6-ratio", ipv6Ratio != nil), ("--nat-fraction", natFraction != nil),
+         ("--shared", shared), ("--seed", seed != nil)].filter(\.1).map(\.0)
+    }
 
     func options() throws -> ScenarioOptions {
         var o = ScenarioOptions()
-        o.scenario = scenario; o.flows = flows; o.packets = packets
-        guard duration > 0 && duration <= 1e9 else { throw ValidationError("--duration must be in (0, 1000000000] seconds, got \(duration)") }
-        o.duration = Int64(duration * 1e9)
-        o.ipv6Ratio = ipv6Ratio; o.natFraction = natFraction; o.shared = shared; o.seed = seed
+        if let v = scenario { o.scenario = v }
+        if let v = flows { o.flows = v }
+        if let v = packets { o.packets = v }
+        if let d = duration {
+            guard d > 0 && d <= 1e9 else { throw ValidationError("--duration must be in (0, 1000000000] seconds, got \(d)") }
+            o.duration = Int64(d * 1e9)
+        }
+        if let v = ipv6Ratio { o.ipv6Ratio = v }
+        if let v = natFraction { o.natFraction = v }
+        o.shared = shared
+        if let v = seed { o.seed = v }
         do { try o.validate() } catch { throw ValidationError(error.description) }
         return o
     }
@@ -176,6 +192,8 @@ struct DriverOptions: ParsableArguments {
     var noSplitReaper = false
     @Flag(help: "Workers generate their packets themselves between rounds, even when each could have a second CPU to generate ahead on a thread of its own while it processes.")
     var noOverlapGeneration = false
+    @Option(help: "How long a worker waiting at a lock-step barrier or in the reaper team spins before it parks, µs (0...100000; default 50). Beside another CPU-bound process a spinning waiter holds the CPU the party it waits for needs.")
+    var waitSpinUs: Double = Double(WaitPoint.defaultSpinNanos) / 1000
     @Option(help: "Packets per batch between quiescent points.")
     var batch: Int = 256
     @Option(help: "Packets generated ahead per worker per round (untimed).")
@@ -206,6 +224,8 @@ struct DriverOptions: ParsableArguments {
         guard windowMaxMs >= 0 && windowMaxMs <= 3_600_000 else { throw ValidationError("--window-max-ms must be in 0...3600000, got \(windowMaxMs)") }
         c.windowMinPackets = windowMinPackets
         c.splitReaperPasses = !noSplitReaper
+        guard waitSpinUs >= 0 && waitSpinUs <= 100_000 else { throw ValidationError("--wait-spin-us must be in 0...100000, got \(waitSpinUs)") }
+        c.waitSpinNanos = Int64((waitSpinUs * 1000).rounded())
         c.overlapGeneration = !noOverlapGeneration
         c.windowMaxNanos = Int64((windowMaxMs * 1e6).rounded())
         c.latencySampleEvery = latencySampleEvery

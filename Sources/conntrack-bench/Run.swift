@@ -47,6 +47,10 @@ struct Run: ParsableCommand {
         }
         guard repeats >= 1 && repeats <= 100 else { throw ValidationError("--repeats must be in 1...100, got \(repeats)") }
         guard !allowTruncated || pcap != nil else { throw ValidationError("--allow-truncated applies to a capture (--pcap)") }
+        if pcap != nil, !scenario.given.isEmpty {
+            let g = scenario.given
+            throw ValidationError("\(g.joined(separator: ", ")) \(g.count == 1 ? "does" : "do") not apply to a capture replay (--pcap): its packets, flows and timestamps are the file's")
+        }
         if verdicts != nil || events != nil, repeats > 1 {
             throw ValidationError("--verdicts and --events record a single run (not with --repeats)")
         }

@@ -21,6 +21,8 @@ struct Sweep: ParsableCommand {
     var repeats: Int = 1
     @Option(help: "Output directory (created; existing files replaced).")
     var out: String = "sweep-out"
+    @Flag(help: "No progress lines on standard error (one per run as it ends).")
+    var noProgress = false
 
     mutating func run() throws {
         var base = try makeRunConfig(table, reaper, scenario, driver)
@@ -38,7 +40,7 @@ struct Sweep: ParsableCommand {
             try Harness.Sweep(base: base, axes: SweepAxis.axes(for: base, vary: varied), threads: threads, repeats: repeats)
         }
         let dir = try OutputDirectory(out, option: "--out")
-        let result = try usage { () throws(ConfigError) in try sweep.run(progress: { writeLine(2, $0) }) }
+        let result = try usage { () throws(ConfigError) in try sweep.run(progress: { [noProgress] line in if !noProgress { writeLine(2, line) } }) }
         try dir.create()
         for (name, contents) in try result.files() { try dir.file(name).write(contents) }
         print(result.recommendation, terminator: "")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuildInfo
 import ConnTrack
 import Foundation
 
@@ -6,6 +7,7 @@ struct Root: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conntrack-bench",
         abstract: "Benchmark and stress harness for gVisor's lock-ordered, bucketed conntrack table.",
+        version: BuildInfo.versionLine,
         subcommands: [Run.self, Generate.self, Compare.self, Sweep.self, Diff.self, Dump.self, Metrics.self, Selftest.self],
         defaultSubcommand: Run.self)
 }

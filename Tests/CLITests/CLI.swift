@@ -188,7 +188,7 @@ enum Declarations {
     /// The long names of a subcommand's visible options and flags, without
     /// ArgumentParser's own `--help`.
     static func longOptions(_ sub: String) -> [String] {
-        (arguments[sub] ?? []).filter { $0.shouldDisplay != false }.compactMap(\.longName).filter { $0 != "--help" }
+        (arguments[sub] ?? []).filter { $0.shouldDisplay != false }.compactMap(\.longName).filter { $0 != "--help" && $0 != "--version" }
     }
 }
 

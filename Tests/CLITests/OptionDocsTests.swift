@@ -48,7 +48,7 @@ import Testing
                 Issue.record("docs/options.md: '## \(section)' documents \(rows) but there is no such subcommand")
                 continue
             }
-            let real = Set(Declarations.longOptions(section) + ["--help"])
+            let real = Set(Declarations.longOptions(section) + ["--help", "--version"])
             let stale = rows.filter { !real.contains($0) }
             #expect(stale.isEmpty, "\(section): documented but not an option: \(stale)")
         }

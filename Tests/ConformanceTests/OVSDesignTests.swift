@@ -59,11 +59,14 @@ private func udpExchange(_ id: TupleID, at t0: Int64) -> [(Packet, String)] {
             (udp(id, at: t0 + 4 * ms), "est|trk"), (udp(id, reply: true, at: t0 + 6 * ms), "est|rpl|trk")]
 }
 
-/// One-way UDP: first new, second still new (OTHERS_FIRST to
-/// OTHERS_MULTIPLE is CT_UPDATE_VALID_NEW), third est (MULTIPLE is valid).
+/// One-way UDP: new until a reply, however many packets (OVS's
+/// other_conn_update returns CT_UPDATE_VALID_NEW in OTHERS_FIRST and
+/// OTHERS_MULTIPLE); the first reply is est|rpl, and the flow est after it.
 private func udpOneWay(_ id: TupleID, at t0: Int64) -> [(Packet, String)] {
     let ms = Duration_ns.millisecond
-    return [(udp(id, at: t0), "new|trk"), (udp(id, at: t0 + 3 * ms), "new|trk"), (udp(id, at: t0 + 5 * ms), "est|trk")]
+    return [(udp(id, at: t0), "new|trk"), (udp(id, at: t0 + 3 * ms), "new|trk"), (udp(id, at: t0 + 5 * ms), "new|trk"),
+            (udp(id, at: t0 + 7 * ms), "new|trk"), (udp(id, reply: true, at: t0 + 9 * ms), "est|rpl|trk"),
+            (udp(id, at: t0 + 11 * ms), "est|trk")]
 }
 
 private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {

@@ -93,6 +93,8 @@ import Sync
     /// The report with wall-clock fields blanked.
     func deterministicJSON(_ r: RunReport) throws -> String {
         var r = r
+        // The date and command line of the run.
+        r.provenance = nil
         r.tableSeconds = 0; r.generationSeconds = 0; r.wallSeconds = 0; r.packetsPerSecond = 0
         r.generationOverlappedSeconds = nil
         r.perWorkerPacketsPerSecond = []

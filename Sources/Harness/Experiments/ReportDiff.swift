@@ -58,6 +58,18 @@ public struct ReportDiff: Sendable {
         if ra.design != rb.design || ra.variant != rb.variant || ra.scenario != rb.scenario || ra.threads != rb.threads {
             lines.append("  note: different configurations: \(ra.variant)/\(ra.scenario ?? "pcap")/\(ra.threads)w vs \(rb.variant)/\(rb.scenario ?? "pcap")/\(rb.threads)w")
         }
+        if let pa = ra.provenance, let pb = rb.provenance {
+            let d = pb.differences(from: pa)
+            if !d.host.isEmpty {
+                lines.append("  note: the reports come from different hosts (" + d.host.joined(separator: "; ") + "): a change of machine, not only of code")
+            }
+            if !d.build.isEmpty {
+                lines.append("  note: the reports come from different builds (" + d.build.joined(separator: "; ") + ")")
+            }
+        } else {
+            let missing = [(ra, baseline.name), (rb, candidate.name)].filter { $0.0.provenance == nil }.map(\.1)
+            lines.append("  note: \(missing.joined(separator: " and ")) record\(missing.count == 1 ? "s" : "") no build or host (written before reports did): a change of machine cannot be told from a change of code")
+        }
         // Timing figures with a direction: a regression needs both the
         // threshold and spreads that do not overlap, and only the gates fail.
         for m in Metric.catalogue where m.kind == .timing && m.higherIsBetter != nil {

@@ -2,6 +2,9 @@ import CAllocStats
 import ConnTrack
 import Histogram
 import Sync
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Assembles a `RunReport` from what the rooms of a run produced.
 enum ReportBuilder {
@@ -44,7 +47,7 @@ enum ReportBuilder {
             bytesPerConnection: inspection.connections > 0 ? Double(tableHeapBytes) / Double(inspection.connections) : nil)
         let cpu = cpuReport(env, u0, u1, reaperCPU: r.totals.cpuNanos, contexts: drive.contexts)
         let health = cfg.reaperEnabled ? reaperHealth(env.reaper, r, end: drive.endTime) : nil
-        var warnings: [String] = []
+        var warnings: [String] = (cpu.flags ?? []).map(\.reason)
         if cpu.starved {
             let worst = cpu.workers.map(\.cpuShareWhileBusy).min() ?? 0
             warnings.append("starved: a worker got \(Int((worst * 100).rounded())) % of a CPU while it was runnable (busy, not waiting for a lock; below \(Int(starvedBelow * 100)) %); CPUs utilised \(ReportFormatter.f(cpu.cpusUtilized)) for \(drive.contexts.count) worker(s): throughput and latency figures understate the design")
@@ -128,20 +131,84 @@ enum ReportBuilder {
             return CPUReport.Worker(packets: w.processed, busySeconds: busy, cpuSeconds: busy * cpuShare,
                                     lockWaitSeconds: wait,
                                     packetsPerBusySecond: busy > 0 ? Double(w.processed) / busy : 0,
-                                    cpuShareWhileBusy: min(1, cpuShare / (1 - waitShare)))
+                                    cpuShareWhileBusy: min(1, cpuShare / (1 - waitShare)),
+                                    waits: w.waits.waits, parkedWaits: w.waits.parks,
+                                    waitSpinSeconds: Double(w.waits.spinNanos) / 1e9,
+                                    waitParkedSeconds: Double(w.waits.parkedNanos) / 1e9,
+                                    onCPUSeconds: w.sched.map { Double($0.onCPUNanos) / 1e9 },
+                                    runQueueSeconds: w.sched.map { Double($0.runQueueNanos) / 1e9 })
         }
         let wall = Double(u1.wallNanos - u0.wallNanos) / 1e9
         let proc = Double(u1.cpuNanos - u0.cpuNanos) / 1e9
         // Too short to judge: a busy time under 50 ms is mostly start-up.
         let judged = workers.filter { $0.busySeconds >= 0.05 }
-        return CPUReport(workers: workers, reaperCPUSeconds: Double(reaperCPU) / 1e9, processCPUSeconds: proc,
-                         phaseWallSeconds: wall, cpusUtilized: wall > 0 ? proc / wall : 0,
-                         voluntaryContextSwitches: u1.voluntarySwitches - u0.voluntarySwitches,
-                         involuntaryContextSwitches: u1.involuntarySwitches - u0.involuntarySwitches,
-                         starved: judged.contains { $0.cpuShareWhileBusy < starvedBelow }, starvedBelow: starvedBelow,
-                         reaperSplitScanSeconds: Double(env.reaper.splitScanNanos) / 1e9,
-                         reaperSplitPasses: env.reaper.splitPasses, reaperSplitWalks: env.reaper.splitWalks,
-                         reaperSplitSlotsScanned: env.reaper.splitSlotsScanned, reaperSplitSlotsReached: env.reaper.splitSlotsReached)
+        var report = CPUReport(workers: workers, reaperCPUSeconds: Double(reaperCPU) / 1e9, processCPUSeconds: proc,
+                               phaseWallSeconds: wall, cpusUtilized: wall > 0 ? proc / wall : 0,
+                               voluntaryContextSwitches: u1.voluntarySwitches - u0.voluntarySwitches,
+                               involuntaryContextSwitches: u1.involuntarySwitches - u0.involuntarySwitches,
+                               starved: judged.contains { $0.cpuShareWhileBusy < starvedBelow }, starvedBelow: starvedBelow,
+                               reaperSplitScanSeconds: Double(env.reaper.splitScanNanos) / 1e9,
+                               reaperSplitPasses: env.reaper.splitPasses, reaperSplitWalks: env.reaper.splitWalks,
+                               reaperSplitSlotsScanned: env.reaper.splitSlotsScanned, reaperSplitSlotsReached: env.reaper.splitSlotsReached)
+        judgeLoad(&report, machine: u0.machine.flatMap { m0 in u1.machine.map { $0 - m0 } })
+        return report
+    }
+
+    /// What the machine did to the run: the CPU other processes and the
+    /// hypervisor took, how long the workers were queued for a CPU, how
+    /// much of their waiting was for a queued party, and the flags those
+    /// raise. Preconditions: `r.workers` and the phase's times are set.
+    static func judgeLoad(_ r: inout CPUReport, machine: MachineCPU?) {
+        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        r.onlineCPUs = online
+        let wall = r.phaseWallSeconds
+        if let m = machine, wall > 0 {
+            let busy = Double(m.busyTicks) / MachineCPU.ticksPerSecond
+            r.otherProcessesCPUs = max(0, busy - r.processCPUSeconds) / wall
+            r.stealCPUs = Double(m.stealTicks) / MachineCPU.ticksPerSecond / wall
+        }
+        let spin = r.workers.reduce(0) { $0 + ($1.waitSpinSeconds ?? 0) }
+        r.waitSpinSeconds = spin
+        var flags: [CPUReport.Flag] = []
+        let queued = r.workers.compactMap(\.runQueueSeconds)
+        let onCPU = r.workers.compactMap(\.onCPUSeconds)
+        // Under 50 ms of work is mostly start-up: not judged.
+        guard queued.count == r.workers.count, onCPU.reduce(0, +) >= 0.05 else {
+            r.flags = flags
+            return
+        }
+        let queuedTotal = queued.reduce(0, +)
+        let share = queuedTotal / (queuedTotal + onCPU.reduce(0, +))
+        r.workerRunQueueShare = share
+        let other = (r.otherProcessesCPUs ?? 0) + (r.stealCPUs ?? 0)
+        let got = wall > 0 ? onCPU.reduce(0, +) / wall : 0
+        let n = r.workers.count
+        if share >= CPUReport.runQueueShareLimit {
+            let pct = Int((share * 100).rounded())
+            let limit = Int(CPUReport.runQueueShareLimit * 100)
+            let load = "other processes took " + ReportFormatter.f(r.otherProcessesCPUs ?? 0) + " of the \(online) CPUs"
+                + ((r.stealCPUs ?? 0) >= 0.05 ? " and the hypervisor " + ReportFormatter.f(r.stealCPUs!) : "")
+            if other >= CPUReport.otherCPUsCause {
+                flags.append(.init(kind: "busy-machine", reason: "busy machine: the workers were queued for a CPU \(pct) % of the time they could run (at most \(limit) % on a quiet machine); their threads got " + ReportFormatter.f(got) + " CPUs for \(n) worker(s): \(load). Throughput and latency figures understate the design"))
+            } else {
+                flags.append(.init(kind: "oversubscribed", reason: "oversubscribed: the workers were queued for a CPU \(pct) % of the time they could run (at most \(limit) % on a quiet machine) while \(load): the run's own threads (workers, reaper, generators) outnumber the CPUs. Throughput and latency figures understate the design"))
+            }
+        }
+        // For each worker, the lesser of its waits and the others' queued
+        // time: it cannot have waited on a queued party for longer.
+        var onQueued = 0.0
+        for (i, w) in r.workers.enumerated() {
+            let waited = (w.waitSpinSeconds ?? 0) + (w.waitParkedSeconds ?? 0)
+            onQueued += min(waited, queuedTotal - queued[i])
+        }
+        r.waitedOnDescheduledSeconds = onQueued
+        // Only where the workers were short of CPU: on a quiet machine a
+        // free-running run's own reaper thread queues them a few %.
+        if n > 1, wall > 0, share >= CPUReport.runQueueShareLimit,
+           onQueued >= CPUReport.waitedOnDescheduledLimit * wall * Double(n) {
+            flags.append(.init(kind: "waited-on-descheduled", reason: "waited on descheduled parties: up to " + ReportFormatter.f(onQueued, 3) + " s of the workers' waits at lock-step barriers and in the reaper team were for a party queued for a CPU (\(Int((onQueued / (wall * Double(n)) * 100).rounded())) % of their wall time; flagged from \(Int(CPUReport.waitedOnDescheduledLimit * 100)) %)"))
+        }
+        r.flags = flags
     }
 
     static func reaperHealth<T: ConnTrackTable>(_ reaper: Reaper<T>, _ r: (passes: Int, interval: Int64, nextStart: Int, stats: TableStats,

@@ -46,6 +46,10 @@ public enum ReportFormatter {
         let slots = r.slotName == "bucket" ? ", \(num(r.buckets)) buckets" : ""
         let what = r.source.kind == "pcap" ? "replay of \(r.source.file ?? "?")" : "scenario \(r.scenario ?? "?")"
         o += "conntrack-bench: \(design), \(what)\(slots), \(r.threads) worker(s), clock \(r.clock)\(r.deterministic ? " (deterministic)" : ""), reaper \(r.policy)\(r.faults.isEmpty ? "" : ", faults: " + r.faults.joined(separator: ","))\n"
+        if let p = r.provenance {
+            o += "  build: " + p.summary + "\n"
+            o += "  command: " + p.commandText + "\n"
+        }
         var seeds: [String] = []
         if let h = r.hashSeed { seeds.append("hash seed 0x\(String(h, radix: 16)) (--hash-seed \(h))") }
         if let f = r.flowSeed { seeds.append("flow seed \(f)") }
@@ -73,6 +77,12 @@ public enum ReportFormatter {
         o += "\nCPU\n"
         for (i, w) in r.cpu.workers.enumerated() {
             o += row("worker-\(i)", "busy " + f(w.busySeconds, 3) + " s, cpu " + f(w.cpuSeconds, 3) + " s, lock waits " + f(w.lockWaitSeconds, 3) + " s (" + f(w.cpuShareWhileBusy * 100, 0) + " % of a CPU while runnable)")
+            if let n = w.waits, n > 0 {
+                o += row("", "waited " + f((w.waitSpinSeconds ?? 0) + (w.waitParkedSeconds ?? 0), 3) + " s at barriers and in the reaper team (spinning " + f(w.waitSpinSeconds ?? 0, 3) + " s, parked " + f(w.waitParkedSeconds ?? 0, 3) + " s; " + num(w.parkedWaits ?? 0) + " of " + num(n) + " waits parked)")
+            }
+            if let q = w.runQueueSeconds, let c = w.onCPUSeconds {
+                o += row("", "scheduler: on a CPU " + f(c, 3) + " s, queued for one " + f(q, 3) + " s")
+            }
         }
         let split = (r.cpu.reaperSplitPasses ?? 0) > 0
             ? "; the scans of \(r.cpu.reaperSplitPasses!) passes"
@@ -83,7 +93,12 @@ public enum ReportFormatter {
                      + "× the \(r.slotName ?? "slot")s the passes reached" : "")
             : ""
         o += row("reaper cpu", f(r.cpu.reaperCPUSeconds, 3) + " s" + (Metric.reaperSerialShare.value(r).map { $0 > 0 || split != "" ? "  (serial: " + Metric.reaperSerialShare.format($0) + " of the table time, " + (r.threads > 1 ? "every worker but one waiting" : "the worker waiting") + split + ")" : "" } ?? ""))
-        o += row("CPUs utilised", f(r.cpu.cpusUtilized) + "  (process cpu " + f(r.cpu.processCPUSeconds, 3) + " s over " + f(r.cpu.phaseWallSeconds, 3) + " s)")
+        o += row("CPUs utilised", f(r.cpu.cpusUtilized) + "  (process cpu " + f(r.cpu.processCPUSeconds, 3) + " s over " + f(r.cpu.phaseWallSeconds, 3) + " s"
+                 + ((r.cpu.waitSpinSeconds ?? 0) > 0 ? "; of it spinning in waits " + f(r.cpu.waitSpinSeconds!, 3) + " s" : "") + ")")
+        if let online = r.cpu.onlineCPUs {
+            o += row("machine", "\(online) CPUs online; over the table phase other processes took " + (r.cpu.otherProcessesCPUs.map { f($0) } ?? "-") + " CPUs, the hypervisor " + (r.cpu.stealCPUs.map { f($0) } ?? "-")
+                     + (r.cpu.workerRunQueueShare.map { "; workers queued for a CPU " + f($0 * 100, 1) + " % of the time they could run" } ?? ""))
+        }
         o += row("context switches", num(r.cpu.voluntaryContextSwitches) + " voluntary, " + num(r.cpu.involuntaryContextSwitches) + " involuntary")
         o += "\nTable (conntrack -S names)\n"
         o += row(Metric.lookups.name, Metric.lookups.text(r) + "  found " + Metric.found.text(r) + " (" + (Metric.foundPercent.value(r).map { f($0) + "%" } ?? "-") + ")  not found " + Metric.notFound.text(r))

@@ -36,6 +36,26 @@ public struct CPUReport: Codable, Sendable, Equatable {
         /// CPU it got while busy ÷ (busy time − lock waits): 1.0 means never
         /// descheduled while it could run.
         public var cpuShareWhileBusy: Double
+        /// Waits at lock-step barriers and in the reaper team that did not
+        /// end at once, and of them those that spun out their budget and
+        /// parked; the time spent spinning and parked (waiting, not busy).
+        /// nil in reports written before waits were counted.
+        public var waits: Int? = nil
+        public var parkedWaits: Int? = nil
+        public var waitSpinSeconds: Double? = nil
+        public var waitParkedSeconds: Double? = nil
+        /// From the scheduler (/proc/thread-self/schedstat): the worker
+        /// thread's time on a CPU, and its time runnable but queued for
+        /// one. nil where the kernel does not keep them.
+        public var onCPUSeconds: Double? = nil
+        public var runQueueSeconds: Double? = nil
+    }
+    /// Something that makes the run's figures say more about the machine
+    /// than about the design, and why (`kind`: "busy-machine",
+    /// "oversubscribed", "waited-on-descheduled").
+    public struct Flag: Codable, Sendable, Equatable {
+        public var kind: String
+        public var reason: String
     }
     public var workers: [Worker]
     /// CPU time of the thread(s) that ran reaper passes, during the passes.
@@ -65,6 +85,35 @@ public struct CPUReport: Codable, Sendable, Equatable {
     /// stops tallies slots past the stop. nil in reports written before.
     public var reaperSplitSlotsScanned: Int? = nil
     public var reaperSplitSlotsReached: Int? = nil
+    /// CPUs online, and over the table phase the CPU time other processes
+    /// took (the machine's busy time in /proc/stat less this process's)
+    /// and the hypervisor's steal, each over the phase's wall time (nil:
+    /// not known here, or reports written before).
+    public var onlineCPUs: Int? = nil
+    public var otherProcessesCPUs: Double? = nil
+    public var stealCPUs: Double? = nil
+    /// The workers' run-queue time over their time runnable (on a CPU or
+    /// queued for one): the share of the CPU they wanted and did not get.
+    public var workerRunQueueShare: Double? = nil
+    /// At most this much of the workers' waiting was for a party queued
+    /// for a CPU: for each worker, the lesser of its waits and the other
+    /// workers' run-queue time.
+    public var waitedOnDescheduledSeconds: Double? = nil
+    /// Spinning in waits, every worker together (CPU time, not work).
+    public var waitSpinSeconds: Double? = nil
+    /// What distorted the run (empty: nothing found); nil in reports
+    /// written before.
+    public var flags: [Flag]? = nil
+
+    /// A run whose workers were queued for a CPU this share of the time
+    /// they could run is flagged: on a quiet machine it stays under 2 %.
+    public static let runQueueShareLimit = 0.10
+    /// A run whose workers waited on queued parties for at least this
+    /// share of their wall time is flagged.
+    public static let waitedOnDescheduledLimit = 0.05
+    /// Other processes (or the hypervisor) taking this many CPUs name the
+    /// machine as the cause; less, the run's own threads.
+    public static let otherCPUsCause = 0.25
 }
 
 /// How well the reaper kept to its schedule.

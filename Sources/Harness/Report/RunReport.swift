@@ -47,6 +47,9 @@ public struct RunReport: Codable, Sendable {
     /// as the design's label.
     public static let schemaVersion = 2
     public var schemaVersion = RunReport.schemaVersion
+    /// The build, command, date and host that made the report (nil in
+    /// reports written before it was recorded).
+    public var provenance: Provenance? = nil
     /// Registry name of the design.
     public var design: String
     /// The variant, or the design's name when it has none.

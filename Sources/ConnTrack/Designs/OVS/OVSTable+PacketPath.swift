@@ -127,10 +127,12 @@ extension OVSTable {
         return .tracked(result, state)
     }
 
-    /// OVS's "other" protocol (lib/conntrack-other.c, `other_conn_update`):
-    /// the first reply makes it bidirectional (valid: est, rpl); a second
-    /// packet in the original direction before any reply is still new
-    /// (`CT_UPDATE_VALID_NEW`); anything later is established.
+    /// OVS's "other" protocol (lib/conntrack-other.c, `other_conn_update`,
+    /// as since "conntrack: Fix conntrack multiple new state"): the first
+    /// reply makes the flow bidirectional, and from then on its packets are
+    /// valid (est, with rpl in the reply direction); until a reply, every
+    /// packet is still new (`CT_UPDATE_VALID_NEW`), the second and later
+    /// ones in OTHERS_MULTIPLE.
     /// Preconditions: c's lock is held.
     @inline(__always)
     func updateUDP(_ c: UnsafeMutablePointer<ConnNode>, reply: Bool, now: Int64, _ state: inout Verdict,
@@ -138,13 +140,14 @@ extension OVSTable {
         c.pointee.lastUsed = now
         if reply && !c.pointee.udp.replied {
             c.pointee.udp.replied = true
-            state.formUnion([.est, .rpl])
-        } else if !c.pointee.udp.replied && c.pointee.pad & OVSBits.udpMultiple == 0 {
+        } else if !c.pointee.udp.replied {
             c.pointee.pad |= OVSBits.udpMultiple
-            state.insert(.new)
-        } else {
+        }
+        if c.pointee.udp.replied {
             state.insert(.est)
             if reply { state.insert(.rpl) }
+        } else {
+            state.insert(.new)
         }
         ctx.stats.trackerResults[Int(TrackerResult.alive.rawValue)] &+= 1
         return .alive
