@@ -172,6 +172,58 @@ import Testing
         withExtendedLifetime(dir) {}
     }
 
+    /// Reports from different hosts or builds are told apart: diff says
+    /// so, and names what differs.
+    @Test func diffNotesADifferentHostAndBuild() throws {
+        let dir = try TempDir()
+        var r = try jsonObject(atPath: Fixtures.report)
+        var p = try #require(r["provenance"] as? [String: Any])
+        var host = try #require(p["host"] as? [String: Any])
+        host["hostname"] = "elsewhere"
+        p["host"] = host
+        p["commit"] = "0123456789ab"
+        r["provenance"] = p
+        try JSONSerialization.data(withJSONObject: r).write(to: URL(fileURLWithPath: dir.path("other.json")))
+        let d = try CLI.run(["diff", Fixtures.report, dir.path("other.json")])
+        #expect(d.exited(0), "\(d)")
+        #expect(d.stdout.contains("different hosts") && d.stdout.contains("elsewhere"), "\(d)")
+        #expect(d.stdout.contains("different builds") && d.stdout.contains("0123456789ab"), "\(d)")
+        let same = try CLI.run(["diff", Fixtures.report, Fixtures.report])
+        #expect(!same.stdout.contains("note:"), "\(same)")
+    }
+
+    /// --version names the tool and its version; every report records the
+    /// same build, the command line and the host.
+    @Test func versionAndProvenance() throws {
+        let v = try CLI.run(["--version"])
+        #expect(v.exited(0), "\(v)")
+        #expect(v.stdout.hasPrefix("conntrack-bench "), "\(v)")
+        #expect(v.stdout.contains("build"), "\(v)")
+        let r = try jsonObject(atPath: Fixtures.report)
+        let p = try #require(r["provenance"] as? [String: Any])
+        #expect(v.stdout.contains(try #require(p["version"] as? String)))
+        let args = try #require(p["commandLine"] as? [String])
+        #expect(args.contains("--json") && args.contains("5000"), "\(args)")
+        let host = try #require(p["host"] as? [String: Any])
+        #expect((host["cpus"] as? Int ?? 0) >= 1 && (host["memoryBytes"] as? Int ?? 0) > 0, "\(host)")
+        #expect((p["date"] as? String)?.hasSuffix("Z") == true)
+    }
+
+    /// compare and sweep take --no-progress: no line per run on stderr.
+    @Test(arguments: ["compare", "sweep"])
+    func noProgressSilencesTheRunLines(_ sub: String) throws {
+        let dir = try TempDir()
+        let extra = sub == "sweep" ? ["--vary", "buckets=64", "--threads-list", "1", "--out", dir.path("out")]
+                                   : ["--json", dir.path("c.json")]
+        var args = [sub, "--packets", "2000", "--flows", "100", "--threads", "1", "--hash-seed", "3"] + extra
+        let loud = try CLI.run(args)
+        #expect(loud.exited(0), "\(loud)")
+        args.append("--no-progress")
+        let quiet = try CLI.run(args)
+        #expect(quiet.exited(0), "\(quiet)")
+        #expect(quiet.stderrLines.count < loud.stderrLines.count, "\(loud)\n\(quiet)")
+    }
+
     // MARK: Save, restore, dump
 
     struct SplitCase: CustomTestStringConvertible, Sendable {

@@ -138,6 +138,17 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
 
     // MARK: Captures
 
+    /// A replay takes its packets, flows and timestamps from the file: the
+    /// scenario's options are refused with it, all of them named.
+    @Test func scenarioOptionsAreRefusedWithACapture() throws {
+        let dir = try TempDir()
+        let r = try CLI.run(["run", "--pcap", Fixtures.capture, "--scenario", "synflood", "--packets", "5",
+                             "--no-progress", "--json", dir.path("bad.json")])
+        CLI.expectUsageError(r)
+        for name in ["--scenario", "--packets", "--pcap"] { #expect(r.stderr.contains(name), "\(r)") }
+        #expect(!dir.exists("bad.json"))
+    }
+
     @Test func captureThatIsAFifoIsNotRead() throws {
         let dir = try TempDir()
         #expect(mkfifo(dir.path("fifo"), 0o600) == 0)
