@@ -70,13 +70,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "ConnTrackTests", dependencies: ["ConnTrack", "Sync"], exclude: ["jenkins-vectors.tsv"]),
+        // The traits that decide what the ThreadSanitizer run skips
+        // (`.oneThread`), shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ConnTrackTests", dependencies: ["ConnTrack", "Sync", "TestSupport"], exclude: ["jenkins-vectors.tsv"]),
         // Corpus/: seed captures for the capture-reader fuzz test (read by path).
-        .testTarget(name: "HarnessTests", dependencies: ["Harness", "FlowGen", "ConnTrack", "Sync"], exclude: ["Corpus"]),
-        .testTarget(name: "ConformanceTests", dependencies: ["Harness", "FlowGen", "ConnTrack", "Sync"]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "FlowGen", "ConnTrack", "Sync", "TestSupport"], exclude: ["Corpus"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["Harness", "FlowGen", "ConnTrack", "Sync", "TestSupport"]),
         // The CLI's usage contract, run against the built executable (the
         // dependency makes `swift test` build it beside the test bundle).
         // PluginFixtures/: C sources of test-only plugins, built by the tests with cc.
-        .testTarget(name: "CLITests", dependencies: ["conntrack-bench", "ConnTrack", "FlowGen"], exclude: ["PluginFixtures"]),
+        .testTarget(name: "CLITests", dependencies: ["conntrack-bench", "ConnTrack", "FlowGen", "TestSupport"], exclude: ["PluginFixtures"]),
     ]
 )

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import struct Synchronization.Atomic
 
 /// One out-of-order acquisition, with both locks and both call sites.
 public struct LockOrderViolation: Sendable, CustomStringConvertible {
@@ -16,6 +17,9 @@ public struct LockOrderViolation: Sendable, CustomStringConvertible {
         "lock-order violation on \(thread): acquiring \(acquiring) at \(acquiringSite) while holding \(held) (taken at \(heldSite)); declared order: \(LockRank.declaredOrder)"
     }
 }
+
+/// Set by the first thread that traps on a violation.
+private let trapping = Atomic<Bool>(false)
 
 /// Per-thread record of held locks for the rank checker. Lives inside the
 /// caller's context, so it needs no thread-local storage and costs one
@@ -78,8 +82,7 @@ public struct LockTracker {
             case .record:
                 violations.append(v)
             case .trap:
-                writeStderr("conntrack-bench: \(v)\n")
-                exit(ExitCode.lockOrderViolation)
+                Self.trap(v)
             }
             break
         }
@@ -90,6 +93,18 @@ public struct LockTracker {
         } else {
             assertionFailure("more than 8 locks held at once")
         }
+    }
+
+    /// The first violation's thread writes its line and ends the process
+    /// with `_exit` (no atexit handlers running beside the other threads);
+    /// any other thread that traps meanwhile waits for that exit, so the
+    /// line is written once and the exit code is always the violation's.
+    static func trap(_ v: LockOrderViolation) -> Never {
+        if trapping.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged {
+            writeStderr("conntrack-bench: \(v)\n")
+            _exit(ExitCode.lockOrderViolation)
+        }
+        while true { pause() }
     }
 
     @usableFromInline @inline(never)

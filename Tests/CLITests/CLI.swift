@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The built `conntrack-bench` executable, run as a subprocess.
 enum CLI {
@@ -30,7 +31,7 @@ enum CLI {
     /// checked by the plain `swift test`; end-to-end races are the
     /// ThreadSanitizer scripts' (scripts/tsan-races), so the suites here
     /// stand aside rather than run every case several times slower.
-    static let sanitized = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
+    static let sanitized = builtWithThreadSanitizer
     static let skipSanitized = Testing.ConditionTrait.disabled(if: sanitized, "built with ThreadSanitizer: the plain swift test checks the CLI")
 
     /// The package's root directory.

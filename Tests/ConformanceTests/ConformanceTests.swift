@@ -3,6 +3,7 @@ import FlowGen
 import Harness
 import Sync
 import Testing
+import TestSupport
 
 // The behaviour every registered table design shares, checked through the
 // `ConnTrackTable` interface only. A new design registered in
@@ -41,7 +42,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
 }
 
 @Suite struct ConformanceTests {
-    @Test func registryNamesAreUniqueAndEveryVariantIsAnEntry() {
+    @Test(.oneThread) func registryNamesAreUniqueAndEveryVariantIsAnEntry() {
         #expect(Set(TableDesigns.names).count == TableDesigns.names.count)
         for d in TableDesigns.all {
             let labels = TableDesigns.entries.filter { $0.traits.name == d.traits.name }.map(\.label)
@@ -50,7 +51,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
         }
     }
 
-    @Test(arguments: stateful)
+    @Test(.oneThread, arguments: stateful)
     func synCreatesOneConnectionWithTwoTuples(_ e: DesignEntry) {
         let t = makeTable(e)
         var c = context()
@@ -64,7 +65,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
         #expect(c.locks.violations.isEmpty)
     }
 
-    @Test(arguments: stateful)
+    @Test(.oneThread, arguments: stateful)
     func aLaterPacketRefreshesLastUsed(_ e: DesignEntry) throws {
         let t = makeTable(e)
         var c = context()
@@ -79,7 +80,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
 
     /// Unestablished TCP lives exactly `other` (120 s) after its last packet:
     /// alive at the boundary, removed one nanosecond later.
-    @Test(arguments: stateful)
+    @Test(.oneThread, arguments: stateful)
     func theTimeoutBoundaryHolds(_ e: DesignEntry) {
         let t = makeTable(e)
         var c = context()
@@ -95,7 +96,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
 
     /// NAT connections have a reply that is not the reversed original, so
     /// their tuples land in unrelated slots; reaping must remove both.
-    @Test(arguments: stateful)
+    @Test(.oneThread, arguments: stateful)
     func aNATConnectionWhoseTuplesSitApartIsRemovedCompletely(_ e: DesignEntry) {
         let t = makeTable(e, slots: 64)
         var c = context()
@@ -117,7 +118,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
     /// One full sweep removes every expired connection, for every design
     /// and variant whose traits promise it; seed2020 keeps its walk defect
     /// (a walk stops at its first removal), so some survive there.
-    @Test(arguments: stateful)
+    @Test(.oneThread, arguments: stateful)
     func aFullSweepRemovesEveryExpiredConnection(_ e: DesignEntry) {
         let t = makeTable(e, slots: 16)
         var c = context()
@@ -156,7 +157,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
 
     /// Export, import into an empty table of the same design and size, and
     /// export again: the same records in the same order, the same structure.
-    @Test(arguments: stateful)
+    @Test(.oneThread, arguments: stateful)
     func exportThenImportEqualsTheOriginal(_ e: DesignEntry) throws {
         final class Keep: @unchecked Sendable { var table: AnyObject? }
         let keep = Keep()
@@ -192,7 +193,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
     /// A duplicate tuple is refused and nothing is inserted, for every
     /// design that forbids duplicates; seed2020 accepts them, because its
     /// missed lookups create them and a saved table must load back.
-    @Test(arguments: stateful)
+    @Test(.oneThread, arguments: stateful)
     func importRefusesDuplicatesAndInsertsNothing(_ e: DesignEntry) {
         let t = makeTable(e)
         var c = context()
@@ -214,7 +215,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
     /// A LAND packet (source = destination, same ports) is its own reply:
     /// one connection for both directions, found again, reaped, and the
     /// invariants hold throughout.
-    @Test(arguments: stateful)
+    @Test(.oneThread, arguments: stateful)
     func aSelfConnectionIsOneConnectionForBothDirections(_ e: DesignEntry) {
         let t = makeTable(e)
         var c = context()
@@ -235,7 +236,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
     /// A table that counts its connections (global-lock always; a design
     /// with a connection limit when one is set) reports the most it held
     /// at once.
-    @Test(arguments: stateful)
+    @Test(.oneThread, arguments: stateful)
     func thePeakIsTheMostConnectionsAtOnce(_ e: DesignEntry) throws {
         let t = e.design.init(TableConfig(buckets: 64, hashSeed: e.traits.hashSeed(0xC0FFEE), variant: e.variant,
                                           maxConnections: e.traits.connectionLimit ? 1000 : nil))

@@ -2,6 +2,7 @@ import ConnTrack
 import FlowGen
 import Harness
 import Testing
+import TestSupport
 
 // What `fast` keeps of `fixed`: the same tracker and the same rules, so on
 // the same packets every tracker result and connection count is `fixed`'s,
@@ -36,7 +37,7 @@ func packetOutcomes(_ r: RunReport) -> [String: UInt64] {
     return o
 }
 
-@Suite struct FastDesignTests {
+@Suite(.oneThread) struct FastDesignTests {
     @Test(arguments: ScenarioKind.allCases)
     func trackerResultsAreThoseOfTheFixedRules(_ s: ScenarioKind) throws {
         let fast = try deterministicRun(design: "fast", scenario: s)

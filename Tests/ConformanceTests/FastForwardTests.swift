@@ -1,6 +1,7 @@
 import ConnTrack
 import Sync
 import Testing
+import TestSupport
 
 // The contract of a design's sweep summary: a pass computed from it is the
 // pass the walk makes, and real passes keep it true of the table.
@@ -28,7 +29,7 @@ func passCounters(_ s: TableStats) -> [UInt64] {
      s.deferredByLockOrder]
 }
 
-@Suite struct FastForwardTests {
+@Suite(.oneThread) struct FastForwardTests {
     @Test(arguments: stateful)
     func anIdlePassIsThePassTheWalkMakes(_ e: DesignEntry) {
         let t = makeTable(e, slots: 32)

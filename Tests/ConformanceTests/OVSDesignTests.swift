@@ -5,6 +5,7 @@ import FlowGen
 import Sync
 import Synchronization
 import Testing
+import TestSupport
 
 // The `ovs` design against OVS's documented and coded rules (the facts and
 // where they come from: docs/ovs-design.md): the cuckoo map, the verdicts
@@ -80,7 +81,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
     /// Filled to 85 % of 5 slots × 64 buckets (cmap's expansion point),
     /// entries must move along cuckoo paths, and every key stays findable;
     /// after half are removed the rest still are, the removed are not.
-    @Test func theMapFindsEveryKeyAtFullLoadAndAfterRemovals() throws {
+    @Test(.oneThread) func theMapFindsEveryKeyAtFullLoadAndAfterRemovals() throws {
         let map = CuckooMap(buckets: 64, basis: 99)
         defer { map.destroy() }
         let queue = UnsafeMutablePointer<CuckooMap.Path>.allocate(capacity: CuckooMap.maxQueue)
@@ -158,7 +159,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
 
     /// Both directions' keys are in the map; a NAT connection's reply key
     /// is its redirected tuple.
-    @Test func bothDirectionsKeysAreInTheMap() {
+    @Test(.oneThread) func bothDirectionsKeysAreInTheMap() {
         let t = ovsTable()
         var c = context()
         let id = flow(1)
@@ -172,7 +173,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
 
     // MARK: Verdicts (conn_update_state, tcp_conn_update, other_conn_update)
 
-    @Test func aCleanTCPConnectionIsNewThenEstablished() {
+    @Test(.oneThread) func aCleanTCPConnectionIsNewThenEstablished() {
         let ps = cleanTCP(flow(2), at: 0)
         #expect(verdicts(ovsTable(), ps) == ps.map(\.1))
     }
@@ -180,7 +181,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
     /// A SYN again before the SYN-ACK is CT_UPDATE_VALID_NEW (new); a
     /// SYN-ACK may not create a connection (`tcp_valid_new`: invalid);
     /// flags pf rejects are invalid on a connection and change nothing.
-    @Test func synRetransmitsSynAcksAndBadFlags() {
+    @Test(.oneThread) func synRetransmitsSynAcksAndBadFlags() {
         let t = ovsTable()
         let a = flow(3), b = flow(4)
         let got = verdicts(t, [
@@ -197,7 +198,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
 
     /// A SYN on a connection closed in both directions is CT_UPDATE_NEW:
     /// the old connection goes, the SYN creates a new one (tuple reuse).
-    @Test func aSynAfterBothFinsReplacesTheConnection() {
+    @Test(.oneThread) func aSynAfterBothFinsReplacesTheConnection() {
         let t = ovsTable()
         let id = flow(5)
         var ps = cleanTCP(id, at: 0)
@@ -211,7 +212,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
         #expect(t.inspect().connections == 1 && t._checkInvariants(uniqueIDs: nil).ok)
     }
 
-    @Test func udpFollowsOVSsOtherProtocolRules() {
+    @Test(.oneThread) func udpFollowsOVSsOtherProtocolRules() {
         let t = ovsTable()
         let ex = udpExchange(flow(6, .udp, server: 53), at: 0), one = udpOneWay(flow(7, .udp, server: 514), at: 0)
         #expect(verdicts(t, ex) == ex.map(\.1))
@@ -219,7 +220,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
     }
 
     /// A NAT connection's packets carry dnat one way and snat back.
-    @Test func aTranslatedConnectionIsDnatThenSnat() {
+    @Test(.oneThread) func aTranslatedConnectionIsDnatThenSnat() {
         let t = ovsTable()
         var c = context()
         let id = flow(8, .udp)
@@ -234,7 +235,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
     /// OVS's default policy (`ct_dpif_netdev_tp_def`): SYN_SENT 30 s,
     /// ESTABLISHED 24 h, UDP first 60 s and bidirectional 30 s; a
     /// connection moves to its new class's expiry list as its state changes.
-    @Test func ovsTimeoutsAndTheListsFollowTheState() throws {
+    @Test(.oneThread) func ovsTimeoutsAndTheListsFollowTheState() throws {
         let o = Timeouts(mode: .ovs)
         #expect(o.synSent == 30 * sec && o.established == 86_400 * sec && o.lastAck == 45 * sec)
         #expect(o.finWait == 900 * sec && o.timeWait == 30 * sec && o.close == 30 * sec)
@@ -259,7 +260,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
 
     /// At the limit a new connection is not committed (`conntrack_full`):
     /// the packet stays `new|trk`, nothing is dropped to make room.
-    @Test func theLimitRefusesWithoutEarlyDrop() {
+    @Test(.oneThread) func theLimitRefusesWithoutEarlyDrop() {
         #expect(OVSTable(TableConfig(hashSeed: 1)).sweepSlots == 3_000_000)
         let t = ovsTable(limit: 3)
         var c = context()
@@ -278,7 +279,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
     /// OVS's schedule: a pass covers limit/64 positions, the next pass of
     /// an unfinished sweep comes 200 ms later, the next sweep 20 s after
     /// one ends; on the table a pass resumes where the last one stopped.
-    @Test func theSweeperWalksTheListsInPassesOfOneSixtyFourth() {
+    @Test(.oneThread) func theSweeperWalksTheListsInPassesOfOneSixtyFourth() {
         var p = OVSReaperPolicy()
         #expect(p.plan(tableSize: 3_000_000).maxSlots == 46_875)
         #expect(p.next(after: ReapPassResult(nextStart: 46_875), previous: 0, tableSize: 3_000_000) == 200 * Duration_ns.millisecond)
@@ -304,7 +305,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
 
     /// ct_lock taken while a connection mutex is held: the rank checker
     /// reports it (ct-lock < connection).
-    @Test func takingCtLockUnderAConnectionMutexIsAViolation() {
+    @Test(.oneThread) func takingCtLockUnderAConnectionMutexIsAViolation() {
         let t = ovsTable(faults: [.ctLockAfterConn])
         var c = context()
         let u = flow(40, .udp)

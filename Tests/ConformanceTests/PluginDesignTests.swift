@@ -3,6 +3,7 @@ import FlowGen
 import Foundation
 @testable import Harness
 import Testing
+import TestSupport
 
 // The example plugin (Sources/ExampleDesign, loaded through the C ABI) is
 // the bucket table's `fixed` rules in C: in deterministic runs its report
@@ -68,7 +69,7 @@ func deterministicReport(design: String, variant: Variant? = nil, scenario: Scen
     return try Runner.run(cfg)
 }
 
-@Suite struct PluginDesignTests {
+@Suite(.oneThread) struct PluginDesignTests {
     @Test func theExamplePluginLoads() throws {
         let e = try #require(ExamplePlugin.entry, "libExampleDesign.so not found beside the build and no cc to build it")
         #expect(e.traits.name == "example-buckets")

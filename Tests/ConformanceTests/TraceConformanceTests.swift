@@ -1,6 +1,7 @@
 import ConnTrack
 import Foundation
 import Testing
+import TestSupport
 
 // Verdicts and events as every registered design reports them
 // (docs/verdicts-and-events.md): the same packets through each design, the
@@ -54,7 +55,7 @@ func eventSummary(_ e: ConnEvent) -> String {
     return "\(e.kind) \(s.state?.rawValue ?? "-")\(s.unreplied ? " unreplied" : "")\(s.assured ? " assured" : "")"
 }
 
-@Suite struct TraceConformanceTests {
+@Suite(.oneThread) struct TraceConformanceTests {
     /// The packets: a TCP handshake with a stray ACK before the SYN-ACK, a
     /// UDP query sent twice and answered, a NAT-redirected SYN answered by
     /// the redirect target.

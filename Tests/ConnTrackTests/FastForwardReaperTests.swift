@@ -1,5 +1,6 @@
 import Testing
 @testable import ConnTrack
+import TestSupport
 
 /// The same mixed traffic into a table: handshakes (established, 5 days),
 /// SYNs (120 s), UDP (30 s), NAT redirects and a self-connection, spread
@@ -26,7 +27,7 @@ private func policies() -> [ReaperPolicyChoice] {
      .cilium(CiliumReaperPolicy())]
 }
 
-@Suite struct FastForwardReaperTests {
+@Suite(.oneThread) struct FastForwardReaperTests {
     /// A gap of 8 days after the traffic: every pass walked, against idle
     /// passes computed and whole periods of them skipped. Everything but
     /// wall-clock time must agree.

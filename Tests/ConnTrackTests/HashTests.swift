@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 @testable import ConnTrack
+import TestSupport
 
-@Suite struct HashTests {
+@Suite(.oneThread) struct HashTests {
     @Test func everyJenkinsVectorMatches() throws {
         let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         let text = try String(contentsOf: here.appendingPathComponent("jenkins-vectors.tsv"), encoding: .utf8)

@@ -1,5 +1,6 @@
 @testable import ConnTrack
 import Testing
+import TestSupport
 
 // The `linux` design's TCP tracker against facts read in the kernel's
 // net/netfilter/nf_conntrack_proto_tcp.c (6.x): the transition table
@@ -31,7 +32,7 @@ let L = LinuxTimeouts()
 
 func seg(_ f: TCPFlags, seq: UInt32 = 0, ack: UInt32 = 0) -> TCPSegment { TCPSegment(flags: f, seq: seq, ack: ack) }
 
-@Suite struct LinuxTCPTrackerTests {
+@Suite(.oneThread) struct LinuxTCPTrackerTests {
     @Test func everyCellOfTheTransitionTableIsTheKernels() {
         for row in kernelRows {
             let cells = row.cells.split(separator: " ").map { kernelNames[String($0)]! }

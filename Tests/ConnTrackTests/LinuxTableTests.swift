@@ -1,5 +1,6 @@
 @testable import ConnTrack
 import Testing
+import TestSupport
 
 // The `linux` design's table rules (docs/linux-design.md): the kernel's
 // default size, early drop, the chain-length limit, clash handling on
@@ -25,7 +26,7 @@ func tuples(in b: Int, of t: LinuxTable, count: Int) -> [TupleID] {
     return out
 }
 
-@Suite struct LinuxTableTests {
+@Suite(.oneThread) struct LinuxTableTests {
     /// `nf_conntrack_init_start`: 1/16384 of memory in 8-byte heads, at
     /// least 1,024; 65,536 above 1 GiB; 262,144 above 4 GiB.
     @Test func theKernelsDefaultSize() {

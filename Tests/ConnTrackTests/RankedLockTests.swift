@@ -6,6 +6,7 @@ import Darwin
 @testable import ConnTrack
 import Sync
 import Testing
+import TestSupport
 
 // The one ranked, counted acquisition every table lock goes through.
 @Suite struct RankedLockTests {
@@ -22,7 +23,7 @@ import Testing
         m.deallocate()
     }
 
-    @Test func anUncontendedAcquisitionIsCountedAndTracked() {
+    @Test(.oneThread) func anUncontendedAcquisitionIsCountedAndTracked() {
         let m = makeMutex()
         defer { freeMutex(m) }
         var locks = LockTracker(enabled: true, threadName: "t")
@@ -40,22 +41,27 @@ import Testing
         defer { freeMutex(m) }
         PThread.lock(m)
         // A second thread finds it held, and gets it once this one lets go.
+        // It says it waits (through its watch slot) only after its try
+        // failed, so the release waits for that: no timing decides it.
         nonisolated(unsafe) var counters = LockCounters()
+        nonisolated(unsafe) var contended = false
         nonisolated(unsafe) let mm = m
+        let slot = WatchSlot(name: "waiter")
         let t = OSThread {
             var locks = LockTracker(enabled: false, threadName: "waiter")
+            locks.watch = slot
             let lock = RankedLock(PThreadMutexRef(mm), rank: .connection)
-            let contended = lock.lock(&locks, counting: &counters)
+            contended = lock.lock(&locks, counting: &counters)
             lock.unlock(&locks)
-            precondition(contended, "the lock was held")
         }
-        OSThread.sleep(nanoseconds: 20_000_000)
+        while slot.waitingFor.load(ordering: .relaxed) == 0 { OSThread.sleep(nanoseconds: 100_000) }
         PThread.unlock(m)
         t.join()
+        #expect(contended)
         #expect(counters.acquisitions == 1 && counters.contended == 1)
     }
 
-    @Test func anOutOfOrderAcquisitionIsRecorded() {
+    @Test(.oneThread) func anOutOfOrderAcquisitionIsRecorded() {
         let a = makeMutex(), b = makeMutex()
         defer { freeMutex(a); freeMutex(b) }
         var locks = LockTracker(enabled: true, threadName: "t")
@@ -71,7 +77,7 @@ import Testing
         #expect(counters.acquisitions == 2)
     }
 
-    @Test func theEntrySpinLockIsARankedLock() {
+    @Test(.oneThread) func theEntrySpinLockIsARankedLock() {
         let pool = EntryPool(hugePages: false)
         var c = WorkerContext(name: "t", checkLockOrder: true)
         let e = pool.entry(pool.take(1, &c))
@@ -87,7 +93,7 @@ import Testing
     #if DEBUG
     /// Debug builds make mutexes error-checking: unlocking one this thread
     /// does not hold fails instead of corrupting it.
-    @Test func debugMutexesCheckTheirOwner() {
+    @Test(.oneThread) func debugMutexesCheckTheirOwner() {
         let m = makeMutex()
         defer { freeMutex(m) }
         #expect(pthread_mutex_unlock(m) == EPERM)

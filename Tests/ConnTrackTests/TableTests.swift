@@ -1,7 +1,8 @@
 import Testing
 @testable import ConnTrack
+import TestSupport
 
-@Suite struct TableTests {
+@Suite(.oneThread) struct TableTests {
     let a = tcpTuple(v4(10, 0, 0, 1), 40000, v4(10, 0, 0, 2), 80)
 
     @Test(arguments: Variant.allCases)

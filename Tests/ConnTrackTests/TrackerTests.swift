@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 @testable import ConnTrack
+import TestSupport
 
-@Suite struct TrackerTests {
+@Suite(.oneThread) struct TrackerTests {
     func seg(_ f: TCPFlags, _ seq: UInt32, _ ack: UInt32 = 0, len: UInt16 = 0, win: UInt16 = 65535) -> TCPSegment {
         TCPSegment(flags: f, seq: seq, ack: ack, window: win, payloadLength: len)
     }

@@ -1,12 +1,13 @@
 import Sync
 import Testing
 @testable import ConnTrack
+import TestSupport
 
 /// Fewer buckets than the seed's fraction: `len(buckets)/fractionPerReaping`
 /// is 0, so the 2020 `reapUnused` walks no bucket, returns start 1 (its
 /// `idx` stays 0 and is incremented) and, having checked nothing (0 %
 /// expired), lengthens the interval by 10 ms up to 60 s / 128.
-@Suite struct ZeroBudgetReaperTests {
+@Suite(.oneThread) struct ZeroBudgetReaperTests {
     static let cap: Int64 = 468_750_000
 
     /// The first pass receives the 5 s start delay as its previous interval:

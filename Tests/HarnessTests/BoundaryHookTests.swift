@@ -3,6 +3,7 @@ import Testing
 @testable import FlowGen
 @testable import Harness
 import Sync
+import TestSupport
 
 /// Records every boundary a driver calls it at. It asks for a boundary
 /// before each of `dues` (the deterministic driver pauses only there), and
@@ -118,7 +119,7 @@ final class RecordingHook: RunBoundaryHook, @unchecked Sendable {
 
     /// The deterministic driver pauses only before the first packet at or
     /// after each due time, and the pauses leave the report unchanged.
-    @Test func deterministicCallsTheHooksOnlyWhereTheyAsk() throws {
+    @Test(.oneThread) func deterministicCallsTheHooksOnlyWhereTheyAsk() throws {
         let packets = streams(1)[0]
         let s = Duration_ns.second
         let dues: [Int64] = [10 * s, 40 * s, 41 * s, 90 * s, 1000 * s]
@@ -144,7 +145,7 @@ final class RecordingHook: RunBoundaryHook, @unchecked Sendable {
     }
 
     /// A hook's stop ends a deterministic run at that boundary.
-    @Test func deterministicStopsWhereAHookAsks() throws {
+    @Test(.oneThread) func deterministicStopsWhereAHookAsks() throws {
         let packets = streams(1)[0]
         let hook = RecordingHook(dues: [30 * Duration_ns.second], stopAt: 1)
         let r = try run(config(threads: 1, deterministic: true), [packets], hook)

@@ -2,13 +2,14 @@ import ConnTrack
 import FlowGen
 import Foundation
 import Testing
+import TestSupport
 
 /// A seeded mutation fuzzer for the capture reader: every mutated capture
 /// must either parse or be refused with a `PcapError` naming a byte offset,
 /// never trap. The corpus (`Corpus/*.pcap`, small generated captures) seeds
 /// the mutations; any input that once crashed the reader is kept there as
 /// a regression case. Bounded: a fixed number of mutations per seed.
-@Suite struct CaptureFuzzTests {
+@Suite(.oneThread) struct CaptureFuzzTests {
     /// Deterministic xorshift, so a failure names a reproducible case.
     struct Rng {
         var s: UInt64

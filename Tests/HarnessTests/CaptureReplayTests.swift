@@ -3,6 +3,7 @@ import Foundation
 import Testing
 @testable import FlowGen
 @testable import Harness
+import TestSupport
 
 /// The shared replay of a capture (`CaptureReplay`) against the whole-file
 /// read (`PcapReader.read`): the same packets in the same order for every
@@ -143,7 +144,7 @@ import Testing
         whole.filter { PcapReader.shard($0, n) == k }.map { var q = $0; q.timestamp -= t0; return q }
     }
 
-    @Test(arguments: Format.allCases, [false, true])
+    @Test(.oneThread, arguments: Format.allCases, [false, true])
     func everyWorkerGetsItsPacketsInTimestampOrder(_ format: Format, _ shuffled: Bool) throws {
         let path = try Self.write(Self.file(Self.packets(shuffled: shuffled), format), "\(format)-\(shuffled)")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -187,7 +188,7 @@ import Testing
 
     /// The formats hold the same packets: µs files their timestamps cut to
     /// whole µs.
-    @Test func formatsDecodeToTheSamePackets() throws {
+    @Test(.oneThread) func formatsDecodeToTheSamePackets() throws {
         let ps = Self.packets(shuffled: false)
         var byFormat: [Format: [Packet]] = [:]
         for f in Format.allCases {
@@ -219,7 +220,7 @@ import Testing
 
     /// A file cut inside its last record: refused with the offset of that
     /// record, or, allowed, replayed up to it with a warning naming it.
-    @Test(arguments: [Format.nsLittle, .usBig, .ngLittleNs, .ngBigUs], [3, 12, 40])
+    @Test(.oneThread, arguments: [Format.nsLittle, .usBig, .ngLittleNs, .ngBigUs], [3, 12, 40])
     func aFileCutShortIsRefusedOrReplayedToItsLastWholeRecord(_ format: Format, _ cutBytes: Int) throws {
         let ps = Self.packets(count: 500, shuffled: true)
         let full = Self.file(ps, format)
@@ -262,7 +263,7 @@ import Testing
 
     /// What is not a cut stays an error with --allow-truncated: a record
     /// length out of range, a global header cut short.
-    @Test func corruptionIsNotACut() throws {
+    @Test(.oneThread) func corruptionIsNotACut() throws {
         var bad = Self.file(Self.packets(count: 50, shuffled: false), .nsLittle)
         bad[24 + 8] = 0xff; bad[24 + 9] = 0xff; bad[24 + 10] = 0xff
         let path = try Self.write(bad, "corrupt")

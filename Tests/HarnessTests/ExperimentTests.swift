@@ -1,10 +1,11 @@
 import Testing
 @testable import ConnTrack
 @testable import Harness
+import TestSupport
 
 /// `compare` and `sweep` find designs and policies through the registry and
 /// the knobs they declare: a new design runs in both without an edit.
-@Suite struct ExperimentTests {
+@Suite(.oneThread) struct ExperimentTests {
     static func base(_ design: String, policy: ReaperPolicyChoice? = nil) -> RunConfig {
         var c = RunConfig()
         c.design = design

@@ -4,6 +4,7 @@ import Testing
 @testable import FlowGen
 @testable import Harness
 import Sync
+import TestSupport
 
 @Suite struct HarnessTests {
     func small(_ scenario: ScenarioKind, variant: Variant = .fixed, threads: Int = 2, deterministic: Bool = false,
@@ -49,7 +50,7 @@ import Sync
     }
 
     /// Each fault meant for the invariant check trips it; the clean run does not.
-    @Test(arguments: [(Fault?.none, true), (.walkAfterRemove, false), (.recomputeNatPartner, false)])
+    @Test(.oneThread, arguments: [(Fault?.none, true), (.walkAfterRemove, false), (.recomputeNatPartner, false)])
     func invariantCheckCatchesTheWalkAndNatFaults(_ fault: Fault?, _ clean: Bool) throws {
         var c = small(.nat, threads: 1, deterministic: true, faults: fault.map { [$0] } ?? [])
         c.scenario.natFraction = 1
@@ -115,7 +116,7 @@ import Sync
         return String(decoding: try e.encode(r), as: UTF8.self)
     }
 
-    @Test(arguments: Variant.allCases)
+    @Test(.oneThread, arguments: Variant.allCases)
     func deterministicModeIsByteIdenticalAcrossRuns(_ v: Variant) throws {
         let c = small(.mix, variant: v, threads: 1, deterministic: true)
         let a = try Runner.run(c), b = try Runner.run(c)
@@ -131,7 +132,7 @@ import Sync
     /// A deterministic run's live peak is the true one: the same as the
     /// table's own peak (kept exactly when the table has a limit), though
     /// the counters are read only at chunk boundaries.
-    @Test(arguments: [ScenarioKind.churn, .mix])
+    @Test(.oneThread, arguments: [ScenarioKind.churn, .mix])
     func deterministicLivePeakIsTheTablesExactPeak(_ s: ScenarioKind) throws {
         var c = small(s, threads: 1, deterministic: true)
         c.chunk = 50_000
@@ -146,7 +147,7 @@ import Sync
     /// A day without packets in the middle of a capture: the report is the
     /// same whether the idle passes are walked or computed, and the long
     /// gap is crossed mostly by computed ones.
-    @Test(arguments: Variant.allCases)
+    @Test(.oneThread, arguments: Variant.allCases)
     func idlePassesAreComputedWithTheCountersOfTheWalk(_ v: Variant) throws {
         var o = ScenarioOptions()
         o.flows = 500; o.packets = 12_000; o.scenario = .mix; o.duration = 120 * Duration_ns.second
@@ -180,7 +181,7 @@ import Sync
     /// connection's other tuple sits in a third bucket. With timeouts under
     /// a minute and gaps of 30 s, linux2022's interval is the average time
     /// left (not its 60 s cap), so every expiry in the summary counts.
-    @Test(arguments: Variant.allCases, [(ScenarioKind.mix, false), (.mix, true), (.nat, true)])
+    @Test(.oneThread, arguments: Variant.allCases, [(ScenarioKind.mix, false), (.mix, true), (.nat, true)])
     func aSummaryKeptFromGapToGapGivesTheCountersOfTheWalk(_ v: Variant, _ s: (ScenarioKind, Bool)) throws {
         var reports: [RunReport] = []
         for ff in [true, false] {
@@ -211,37 +212,30 @@ import Sync
         consistent(reports[0])
     }
 
-    /// A 2-worker virtual run three times: lock-step windows keep the
-    /// table-side counters within the bound the report states.
-    @Test(arguments: Variant.allCases)
-    func twoWorkerVirtualRunsRepeatWithinTheStatedBound(_ v: Variant) throws {
+    /// Lock-step windows leave only the order of different workers'
+    /// operations within a window to scheduling: with that order fixed
+    /// (the workers take turns in each window, ordered by the barrier), a
+    /// 2-worker run with the reaper's passes split across both is the same
+    /// run every time, every counter. The spread the report states for
+    /// free order is a measurement (`run --repeats`, docs/determinism.md),
+    /// not a property a test can hold to without depending on scheduling.
+    @Test(.racedElsewhere("the windowed driver's threads are raced by the lock-step, boundary, window-merge and split-pass tests; this one took 45 s under ThreadSanitizer"),
+          arguments: Variant.allCases)
+    func twoWorkerWindowedRunsAreTheSameRunWhenTheOrderInAWindowIsFixed(_ v: Variant) throws {
         var c = small(.mix, variant: v, threads: 2)
         c.table.buckets = 4096   // a normal load (a few tuples per bucket)
         c.scenario.packets = 200_000
         c.scenario.flows = 4000
         c.chunk = 1 << 16
         c.checkLockOrder = false
+        c.workersTakeTurns = true
         let runs = try (0..<3).map { _ in try Runner.run(c) }
         let d = runs[0].determinism
         #expect(d.mode == "windowed" && d.windows ?? 0 > 1000)
-        let conn = try #require(d.connectionCounterBound), events = try #require(d.eventCounterBound)
-        let allowed = Double(runs[0].created) * conn
-        func close(_ f: (RunReport) -> UInt64, _ what: String, slack: Double) {
-            let v = runs.map(f)
-            #expect(Double(v.max()! - v.min()!) <= max(slack, 0), "\(what) \(v) beyond the stated bound")
-        }
-        // Measured over 6 repeats of this test: connection counters differ by
-        // at most 3 (allowed ≈ 10–12), deferrals by at most 6 (allowed 36–67).
-        close(\.created, "created", slack: allowed)
-        close(\.found, "found", slack: allowed)
-        close(\.removedInline, "removed inline", slack: allowed)
-        close(\.removedByReaper, "removed by the reaper", slack: allowed)
-        close({ UInt64($0.live) }, "live", slack: allowed)
-        close({ UInt64($0.expiredStillLinkedAtEnd) }, "expired at end", slack: allowed)
-        for k in runs[0].trackerResults.keys { close({ $0.trackerResults[k] ?? 0 }, "tracker \(k)", slack: allowed) }
-        close(\.deferredByLockOrder, "deferred events", slack: Double(runs[0].deferredByLockOrder) * events)
-        close({ UInt64($0.reaperPasses) }, "reaper passes", slack: Double(runs[0].reaperPasses) * events)
+        let first = try deterministicJSON(runs[0])
+        for r in runs.dropFirst() { #expect(try deterministicJSON(r) == first) }
         for r in runs { #expect(r.reaperHealth?.flagged == false && r.outcome == .ok) }
+        #expect(runs[0].reaperPasses > 100 && runs[0].removedByReaper > 0)
     }
 
     /// Without windows the same runs carry no bound, and say so.
@@ -252,7 +246,7 @@ import Sync
         #expect(r.determinism.mode == "free-running" && r.determinism.connectionCounterBound == nil)
     }
 
-    @Test func generatorIsDeterministicAndReachesEveryTrackerState() throws {
+    @Test(.oneThread) func generatorIsDeterministicAndReachesEveryTrackerState() throws {
         var o = ScenarioOptions()
         o.flows = 500; o.packets = 50_000; o.scenario = .mix
         var g1 = FlowGenerator(o), g2 = FlowGenerator(o)
@@ -322,7 +316,7 @@ import Sync
         #expect(seen == total)
     }
 
-    @Test func invalidConfigurationIsRejectedWithTheOptionName() {
+    @Test(.oneThread) func invalidConfigurationIsRejectedWithTheOptionName() {
         var c = RunConfig()
         c.threads = 0
         #expect(throws: ConfigError.self) { try Runner.run(c) }
@@ -333,7 +327,7 @@ import Sync
 
     /// Options a design does not support are refused, naming the option
     /// and the design, instead of being silently ignored.
-    @Test(arguments: [("global-lock", "--variant"), ("global-lock", "--max-connections"), ("global-lock", "--hash-seed"),
+    @Test(.oneThread, arguments: [("global-lock", "--variant"), ("global-lock", "--max-connections"), ("global-lock", "--hash-seed"),
                       ("global-lock", "--inject"), ("null", "--variant"), ("nosuch", "--design")])
     func unsupportedOptionsAreRefused(_ design: String, _ option: String) {
         var c = RunConfig()
@@ -354,7 +348,7 @@ import Sync
         }
     }
 
-    @Test func pcapRoundTripReproducesThePackets() throws {
+    @Test(.oneThread) func pcapRoundTripReproducesThePackets() throws {
         var o = ScenarioOptions()
         o.flows = 200; o.packets = 3000; o.scenario = .mix; o.natFraction = 0
         var g = FlowGenerator(o)
@@ -384,7 +378,7 @@ import Sync
 
     /// A capture cut at its snaplen keeps the segment's real length (from
     /// the IP header), and out-of-order records replay in timestamp order.
-    @Test func captureReadsLengthsFromTheIPHeaderAndOrdersByTimestamp() throws {
+    @Test(.oneThread) func captureReadsLengthsFromTheIPHeaderAndOrdersByTimestamp() throws {
         let id = TupleID(srcAddr: IPAddress(v4: 0x0a00_0001), srcPort: 40000, dstAddr: IPAddress(v4: 0x0a00_0002),
                          dstPort: 80, transProto: .tcp, netProto: .ipv4)
         var w = PcapWriter()
@@ -407,7 +401,7 @@ import Sync
     /// whole-file read gives it, in timestamp order, whether the file is in
     /// that order (read in order) or not (read through a sorted index), and
     /// a deterministic run of it the same report.
-    @Test(arguments: [false, true])
+    @Test(.oneThread, arguments: [false, true])
     func streamedCapturesReplayLikeTheWholeFile(_ shuffled: Bool) throws {
         var o = ScenarioOptions()
         o.flows = 300; o.packets = 5000; o.scenario = .mix; o.natFraction = 0
@@ -454,7 +448,7 @@ import Sync
     /// pcapng as Wireshark writes it: a section, an interface (with its
     /// timestamp resolution), an unrelated block that is skipped, and
     /// enhanced packet blocks.
-    @Test func pcapngSectionsInterfacesAndEnhancedPacketsAreRead() throws {
+    @Test(.oneThread) func pcapngSectionsInterfacesAndEnhancedPacketsAreRead() throws {
         func le32(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)] }
         func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8)] }
         func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {

@@ -1,10 +1,11 @@
 import Testing
 @testable import Harness
+import TestSupport
 
 /// The flags of a busy machine are a function of what the scheduler and
 /// /proc/stat said: checked here on figures like those measured quiet and
 /// beside one CPU-bound process (results/busy-machine.md).
-@Suite struct LoadFlagTests {
+@Suite(.oneThread) struct LoadFlagTests {
     /// A two-worker CPU report with each worker's time on a CPU, queued
     /// for one, and waiting at barriers.
     func report(onCPU: Double, queued: Double, waited: Double, process: Double, wall: Double) -> CPUReport {

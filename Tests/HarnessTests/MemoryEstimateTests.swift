@@ -6,6 +6,7 @@ import Testing
 @testable import ConnTrack
 import FlowGen
 @testable import Harness
+import TestSupport
 
 /// The up-front memory estimate against what runs of the built
 /// `conntrack-bench` reach. A run's peak RSS (its VmHWM) is its baseline
@@ -81,7 +82,7 @@ struct MemoryEstimateTests {
 /// The runs the estimate exists for: 2^28 buckets need more than 50 GiB,
 /// so on a machine with less they are refused before anything is allocated,
 /// from the options or from a saved table's header.
-@Suite struct MemoryEstimateRefusalTests {
+@Suite(.oneThread) struct MemoryEstimateRefusalTests {
     func largest() -> RunConfig {
         var c = RunConfig()
         c.table.buckets = 1 << 28
@@ -122,7 +123,7 @@ enum RunProbe {
         return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }()
 
-    static let underThreadSanitizer: Bool = dlsym(dlopen(nil, RTLD_NOW), "__tsan_init") != nil
+    static let underThreadSanitizer = builtWithThreadSanitizer
 
     struct Failed: Error, CustomStringConvertible { var description: String }
 

@@ -3,11 +3,12 @@ import Testing
 @testable import ConnTrack
 @testable import FlowGen
 @testable import Harness
+import TestSupport
 
 /// The catalogue is the one home of every figure: its JSON keys are the
 /// report's, its values are what the report holds, and the documentation
 /// lists exactly its entries.
-@Suite struct MetricCatalogueTests {
+@Suite(.oneThread) struct MetricCatalogueTests {
     static func report(design: String = "buckets", threads: Int = 1) throws -> RunReport {
         var c = RunConfig()
         c.design = design

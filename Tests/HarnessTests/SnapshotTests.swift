@@ -4,6 +4,7 @@ import Testing
 @testable import FlowGen
 @testable import Harness
 import Sync
+import TestSupport
 
 /// Collects the tables a run saves.
 final class Saved: @unchecked Sendable {
@@ -46,7 +47,7 @@ final class Saved: @unchecked Sendable {
     /// Saved at 150 s, restored (through the file's bytes) and continued:
     /// the report, the table, the reaper's interval sequence and the
     /// invariant report equal those of the run that was never split.
-    @Test(arguments: Variant.allCases)
+    @Test(.oneThread, arguments: Variant.allCases)
     func aSplitRunEqualsTheUnsplitOne(_ v: Variant) throws {
         let (whole, wholeSaved) = try run(config(v))
         var c1 = config(v)
@@ -101,7 +102,7 @@ final class Saved: @unchecked Sendable {
     }
 
     /// With the default start delay the restored reaper waits, as afterLoad does.
-    @Test func theRestoredReaperStartsAfterItsDelay() throws {
+    @Test(.oneThread) func theRestoredReaperStartsAfterItsDelay() throws {
         var c1 = config(.fixed)
         c1.saveAt = 150 * Duration_ns.second
         let (_, saved) = try run(c1)
@@ -115,7 +116,7 @@ final class Saved: @unchecked Sendable {
     }
 
     /// --rehash: another bucket count, or another design, keeps every connection.
-    @Test(arguments: [("buckets", Variant?.some(.fixed), 4096), ("global-lock", nil, 512)])
+    @Test(.oneThread, arguments: [("buckets", Variant?.some(.fixed), 4096), ("global-lock", nil, 512)])
     func rehashKeepsEveryConnection(_ design: String, _ v: Variant?, _ buckets: Int) throws {
         var c1 = config(.fixed)
         c1.saveAt = 150 * Duration_ns.second
@@ -145,7 +146,7 @@ final class Saved: @unchecked Sendable {
     }
 
     /// Every bad file: one line naming the problem and its byte offset.
-    @Test func badFilesAreRefusedWithTheProblemAndItsOffset() throws {
+    @Test(.oneThread) func badFilesAreRefusedWithTheProblemAndItsOffset() throws {
         var c1 = config(.fixed)
         c1.saveAt = 150 * Duration_ns.second
         let (_, saved) = try run(c1)
@@ -189,7 +190,7 @@ final class Saved: @unchecked Sendable {
 
     /// Linux's states: FIN_WAIT on the first FIN from either side, CLOSE_WAIT
     /// once it is acknowledged, and `--timeouts linux` follows them.
-    @Test func linuxStatesFollowTheFinAndItsAck() {
+    @Test(.oneThread) func linuxStatesFollowTheFinAndItsAck() {
         var t = TCB()
         t.initialise(TCPSegment(flags: .syn, seq: 100))
         #expect(t.linuxState == .synSent && !t.seenReply)
@@ -211,7 +212,7 @@ final class Saved: @unchecked Sendable {
     }
 
     /// Rows as conntrack -L prints them, and the same rows as CSV and JSON.
-    @Test func listingsReadLikeConntrack() throws {
+    @Test(.oneThread) func listingsReadLikeConntrack() throws {
         let id = TupleID(srcAddr: IPAddress(v4: 0x0a00_0001), srcPort: 40000, dstAddr: IPAddress(v4: 0x0a00_0002),
                          dstPort: 80, transProto: .tcp, netProto: .ipv4)
         var tcb = TCB()

@@ -2,9 +2,10 @@ import Foundation
 import Testing
 @testable import ConnTrack
 @testable import Harness
+import TestSupport
 
 /// The text forms of `--verdicts` and `--events`, and the merge of lanes.
-@Suite struct TraceOutputTests {
+@Suite(.oneThread) struct TraceOutputTests {
     static let client = TupleID(srcAddr: IPAddress(v4: 0x0A00_0001), srcPort: 33333, dstAddr: IPAddress(v4: 0x0A00_0002),
                                 dstPort: 80, transProto: .tcp, netProto: .ipv4)
 

@@ -1,10 +1,11 @@
 import Testing
 @testable import ConnTrack
 @testable import Harness
+import TestSupport
 
 /// Runs with fewer buckets than the seed's `--fraction`: they go ahead, as
 /// the 2020 code does, with one warning; the seed's passes check nothing.
-@Suite struct ZeroBudgetRunTests {
+@Suite(.oneThread) struct ZeroBudgetRunTests {
     static let cap: Int64 = 468_750_000
 
     func config(design: String = "buckets", buckets: Int, policy: ReaperPolicyChoice = .seed(SeedReaperPolicy())) -> RunConfig {

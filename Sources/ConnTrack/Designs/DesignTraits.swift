@@ -57,6 +57,10 @@ public struct DesignTraits: Sendable {
     /// threads that never overlap, so a lock-order detector must report
     /// the cycle; returns the line to print. nil when the design has none.
     public var lockOrderPairSelftest: (@Sendable () -> String)? = nil
+    /// `selftest data-race-pair`: two accesses a skipped lock (the
+    /// design's fault) should have ordered, made by two threads that
+    /// nothing else orders (`DataRaceSelftest`); returns a one-line summary.
+    public var dataRacePairSelftest: (@Sendable () -> String)? = nil
     /// Every lock of the design is seen by the rank checker, the watchdog
     /// and the contention counters (false: a plugin that does not call the
     /// lock hooks; the report says its locks are unobserved).

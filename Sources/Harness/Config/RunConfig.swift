@@ -47,6 +47,11 @@ public struct RunConfig: Sendable {
     /// `scansForReap` are split across the waiting workers (same counters
     /// as one walk); false: the leader walks them while the others wait.
     public var splitReaperPasses = true
+    /// Tests: within each lock-step window the workers take turns (worker
+    /// 0's packets, then worker 1's, …), ordered by the barrier, so a
+    /// windowed run is a function of its inputs: what is left of the
+    /// order between repeats is only the order within windows.
+    var workersTakeTurns = false
     /// How long a waiting worker spins before it parks (`WaitPoint`).
     public var waitSpinNanos: Int64 = WaitPoint.defaultSpinNanos
     /// When every worker can have a second CPU for it, each worker's

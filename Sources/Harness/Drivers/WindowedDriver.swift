@@ -154,6 +154,8 @@ extension WindowedDriver {
         func runWindows(_ i: Int, _ worker: WorkerShared, slot: Int, lane: Lane, latencies: UnsafeMutableBufferPointer<UInt64>,
                         _ ctx: inout WorkerContext, _ waiter: inout Waiter) {
             while !roundOver {
+                // Tests: the workers before this one in the window first.
+                if env.cfg.workersTakeTurns { for _ in 0..<i { barrier.wait(&waiter) } }
                 if lane.pos < lane.count {
                     let chunk = UnsafeBufferPointer(rebasing: lane.buf[lane.pos..<lane.count])
                     // Thread CPU time (two system calls) on one window in eight.
@@ -162,6 +164,7 @@ extension WindowedDriver {
                     record(i)[Self.netField] = ctx.stats.createdLessRemoved
                     publishLane(i, lane)
                 }
+                if env.cfg.workersTakeTurns { for _ in i..<(slots.count - 1) { barrier.wait(&waiter) } }
                 barrier.wait(&waiter) { advance() }
                 if let upTo = reapUpTo { reapTogether(i, upTo: upTo) }
             }

@@ -80,7 +80,7 @@ extension BucketTable {
         if lockPartner { lockBucket(rb, &ctx) }
         unlink(t.partner, rb)
         unlink(t, b)
-        if lockPartner { unlockBucket(rb, &ctx) }
+        if lockPartner { unlockBucket(rb, &ctx) } else if different, let pause = afterUnlockedPartnerEdit { pause() }
         if let summary {
             summary.pointee.removeEntry(slot: bucketIndex(t.partner.pointee.id), expiry: now &+ r)
             summary.pointee.removeEntry(slot: b, expiry: now &+ r)

@@ -45,6 +45,7 @@ public final class BucketTable: ConnTrackTable, @unchecked Sendable {
             hasHashSeed: true, slotName: "bucket", sizedByBuckets: true, variants: Variant.allCases, defaultVariant: .seed2020,
             faults: [.descendingLockOrder, .skipBucketLock, .recomputeNatPartner, .walkAfterRemove], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [.seed2020])
         t.lockOrderPairSelftest = lockOrderPairSelftest
+        t.dataRacePairSelftest = dataRacePairSelftest
         t.duplicateIDVariants = Set(Variant.allCases.filter { !TableRules(variant: $0).uniqueTupleIDs })
         t.knobs = [.buckets("hash buckets", grid: [1024, 4096, 16384, 65536, 262144])]
         t.bytesPerConnection = MemoryLayout<ConnNode>.stride
@@ -65,6 +66,10 @@ public final class BucketTable: ConnTrackTable, @unchecked Sendable {
     public let config: TableConfig
     /// `--max-connections` with early drop (counts only when set).
     let limit: ConnectionLimit
+    /// `selftest data-race-pair` only (set before any other thread uses
+    /// the table): called right after the skip-bucket-lock fault edited a
+    /// partner's list without its lock, before anything else is released.
+    var afterUnlockedPartnerEdit: (@Sendable () -> Void)?
     /// Memory of removed connections, freed once no thread can see it.
     let reclaimer: Reclaimer
 

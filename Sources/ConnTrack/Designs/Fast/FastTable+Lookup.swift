@@ -52,16 +52,22 @@ extension FastTable {
     func find(_ id: TupleID, hash h: UInt64, _ ctx: inout WorkerContext) -> (FastHit?, UInt64) {
         let b = home(h), tag = Self.tag(h)
         while true {
-            let w0 = word(b, 0).pointee.load(ordering: .acquiring)
-            if w0 & 1 == 0 {
-                let (hit, compared) = scan(id, home: b, tag: tag, first: w0)
-                if word(b, 0).pointee.load(ordering: .acquiring) == w0 {
-                    ctx.stats.chain.record(compared)
-                    return (hit, w0)
-                }
-            }
+            if let found = findOnce(id, home: b, tag: tag, &ctx) { return found }
             ctx.stats.searchRestart &+= 1
         }
+    }
+
+    /// One attempt of `find`: the hit and the version the scan was valid
+    /// for, or nil when a writer was in the chain (odd or changed version)
+    /// and the lookup must start again.
+    @inline(__always)
+    func findOnce(_ id: TupleID, home b: Int, tag: UInt64, _ ctx: inout WorkerContext) -> (FastHit?, UInt64)? {
+        let w0 = word(b, 0).pointee.load(ordering: .acquiring)
+        guard w0 & 1 == 0 else { return nil }
+        let (hit, compared) = scan(id, home: b, tag: tag, first: w0)
+        guard word(b, 0).pointee.load(ordering: .acquiring) == w0 else { return nil }
+        ctx.stats.chain.record(compared)
+        return (hit, w0)
     }
 
     /// Looks a tuple up as a packet would (without refreshing it); nil when

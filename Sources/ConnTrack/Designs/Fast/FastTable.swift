@@ -47,6 +47,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
             faults: [.descendingLockOrder, .skipEntryLock], connectionLimit: true, tracksConnections: true, incompleteSweepVariants: [])
         t.batchedLookups = true
         t.lockOrderPairSelftest = lockOrderPairSelftest
+        t.dataRacePairSelftest = dataRacePairSelftest
         t.sizedByCapacity = true
         t.ipv4OnlyLayout = true
         t.knobs = [.buckets("reaper slices the index is swept in", grid: [64, 1024, 16384]),

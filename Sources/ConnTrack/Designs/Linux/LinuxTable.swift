@@ -39,6 +39,7 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
         t.defaultPolicy = "linux2022"
         t.sizedByCapacity = true
         t.lockOrderPairSelftest = lockOrderPairSelftest
+        t.dataRacePairSelftest = dataRacePairSelftest
         t.knobs = [Knob("buckets", summary: "hash buckets (hashsize; rounded up to a multiple of 512)",
                         range: 1...(1 << 28), grid: [1024, 16384, 65536, 262144],
                         get: { $0.buckets }, set: { $0.buckets = $1; $0.bucketsGiven = true })]

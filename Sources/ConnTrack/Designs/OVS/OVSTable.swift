@@ -36,6 +36,7 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
         t.defaultPolicy = "ovs"
         t.earlyDropsAtLimit = false
         t.lockOrderPairSelftest = lockOrderPairSelftest
+        t.dataRacePairSelftest = dataRacePairSelftest
         t.knobs = [Knob("max-connections", summary: "connection limit: also sizes the map and the sweep (OVS default 3000000)",
                         range: 1...(1 << 27), grid: [100_000, 1_000_000, 3_000_000],
                         get: { $0.maxConnections ?? OVSTable.defaultLimit }, set: { $0.maxConnections = $1 })]
