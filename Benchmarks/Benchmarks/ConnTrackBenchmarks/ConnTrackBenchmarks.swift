@@ -198,7 +198,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // The memory-latency limit of this machine, which bounds any table's
-    // lookup at a million flows (results/memory-latency.md): 1 M loads per
+    // lookup at a million flows (results/notes/memory-latency.md): 1 M loads per
     // iteration over 1 GiB, each load a cache line picked at random.
     // Dependent: each address comes from the previous load (one DRAM miss
     // after another); independent: 16 such chains interleaved (the misses
@@ -221,7 +221,7 @@ let benchmarks: @Sendable () -> Void = {
     // The CPU accounting the harness does once per window and chunk (two
     // CLOCK_MONOTONIC and two CLOCK_THREAD_CPUTIME_ID reads), against the
     // table work of one 2-worker default-run window (830 packets per worker)
-    // and of a sparse one (25 packets): results/accounting-cost.md.
+    // and of a sparse one (25 packets): results/notes/accounting-cost.md.
     Benchmark("accounting.per-window-reads", configuration: .init(metrics: [.wallClock], warmupIterations: 3,
                                                                     scalingFactor: .kilo, maxDuration: .seconds(2))) { b in
         var acc: Int64 = 0
@@ -272,7 +272,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // `fast`'s memory per connection at a million connections: pool
     // segments plus the index buckets in use (both mapped), over
-    // connections (results/replay-and-scaling.md#memory-per-connection);
+    // connections (results/notes/replay-and-scaling.md#memory-per-connection);
     // with and without --ipv4-only.
     for ipv4Only in [false, true] {
         let name = ipv4Only ? "memory.fast.ipv4-only.per-connection-at-1m" : "memory.fast.per-connection-at-1m"
