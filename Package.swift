@@ -6,13 +6,13 @@ import PackageDescription
 //              checker, watchdog slots, exit codes (no table knowledge)
 //   ConnTrack  the table library: model, tracker, table designs behind one
 //              protocol and a registry, reaper, reclamation, statistics
-//   FlowGen    scenarios, the streaming generator, capture read/write
+//   FlowGen    scenarios, the streaming generator, workloads (YAML files
+//              played phase by phase), capture read/write
 //   BuildInfo  the version and the commit the build was made from
 //   Harness    drivers, sampler, watchdog, end-of-run checks, reports
 //   conntrack-bench  the CLI
 // Benchmarks/ is a separate package so `swift test` never builds
 // package-benchmark.
-//
 //
 // The per-packet loop lives beside the designs (ConnTrack), and each
 // design's `processBatch` instantiates it with its own type, so the loop is
@@ -33,6 +33,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        // Workload files (FlowGen/Workloads) are YAML.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .target(name: "Sync"),
@@ -52,7 +54,10 @@ let package = Package(
         .target(name: "ExampleDesign",
                 cSettings: [.headerSearchPath("../CTBDesignABI/include"), .unsafeFlags(["-O2", "-fvisibility=hidden"])]),
         .target(name: "ConnTrack", dependencies: ["Sync", "CPrefetch", "CTBDesignABI"]),
-        .target(name: "FlowGen", dependencies: ["ConnTrack", "Sync"]),
+        // Workloads/Profiles: the built-in workloads, shipped as the files
+        // a person can copy and edit.
+        .target(name: "FlowGen", dependencies: ["ConnTrack", "Sync", .product(name: "Yams", package: "Yams")],
+                resources: [.copy("Workloads/Profiles")]),
         // Allocator statistics (jemalloc's mallctl when it is loaded, else
         // glibc's mallinfo2); C because glibc's malloc.h is not in Swift's Glibc.
         .target(name: "CAllocStats"),

@@ -24,7 +24,9 @@ public struct Xoshiro: RandomNumberGenerator, Sendable {
     /// Uniform in 0..<n without modulo bias worth caring about (n ≪ 2^64).
     @inline(__always)
     public mutating func below(_ n: Int) -> Int {
-        Int(truncatingIfNeeded: (UInt128(next()) * UInt128(UInt64(n))) >> 64)
+        // The high word of the 128-bit product: what UInt128 arithmetic
+        // gives, without its generic shift (a runtime call per draw).
+        Int(truncatingIfNeeded: next().multipliedFullWidth(by: UInt64(n)).high)
     }
 
     /// Uniform in [0, 1).
@@ -72,4 +74,73 @@ func exp_(_ x: Double) -> Double {
     var v = sum
     if k > 0 { for _ in 0..<Int(k) { v *= 2 } } else if k < 0 { for _ in 0..<Int(-k) { v /= 2 } }
     return v
+}
+
+// The workloads' math: the same series as above, but with the binary
+// exponent taken from the representation instead of halving in a loop (a
+// lifetime is drawn per flow, and a gap per arrival). Written out so that
+// a seed gives the same stream on every machine, whatever its libm.
+
+/// ln x for finite x > 0 (normal, not subnormal). The exponent and the
+/// significand come from the bits; ln m = 2 atanh((m − 1)/(m + 1)), whose
+/// odd powers are summed with their divisors precomputed.
+@inline(__always)
+func lnFast(_ x: Double) -> Double {
+    let bits = x.bitPattern
+    let e = Double(Int((bits >> 52) & 0x7ff) - 1023)
+    let m = Double(bitPattern: (bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000)
+    let t = (m - 1) / (m + 1), t2 = t * t
+    // m in [1, 2): t < 1/3, so terms to t^41 are past double precision.
+    var p = 1 / 41.0
+    p = p * t2 + 1 / 39.0; p = p * t2 + 1 / 37.0; p = p * t2 + 1 / 35.0; p = p * t2 + 1 / 33.0
+    p = p * t2 + 1 / 31.0; p = p * t2 + 1 / 29.0; p = p * t2 + 1 / 27.0; p = p * t2 + 1 / 25.0
+    p = p * t2 + 1 / 23.0; p = p * t2 + 1 / 21.0; p = p * t2 + 1 / 19.0; p = p * t2 + 1 / 17.0
+    p = p * t2 + 1 / 15.0; p = p * t2 + 1 / 13.0; p = p * t2 + 1 / 11.0; p = p * t2 + 1 / 9.0
+    p = p * t2 + 1 / 7.0; p = p * t2 + 1 / 5.0; p = p * t2 + 1 / 3.0; p = p * t2 + 1
+    return 2 * t * p + e * 0.693_147_180_559_945_3
+}
+
+/// e^x, for |x| < 700: 2^k e^r with r in [0, ln 2), the power of two
+/// written into the bits.
+@inline(__always)
+func expFast(_ x: Double) -> Double {
+    let k = (x / 0.693_147_180_559_945_3).rounded(.down)
+    let r = x - k * 0.693_147_180_559_945_3
+    // Horner over the Taylor series to r^19/19!: 1 + r(1 + r/2(1 + r/3(…))).
+    var s = 1 + r * (1 / 19.0)
+    s = 1 + s * r * (1 / 18.0)
+    s = 1 + s * r * (1 / 17.0)
+    s = 1 + s * r * (1 / 16.0)
+    s = 1 + s * r * (1 / 15.0)
+    s = 1 + s * r * (1 / 14.0)
+    s = 1 + s * r * (1 / 13.0)
+    s = 1 + s * r * (1 / 12.0)
+    s = 1 + s * r * (1 / 11.0)
+    s = 1 + s * r * (1 / 10.0)
+    s = 1 + s * r * (1 / 9.0)
+    s = 1 + s * r * (1 / 8.0)
+    s = 1 + s * r * (1 / 7.0)
+    s = 1 + s * r * (1 / 6.0)
+    s = 1 + s * r * (1 / 5.0)
+    s = 1 + s * r * (1 / 4.0)
+    s = 1 + s * r * (1 / 3.0)
+    s = 1 + s * r * (1 / 2.0)
+    s = 1 + s * r * (1 / 1.0)
+    return s * Double(bitPattern: UInt64(Int(k) + 1023) << 52)
+}
+
+extension Xoshiro {
+    /// A standard normal draw (Marsaglia's polar method).
+    @inline(__always)
+    public mutating func normal() -> Double {
+        while true {
+            let u = 2 * unit() - 1, v = 2 * unit() - 1
+            let s = u * u + v * v
+            if s > 0 && s < 1 { return u * (-2 * lnFast(s) / s).squareRoot() }
+        }
+    }
+
+    /// An exponential draw with mean 1 (never 0).
+    @inline(__always)
+    public mutating func exponential() -> Double { -lnFast(1 - unit()) }
 }

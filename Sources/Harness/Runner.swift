@@ -50,6 +50,9 @@ public enum Runner {
         let sources = SourceBox((0..<threads).map { w in
             if let s = streams { return PacketSource(capture: s[w]) }
             if let p = packets { return PacketSource(list: p[w]) }
+            if case .workload(let wl, _) = cfg.source {
+                return PacketSource(workload: WorkloadGenerator(wl, seed: cfg.scenario.seed, stream: w, streams: threads))
+            }
             var g = FlowGenerator(cfg.scenario, stream: w, streams: threads)
             for _ in 0..<(resume?[w] ?? 0) { _ = g.next() }
             return PacketSource(gen: g)
@@ -87,8 +90,14 @@ public enum Runner {
         let env = RunEnvironment<T>(table: table, reaper: reaper, cfg: cfg, workers: workers, sources: sources,
                                  startTime: startTime, carried: cfg.restore?.header.counters)
         let wallStart = MonotonicClock.read()
+        var workloadMonitor: WorkloadMonitor<T>?
+        if case .workload(let wl, let scale) = cfg.source {
+            workloadMonitor = WorkloadMonitor(env, workload: wl, timeScale: scale, sampleNanos: cfg.workloadSampleNanos)
+        }
+        // Progress: by packets, or by virtual time for a workload (its
+        // packets are not known ahead).
         let sampler = Sampler<T>(env, totalPackets: packets.map { $0.reduce(0) { $0 + $1.count } } ?? cfg.scenario.packets,
-                              wallStart: wallStart)
+                              totalVirtual: workloadMonitor?.workload.duration, wallStart: wallStart)
         let watchdog = Watchdog(slots: workers.map(\.watch) + [reaperWatch], seconds: cfg.watchdogSeconds,
                                 onStall: cfg.onStall)
         sampler.start()
@@ -101,6 +110,7 @@ public enum Runner {
         var hooks: [any RunBoundaryHook] = []
         if let t = cfg.saveAt { hooks.append(MidRunSave(env, at: t)) }
         if let soak { hooks.append(soak) }
+        if let workloadMonitor { hooks.append(workloadMonitor) }
         hooks += extraHooks
         let processedBefore = workers.map(\.processed)
         var drive: DriveResult
@@ -118,6 +128,10 @@ public enum Runner {
             t.designError = t.check(processed: zip(workers, processedBefore).map { $0.processed - $1 }, design: T.traits.name)
         }
         drive.soak = soak?.report
+        // The samples' table walks are not table work; the last samples come
+        // before the checks sweep the table.
+        workloadMonitor?.finishSamples(completed: StopSignal.requested == nil)
+        if let m = workloadMonitor { drive.tableNanos = max(0, drive.tableNanos - m.monitorNanos) }
         if let peak = cfg.restore?.header.livePeak { drive.livePeak = max(drive.livePeak, peak) }
         if cfg.saveAtEnd {
             var merged = TableStats()
@@ -139,6 +153,7 @@ public enum Runner {
             report.restoreLoadSeconds = Double(r.loadNanos) / 1e9
         }
         if sources.prefetching { report.generationOverlappedSeconds = Double(producerNanos) / 1e9 }
+        report.workload = workloadMonitor?.report()
         report.provenance = Provenance.current(allocator: report.memory.allocator, startedAt: startedAt)
         report.warnings += cfg.configWarnings
         // A capture that changed after it was checked ends its stream early.

@@ -9,6 +9,8 @@ import struct Synchronization.Atomic
 final class Sampler<T: ConnTrackTable>: @unchecked Sendable {
     let env: RunEnvironment<T>
     let totalPackets: Int
+    /// A workload's length: progress goes by virtual time instead.
+    let totalVirtual: Int64?
     let wallStart: Int64
     let done = Atomic<Bool>(false)
     let mutex = HeapMutex()
@@ -17,8 +19,8 @@ final class Sampler<T: ConnTrackTable>: @unchecked Sendable {
     /// owned by the controlling thread
     private var thread: OSThread?
 
-    init(_ env: RunEnvironment<T>, totalPackets: Int, wallStart: Int64) {
-        self.env = env; self.totalPackets = totalPackets; self.wallStart = wallStart
+    init(_ env: RunEnvironment<T>, totalPackets: Int, totalVirtual: Int64? = nil, wallStart: Int64) {
+        self.env = env; self.totalPackets = totalPackets; self.totalVirtual = totalVirtual; self.wallStart = wallStart
     }
 
     func start() {
@@ -51,7 +53,8 @@ final class Sampler<T: ConnTrackTable>: @unchecked Sendable {
             live: s.createdLessRemoved, reaperInterval: Double(r.interval) / 1e9,
             expiredRatio: last.map { $0.checked > 0 ? Double($0.expired) / Double($0.checked) : 0 } ?? 0,
             contendedPerMillion: Contention.percent(s) * 1e4,
-            fractionDone: Double(s.packets) / Double(max(1, totalPackets)),
+            fractionDone: totalVirtual.map { min(1, Double(vnow) / Double(max(1, $0))) }
+                ?? Double(s.packets) / Double(max(1, totalPackets)),
             phase: phase())
     }
 

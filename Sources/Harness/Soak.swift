@@ -76,8 +76,7 @@ final class SoakMonitor<T: ConnTrackTable>: @unchecked Sendable {
         start = MonotonicClock.read()
         deadline = cfg.seconds.isFinite ? start + Int64(cfg.seconds * 1e9) : Int64.max
         nextCheck = start + Int64(cfg.checkEvery * 1e9)
-        let t = env.cfg.table.timeouts
-        warmVirtual = 2 * [t.other, t.synSent, t.finWait, t.closeWait, t.lastAck, t.timeWait, t.close, t.udp, t.udpStream].max()!
+        warmVirtual = 2 * env.cfg.table.timeouts.longestUnestablished
         report = SoakReport(seconds: cfg.seconds.isFinite ? cfg.seconds : nil, checkEverySeconds: cfg.checkEvery,
                             checks: 0, samples: [], rssGrowthLimit: cfg.rssGrowthLimit, failures: [])
     }

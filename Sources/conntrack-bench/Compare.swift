@@ -24,6 +24,10 @@ struct Compare: ParsableCommand {
     var plot: String?
     @Flag(help: "No progress lines on standard error (one per run as it ends).")
     var noProgress = false
+    @Option(help: "Run each design once per reaper schedule listed (comma-separated: seed, linux2022, cilium, ovs; or all), labelled design/policy except the design's own; without it each design runs its own (or --policy).")
+    var policies: String?
+    @Option(help: "With --workload: write plots over virtual time of every run's garbage and reaper interval, phase boundaries marked, as SVG files in this directory (created).")
+    var plots: String?
 
     mutating func run() throws {
         let jsonOut = try json.map { try OutputFile($0, option: "--json") }
@@ -35,6 +39,23 @@ struct Compare: ParsableCommand {
         for spec in plugins { if let e = TableDesigns.loadError(spec) { throw ValidationError(e) } }
         let extra = plugins.compactMap { TableDesigns.named($0) }.map { DesignEntry(design: $0, variant: nil) }
         var base = try makeRunConfig(table, reaper, scenario, driver, allowSeveralDesigns: true)
+        let policyList = try policies.map { list -> [String] in
+            guard self.reaper.policy == nil else { throw ValidationError("--policies and --policy exclude each other (--policies runs each design under every schedule listed)") }
+            let all = PolicyName.allCases.filter { $0 != .off }.map(\.rawValue)
+            let names = list == "all" ? all : list.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            for n in names where !all.contains(n) {
+                throw ValidationError("--policies: '\(n)' is not a reaper schedule (allowed: \(all.joined(separator: ", ")), or all)")
+            }
+            guard Set(names).count == names.count else { throw ValidationError("--policies names a schedule twice: \(list)") }
+            guard names.contains("seed") else {
+                throw ValidationError("--policies must include seed: compare's baseline is seed2020 under its own schedule (allowed: \(all.joined(separator: ", ")), or all)")
+            }
+            return names
+        }
+        let isWorkload = if case .workload = base.source { true } else { false }
+        guard plots == nil || isWorkload else { throw ValidationError("--plots applies to compare --workload") }
+        guard flowsList == nil || !isWorkload else { throw ValidationError("--flows-list does not apply to a workload: its file sets the flows") }
+        let plotsOut = try plots.map { try OutputDirectory($0, option: "--plots") }
         // The base runs a built-in design; each entry names its own.
         if PluginLoader.isPluginSpec(base.design) { base.design = BucketTable.traits.name }
         drawDefaultSeeds(&base)
@@ -43,7 +64,11 @@ struct Compare: ParsableCommand {
         let quiet = noProgress
         let progress = { (line: String) in if !quiet { writeLine(2, line) } }
         let entries = { (b: RunConfig, label: ((String, Int) -> String)?) in
-            Comparison.entries(b, hashSeed: b.table.hashSeed ?? drawnHashSeed, policy: { try reaper.choice(for: $0) }, sized: sized, sizedLabel: label,
+            Comparison.entries(b, hashSeed: b.table.hashSeed ?? drawnHashSeed, policy: { traits, name in
+                var r = reaper
+                if let name { r.policy = PolicyName(rawValue: name) }
+                return try r.choice(for: traits)
+            }, policies: policyList, sized: sized, sizedLabel: label,
                                extra: extra, skipped: { writeLine(2, $0) })
         }
         if let flowsList {
@@ -65,5 +90,16 @@ struct Compare: ParsableCommand {
         let result = try usage { () throws(ConfigError) in try comparison.run(progress: progress) }
         print(result.text, terminator: "")
         try jsonOut?.write(jsonBytes(result.report))
+        if let plotsOut {
+            try plotsOut.create()
+            let runs = result.names.compactMap { n in result.summary(n).medianRun.workload.map { (label: n, report: $0) } }
+            let name = runs.first?.report.name ?? "workload"
+            try plotsOut.file("garbage.svg").write(WorkloadReport.overlay(runs, title: "garbage (expired, still linked): \(name)", yLabel: "connections") { Double($0.garbage) })
+            try plotsOut.file("garbage-share.svg").write(WorkloadReport.overlay(runs, title: "garbage over live: \(name)", yLabel: "% of live") {
+                $0.live > 0 ? Double($0.garbage) * 100 / Double($0.live) : 0
+            })
+            try plotsOut.file("reaper-interval.svg").write(WorkloadReport.overlay(runs, title: "reaper interval: \(name)", yLabel: "ms") { $0.reaperIntervalSeconds * 1000 })
+            try plotsOut.file("live.svg").write(WorkloadReport.overlay(runs, title: "live connections: \(name)", yLabel: "connections") { Double($0.live) })
+        }
     }
 }

@@ -149,12 +149,33 @@ struct ScenarioArgs: ParsableArguments {
     var shared = false
     @Option(help: "Seed of the packet stream (default 1).")
     var seed: UInt64?
+    @Option(help: ArgumentHelp("Traffic that changes: a built-in profile (\(Workload.profileNames.joined(separator: ", ")); `conntrack-bench workloads` lists them) or a workload file (YAML, docs/workloads.md) played phase by phase instead of a scenario.", valueName: "name|file"))
+    var workload: String?
+    @Option(help: "With --workload: every phase this many times as long, at the same rates (0.01...1000; default 1).")
+    var timeScale: Double?
+
+    /// The workload named by --workload, stretched by --time-scale; nil
+    /// without --workload. A bad file is a usage error naming its line.
+    func loadedWorkload() throws -> (Workload, Double)? {
+        guard let spec = workload else {
+            if timeScale != nil { throw ValidationError("--time-scale applies to a workload (--workload)") }
+            return nil
+        }
+        let scale = timeScale ?? 1
+        guard scale >= 0.01 && scale <= 1000 else { throw ValidationError("--time-scale must be in 0.01...1000, got \(scale)") }
+        let scenarioOnly = given.filter { !["--seed", "--workload", "--time-scale"].contains($0) }
+        if !scenarioOnly.isEmpty {
+            throw ValidationError("\(scenarioOnly.joined(separator: ", ")) \(scenarioOnly.count == 1 ? "does" : "do") not apply to a workload (--workload): its file sets the traffic; --seed does")
+        }
+        do { return (try Workload.load(spec).scaled(by: scale), scale) } catch { throw ValidationError(error.description) }
+    }
 
     /// The options given on the command line, as spelled there.
     var given: [String] {
         [("--scenario", scenario != nil), ("--flows", flows != nil), ("--packets", packets != nil),
          ("--duration", duration != nil), ("--ipv6-ratio", ipv6Ratio != nil), ("--nat-fraction", natFraction != nil),
-         ("--shared", shared), ("--seed", seed != nil)].filter(\.1).map(\.0)
+         ("--shared", shared), ("--seed", seed != nil), ("--workload", workload != nil),
+         ("--time-scale", timeScale != nil)].filter(\.1).map(\.0)
     }
 
     func options() throws -> ScenarioOptions {
@@ -253,7 +274,11 @@ func makeRunConfig(_ table: TableOptions, _ reaper: ReaperOptions, _ scenario: S
     try reaper.apply(to: &c)
     c.reaperStartDelay = Int64(reaper.reaperStartDelay * 1e9)
     c.reaperFastForward = !reaper.noFastForward
+    // The workload first: a scenario option beside it is refused as such,
+    // not range-checked.
+    let workload = try scenario.loadedWorkload()
     c.scenario = try scenario.options()
+    if let (w, scale) = workload { c.source = .workload(w, timeScale: scale) }
     try driver.apply(&c)
     try validated(c)
     return c

@@ -20,14 +20,16 @@ struct Run: ParsableCommand {
     var allowTruncated = false
     @Option(help: "Write the report as JSON (versioned schema) to this file; '-' writes it to standard output and the text report to standard error.")
     var json: String?
-    @Option(help: "Write a time series (one row per sample) as CSV to this file ('-': standard output).")
+    @Option(help: "Write a time series (one row per sample) as CSV to this file ('-': standard output); with --workload, the workload's series (one row per sample of virtual time).")
     var csv: String?
+    @Option(help: "With --workload: write its plots over virtual time, phase boundaries marked, as SVG files in this directory (created; live-and-garbage, reaper-interval, latency-p99, drops).")
+    var plots: String?
     @Option(help: "Write each packet's verdict to this file as OVS's test-conntrack pcap prints it ('N: new|trk'), in input order ('-': standard output). See docs/verdicts-and-events.md.")
     var verdicts: String?
     @Option(help: "Write the connection events to this file as 'conntrack -E -o timestamp' prints them ([NEW], [UPDATE], [DESTROY]; virtual time), in a deterministic order ('-': standard output).")
     var events: String?
-    @Option(help: "Seconds between time-series samples and progress updates.")
-    var sampleInterval: Double = 0.5
+    @Option(help: "Seconds between samples, 0.001...3600: of wall time for the time series and the progress line (default 0.5); with --workload, of virtual time for the workload's series (default 1; the progress line stays every 0.5 s).")
+    var sampleInterval: Double?
     @Flag(help: "No live progress line (it is also off when stdout is not a terminal).")
     var noProgress = false
     @Option(help: "Heap allocator: system (glibc) or jemalloc (re-executes with LD_PRELOAD; needs libjemalloc2).")
@@ -42,8 +44,8 @@ struct Run: ParsableCommand {
     var soakRssGrowth: Double = 10
 
     func makeConfig() throws -> RunConfig {
-        guard sampleInterval > 0 && sampleInterval <= 3600 else {
-            throw ValidationError("--sample-interval must be in (0, 3600] seconds, got \(sampleInterval)")
+        if let s = sampleInterval, !(s >= 0.001 && s <= 3600) {
+            throw ValidationError("--sample-interval must be in 0.001...3600 seconds, got \(s)")
         }
         guard repeats >= 1 && repeats <= 100 else { throw ValidationError("--repeats must be in 1...100, got \(repeats)") }
         guard !allowTruncated || pcap != nil else { throw ValidationError("--allow-truncated applies to a capture (--pcap)") }
@@ -55,6 +57,12 @@ struct Run: ParsableCommand {
             throw ValidationError("--verdicts and --events record a single run (not with --repeats)")
         }
         var c = try makeRunConfig(table, reaper, scenario, driver)
+        if case .workload = c.source {
+            if let s = sampleInterval { c.workloadSampleNanos = Int64((s * 1e9).rounded()) }
+            try validated(c)
+        } else if plots != nil {
+            throw ValidationError("--plots applies to a workload run (--workload); sweep and compare draw their own")
+        }
         if let soak {
             let secs = ["inf", "infinity"].contains(soak.lowercased()) ? Double.infinity : Double(soak)
             guard let secs, secs > 0, !secs.isNaN else {
@@ -78,6 +86,8 @@ struct Run: ParsableCommand {
         StopSignal.install()
         let jsonOut = try json.map { try OutputFile($0, option: "--json") }
         let csvOut = try csv.map { try OutputFile($0, option: "--csv") }
+        let plotsOut = try plots.map { try OutputDirectory($0, option: "--plots") }
+        let isWorkload = if case .workload = cfg.source { true } else { false }
         // Machine-readable output on stdout moves the human text to stderr.
         if verdicts != nil || events != nil, let d = cfg.designType, !d.traits.traces {
             throw ValidationError("--verdicts and --events are not available for design \(d.traits.name): a plugin's ABI (version 1) reports outcomes, not verdicts or events")
@@ -93,8 +103,10 @@ struct Run: ParsableCommand {
         let textFD: Int32 = jsonOut?.isStdout == true || csvOut?.isStdout == true || snapshot.dump == "-"
             || verdictsOut?.isStdout == true || eventsOut?.isStdout == true ? 2 : 1
         let showProgress = !noProgress && isatty(textFD) == 1
-        if csvOut != nil || showProgress {
-            cfg.sampleSeconds = sampleInterval
+        // A workload's CSV is its own series; the wall-clock sampler only
+        // drives the progress line then.
+        if (csvOut != nil && !isWorkload) || showProgress {
+            cfg.sampleSeconds = isWorkload ? 0.5 : sampleInterval ?? 0.5
             cfg.progress = { s in
                 if showProgress {
                     let line = "\r  \(s.phase ?? "table")  \(Int(s.fractionDone * 100))%  \(Int(s.pps)) pkt/s  live \(s.live)  virtual \(Int(s.virtualSeconds)) s  reaper every \(String(format: "%.3f", s.reaperInterval)) s   "
@@ -142,7 +154,12 @@ struct Run: ParsableCommand {
             let data = repeats > 1 ? try enc.encode(repeated) : try enc.encode(report)
             try jsonOut.write(Array(data) + [0x0a])
         }
-        if let csvOut { try csvOut.write(timeSeriesCSV(report.timeSeries)) }
+        if let csvOut { try csvOut.write(report.workload?.csv ?? timeSeriesCSV(report.timeSeries)) }
+        if let plotsOut, let w = report.workload {
+            try plotsOut.create()
+            let title = "\(report.variant == report.design ? report.design : report.design + "/" + report.variant), \(w.name)"
+            for (name, svg) in w.plots(title: title) { try plotsOut.file(name).write(svg) }
+        }
         if let sink { try snapshot.write(sink, save: saveOut, dump: dumpOut) }
         if let trace = cfg.trace { try writeTrace(trace, cfg, verdicts: verdictsOut, events: eventsOut) }
         // Stopped by a signal: the partial report was written; 128 + signal.

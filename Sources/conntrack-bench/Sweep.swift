@@ -23,6 +23,8 @@ struct Sweep: ParsableCommand {
     var out: String = "sweep-out"
     @Flag(help: "No progress lines on standard error (one per run as it ends).")
     var noProgress = false
+    @Option(help: "With --workload: the most reaper CPU a recommended setting may use, percent of one CPU at the workload's real-time pace (reaper CPU seconds over virtual seconds; 0.01...100, default 10).")
+    var reaperCpuBudget: Double?
 
     mutating func run() throws {
         var base = try makeRunConfig(table, reaper, scenario, driver)
@@ -36,9 +38,14 @@ struct Sweep: ParsableCommand {
             return (name, try intList(parts[1], "--vary \(name)", Int.min...Int.max))
         }
         let threads = try intList(threadsList, "--threads-list", 1...64)
-        let sweep = try usage { () throws(ConfigError) in
+        if let b = reaperCpuBudget {
+            guard case .workload = base.source else { throw ValidationError("--reaper-cpu-budget applies to sweep --workload") }
+            guard b >= 0.01 && b <= 100 else { throw ValidationError("--reaper-cpu-budget must be in 0.01...100 percent, got \(b)") }
+        }
+        var sweep = try usage { () throws(ConfigError) in
             try Harness.Sweep(base: base, axes: SweepAxis.axes(for: base, vary: varied), threads: threads, repeats: repeats)
         }
+        if let b = reaperCpuBudget { sweep.reaperCPUBudget = b / 100 }
         let dir = try OutputDirectory(out, option: "--out")
         let result = try usage { () throws(ConfigError) in try sweep.run(progress: { [noProgress] line in if !noProgress { writeLine(2, line) } }) }
         try dir.create()

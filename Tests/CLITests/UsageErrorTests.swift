@@ -25,6 +25,9 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
             args += ["--design", design.traits.name]
         }
         if o.option == "--check-every" || o.option == "--soak-rss-growth" { args += ["--soak", "1"] }
+        // A workload's options need one, and its runs take no scenario sizes.
+        let workloadOnly = ["--time-scale", "--reaper-cpu-budget"].contains(o.option)
+        if workloadOnly { args += ["--workload", "syn-flood"] }
         switch o.subcommand {
         case "run": args += ["--json", dir.path("out.json")]
         case "compare": args += ["--json", dir.path("out.json")]
@@ -33,7 +36,7 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
         case "diff": args += [Fixtures.report, Fixtures.report]
         default: break
         }
-        for (k, v) in [("--packets", "2000"), ("--flows", "100")] where o.option != k {
+        for (k, v) in [("--packets", "2000"), ("--flows", "100")] where o.option != k && !workloadOnly {
             if Declarations.longOptions(o.subcommand).contains(k) { args += [k, v] }
         }
         return args

@@ -66,7 +66,7 @@ import TestSupport
     /// compare runs every registry entry that accepts the options.
     @Test func comparisonTakesEveryRegisteredDesign() {
         var skipped: [String] = []
-        let entries = Comparison.entries(Self.base("buckets"), hashSeed: 7, policy: { _ in nil }, sized: false, skipped: { skipped.append($0) })
+        let entries = Comparison.entries(Self.base("buckets"), hashSeed: 7, policy: { _, _ in nil }, sized: false, skipped: { skipped.append($0) })
         #expect(entries.map(\.label) == TableDesigns.entries.map(\.label))
         #expect(skipped.isEmpty)
         for (label, c) in entries { #expect(c.table.hashSeed == (c.traits.hasHashSeed ? 7 : nil), "\(label)") }

@@ -160,6 +160,34 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(ctx.stats.created)
     }
 
+    // Generating packets, per packet (time / 1000 per iteration): today's
+    // scenario generator, and a workload's, one worker's stream of two,
+    // warmed up until its flow population is at its level (so what is
+    // measured is the steady state). Must not allocate.
+    for (name, spec, warm) in [("syn-flood", "syn-flood", 20.0), ("mobile-gateway", "mobile-gateway", 12.0)] {
+        Benchmark("generate.workload.\(name)", configuration: fast) { b in
+            let w = try Workload.load(spec)
+            var g = WorkloadGenerator(w, seed: 1, stream: 0, streams: 2)
+            while let p = g.next(), p.timestamp < Int64(warm * 1e9) {}
+            b.startMeasurement()
+            for _ in b.scaledIterations { blackHole(g.next()) }
+            b.stopMeasurement()
+        }
+    }
+    for (name, scenario, flows) in [("mix", ScenarioKind.mix, 100_000), ("steady-1m", .steady, 1_000_000)] {
+        Benchmark("generate.scenario.\(name)", configuration: fast) { b in
+            var o = ScenarioOptions()
+            o.scenario = scenario
+            o.flows = flows
+            o.packets = 1 << 40
+            var g = FlowGenerator(o, stream: 0, streams: 2)
+            for _ in 0..<2_000_000 { blackHole(g.next()) }
+            b.startMeasurement()
+            for _ in b.scaledIterations { blackHole(g.next()) }
+            b.stopMeasurement()
+        }
+    }
+
     if ciMode { return }
 
     // `fast` at a million flows, against this machine's memory latency

@@ -150,6 +150,12 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     func _checkInvariants(uniqueIDs: Bool?) -> InvariantReport
     /// Connections that have timed out at `now` but are still in the table.
     func expiredCount(now: Int64) -> Int
+    /// `expiredCount` over part `part` of `parts` of the table, split by
+    /// the design's hash (every `parts`-th bucket from `part`), so that a
+    /// part is an unbiased sample of the whole; nil when the design counts
+    /// only the whole table (`parts` > 1 there). Preconditions: `part` in
+    /// 0..<`parts`.
+    func expiredCount(now: Int64, part: Int, of parts: Int) -> Int?
 
     // MARK: Export and import
 
@@ -232,6 +238,12 @@ extension ConnTrackTable {
 }
 
 extension ConnTrackTable {
+    /// Only the whole table is counted.
+    public func expiredCount(now: Int64, part: Int, of parts: Int) -> Int? {
+        precondition(parts >= 1 && (0..<parts).contains(part), "part \(part) of \(parts)")
+        return parts == 1 ? expiredCount(now: now) : nil
+    }
+
     /// The design's registry name.
     public var designName: String { Self.traits.name }
 

@@ -57,6 +57,13 @@ public struct Timeouts: Sendable, Equatable, Codable {
         return t
     }
 
+    /// The longest any connection that is not established may stay: how
+    /// long an ended flow's connection lingers at most (the soak's warm-up,
+    /// a workload's table size).
+    public var longestUnestablished: Int64 {
+        [other, synSent, finWait, closeWait, lastAck, timeWait, close, udp, udpStream].max()!
+    }
+
     /// Timeout of a connection in this tracker state.
 
     public func timeout(proto: TransProto, tcb: TCB, udp udpState: UDPState) -> Int64 {

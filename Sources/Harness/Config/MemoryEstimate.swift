@@ -28,7 +28,10 @@ public enum MemoryEstimate {
     /// Connections the estimate counts: one per concurrent flow (no more
     /// than packets), and every restored one.
     public static func connections(_ c: RunConfig) -> Int {
-        min(c.scenario.flows, c.scenario.packets) + (c.restore?.records.count ?? 0)
+        if case .workload(let w, _) = c.source {
+            return w.expectedPeakConnections(linger: c.table.timeouts.longestUnestablished)
+        }
+        return min(c.scenario.flows, c.scenario.packets) + (c.restore?.records.count ?? 0)
     }
 
     /// The harness's per-run structures: per worker its packet buffer,
@@ -49,9 +52,15 @@ public enum MemoryEstimate {
             perWorker += Prefetcher.depth * F.heapBlock(Prefetcher.bufferPackets * MemoryLayout<Packet>.stride)
         }
         perWorker += F.heapBlock((c.batch / c.latencySampleEvery + 2) * MemoryLayout<UInt64>.stride)
-        perWorker += histogram.estimatedFootprintInBytes + MemoryLayout<WorkerContext>.stride
+        // The latency histogram, and the one a workload's samples take.
+        perWorker += 2 * histogram.estimatedFootprintInBytes + MemoryLayout<WorkerContext>.stride
         var bytes = threads * perWorker + histogram.estimatedFootprintInBytes
-        bytes += streamsFlows * FlowGenerator.bytesPerFlow
+        if case .workload(let w, _) = c.source {
+            // Each stream's flows alive at once, and its timing wheel.
+            bytes += w.expectedConcurrentFlows * WorkloadGenerator.bytesPerFlow + threads * WorkloadGenerator.wheelBytes
+        } else {
+            bytes += streamsFlows * FlowGenerator.bytesPerFlow
+        }
         // The runner keeps the reaper's default history of 100,000 passes:
         // each record, its interval and pause as doubles (one list sorted),
         // and about 32 bytes of report JSON each.
@@ -99,7 +108,8 @@ public enum MemoryEstimate {
         let need = bytes(c)
         let (lim, source) = limit()
         guard Double(need) <= 0.9 * Double(lim) else {
-            throw ConfigError("the run needs at least \(gib(need)) (--buckets \(c.table.buckets), --flows \(c.scenario.flows), --chunk \(c.chunk) × \(c.deterministic ? 1 : c.threads) worker(s)); the limit is \(gib(lim)) (\(source)): lower them")
+            let flows = if case .workload(let w, _) = c.source { "--workload \(w.name)" } else { "--flows \(c.scenario.flows)" }
+            throw ConfigError("the run needs at least \(gib(need)) (--buckets \(c.table.buckets), \(flows), --chunk \(c.chunk) × \(c.deterministic ? 1 : c.threads) worker(s)); the limit is \(gib(lim)) (\(source)): lower them")
         }
     }
 }

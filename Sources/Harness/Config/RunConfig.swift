@@ -8,6 +8,9 @@ public enum RunSource: Sendable {
     case scenario
     /// A capture file and what its records became.
     case capture(file: String, stats: PcapStats)
+    /// A workload (its phases already scaled by `timeScale`), played from
+    /// `scenario.seed`.
+    case workload(Workload, timeScale: Double)
 }
 
 /// Every knob of a run. `validate()` is the one place a configuration is
@@ -52,6 +55,8 @@ public struct RunConfig: Sendable {
     /// windowed run is a function of its inputs: what is left of the
     /// order between repeats is only the order within windows.
     var workersTakeTurns = false
+    /// A workload's samples: every this much virtual time.
+    public var workloadSampleNanos: Int64 = Duration_ns.second
     /// How long a waiting worker spins before it parks (`WaitPoint`).
     public var waitSpinNanos: Int64 = WaitPoint.defaultSpinNanos
     /// When every worker can have a second CPU for it, each worker's
@@ -117,9 +122,18 @@ public struct RunConfig: Sendable {
             t.expectedConnections = max(1, min(scenario.flows, scenario.packets, 1 << 30))
         case .capture(_, let stats):
             t.expectedConnections = max(1, min(stats.used, 1 << 26))
+        case .workload(let w, _):
+            t.expectedConnections = max(1, min(w.expectedPeakConnections(linger: table.timeouts.longestUnestablished), 1 << 30))
         }
         if let r = restore { t.expectedConnections = max(t.expectedConnections ?? 1, r.records.count) }
         return t
+    }
+
+    /// The flows a table is sized for (`compare --sized`): the scenario's
+    /// concurrent flows, or a workload's expected peak of connections.
+    public var expectedFlows: Int {
+        if case .workload(let w, _) = source { return w.expectedPeakConnections(linger: table.timeouts.longestUnestablished) }
+        return scenario.flows
     }
 
     /// The registered design this configuration names.
@@ -164,6 +178,17 @@ public struct RunConfig: Sendable {
         }
         guard windowNanos >= 0 && windowNanos <= 3600 * Duration_ns.second else {
             throw ConfigError("--window-ms must be in 0...3600000, got \(Double(windowNanos) / 1e6)")
+        }
+        if case .workload = source {
+            guard clock == .virtual && (deterministic || windowNanos > 0) else {
+                throw ConfigError("--workload needs the virtual clock with --deterministic or lock-step windows (not --clock \(clock.rawValue) or --window-ms 0): its samples are taken where the workers pause")
+            }
+            guard workloadSampleNanos >= Duration_ns.millisecond && workloadSampleNanos <= 3600 * Duration_ns.second else {
+                throw ConfigError("--sample-interval must be in 0.001...3600 seconds, got \(Double(workloadSampleNanos) / 1e9)")
+            }
+            guard restore == nil else {
+                throw ConfigError("--restore does not apply to a workload: a workload starts at virtual time 0 with an empty table")
+            }
         }
         try MemoryEstimate.check(self)
         if let t = saveAt {

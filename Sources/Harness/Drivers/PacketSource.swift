@@ -1,10 +1,11 @@
 import ConnTrack
 import FlowGen
 
-/// Where one worker's packets come from: a generator stream, a capture
-/// read as it is replayed, or a list (tests).
+/// Where one worker's packets come from: a generator stream, a workload's
+/// stream, a capture read as it is replayed, or a list (tests).
 struct PacketSource {
     var gen: FlowGenerator?
+    var workload: WorkloadGenerator?
     var capture: CaptureStream?
     var list: [Packet]?
     var pos = 0
@@ -12,6 +13,7 @@ struct PacketSource {
     /// Fills `buf` from the front; returns the packets written (0: done).
     mutating func fill(_ buf: UnsafeMutableBufferPointer<Packet>) -> Int {
         if gen != nil { return gen!.fill(buf) }
+        if workload != nil { return workload!.fill(buf) }
         if capture != nil { return capture!.fill(buf) }
         let n = min(buf.count, list!.count - pos)
         for k in 0..<n { buf[k] = list![pos + k] }
@@ -33,10 +35,11 @@ final class SourceBox: @unchecked Sendable {
         }
     }
     let cells: [Cell]
-    /// With `prefetch`, generator sources are filled ahead on threads of
-    /// their own (`Prefetcher`); captures and lists are not.
+    /// With `prefetch`, generator sources (scenarios and workloads) are
+    /// filled ahead on threads of their own (`Prefetcher`); captures and
+    /// lists are not.
     init(_ s: [PacketSource], prefetch: Bool = false) {
-        cells = s.map { Cell($0, prefetch: prefetch && $0.gen != nil) }
+        cells = s.map { Cell($0, prefetch: prefetch && ($0.gen != nil || $0.workload != nil)) }
     }
     // A run that ends early (an error before its drive) still stops and
     // joins its producers here, not from their own threads.

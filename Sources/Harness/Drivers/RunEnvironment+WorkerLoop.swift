@@ -56,6 +56,9 @@ extension RunEnvironment {
             }
             guard b.position > first else { break }
             for k in 0..<b.latencyCount { worker.latency.record(latencies[k]) }
+            if worker.tracksIntervalLatency {
+                for k in 0..<b.latencyCount { worker.intervalLatency.record(latencies[k]) }
+            }
             // Between batches: no connection reference is held.
             table.workerQuiescent(slot)
             worker.virtualNow.store(frozenNow ?? packets[b.position - 1].timestamp, ordering: .relaxed)

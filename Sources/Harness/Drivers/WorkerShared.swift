@@ -19,7 +19,13 @@ final class WorkerShared: @unchecked Sendable {
     let watch: WatchSlot
     /// Written by the worker, read after it joined.
     var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-    /// Written by the worker, read after it joined.
+    /// The latency samples since the workload monitor last took them
+    /// (recorded only when `tracksIntervalLatency`). Written by the worker,
+    /// read and reset by the monitor while the worker waits at a boundary.
+    var tracksIntervalLatency = false
+    var intervalLatency = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    /// Written by the worker, read after it joined (or by the monitor while
+    /// it waits at a boundary).
     var generationNanos: Int64 = 0
     /// Written by the worker, read after it joined.
     var processed = 0

@@ -21,36 +21,50 @@ public struct Comparison: Sendable {
     /// honour an option the user gave is skipped (`skipped` says why).
     /// With `sized`, the designs sized by `--buckets` again with buckets
     /// sized to the flows (the next power of two), labelled by `sizedLabel`.
-    public static func entries(_ base: RunConfig, hashSeed: UInt32?, policy: (DesignTraits) throws -> ReaperPolicyChoice?,
+    /// With `policies` (names), each design once per policy instead, the
+    /// design's own schedule under its plain label and the others as
+    /// "label/policy"; `policy` then gets the name to use.
+    public static func entries(_ base: RunConfig, hashSeed: UInt32?, policy: (DesignTraits, String?) throws -> ReaperPolicyChoice?,
+                               policies: [String]? = nil,
                                sized: Bool, sizedLabel: ((String, Int) -> String)? = nil,
                                extra: [DesignEntry] = [],
                                skipped: (String) -> Void) -> [(label: String, config: RunConfig)] {
         var out: [(label: String, config: RunConfig)] = []
         // `extra`: plugins (`compare --design plugin:PATH`), after the registry's.
         for entry in TableDesigns.entries + extra {
-            var c = base
-            c.design = entry.traits.name
-            c.table.variant = entry.variant
-            c.table.hashSeed = entry.traits.hashSeed(hashSeed)
-            if base.reaperEnabled, let p = try? policy(entry.traits) { c.policy = p }
-            do { try c.validate() } catch {
-                skipped("  \(entry.label): skipped: \(error.description)")
-                continue
+            for name in policies.map({ $0.map(Optional.some) }) ?? [nil] {
+                var c = base
+                c.design = entry.traits.name
+                c.table.variant = entry.variant
+                c.table.hashSeed = entry.traits.hashSeed(hashSeed)
+                let label = name == nil || name == entry.traits.defaultPolicy ? entry.label : "\(entry.label)/\(name!)"
+                if base.reaperEnabled {
+                    do {
+                        if let p = try policy(entry.traits, name) { c.policy = p }
+                    } catch {
+                        skipped("  \(label): skipped: \(error)")
+                        continue
+                    }
+                }
+                do { try c.validate() } catch {
+                    skipped("  \(label): skipped: \(error.description)")
+                    continue
+                }
+                out.append((label, c))
+                guard sized && entry.traits.sizedByBuckets else { continue }
+                var s = c
+                var n = 1
+                while n < base.expectedFlows { n <<= 1 }
+                s.table.buckets = n
+                s.table.bucketsGiven = true
+                do { try s.validate() } catch {
+                    skipped("  \(label)@\(n): skipped: \(error.description)")
+                    continue
+                }
+                // Side by side, a sized run equal to the default is left out;
+                // against flows every point is drawn.
+                if n != c.table.buckets || sizedLabel != nil { out.append((sizedLabel?(label, n) ?? "\(label)@\(n)", s)) }
             }
-            out.append((entry.label, c))
-            guard sized && entry.traits.sizedByBuckets else { continue }
-            var s = c
-            var n = 1
-            while n < base.scenario.flows { n <<= 1 }
-            s.table.buckets = n
-            s.table.bucketsGiven = true
-            do { try s.validate() } catch {
-                skipped("  \(entry.label)@\(n): skipped: \(error.description)")
-                continue
-            }
-            // Side by side, a sized run equal to the default is left out;
-            // against flows every point is drawn.
-            if n != c.table.buckets || sizedLabel != nil { out.append((sizedLabel?(entry.label, n) ?? "\(entry.label)@\(n)", s)) }
         }
         return out
     }
@@ -115,7 +129,12 @@ public struct ComparisonResult: Sendable {
         }
         let first = summary[0].runs[0]
         let b = base
-        var o = "compare: scenario \(b.scenario.scenario.rawValue), \(b.scenario.packets) packets, \(b.threads) worker(s), \(b.table.buckets) buckets, clock \(b.clock.rawValue), \(repeats) interleaved repeat(s); hash seed \(b.table.hashSeed.map(String.init) ?? "-") (--hash-seed), flow seed \(b.scenario.seed)\n"
+        let what = if case .workload(let wl, let scale) = b.source {
+            "workload \(wl.name)" + (scale != 1 ? " (time scale \(ReportFormatter.f(scale, 2)))" : "")
+        } else {
+            "scenario \(b.scenario.scenario.rawValue), \(b.scenario.packets) packets"
+        }
+        var o = "compare: \(what), \(b.threads) worker(s), \(b.table.buckets) buckets, clock \(b.clock.rawValue), \(repeats) interleaved repeat(s); hash seed \(b.table.hashSeed.map(String.init) ?? "-") (--hash-seed), flow seed \(b.scenario.seed)\n"
         o += "  determinism: \(first.determinism.mode)" + (first.determinism.windowMillis.map { ", windows of \(ReportFormatter.f($0, 1)) ms" } ?? "") + "\n"
         o += "  rates: found, created and removed connections over table time: RFC 9693's established-flow, set-up and teardown rates as this stream drives them\n"
         o += "".padding(toLength: 30, withPad: " ", startingAt: 0) + names.map { $0.padding(toLength: w, withPad: " ", startingAt: 0) }.joined() + "\n"
@@ -132,6 +151,18 @@ public struct ComparisonResult: Sendable {
             return (s.n > 1 ? "\(ReportFormatter.f(s.mean))x ± \(ReportFormatter.f(s.stddev))" : "\(ReportFormatter.f(s.mean))x")
                 .padding(toLength: w, withPad: " ", startingAt: 0)
         }.joined() + "\n"
+        if case .workload(let wl, _) = b.source {
+            // Each change's recovery, then the figures over the whole run.
+            for (i, p) in wl.phases.enumerated().dropFirst() {
+                o += line("recovery: \(p.name)", { r in
+                    guard let ph = r.medianRun.workload?.phases[i] else { return "-" }
+                    return ph.recoverySeconds.map { ReportFormatter.f($0, 1) + " s" } ?? "never"
+                }) + "\n"
+            }
+            for m in Metric.workloadFigures where !Self.rows.contains(where: { $0.id == m.id }) {
+                o += line(m.label, { Self.cell(m, $0) }) + "\n"
+            }
+        }
         for m in Self.rows {
             o += line(m.label, { Self.cell(m, $0) }) + "\n"
         }

@@ -21,7 +21,8 @@ public struct RepeatedRun: Codable, Sendable {
         cpusUtilized = Spread(runs.map(\.cpu.cpusUtilized))
         var varying: [String: [Int64]] = [:]
         for m in Metric.counters {
-            let v = runs.compactMap { m.value($0) }.map { Int64($0.rounded()) }
+            // A recovery that never came is infinite: not a count to range.
+            let v = runs.compactMap { m.value($0) }.filter(\.isFinite).map { Int64($0.rounded()) }
             guard let lo = v.min(), let hi = v.max(), lo != hi else { continue }
             varying[m.id] = [lo, hi]
         }

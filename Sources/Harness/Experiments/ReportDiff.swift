@@ -119,6 +119,7 @@ public struct ReportDiff: Sendable {
         check("buckets") { $0.buckets }; check("threads") { $0.threads }; check("clock") { $0.clock }
         check("deterministic") { $0.deterministic }; check("hashSeed") { $0.hashSeed }; check("flowSeed") { $0.flowSeed }
         check("policy") { $0.policy }; check("faults") { $0.faults }
+        check("workload") { $0.source.workload }; check("timeScale") { $0.source.timeScale }
         check("reaperIntervalsMillis") { $0.reaperIntervalsMillis }
         check("chainWalked") { [Double($0.chainWalked.count), $0.chainWalked.p50, $0.chainWalked.p99, $0.chainWalked.max, $0.chainWalked.mean] as [Double] }
         check("occupancyAtEnd") { [Double($0.occupancyAtEnd.count), $0.occupancyAtEnd.p50, $0.occupancyAtEnd.p99, $0.occupancyAtEnd.max, $0.occupancyAtEnd.mean] as [Double] }

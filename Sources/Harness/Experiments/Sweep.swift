@@ -9,6 +9,10 @@ public struct Sweep: Sendable {
     public var axes: [SweepAxis]
     public var threads: [Int]
     public var repeats: Int
+    /// Workloads: the most reaper CPU a recommended setting may use, as a
+    /// share of one CPU were the workload played in real time (reaper CPU
+    /// seconds over virtual seconds).
+    public var reaperCPUBudget = 0.10
 
     public init(base: RunConfig, axes: [SweepAxis], threads: [Int], repeats: Int) throws(ConfigError) {
         guard !threads.isEmpty, threads.allSatisfy({ (1...64).contains($0) }) else {
@@ -56,11 +60,20 @@ public struct Sweep: Sendable {
             progress("[\(k + 1)/\(g.count)] \(p.label): \(Metric.packetsPerSecond.text(p.spread(.packetsPerSecond)!)) pkt/s"
                      + (p.flags.isEmpty ? "" : "  FLAGGED: " + p.flags.joined(separator: ", ")))
         }
-        var mid = try config(axes.map { $0.values[$0.values.count / 2] }, threads: 1)
-        mid.sampleSeconds = 0.05
-        let series = try Runner.run(mid).timeSeries
-        return SweepResult(sweep: self, points: points, series: series,
-                           seriesSettings: axes.map { $0.values[$0.values.count / 2] })
+        let midSettings = axes.map { $0.values[$0.values.count / 2] }
+        let series: [Sample]
+        if case .workload = base.source {
+            // A workload's run already has its series (per virtual second):
+            // the middle point's, at the fewest workers, instead of a run more.
+            let t = threads.min()!
+            let p = points.first { $0.threads == t && $0.settings.map(\.value) == midSettings }
+            series = p?.repeats.medianRun.workload?.asSamples ?? []
+        } else {
+            var mid = try config(midSettings, threads: 1)
+            mid.sampleSeconds = 0.05
+            series = try Runner.run(mid).timeSeries
+        }
+        return SweepResult(sweep: self, points: points, series: series, seriesSettings: midSettings)
     }
 }
 
@@ -99,4 +112,10 @@ extension Metric {
         chainP99, chainMean, loadFactor, live, expiredStillLinked, reaperBusySeconds, reaperCPUSeconds,
         reaperPasses, reaperPassesDue, contendedPercent, cpusUtilized, tableHeapBytes,
     ]
+
+    /// `sweepColumns`, and for a workload its adaptivity figures.
+    public static func sweepColumns(_ base: RunConfig) -> [Metric] {
+        guard case .workload = base.source else { return sweepColumns }
+        return sweepColumns + [worstRecovery, garbagePeak, peakRSS, catchUpReaperCPU]
+    }
 }

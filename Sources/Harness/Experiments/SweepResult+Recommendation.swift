@@ -19,6 +19,7 @@ extension SweepResult {
         }
         let maxT = sweep.threads.max()!
         let ok = points.filter { $0.threads == maxT && $0.flags.isEmpty }
+        if case .workload(let w, _) = b.source { return text + workloadRecommendation(ok, workers: maxT, virtualSeconds: Double(w.duration) / 1e9) }
         guard let best = ok.max(by: { ($0.median(.packetsPerSecond) ?? 0) < ($1.median(.packetsPerSecond) ?? 0) }),
               let bestPPS = best.median(.packetsPerSecond) else {
             return text + "no unflagged point at \(maxT) worker(s): no recommendation (rerun on a quieter machine)\n"
@@ -48,6 +49,38 @@ extension SweepResult {
                 + " (live within 10 % of ideal: \(r.live) live, \(r.expiredStillLinkedAtEnd) expired kept; reaper busy \(Metric.reaperBusySeconds.format(cpu(f))), the lowest such)\n"
         } else {
             text += "no reaper setting kept live connections within 10 % of ideal at those design settings; try more frequent passes\n"
+        }
+        return text
+    }
+
+    /// A workload's recommendation: of the unflagged points at the largest
+    /// worker count whose reaper used at most the budget (a share of one
+    /// CPU at the workload's real-time pace), the one with the shortest
+    /// worst recovery; ties go to the least reaper CPU.
+    func workloadRecommendation(_ ok: [SweepPoint], workers: Int, virtualSeconds: Double) -> String {
+        let budget = sweep.reaperCPUBudget
+        let share = { (p: SweepPoint) in (p.median(.reaperCPUSeconds) ?? .infinity) / max(1e-9, virtualSeconds) }
+        let recovery = { (p: SweepPoint) in p.median(.worstRecovery) ?? .infinity }
+        let pct = { (v: Double) in ReportFormatter.f(v * 100, 2) + " %" }
+        let within = ok.filter { share($0) <= budget }
+        let order = { (a: SweepPoint, b: SweepPoint) in (recovery(a), share(a)) < (recovery(b), share(b)) }
+        var text = "reaper CPU budget: \(pct(budget)) of one CPU at the workload's real-time pace (reaper CPU over \(ReportFormatter.seconds(virtualSeconds)) virtual s; --reaper-cpu-budget)\n"
+        guard let best = within.min(by: order) else {
+            if let fastest = ok.min(by: order) {
+                return text + "no unflagged point at \(workers) worker(s) kept its reaper within the budget; the fastest to recover was \(fastest.label): worst recovery \(Metric.worstRecovery.format(recovery(fastest))), reaper \(pct(share(fastest)))\n"
+            }
+            return text + "no unflagged point at \(workers) worker(s): no recommendation (rerun on a quieter machine)\n"
+        }
+        let settings = best.settings.map { "--\($0.name) \($0.value)" }.joined(separator: " ")
+        text += "recommended: \(settings): the shortest worst recovery within the budget, \(Metric.worstRecovery.format(recovery(best)))"
+            + " (garbage back at or under \(Int(WorkloadReport.cleanShare * 100)) % of live after every phase change), reaper \(pct(share(best)))"
+            + ", peak garbage \(Metric.garbagePeak.text(best.repeats.medianRun))\n"
+        if recovery(best).isInfinite {
+            text += "no point within the budget recovered after every change: the recommendation is the least bad; try a larger budget, more buckets or a smaller --fraction\n"
+        }
+        let over = ok.filter { share($0) > budget && recovery($0) < recovery(best) }
+        if let faster = over.min(by: order) {
+            text += "faster, over the budget: \(faster.label): \(Metric.worstRecovery.format(recovery(faster))) at reaper \(pct(share(faster)))\n"
         }
         return text
     }

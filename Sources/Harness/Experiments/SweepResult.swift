@@ -15,6 +15,7 @@ public struct SweepResult: Sendable {
         let b = sweep.base
         let design = b.designType.map { $0.traits.label(b.table.variant) } ?? b.design
         let n = b.scenario.packets
+        if case .workload(let w, _) = b.source { return "workload \(w.name), \(design), \(sweep.repeats) repeat(s)" }
         return "\(b.scenario.scenario.rawValue), \(design), \(n >= 1_000_000 ? "\(n / 1_000_000) M" : "\(n)") packets, \(sweep.repeats) repeat(s)"
     }
 
@@ -27,14 +28,15 @@ public struct SweepResult: Sendable {
     /// catalogue figure (timing figures as median, σ, min and max of the
     /// repeats; counters as the median run's value) and the flags.
     public var csv: String {
+        let columns = Metric.sweepColumns(sweep.base)
         var head = sweep.axes.map(\.name) + ["threads"]
-        for m in Metric.sweepColumns {
+        for m in columns {
             head += m.kind == .timing ? [m.id, m.id + ".stddev", m.id + ".min", m.id + ".max"] : [m.id]
         }
         var out = (head + ["flags"]).joined(separator: ",") + "\n"
         for p in points {
             var row = p.settings.map { String($0.value) } + [String(p.threads)]
-            for m in Metric.sweepColumns {
+            for m in columns {
                 if m.kind == .timing {
                     let s = p.spread(m)
                     row += [s?.median, s?.stddev, s?.min, s?.max].map { $0.map { "\($0)" } ?? "" }
@@ -65,7 +67,10 @@ public struct SweepResult: Sendable {
             points: points.map { p in
                 Point(settings: Dictionary(uniqueKeysWithValues: p.settings.map { ($0.name, $0.value) }), threads: p.threads,
                       flags: p.flags,
-                      figures: Dictionary(uniqueKeysWithValues: Metric.sweepColumns.compactMap { m in p.spread(m).map { (m.id, $0) } }))
+                      // JSON has no infinity: a recovery that never came is left out here (the CSV has it as inf).
+                      figures: Dictionary(uniqueKeysWithValues: Metric.sweepColumns(b).compactMap { m in
+                          p.spread(m).flatMap { s in [s.mean, s.min, s.max, s.median, s.stddev].allSatisfy(\.isFinite) ? (m.id, s) : nil }
+                      }))
             })
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]

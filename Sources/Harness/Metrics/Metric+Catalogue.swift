@@ -227,6 +227,32 @@ extension Metric {
         "virtualSeconds", name: "virtual time", unit: "s", jsonKey: "virtualSeconds", kind: .deterministic, higherIsBetter: nil,
         digits: 1, suffix: " s", summary: "virtual time the packets covered") { $0.virtualSeconds }
 
+    // MARK: Workloads (nil: not a workload run)
+
+    public static let worstRecovery = Metric(
+        "workload.worstRecoverySeconds", name: "worst recovery", unit: "s", jsonKey: nil,
+        kind: .deterministic, higherIsBetter: false, digits: 1, suffix: " s", infinity: "never",
+        summary: "the longest time, over the phases after the first, from a phase's start until garbage (expired connections still linked) was back at or under 5 % of live for the rest of the phase; never: a phase ended over it (JSON: workload.worstRecoverySeconds and workload.unrecoveredChanges)") {
+        $0.workload.flatMap { w in w.phases.count > 1 ? (w.unrecoveredChanges > 0 ? .infinity : w.worstRecoverySeconds) : nil }
+    }
+    public static let garbagePeak = Metric(
+        "workload.garbagePeak", name: "peak garbage", unit: "connections", jsonKey: "workload.garbagePeak",
+        kind: .deterministic, higherIsBetter: false,
+        summary: "the most expired connections still linked at any sample") { $0.workload.map { Double($0.garbagePeak) } }
+    public static let catchUpReaperCPU = Metric(
+        "workload.catchUpReaperCPUSeconds", name: "catch-up reaper cpu", unit: "s", jsonKey: "workload.catchUpReaperCPUSeconds",
+        kind: .timing, higherIsBetter: false, digits: 3, suffix: " s",
+        summary: "reaper CPU from each phase change until garbage was back under 5 % of live (the whole phase when it never was), summed over the changes") {
+        $0.workload.map(\.catchUpReaperCPUSeconds)
+    }
+
+    /// What `compare --workload` and `sweep --workload` show: the recovery
+    /// figures, peak memory, and the reaper's and the table's cost.
+    public static let workloadFigures: [Metric] = [
+        worstRecovery, garbagePeak, peakRSS, catchUpReaperCPU, reaperCPUSeconds, packetsPerSecond, latencyP99,
+        insertFailed, earlyDrop,
+    ]
+
     /// Every figure, in the order the documentation lists them.
     public static let catalogue: [Metric] = [
         packetsPerSecond, latencyP50, latencyP99, establishedLookupRate, setupRate, teardownRate,
@@ -241,6 +267,7 @@ extension Metric {
         chainP99, chainMax, chainMean, loadFactor, emptyBucketsAtEnd,
         bucketLockAcquisitions, connectionLockAcquisitions, tableLockAcquisitions,
         reaperPasses, reaperChecked, reaperExpired, reaperPassesDue, virtualSeconds,
+        worstRecovery, garbagePeak, catchUpReaperCPU,
     ]
 
     /// The figure with this id.

@@ -56,6 +56,8 @@ public struct Metric: Sendable, Identifiable, CustomStringConvertible {
     public let scale: Double
     public let digits: Int
     public let suffix: String
+    /// Shown for an infinite value ("-": none).
+    public let infinity: String
     /// One line: what is counted or timed.
     public let summary: String
     /// The figure from a report (nil: the report does not have it).
@@ -63,10 +65,10 @@ public struct Metric: Sendable, Identifiable, CustomStringConvertible {
 
     public init(_ id: String, name: String, unit: String, jsonKey: String?, conntrack: String? = nil,
                 kind: Kind, higherIsBetter: Bool?, scale: Double = 1, digits: Int = 0, suffix: String = "",
-                summary: String, value: @escaping @Sendable (RunReport) -> Double?) {
+                infinity: String = "-", summary: String, value: @escaping @Sendable (RunReport) -> Double?) {
         self.id = id; self.name = name; self.unit = unit; self.jsonKey = jsonKey; self.conntrackName = conntrack
         self.kind = kind; self.higherIsBetter = higherIsBetter; self.scale = scale; self.digits = digits
-        self.suffix = suffix; self.summary = summary; self.value = value
+        self.suffix = suffix; self.infinity = infinity; self.summary = summary; self.value = value
     }
 
     /// A counter read from the report as an integer.
@@ -81,7 +83,8 @@ public struct Metric: Sendable, Identifiable, CustomStringConvertible {
 
     /// `v` as displayed ("12.34 M", "512", "0.125").
     public func format(_ v: Double) -> String {
-        if v.isNaN || v.isInfinite { return "-" }
+        if v.isNaN { return "-" }
+        if v.isInfinite { return infinity }
         if digits == 0 && scale == 1 && abs(v) < 1e18 { return ReportFormatter.num(Int64(v.rounded())) + suffix }
         return ReportFormatter.f(v / scale, digits) + suffix
     }

@@ -69,6 +69,8 @@ enum ReportBuilder {
         case .scenario:
             source = SourceReport(kind: "scenario", scenario: cfg.scenario.scenario.rawValue, flows: cfg.scenario.flows,
                                   flowSeed: cfg.scenario.seed)
+        case .workload(let w, let scale):
+            source = SourceReport(kind: "workload", flowSeed: cfg.scenario.seed, workload: w.name, timeScale: scale)
         case .capture(let file, let st):
             source = SourceReport(kind: "pcap", file: file, recordsRead: st.records, packetsUsed: st.used,
                                   skipped: ["non-IP": st.skippedNotIP, "fragment": st.skippedFragment,

@@ -44,7 +44,11 @@ public enum ReportFormatter {
         var o = ""
         let design = r.variant == r.design ? r.design : "\(r.design)/\(r.variant)"
         let slots = r.slotName == "bucket" ? ", \(num(r.buckets)) buckets" : ""
-        let what = r.source.kind == "pcap" ? "replay of \(r.source.file ?? "?")" : "scenario \(r.scenario ?? "?")"
+        let what = switch r.source.kind {
+        case "pcap": "replay of \(r.source.file ?? "?")"
+        case "workload": "workload \(r.source.workload ?? "?")" + (r.source.timeScale.map { $0 != 1 ? " (time scale \(f($0, 2)))" : "" } ?? "")
+        default: "scenario \(r.scenario ?? "?")"
+        }
         o += "conntrack-bench: \(design), \(what)\(slots), \(r.threads) worker(s), clock \(r.clock)\(r.deterministic ? " (deterministic)" : ""), reaper \(r.policy)\(r.faults.isEmpty ? "" : ", faults: " + r.faults.joined(separator: ","))\n"
         if let p = r.provenance {
             o += "  build: " + p.summary + "\n"
@@ -141,6 +145,7 @@ public enum ReportFormatter {
             o += row("intervals (ms)", head + (iv.count > 8 ? ", … last " + f(iv.last!, 2) + ", min " + f(iv.min()!, 2) + ", max " + f(iv.max()!, 2) : ""))
         }
         o += row("pause per pass (µs)", "p50 " + f(r.reaperPauseMicros.p50, 1) + "  p99 " + f(r.reaperPauseMicros.p99, 1) + "  max " + f(r.reaperPauseMicros.max, 1))
+        if let w = r.workload { o += workloadText(w) }
         let m = r.memory
         o += "\nMemory (\(m.allocator))\n"
         o += row("peak RSS", mb(m.peakRSSBytes))

@@ -2,12 +2,16 @@ import ConnTrack
 
 /// Where the packets came from.
 public struct SourceReport: Codable, Sendable, Equatable {
-    /// "scenario" or "pcap".
+    /// "scenario", "workload" or "pcap".
     public var kind: String
     /// Scenario name (scenario runs).
     public var scenario: String?
     public var flows: Int?
     public var flowSeed: UInt64?
+    /// Workload name and the factor its phases were stretched by
+    /// (workload runs).
+    public var workload: String? = nil
+    public var timeScale: Double? = nil
     /// Capture file and what its records became (pcap runs).
     public var file: String?
     public var recordsRead: Int?

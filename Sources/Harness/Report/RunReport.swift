@@ -160,6 +160,8 @@ public struct RunReport: Codable, Sendable {
     public var interrupted: String?
     /// A soak's checks (nil: not a soak).
     public var soak: SoakReport?
+    /// A workload run's phases and time series (nil: not a workload).
+    public var workload: WorkloadReport? = nil
     /// A run that started from a saved table: what was loaded and how long
     /// the import into the table took (wall clock).
     public var restoredConnections: Int?

@@ -28,6 +28,11 @@ public struct SVGPlot {
     public var yLabel: String
     public var logX = false
     public var series: [Series] = []
+    /// Vertical lines across the plot at these x values, labelled at the
+    /// top (a workload's phase boundaries).
+    public var markers: [(x: Double, label: String)] = []
+    /// A dot at every point (off for dense time series).
+    public var showPoints = true
 
     public init(title: String, xLabel: String, yLabel: String, logX: Bool = false) {
         self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.logX = logX
@@ -135,6 +140,11 @@ public struct SVGPlot {
             o += "<line x1=\"\(n(px(xv)))\" y1=\"\(n(t + ph))\" x2=\"\(n(px(xv)))\" y2=\"\(n(t + ph + 4))\" stroke=\"black\"/>"
             o += "<text x=\"\(n(px(xv)))\" y=\"\(n(t + ph + 17))\" text-anchor=\"middle\">\(Self.fmt(xv, step: step))</text>\n"
         }
+        for m in markers where tx(m.x) >= x0 && tx(m.x) <= x1 {
+            let x = n(px(m.x))
+            o += "<line x1=\"\(x)\" y1=\"\(n(t))\" x2=\"\(x)\" y2=\"\(n(t + ph))\" stroke=\"#888\" stroke-dasharray=\"4,3\"/>"
+            o += "<text x=\"\(n(px(m.x) + 3))\" y=\"\(n(t + 11))\" font-size=\"10\" fill=\"#555\">\(Self.esc(m.label))</text>\n"
+        }
         o += "<text x=\"\(n(l + pw / 2))\" y=\"\(n(height - 12))\" text-anchor=\"middle\">\(Self.esc(xLabel + (logX ? " (log scale)" : "")))</text>\n"
         o += "<text transform=\"translate(16,\(n(t + ph / 2))) rotate(-90)\" text-anchor=\"middle\">\(Self.esc(yLabel))</text>\n"
         for (i, s) in series.enumerated() {
@@ -148,7 +158,7 @@ public struct SVGPlot {
                     o += "<line x1=\"\(n(px(p.x) - 4))\" y1=\"\(n(py(lo)))\" x2=\"\(n(px(p.x) + 4))\" y2=\"\(n(py(lo)))\" stroke=\"\(c)\"/>"
                     o += "<line x1=\"\(n(px(p.x) - 4))\" y1=\"\(n(py(hi)))\" x2=\"\(n(px(p.x) + 4))\" y2=\"\(n(py(hi)))\" stroke=\"\(c)\"/>"
                 }
-                o += "<circle cx=\"\(n(px(p.x)))\" cy=\"\(n(py(p.y)))\" r=\"2.5\" fill=\"\(c)\"/>"
+                if showPoints { o += "<circle cx=\"\(n(px(p.x)))\" cy=\"\(n(py(p.y)))\" r=\"2.5\" fill=\"\(c)\"/>" }
             }
             o += "\n<rect x=\"\(n(l + pw + 12))\" y=\"\(n(t + 18 * Double(i)))\" width=\"12\" height=\"3\" fill=\"\(c)\"/>"
             o += "<text x=\"\(n(l + pw + 30))\" y=\"\(n(t + 18 * Double(i) + 5))\">\(Self.esc(s.label))</text>\n"

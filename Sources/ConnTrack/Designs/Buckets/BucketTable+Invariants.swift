@@ -119,12 +119,29 @@ extension BucketTable {
     public var tupleCount: Int { bucketLengths().reduce(0, +) }
 
     /// Connections that have timed out at `now` but are still linked.
-    public func expiredCount(now: Int64) -> Int {
-        connections().reduce(0) { acc, c in
-            let s = c.snapshot()
-            let t = timeouts.timeout(proto: c.originalID.transProto, tcb: s.tcb, udp: s.udp)
-            return acc + (s.lastUsed &+ t &- now < 0 ? 1 : 0)
+    public func expiredCount(now: Int64) -> Int { expiredCount(now: now, part: 0, of: 1)! }
+
+    /// Over buckets `part`, `part` + `parts`, …: each connection counted at
+    /// its original tuple's bucket. Takes the write lock.
+    public func expiredCount(now: Int64, part: Int, of parts: Int) -> Int? {
+        precondition(parts >= 1 && (0..<parts).contains(part), "part \(part) of \(parts)")
+        var ctx = WorkerContext(name: "inspect", checkLockOrder: false)
+        writeLock(&ctx)
+        defer { unlockTable(&ctx) }
+        var n = 0
+        for b in stride(from: part, to: bucketCount, by: parts) {
+            var t = bucketPtr(b).pointee.head
+            while let x = t {
+                if x.pointee.direction == .original {
+                    let c = Connection(x.pointee.conn)
+                    let s = c.snapshot()
+                    let left = s.lastUsed &+ timeouts.timeout(proto: c.originalID.transProto, tcb: s.tcb, udp: s.udp) &- now
+                    if left < 0 { n += 1 }
+                }
+                t = x.pointee.next
+            }
         }
+        return n
     }
 }
 

@@ -97,9 +97,19 @@ extension FastTable {
         return rep
     }
 
-    public func expiredCount(now: Int64) -> Int {
+    public func expiredCount(now: Int64) -> Int { expiredCount(now: now, part: 0, of: 1)! }
+
+    /// Over entries `part`, `part` + `parts`, … of the pool: the pool hands
+    /// entries out as connections arrive (reusing freed ones), so every
+    /// `parts`-th entry samples arrivals evenly, and touches a `parts`-th of
+    /// the memory.
+    public func expiredCount(now: Int64, part: Int, of parts: Int) -> Int? {
+        precondition(parts >= 1 && (0..<parts).contains(part), "part \(part) of \(parts)")
         var n = 0
-        forEachPublished { _, e in if remaining(e, now: now) < 0 { n += 1 } }
+        for i in stride(from: part, to: pool.counts().handedOut, by: parts) {
+            let e = pool.entry(UInt32(i))
+            if e.isPublished && remaining(e, now: now) < 0 { n += 1 }
+        }
         return n
     }
 }

@@ -85,9 +85,14 @@ extension LinuxTable {
         return rep
     }
 
-    public func expiredCount(now: Int64) -> Int {
+    public func expiredCount(now: Int64) -> Int { expiredCount(now: now, part: 0, of: 1)! }
+
+    /// Over buckets `part`, `part` + `parts`, …: each connection counted at
+    /// its original tuple's bucket.
+    public func expiredCount(now: Int64, part: Int, of parts: Int) -> Int? {
+        precondition(parts >= 1 && (0..<parts).contains(part), "part \(part) of \(parts)")
         var n = 0
-        for b in 0..<bucketCount {
+        for b in stride(from: part, to: bucketCount, by: parts) {
             forEachNode(bucket: b) { c, d in if d == 0 && c.remaining(now: now) < 0 { n += 1 } }
         }
         return n

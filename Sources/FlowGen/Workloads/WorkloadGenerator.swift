@@ -1,0 +1,281 @@
+import ConnTrack
+
+/// One worker's stream of a workload: every component's arrivals (a
+/// 1/`streams` share of its rate), each new connection playing its packets
+/// at their times, attacks' packets at theirs, in timestamp order. Streaming
+/// and deterministic: the state is the flows alive now, the next arrival of
+/// each component and a calendar of pending packet times; the same workload,
+/// seed and stream give the same packets.
+///
+/// Pending events (a flow's next packet, a component's next arrival) are
+/// kept in time order by an `EventCalendar`.
+public struct WorkloadGenerator {
+    public let workload: Workload
+    public let stream: Int
+    public let streams: Int
+    /// The end of the workload's last phase: no packet at or after it
+    /// (flows still alive then stop there).
+    public let end: Int64
+    public internal(set) var emitted = 0
+    /// What was generated, for reports and the theory checks.
+    public internal(set) var stats: WorkloadStats
+    /// Flows started and not yet ended.
+    public internal(set) var liveFlows = 0
+
+    var rng: Xoshiro
+    let seed: UInt64
+    let phaseStarts: [Int64]
+    /// Per component: arrivals per ns at factor 1 in this stream.
+    let baseRates: [Double]
+    /// The workload flattened for the packet path (no reference counting
+    /// there): each component's kind, and per phase its end, whether it
+    /// ramps or ends its flows, and each component's factor (phase i,
+    /// component c at i × components + c).
+    let kinds: [Workload.Component.Kind]
+    /// Each component's arrival process (not read out of its kind per
+    /// arrival: that copies the component).
+    let processes: [Workload.ArrivalProcess]
+    let phaseEnds: [Int64]
+    let ramps: [Bool]
+    let endsFlows: [Bool]
+    let factors: [Double]
+    /// Per component with Zipf popularity: the sum of its ranks' weights.
+    let zipfSums: [Double]
+    var flows: [WorkloadFlow] = []
+    var freeFlows: [Int32] = []
+
+    /// The pending flow packets: flow i's next one as event c + i.
+    var events = EventCalendar()
+    /// Each component's next arrival (.max: none before the end). Kept out
+    /// of the calendar: at a flood's rate nearly every arrival falls in the
+    /// slot being played, where an insert costs a search and a move. An
+    /// arrival goes before a flow packet of the same time (as event
+    /// number `comp` before `c + i`).
+    var arrivals: [Int64] = []
+    var c: Int { kinds.count }
+
+    /// `seed` is the run's flow seed (`--seed`).
+    public init(_ workload: Workload, seed: UInt64, stream: Int = 0, streams: Int = 1) {
+        precondition(streams >= 1 && stream < streams, "stream \(stream) of \(streams)")
+        self.workload = workload
+        self.stream = stream
+        self.streams = streams
+        self.seed = seed
+        end = workload.duration
+        phaseStarts = workload.phaseStarts
+        kinds = workload.components.map(\.kind)
+        processes = workload.components.map { comp in
+            switch comp.kind {
+            case .traffic(let t): return t.process
+            case .attack(let a): return a.process
+            }
+        }
+        phaseEnds = zip(workload.phaseStarts, workload.phases).map { $0 + $1.duration }
+        ramps = workload.phases.map { $0.transition == .ramp }
+        endsFlows = workload.phases.map(\.endsFlows)
+        factors = workload.phases.flatMap(\.factors)
+        rng = Xoshiro(seed: seed &* 0x9E37_79B9 &+ UInt64(stream) &+ 0x5EED)
+        baseRates = workload.components.map { comp in
+            switch comp.kind {
+            case .traffic(let t): return t.rate / Double(streams) / 1e9
+            case .attack(let a): return a.rate / Double(streams) / 1e9
+            }
+        }
+        zipfSums = workload.components.map { comp in
+            guard case .traffic(let t) = comp.kind, case .zipf(let s, let ranks) = t.popularity else { return 0 }
+            return (1...ranks).reduce(0.0) { $0 + expFast(-s * lnFast(Double($1))) }
+        }
+        stats = WorkloadStats(components: workload.components.count)
+        let ranks = workload.components.map { comp -> Int in
+            guard case .traffic(let t) = comp.kind, case .zipf(_, let r) = t.popularity else { return 0 }
+            return r
+        }.max() ?? 0
+        stats.packetsByRank = [Int](repeating: 0, count: ranks)
+        // The population's arrays at their expected size, so that a run
+        // past its warm-up allocates nothing.
+        let expected = min(1 << 26, workload.expectedConcurrentFlows / streams * 5 / 4 + 16)
+        flows.reserveCapacity(expected)
+        freeFlows.reserveCapacity(expected)
+        events.reserve(expected + kinds.count)
+        for comp in 0..<c {
+            let first = nextArrival(comp, after: 0)
+            arrivals.append(first < end ? first : .max)
+        }
+    }
+
+    // MARK: Arrivals
+
+    /// The phase holding `t` and its bounds.
+    @inline(__always)
+    func phase(at t: Int64) -> (index: Int, start: Int64, end: Int64) {
+        var i = phaseStarts.count - 1
+        while i > 0 && phaseStarts[i] > t { i -= 1 }
+        return (i, phaseStarts[i], phaseEnds[i])
+    }
+
+    /// Component `comp`'s next arrival after `t`: the time by which its
+    /// rate, integrated from `t` (ramps and on-off periods included),
+    /// reaches one exponential draw (Poisson) or 1 (constant). .max: none
+    /// before the end.
+    func nextArrivalTime(_ comp: Int, after t0: Int64, target: Double) -> Int64 {
+        let base = baseRates[comp]
+        let process = self.process(comp)
+        var t = t0, e = target
+        while t < end {
+            let (i, ps, pe) = phase(at: t)
+            var segEnd = pe
+            if case .onOff(let on, let off) = process {
+                let period = Int64((on + off) * 1e9), onNs = Int64(on * 1e9)
+                let pos = t % period
+                if pos >= onNs { t += period - pos; continue }
+                segEnd = min(segEnd, t - pos + onNs)
+            }
+            let to = factors[i * c + comp]
+            let from = ramps[i] ? (i > 0 ? factors[(i - 1) * c + comp] : 0) : to
+            // λ(x) = lam + slope · (x − t) over [t, segEnd].
+            let slope = base * (to - from) / Double(max(1, pe - ps))
+            let lam = base * from + slope * Double(t - ps)
+            let span = Double(segEnd - t)
+            let whole = lam * span + slope * span * span / 2
+            if whole >= e && whole > 0 {
+                // The root of lam·x + slope·x²/2 = e, in the form that does
+                // not cancel when the slope is small (or 0).
+                let x = 2 * e / (lam + (lam * lam + 2 * slope * e).squareRoot())
+                return t + max(1, Int64(x.rounded(.up)))
+            }
+            e -= max(0, whole)
+            t = segEnd
+        }
+        return .max
+    }
+
+    /// Component `comp`'s next arrival after `t` (.max: none before the
+    /// end): an exponential draw of its integrated rate (Poisson, on-off)
+    /// or exactly 1 (constant).
+    mutating func nextArrival(_ comp: Int, after t: Int64) -> Int64 {
+        let target = process(comp) == .constant ? 1 : rng.exponential()
+        return nextArrivalTime(comp, after: t, target: target)
+    }
+
+    @inline(__always)
+    func process(_ comp: Int) -> Workload.ArrivalProcess { processes[comp] }
+
+    // MARK: The event queue
+
+    @inline(__always)
+    mutating func schedule(_ id: Int32, at t: Int64) { events.schedule(id, at: t) }
+
+    // MARK: Packets
+
+    /// The next packet, or nil when the workload is over.
+    public mutating func next() -> Packet? {
+        var p = Packet(id: WorkloadFlow().id, hook: .prerouting)
+        return produce(into: &p) ? p : nil
+    }
+
+    /// Fills `buffer` from the start; returns how many packets were written.
+    public mutating func fill(_ buffer: UnsafeMutableBufferPointer<Packet>) -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
+        var n = 0
+        while n < buffer.count && produce(into: base + n) { n += 1 }
+        return n
+    }
+
+    /// Writes the next packet to `out` (initialised memory: a packet is
+    /// plain data); false when the workload is over. Packets are written
+    /// where they go, not returned through each layer: a packet is about a
+    /// hundred bytes.
+    @inline(__always)
+    mutating func produce(into out: UnsafeMutablePointer<Packet>) -> Bool {
+        while true {
+            // The earliest arrival, the lowest component on a tie.
+            var comp = -1, at = Int64.max
+            for k in 0..<c where arrivals[k] < at {
+                at = arrivals[k]
+                comp = k
+            }
+            if let e = events.peekTime(), e < at {
+                let id = events.pop().id
+                if play(Int(id) - c, at: e, out) { break }
+            } else if comp >= 0 {
+                if arrive(comp, at: at, out) { break }
+            } else {
+                return false
+            }
+        }
+        emitted += 1
+        return true
+    }
+}
+
+/// A min-heap of (time, event), ties by event number. Sifts move a hole
+/// through the buffer (one write per level, no bounds or uniqueness check
+/// per step).
+struct EventHeap {
+    var items: [(Int64, Int32)] = []
+    var isEmpty: Bool { items.isEmpty }
+    var peek: (Int64, Int32)? { items.first }
+
+    @inline(__always)
+    static func less(_ a: (Int64, Int32), _ b: (Int64, Int32)) -> Bool { a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) }
+
+    mutating func push(_ t: Int64, _ id: Int32) {
+        items.append((t, id))
+        items.withUnsafeMutableBufferPointer { b in
+            let x = (t, id)
+            var i = b.count - 1
+            while i > 0 {
+                let p = (i - 1) / 2
+                guard Self.less(x, b[p]) else { break }
+                b[i] = b[p]
+                i = p
+            }
+            b[i] = x
+        }
+    }
+
+    @discardableResult
+    mutating func pop() -> (Int64, Int32)? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        guard !items.isEmpty else { return top }
+        items.withUnsafeMutableBufferPointer { b in
+            let n = b.count
+            var i = 0
+            while true {
+                let l = 2 * i + 1
+                guard l < n else { break }
+                let m = l + 1 < n && Self.less(b[l + 1], b[l]) ? l + 1 : l
+                guard Self.less(b[m], last) else { break }
+                b[i] = b[m]
+                i = m
+            }
+            b[i] = last
+        }
+        return top
+    }
+}
+
+extension WorkloadGenerator {
+    /// The generator's memory per flow alive in it: its state, the event
+    /// queue's time and link, and a free-list entry.
+    /// The generator's memory per flow alive in it: its state, its pending
+    /// event in the calendar's pool (and a share of its block), a free-list
+    /// entry.
+    public static let bytesPerFlow = MemoryLayout<WorkloadFlow>.stride + 2 * MemoryLayout<EventCalendar.Event>.stride + 4
+    /// The calendar's slot headers.
+    public static let wheelBytes = EventCalendar.headerBytes
+}
+
+/// What a workload stream generated.
+public struct WorkloadStats: Sendable, Equatable {
+    /// Connections (or attack packets) started, per component.
+    public var started: [Int]
+    /// Connections by ending: FIN from the client, from the server, RST,
+    /// half-open, idle.
+    public var endings = [Int](repeating: 0, count: 5)
+    /// Packets per popularity rank (rank r at index r − 1), of components
+    /// with Zipf popularity.
+    public var packetsByRank: [Int] = []
+    init(components: Int) { started = [Int](repeating: 0, count: components) }
+}
