@@ -239,6 +239,12 @@ extension Metric {
         "workload.garbagePeak", name: "peak garbage", unit: "connections", jsonKey: "workload.garbagePeak",
         kind: .deterministic, higherIsBetter: false,
         summary: "the most expired connections still linked at any sample") { $0.workload.map { Double($0.garbagePeak) } }
+    public static let workloadRSSPeak = Metric(
+        "workload.rssPeakBytes", name: "peak RSS in the run", unit: "B", jsonKey: "workload.rssPeakBytes", kind: .timing,
+        higherIsBetter: false, scale: 1_048_576, digits: 1, suffix: " MiB",
+        summary: "the most resident memory at any of the workload's samples: this run's peak, where the process's peak RSS "
+            + "(memory.peakRSSBytes) is every earlier run's too in compare and sweep; memory an earlier run freed and the "
+            + "allocator kept still counts") { $0.workload.map { Double($0.rssPeakBytes) } }
     public static let catchUpReaperCPU = Metric(
         "workload.catchUpReaperCPUSeconds", name: "catch-up reaper cpu", unit: "s", jsonKey: "workload.catchUpReaperCPUSeconds",
         kind: .timing, higherIsBetter: false, digits: 3, suffix: " s",
@@ -249,7 +255,7 @@ extension Metric {
     /// What `compare --workload` and `sweep --workload` show: the recovery
     /// figures, peak memory, and the reaper's and the table's cost.
     public static let workloadFigures: [Metric] = [
-        worstRecovery, garbagePeak, peakRSS, catchUpReaperCPU, reaperCPUSeconds, packetsPerSecond, latencyP99,
+        worstRecovery, garbagePeak, workloadRSSPeak, catchUpReaperCPU, reaperCPUSeconds, packetsPerSecond, latencyP99,
         insertFailed, earlyDrop,
     ]
 
@@ -267,7 +273,7 @@ extension Metric {
         chainP99, chainMax, chainMean, loadFactor, emptyBucketsAtEnd,
         bucketLockAcquisitions, connectionLockAcquisitions, tableLockAcquisitions,
         reaperPasses, reaperChecked, reaperExpired, reaperPassesDue, virtualSeconds,
-        worstRecovery, garbagePeak, catchUpReaperCPU,
+        worstRecovery, garbagePeak, workloadRSSPeak, catchUpReaperCPU,
     ]
 
     /// The figure with this id.

@@ -7,7 +7,7 @@ extension ReportFormatter {
         if w.garbageSampledShare < 1 {
             o += "  garbage counted on 1/\(Int((1 / w.garbageSampledShare).rounded())) of the table (every so many buckets or pool entries, a different part each sample) and scaled up while it held over \(num(w.garbageExactUpTo)) connections\n"
         }
-        for p in w.phases {
+        for (i, p) in w.phases.enumerated() {
             o += "  \(p.name) (\(seconds(p.startSeconds))–\(seconds(p.endSeconds)) s)\n"
             o += row("    packets", num(p.packets) + "  at " + num(UInt64(p.packetsPerSecond)) + " pkt/s of table time;  set-ups " + num(UInt64(p.setupsPerSecond.rounded())) + "/s, teardowns " + num(UInt64(p.teardownsPerSecond.rounded())) + "/s (virtual)")
             o += row("    latency", "p99 \(Int(p.latencyP99Nanos)) ns  p99.9 \(Int(p.latencyP999Nanos)) ns")
@@ -20,7 +20,11 @@ extension ReportFormatter {
             case .some(0): recovery = "garbage stayed at or under \(Int(WorkloadReport.cleanShare * 100)) % of live"
             case .some(let s): recovery = f(s, 1) + " virtual s until garbage was back at or under \(Int(WorkloadReport.cleanShare * 100)) % of live (reaper cpu " + f(p.recoveryReaperCPUSeconds, 3) + " s)"
             }
-            o += row("    recovery", recovery)
+            // The first phase follows no change: its line says where
+            // garbage stood, not a recovery.
+            o += row(i == 0 ? "    garbage" : "    recovery", i == 0 ? (p.recoverySeconds == nil
+                ? "over \(Int(WorkloadReport.cleanShare * 100)) % of live at the phase's end (no change before it to recover from)"
+                : "at or under \(Int(WorkloadReport.cleanShare * 100)) % of live at the phase's end") : recovery)
         }
         if w.phases.count > 1 {
             let worst = w.unrecoveredChanges > 0 ? "never (\(w.unrecoveredChanges) of \(w.phases.count - 1) changes ended over \(Int(WorkloadReport.cleanShare * 100)) %)"
