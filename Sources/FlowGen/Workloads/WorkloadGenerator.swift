@@ -257,12 +257,10 @@ struct EventHeap {
 }
 
 extension WorkloadGenerator {
-    /// The generator's memory per flow alive in it: its state, the event
-    /// queue's time and link, and a free-list entry.
     /// The generator's memory per flow alive in it: its state, its pending
-    /// event in the calendar's pool (and a share of its block), a free-list
-    /// entry.
-    public static let bytesPerFlow = MemoryLayout<WorkloadFlow>.stride + 2 * MemoryLayout<EventCalendar.Event>.stride + 4
+    /// event (at worst a calendar block of its own, when events are too
+    /// sparse to share one), a free-list entry.
+    public static let bytesPerFlow = MemoryLayout<WorkloadFlow>.stride + EventCalendar.blockBytes + 4
     /// The calendar's slot headers.
     public static let wheelBytes = EventCalendar.headerBytes
 }
