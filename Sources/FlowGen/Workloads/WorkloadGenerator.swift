@@ -7,8 +7,8 @@ import ConnTrack
 /// each component and a calendar of pending packet times; the same workload,
 /// seed and stream give the same packets.
 ///
-/// Pending events (a flow's next packet, a component's next arrival) are
-/// kept in time order by an `EventCalendar`.
+/// The flows' next packets are kept in time order by an `EventCalendar`;
+/// each component's next arrival is kept apart (`arrivals`).
 public struct WorkloadGenerator {
     public let workload: Workload
     public let stream: Int
@@ -205,54 +205,6 @@ public struct WorkloadGenerator {
         }
         emitted += 1
         return true
-    }
-}
-
-/// A min-heap of (time, event), ties by event number. Sifts move a hole
-/// through the buffer (one write per level, no bounds or uniqueness check
-/// per step).
-struct EventHeap {
-    var items: [(Int64, Int32)] = []
-    var isEmpty: Bool { items.isEmpty }
-    var peek: (Int64, Int32)? { items.first }
-
-    @inline(__always)
-    static func less(_ a: (Int64, Int32), _ b: (Int64, Int32)) -> Bool { a.0 < b.0 || (a.0 == b.0 && a.1 < b.1) }
-
-    mutating func push(_ t: Int64, _ id: Int32) {
-        items.append((t, id))
-        items.withUnsafeMutableBufferPointer { b in
-            let x = (t, id)
-            var i = b.count - 1
-            while i > 0 {
-                let p = (i - 1) / 2
-                guard Self.less(x, b[p]) else { break }
-                b[i] = b[p]
-                i = p
-            }
-            b[i] = x
-        }
-    }
-
-    @discardableResult
-    mutating func pop() -> (Int64, Int32)? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        guard !items.isEmpty else { return top }
-        items.withUnsafeMutableBufferPointer { b in
-            let n = b.count
-            var i = 0
-            while true {
-                let l = 2 * i + 1
-                guard l < n else { break }
-                let m = l + 1 < n && Self.less(b[l + 1], b[l]) ? l + 1 : l
-                guard Self.less(b[m], last) else { break }
-                b[i] = b[m]
-                i = m
-            }
-            b[i] = last
-        }
-        return top
     }
 }
 
