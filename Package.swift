@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "ConnTrack", dependencies: ["Sync", "CPrefetch", "CTBDesignABI"]),
         // Workloads/Profiles: the built-in workloads, shipped as the files
         // a person can copy and edit.
-        .target(name: "FlowGen", dependencies: ["ConnTrack", "Sync", .product(name: "Yams", package: "Yams")],
+        .target(name: "FlowGen", dependencies: ["ConnTrack", "Sync", "CPrefetch", .product(name: "Yams", package: "Yams")],
                 resources: [.copy("Workloads/Profiles")]),
         // Allocator statistics (jemalloc's mallctl when it is loaded, else
         // glibc's mallinfo2); C because glibc's malloc.h is not in Swift's Glibc.

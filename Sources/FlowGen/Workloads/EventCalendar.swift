@@ -1,32 +1,33 @@
-/// The workload generator's pending events (a flow's next packet, a
-/// component's next arrival) in time order, ties by event number: a
-/// calendar queue.
+/// The workload generator's pending events (a flow's next packet) in time
+/// order, ties by event number: a two-level calendar queue.
 ///
-/// The calendar has 2^20 slots of 2^14 ns (about 17 s ahead): at a
-/// million events a second a slot holds about sixteen, which an insertion
-/// sort orders in a few compares each. A slot's
-/// events sit in a chain of blocks of `blockEvents` (time, event) pairs
-/// from a shared pool, appended as they are scheduled; an event further
-/// ahead waits in a heap until the calendar reaches it. When the current
-/// slot's events are all played, the next slot's chain is copied out and
-/// sorted, and played in order.
-/// An event scheduled into the slot being played is put in its place.
+/// Time is cut into slots of 2^14 ns (16 us), and slots into buckets of 64
+/// (1 ms). The bucket being played has a chain of events per slot; the
+/// 2^14 buckets after it (about 17 s) have a chain each; an event further
+/// ahead waits in a heap until the calendar reaches it. When the calendar
+/// enters a bucket, the bucket's chain is dealt out to its slots; when it
+/// enters a slot, the slot's chain is copied out and sorted, and played in
+/// order. An event due in the slot being played is put in its place.
 ///
-/// Per event that is a few array writes and a share of a small sort,
-/// against a heap's push and pop; and a slot's events are read from
-/// consecutive memory, not chased through a linked list of flows.
+/// Why two levels: at a million flows, a flow's next packet is usually a
+/// second or more ahead, so a schedule lands in a random place. With one
+/// level of 2^20 slots nearly every schedule missed the cache twice (the
+/// slot's tail, then its block); with 2^14 buckets, the buckets' tails and
+/// their last blocks stay in the cache, and the dealing out is sequential.
+///
+/// The chains are blocks of `blockEvents` events and a header, 128 bytes
+/// and cache-line aligned, from one pool with an intrusive free list.
 struct EventCalendar {
     static var slotShift: Int64 { 14 }
-    static var slotCount: Int { 1 << 20 }
-    /// Seven events and a header: 120 bytes. At a million events a second
-    /// a slot holds about sixteen (three blocks); when events are sparse a
-    /// slot's one event still takes a whole block, which is why blocks are
-    /// small.
+    /// Slots per bucket: 2^6.
+    static var slotBits: Int64 { 6 }
+    static var bucketShift: Int64 { slotShift + slotBits }
+    static var bucketCount: Int { 1 << 14 }
     static var blockEvents: Int { 7 }
-    /// A block's memory: its events and its header.
-    static var blockBytes: Int { blockEvents * MemoryLayout<Event>.stride + MemoryLayout<Block>.stride }
-    /// The memory of the slots' headers.
-    static var headerBytes: Int { slotCount * 8 }
+    /// A block's memory: its header and its events, padded to two lines.
+    static var blockBytes: Int { 128 }
+    /// The memory of the chains' heads and tails.
+    static var headerBytes: Int { (bucketCount + (1 << Int(slotBits))) * 8 }
 
     struct Event {
         var time: Int64
@@ -35,42 +36,44 @@ struct EventCalendar {
         static func < (a: Event, b: Event) -> Bool { a.time < b.time || (a.time == b.time && a.id < b.id) }
     }
 
-    /// A block's next block in its slot's chain (-1: none) and how many of
-    /// its entries are used.
-    struct Block {
-        var next: Int32 = -1
-        var count: Int32 = 0
-    }
-
-    /// Per slot: its chain's first and last block (-1: empty).
-    var heads: [Int32]
-    var tails: [Int32]
-    /// The pool: block b's events at b × blockEvents ..< (b + 1) × blockEvents.
-    var pool: [Event] = []
-    var blocks: [Block] = []
-    var freeBlocks: [Int32] = []
-    /// Events in the slots (not the ready list, not the heap).
+    /// The blocks and the chains' ends, in memory of its own; shared by
+    /// copies of a calendar until one of them changes it.
+    var pool: CalendarPool
+    /// Events in the slots' chains (the bucket being played), and in the
+    /// buckets' chains.
     var inSlots = 0
-    /// The absolute slot being played (time >> slotShift).
+    var inBuckets = 0
+    /// The absolute slot being played (time >> slotShift), and its bucket.
     var slot: Int64 = 0
+    var bucket: Int64 = 0
     /// The slot's events, latest first (the next is the last).
     var ready: [Event] = []
+    /// Set when the next slot's events were taken out into `ready`; the
+    /// caller clears it (to prefetch what they will touch).
+    var refilled = false
     var far = EventHeap()
 
-    init() {
-        heads = [Int32](repeating: -1, count: Self.slotCount)
-        tails = [Int32](repeating: -1, count: Self.slotCount)
-    }
+    init() { pool = CalendarPool(chains: Self.bucketCount + (1 << Int(Self.slotBits))) }
 
     /// Room for `events` pending at once without growing.
     mutating func reserve(_ events: Int) {
+        unique()
         // At worst each pending event has a block of its own (sparse
         // events); pages not used are not touched.
-        let b = events + Self.slotCount / 16
-        pool.reserveCapacity(b * Self.blockEvents)
-        blocks.reserveCapacity(b)
-        freeBlocks.reserveCapacity(b)
+        pool.reserve(blocks: events + Self.bucketCount)
     }
+
+    /// The pool to itself before a change (copy on write).
+    @inline(__always)
+    mutating func unique() {
+        if !isKnownUniquelyReferenced(&pool) { pool = pool.copy() }
+    }
+
+    /// Chain numbers: the buckets' first, then the slots'.
+    @inline(__always)
+    static func bucketChain(_ b: Int64) -> Int { Int(b) & (bucketCount - 1) }
+    @inline(__always)
+    static func slotChain(_ s: Int64) -> Int { bucketCount + Int(s & ((1 << slotBits) - 1)) }
 
     mutating func schedule(_ id: Int32, at t: Int64) {
         let s = t >> Self.slotShift
@@ -78,32 +81,18 @@ struct EventCalendar {
             insertReady(Event(time: t, id: id))
             return
         }
-        guard s - slot < Int64(Self.slotCount) else {
+        let b = t >> Self.bucketShift
+        if b == bucket {
+            unique()
+            pool.append(Event(time: t, id: id), to: Self.slotChain(s))
+            inSlots += 1
+        } else if b - bucket < Int64(Self.bucketCount) {
+            unique()
+            pool.append(Event(time: t, id: id), to: Self.bucketChain(b))
+            inBuckets += 1
+        } else {
             far.push(t, id)
-            return
         }
-        let w = Int(s) & (Self.slotCount - 1)
-        var b = tails[w]
-        if b < 0 || blocks[Int(b)].count == Int32(Self.blockEvents) {
-            let nb = newBlock()
-            if b < 0 { heads[w] = nb } else { blocks[Int(b)].next = nb }
-            tails[w] = nb
-            b = nb
-        }
-        let k = Int(blocks[Int(b)].count)
-        pool[Int(b) * Self.blockEvents + k] = Event(time: t, id: id)
-        blocks[Int(b)].count += 1
-        inSlots += 1
-    }
-
-    mutating func newBlock() -> Int32 {
-        if let b = freeBlocks.popLast() {
-            blocks[Int(b)] = Block()
-            return b
-        }
-        blocks.append(Block())
-        pool.append(contentsOf: repeatElement(Event(time: 0, id: 0), count: Self.blockEvents))
-        return Int32(blocks.count - 1)
     }
 
     /// Into the ready list (latest first) at its place: an event due in the
@@ -129,38 +118,55 @@ struct EventCalendar {
     @inline(__always)
     mutating func pop() -> Event { ready.removeLast() }
 
+    /// The event `k` places after the next (nil: not in the ready list),
+    /// for prefetching what it will touch.
+    @inline(__always)
+    func upcoming(_ k: Int) -> Int32? {
+        let i = ready.count - 1 - k
+        return i >= 0 ? ready[i].id : nil
+    }
+
     /// Moves to the next slot that holds events and makes them the ready
     /// list; false when nothing is pending.
     mutating func advance() -> Bool {
+        unique()
         while ready.isEmpty {
             if inSlots == 0 {
-                guard let (t, _) = far.peek else { return false }
-                slot = max(slot + 1, t >> Self.slotShift)
+                // Nothing left in this bucket: on to the next bucket with
+                // events (the heap's first when the buckets are empty).
+                if inBuckets == 0 {
+                    guard let (t, _) = far.peek else { return false }
+                    bucket = max(bucket + 1, t >> Self.bucketShift)
+                } else {
+                    bucket += 1
+                }
+                slot = bucket << Self.slotBits
+                enterBucket()
             } else {
                 slot += 1
+                assert(slot >> Self.slotBits == bucket, "events in slots past their bucket")
             }
-            // What the calendar can now hold comes out of the heap (into
-            // the ready list when it is due in this slot).
-            while let (t, id) = far.peek, (t >> Self.slotShift) - slot < Int64(Self.slotCount) {
-                far.pop()
-                let s = t >> Self.slotShift
-                if s <= slot { ready.append(Event(time: t, id: id)) } else { schedule(id, at: t) }
-            }
-            let w = Int(slot) & (Self.slotCount - 1)
-            var b = heads[w]
-            heads[w] = -1
-            tails[w] = -1
-            while b >= 0 {
-                let block = blocks[Int(b)]
-                let base = Int(b) * Self.blockEvents
-                for k in 0..<Int(block.count) { ready.append(pool[base + k]) }
-                inSlots -= Int(block.count)
-                freeBlocks.append(b)
-                b = block.next
-            }
+            let n = pool.drain(Self.slotChain(slot), into: &ready)
+            inSlots -= n
             sortReady()
         }
+        refilled = true
         return true
+    }
+
+    /// Preconditions: `bucket` and `slot` (its first) were just moved on.
+    /// What the calendar can now hold comes out of the heap, and the
+    /// bucket's chain is dealt out to its slots.
+    mutating func enterBucket() {
+        assert(inSlots == 0 && slot == bucket << Self.slotBits)
+        while let (t, id) = far.peek, (t >> Self.bucketShift) - bucket < Int64(Self.bucketCount) {
+            far.pop()
+            if t >> Self.slotShift <= slot { ready.append(Event(time: t, id: id)) } else { schedule(id, at: t) }
+        }
+        // Its first slot's events too: `advance` takes them from there.
+        let dealt = pool.deal(Self.bucketChain(bucket)) { Self.slotChain($0.time >> Self.slotShift) }
+        inBuckets -= dealt
+        inSlots += dealt
     }
 
     /// Latest first. Insertion sort for the few events a slot holds at a
@@ -182,5 +188,29 @@ struct EventCalendar {
                 r[j] = x
             }
         }
+    }
+
+    /// Every pending event is in exactly one place, in the place its time
+    /// says. For tests.
+    func _checkInvariants() {
+        var slots = 0, buckets = 0
+        for c in 0..<Self.bucketCount + (1 << Int(Self.slotBits)) {
+            pool.forEach(chain: c) { e in
+                let b = e.time >> Self.bucketShift, s = e.time >> Self.slotShift
+                if c >= Self.bucketCount {
+                    precondition(b == bucket && s > slot && Self.slotChain(s) == c, "event at \(e.time) in slot chain \(c)")
+                    slots += 1
+                } else {
+                    precondition(b > bucket && b - bucket < Int64(Self.bucketCount) && Self.bucketChain(b) == c,
+                                 "event at \(e.time) in bucket chain \(c)")
+                    buckets += 1
+                }
+            }
+        }
+        precondition(slots == inSlots && buckets == inBuckets, "counted \(slots)/\(buckets), kept \(inSlots)/\(inBuckets)")
+        precondition(ready.allSatisfy { $0.time >> Self.slotShift <= slot }, "a ready event after the slot")
+        precondition(zip(ready, ready.dropFirst()).allSatisfy { $1 < $0 }, "ready list out of order")
+        precondition(far.items.allSatisfy { ($0.0 >> Self.bucketShift) - bucket >= Int64(Self.bucketCount) },
+                     "a far event within the calendar's reach")
     }
 }

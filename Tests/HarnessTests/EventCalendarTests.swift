@@ -1,0 +1,76 @@
+import Testing
+@testable import FlowGen
+
+/// The workload generator's calendar gives events back in (time, number)
+/// order whatever their spacing: within the slot being played, in the
+/// bucket being played, in later buckets, beyond the horizon (the heap),
+/// and after stretches with nothing pending; a copy keeps its own events.
+struct EventCalendarTests {
+    /// Gaps from the same slot to past the 17 s horizon.
+    static let gaps: [Int64] = [0, 1, 5_000, 16_384, 40_000, 1_000_000, 1 << 20, 3_000_000, 1_000_000_000, 20_000_000_000, 100_000_000_000]
+
+    @Test(arguments: [1, 7, 1_000])
+    func popsInTimeOrderAsTheyAreScheduled(seed: UInt64) {
+        var rng = Xoshiro(seed: seed)
+        var cal = EventCalendar()
+        cal.reserve(64)
+        // The reference: pending (time, id), popped by its minimum.
+        var pending: [(Int64, Int32)] = []
+        var now: Int64 = 0
+        var next: Int32 = 0
+        var popped = 0
+        for step in 0..<20_000 {
+            // Schedule one to three events at or after `now` (as the
+            // generator does: never before the event being played).
+            for _ in 0..<(1 + rng.below(3)) where pending.count < 800 {
+                let gap = Self.gaps[rng.below(Self.gaps.count)]
+                let t = now + (gap == 0 ? 0 : Int64(rng.below(Int(gap))))
+                cal.schedule(next, at: t)
+                pending.append((t, next))
+                next += 1
+            }
+            // Pop one or two.
+            for _ in 0..<(1 + rng.below(2)) {
+                guard let t = cal.peekTime() else {
+                    #expect(pending.isEmpty, "calendar empty with \(pending.count) pending")
+                    break
+                }
+                let e = cal.pop()
+                let want = pending.indices.min { EventHeap.less(pending[$0], pending[$1]) }!
+                #expect(t == pending[want].0 && e.id == pending[want].1 && e.time == t,
+                        "popped (\(t), \(e.id)); expected \(pending[want])")
+                pending.remove(at: want)
+                now = t
+                popped += 1
+            }
+            if step % 997 == 0 { cal._checkInvariants() }
+        }
+        // Drain; the order still holds.
+        while let t = cal.peekTime() {
+            let e = cal.pop()
+            let want = pending.indices.min { EventHeap.less(pending[$0], pending[$1]) }!
+            #expect(t == pending[want].0 && e.id == pending[want].1)
+            pending.remove(at: want)
+        }
+        #expect(pending.isEmpty && popped > 15_000)
+        cal._checkInvariants()
+    }
+
+    /// A copy shares the calendar's memory until one of them changes: each
+    /// then plays its own events.
+    @Test func aCopyKeepsItsOwnEvents() {
+        var a = EventCalendar()
+        for i in 0..<100 { a.schedule(Int32(i), at: Int64(i) * 10_000_000) }
+        var b = a
+        b.schedule(1_000, at: 5)
+        a.schedule(2_000, at: 7)
+        #expect(a.peekTime() == 0 && a.pop().id == 0)
+        #expect(a.peekTime() == 7 && a.pop().id == 2_000)
+        #expect(b.peekTime() == 0 && b.pop().id == 0)
+        #expect(b.peekTime() == 5 && b.pop().id == 1_000)
+        var n = 0
+        while a.peekTime() != nil { _ = a.pop(); n += 1 }
+        #expect(n == 99)
+        a._checkInvariants(); b._checkInvariants()
+    }
+}
