@@ -36,6 +36,11 @@ struct Compare: ParsableCommand {
         }
         // Every plugin named is loaded (or refused, exit 2) before anything runs.
         let plugins = table.designs.filter(PluginLoader.isPluginSpec)
+        // Named twice, a design would run twice under one name, and its two
+        // reports collide at the end, after every run.
+        for (i, d) in table.designs.enumerated() where table.designs[..<i].contains(d) {
+            throw ValidationError("--design names \(d) twice (each design runs once in a comparison)")
+        }
         for spec in plugins { if let e = TableDesigns.loadError(spec) { throw ValidationError(e) } }
         let extra = plugins.compactMap { TableDesigns.named($0) }.map { DesignEntry(design: $0, variant: nil) }
         var base = try makeRunConfig(table, reaper, scenario, driver, allowSeveralDesigns: true)

@@ -144,6 +144,18 @@ enum PluginFixture {
         for label in ["seed2020", "fixed", "null", "nothing", "example-buckets"] { #expect(o.stdout.contains(label), "\(o)") }
     }
 
+    /// A design named twice is refused before anything runs (it used to run
+    /// every design, then die on the two reports of one name).
+    @Test(PluginFixture.unavailable) func compareRefusesADesignNamedTwice() throws {
+        let dir = try TempDir()
+        let spec = "plugin:" + PluginFixture.example
+        let o = try CLI.run(["compare", "--design", spec, "--design", spec, "--packets", "4000", "--flows", "500",
+                             "--threads", "1", "--no-progress", "--json", dir.path("out.json")])
+        CLI.expectUsageError(o)
+        #expect(o.stderr.contains("--design names \(spec) twice"), "\(o)")
+        #expect(!dir.exists("out.json"), "\(o)")
+    }
+
     /// The example plugin's descending lock order is caught by the rank
     /// checker through the hooks: exit 3.
     @Test func theRankCheckerSeesTheExamplesDescendingOrder() throws {
