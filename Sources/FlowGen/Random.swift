@@ -83,9 +83,9 @@ func exp_(_ x: Double) -> Double {
 
 /// ln x for finite x > 0 (normal, not subnormal). The exponent and the
 /// significand come from the bits; ln m = 2 atanh((m − 1)/(m + 1)), whose
-/// odd powers are summed with their divisors precomputed.
-@inline(__always)
-func lnFast(_ x: Double) -> Double {
+/// odd powers are summed with their divisors precomputed. Builds the
+/// tables of `lnFast`.
+func lnSeries(_ x: Double) -> Double {
     let bits = x.bitPattern
     let e = Double(Int((bits >> 52) & 0x7ff) - 1023)
     let m = Double(bitPattern: (bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000)
@@ -101,9 +101,8 @@ func lnFast(_ x: Double) -> Double {
 }
 
 /// e^x, for |x| < 700: 2^k e^r with r in [0, ln 2), the power of two
-/// written into the bits.
-@inline(__always)
-func expFast(_ x: Double) -> Double {
+/// written into the bits. Builds the table of `expFast`.
+func expSeries(_ x: Double) -> Double {
     let k = (x / 0.693_147_180_559_945_3).rounded(.down)
     let r = x - k * 0.693_147_180_559_945_3
     // Horner over the Taylor series to r^19/19!: 1 + r(1 + r/2(1 + r/3(…))).
@@ -127,6 +126,57 @@ func expFast(_ x: Double) -> Double {
     s = 1 + s * r * (1 / 2.0)
     s = 1 + s * r * (1 / 1.0)
     return s * Double(bitPattern: UInt64(Int(k) + 1023) << 52)
+}
+
+// The same two functions as a workload draws them, per flow and per
+// arrival: a table and a short polynomial each, instead of twenty terms in
+// one chain of dependent multiplications (which was most of a new flow's
+// time). Still portable: the tables are built with the series above, and
+// every step is IEEE double arithmetic in a fixed order.
+
+/// The tables: for ln, per top seven bits j of a significand, 1/c_j for
+/// c_j = 1 + (j + 1/2)/128, then −ln(1/c_j); for exp, 2^(j/64), j < 64.
+/// Written once, before any read; never changed (so shared unsafely).
+nonisolated(unsafe) private let mathTables: UnsafePointer<Double> = {
+    let p = UnsafeMutablePointer<Double>.allocate(capacity: 320)
+    for j in 0..<128 {
+        let inv = 1 / (1 + (Double(j) + 0.5) / 128)
+        p[j] = inv
+        p[128 + j] = -lnSeries(inv)
+    }
+    for j in 0..<64 { p[256 + j] = expSeries(Double(j) * (0.693_147_180_559_945_3 / 64)) }
+    return UnsafePointer(p)
+}()
+
+/// ln x for finite x > 0 (normal, not subnormal): with x = 2^e m, m in
+/// [1, 2), ln m = ln c_j + ln(1 + r) for r = m/c_j − 1, |r| < 2^−8, whose
+/// series is past double precision at r^7/7.
+@inline(__always)
+func lnFast(_ x: Double) -> Double {
+    let bits = x.bitPattern
+    let e = Double(Int((bits >> 52) & 0x7ff) - 1023)
+    let j = Int((bits >> 45) & 127)
+    let m = Double(bitPattern: (bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000)
+    let t = mathTables
+    let r = m * t[j] - 1
+    let q = r * r * (-1 / 2.0 + r * (1 / 3.0 + r * (-1 / 4.0 + r * (1 / 5.0 + r * (-1 / 6.0 + r * (1 / 7.0))))))
+    return e * 0.693_147_180_559_945_3 + t[128 + j] + (r + q)
+}
+
+/// e^x, for |x| < 700: 2^(k/64) e^r with k the nearest integer to
+/// 64x/ln 2 and |r| ≤ ln 2/128, whose series is past double precision at
+/// r^6/720; 2^(k/64) from the table and the exponent's bits.
+@inline(__always)
+func expFast(_ x: Double) -> Double {
+    // The nearest integer, without a libm call: adding 1.5 · 2^52 leaves
+    // no fraction bits (round to nearest, even on a tie).
+    let big = 6_755_399_441_055_744.0
+    let kd = (x * (64 / 0.693_147_180_559_945_3) + big) - big
+    // ln 2/64 in two parts, so that kd × the first is exact.
+    let r = (x - kd * 0.010_830_424_667_801_708) - kd * 2.844_743_747_662_728_5e-11
+    let k = Int(kd)
+    let p = 1 + r * (1 + r * (1 / 2.0 + r * (1 / 6.0 + r * (1 / 24.0 + r * (1 / 120.0 + r * (1 / 720.0))))))
+    return mathTables[256 + (k & 63)] * p * Double(bitPattern: UInt64((k >> 6) + 1023) << 52)
 }
 
 extension Xoshiro {

@@ -53,12 +53,9 @@ extension WorkloadGenerator {
         let next = nextArrival(comp, after: t)
         arrivals[comp] = next < end ? next : .max
         stats.started[comp] += 1
-        switch kinds[comp] {
-        case .traffic(let tr):
-            return startFlow(tr, comp, at: t, out)
-        case .attack(let a):
-            return attack(a, comp, at: t, out)
-        }
+        if let tr = traffic[comp] { return startFlow(tr, comp, at: t, out) }
+        guard case .attack(let a) = kinds[comp] else { preconditionFailure("component \(comp): no traffic, no attack") }
+        return attack(a, comp, at: t, out)
     }
 
     /// A client address of this stream: the streams' clients are disjoint.
@@ -82,39 +79,39 @@ extension WorkloadGenerator {
     }
 
     /// A new flow at `t`, and its first packet to `out` (played now: it is
-    /// due now).
+    /// due now). `tr` is read in place (`TrafficTable`).
     /// `to`: the destination (many-to-one), instead of one of the servers.
-    mutating func startFlow(_ tr: Workload.Traffic, _ comp: Int, at t: Int64, _ out: UnsafeMutablePointer<Packet>, to: (UInt32, UInt16)? = nil) -> Bool {
+    mutating func startFlow(_ tr: UnsafePointer<Workload.Traffic>, _ comp: Int, at t: Int64, _ out: UnsafeMutablePointer<Packet>, to: (UInt32, UInt16)? = nil) -> Bool {
         var f = WorkloadFlow()
-        f.udp = tr.udp > 0 && rng.unit() < tr.udp
-        let v6 = tr.ipv6 > 0 && rng.unit() < tr.ipv6
-        let perStream = max(1, tr.clients / streams)
-        let server = UInt64(rng.below(tr.servers))
+        f.udp = tr.pointee.udp > 0 && rng.unit() < tr.pointee.udp
+        let v6 = tr.pointee.ipv6 > 0 && rng.unit() < tr.pointee.ipv6
+        let perStream = max(1, tr.pointee.clients / streams)
+        let server = UInt64(rng.below(tr.pointee.servers))
         let src = client(rng.below(perStream), v6: v6)
-        let port = UInt16(1024 + rng.below(tr.clientPorts))
+        let port = UInt16(1024 + rng.below(tr.pointee.clientPorts))
         let dst = v6 ? IPAddress(hi: 0x2001_0db8_0000_0000, lo: 0x100 &+ server) : IPAddress(v4: 0xac10_0000 &+ UInt32(server))
         f.id = TupleID(srcAddr: src, srcPort: port, dstAddr: to.map { IPAddress(v4: $0.0) } ?? dst, dstPort: to?.1 ?? (f.udp ? 53 : 443),
                        transProto: f.udp ? .udp : .tcp, netProto: v6 ? .ipv6 : .ipv4)
-        if tr.nat > 0 && rng.unit() < tr.nat {
+        if tr.pointee.nat > 0 && rng.unit() < tr.pointee.nat {
             // One NAT address per component, as a gateway's public address:
             // two live flows of one client port that draw the same NAT port
             // have the same reply tuple (Linux's insert_failed).
             f.nat = true
             f.natAddr = v6 ? IPAddress(hi: 0xfd99_0000_0000_0000, lo: 0x200 &+ UInt64(comp)) : IPAddress(v4: 0xc0a8_0001 &+ UInt32(comp))
-            f.natPort = UInt16(1 + rng.below(tr.natPorts))
+            f.natPort = UInt16(1 + rng.below(tr.pointee.natPorts))
         }
         f.cseq = UInt32(truncatingIfNeeded: rng.next())
         f.sseq = UInt32(truncatingIfNeeded: rng.next())
-        f.rtt = tr.rtt
+        f.rtt = tr.pointee.rtt
         // The ending, by its share.
-        f.ending = tr.endings.pick(rng.unit())
+        f.ending = tr.pointee.endings.pick(rng.unit())
         let e = Int(f.ending.rawValue)
         stats.endings[e] += 1
         // Size: packets, scaled by the popularity rank's weight.
         // Heavy tails (Pareto, lognormal) are cut where a flow would outlast
         // any run: a million packets, ten million seconds.
-        var size = min(1e6, max(1, tr.size.sample(&rng)))
-        if case .zipf(let s, let ranks) = tr.popularity {
+        var size = min(1e6, max(1, tr.pointee.size.sample(&rng)))
+        if case .zipf(let s, let ranks) = tr.pointee.popularity {
             // Ranks in turn: each rank gets as many flows, and its share of
             // the packets is its weight's.
             let r = (stats.started[comp] - 1) % ranks + 1
@@ -122,7 +119,7 @@ extension WorkloadGenerator {
             size *= expFast(-s * lnFast(Double(r))) * Double(ranks) / zipfSums[comp]
         }
         let packets = max(1, Int(min(1e7, size).rounded()))
-        let life = Int64(min(1e7, max(0, tr.lifetime.sample(&rng))) * 1e9)
+        let life = Int64(min(1e7, max(0, tr.pointee.lifetime.sample(&rng))) * 1e9)
         let p = phase(at: t)
         // Flows outlive their phase unless it ends them, but not the
         // workload: the run ends with its last phase.
@@ -303,7 +300,7 @@ extension WorkloadGenerator {
             var e = Workload.Endings()
             e.finClient = 1; e.finServer = 0; e.rst = 0; e.halfOpen = 0; e.idle = 0
             tr.endings = e
-            return startFlow(tr, comp, at: t, out, to: (a.target, a.port))
+            return withUnsafePointer(to: tr) { startFlow($0, comp, at: t, out, to: (a.target, a.port)) }
         }
     }
 }

@@ -33,9 +33,28 @@ public struct WorkloadGenerator {
     /// ramps or ends its flows, and each component's factor (phase i,
     /// component c at i × components + c).
     let kinds: [Workload.Component.Kind]
-    /// Each component's arrival process (not read out of its kind per
-    /// arrival: that copies the component).
-    let processes: [Workload.ArrivalProcess]
+    /// Each component's arrival process as integers (not read out of its
+    /// kind per arrival: that copies the component; not converted per
+    /// arrival either).
+    let processes: [Arrivals]
+    /// Each traffic component's traffic, read in place per flow.
+    let traffic: TrafficTable
+
+    struct Arrivals {
+        var constant = false
+        /// On-off: the period and its on part, ns (0: not on-off).
+        var period: Int64 = 0
+        var on: Int64 = 0
+        init(_ p: Workload.ArrivalProcess) {
+            switch p {
+            case .constant: constant = true
+            case .poisson: break
+            case .onOff(let on, let off):
+                period = Int64((on + off) * 1e9)
+                self.on = Int64(on * 1e9)
+            }
+        }
+    }
     let phaseEnds: [Int64]
     let ramps: [Bool]
     let endsFlows: [Bool]
@@ -69,10 +88,14 @@ public struct WorkloadGenerator {
         kinds = workload.components.map(\.kind)
         processes = workload.components.map { comp in
             switch comp.kind {
-            case .traffic(let t): return t.process
-            case .attack(let a): return a.process
+            case .traffic(let t): return Arrivals(t.process)
+            case .attack(let a): return Arrivals(a.process)
             }
         }
+        traffic = TrafficTable(workload.components.map { comp in
+            if case .traffic(let t) = comp.kind { return t }
+            return nil
+        })
         phaseEnds = zip(workload.phaseStarts, workload.phases).map { $0 + $1.duration }
         ramps = workload.phases.map { $0.transition == .ramp }
         endsFlows = workload.phases.map(\.endsFlows)
@@ -122,13 +145,13 @@ public struct WorkloadGenerator {
     /// before the end.
     func nextArrivalTime(_ comp: Int, after t0: Int64, target: Double) -> Int64 {
         let base = baseRates[comp]
-        let process = self.process(comp)
+        let process = processes[comp]
         var t = t0, e = target
         while t < end {
             let (i, ps, pe) = phase(at: t)
             var segEnd = pe
-            if case .onOff(let on, let off) = process {
-                let period = Int64((on + off) * 1e9), onNs = Int64(on * 1e9)
+            if process.period > 0 {
+                let period = process.period, onNs = process.on
                 let pos = t % period
                 if pos >= onNs { t += period - pos; continue }
                 segEnd = min(segEnd, t - pos + onNs)
@@ -156,12 +179,9 @@ public struct WorkloadGenerator {
     /// end): an exponential draw of its integrated rate (Poisson, on-off)
     /// or exactly 1 (constant).
     mutating func nextArrival(_ comp: Int, after t: Int64) -> Int64 {
-        let target = process(comp) == .constant ? 1 : rng.exponential()
+        let target = processes[comp].constant ? 1 : rng.exponential()
         return nextArrivalTime(comp, after: t, target: target)
     }
-
-    @inline(__always)
-    func process(_ comp: Int) -> Workload.ArrivalProcess { processes[comp] }
 
     // MARK: The event queue
 
@@ -238,6 +258,30 @@ extension WorkloadGenerator {
     public static let bytesPerFlow = MemoryLayout<WorkloadFlow>.stride + EventCalendar.blockBytes + 4
     /// The calendar's chain heads and tails.
     public static let wheelBytes = EventCalendar.headerBytes
+}
+
+/// The components' traffic in memory of its own, so that a new flow reads
+/// its component's parameters in place: taken out of the component's
+/// kind (or an array) the 200-byte struct was copied per flow.
+/// Immutable: copies of a generator share it.
+final class TrafficTable {
+    let base: UnsafeMutablePointer<Workload.Traffic>
+    let isTraffic: [Bool]
+
+    init(_ traffic: [Workload.Traffic?]) {
+        base = .allocate(capacity: traffic.count)
+        for (i, t) in traffic.enumerated() { (base + i).initialize(to: t ?? Workload.Traffic(rate: 0)) }
+        isTraffic = traffic.map { $0 != nil }
+    }
+
+    deinit {
+        base.deinitialize(count: isTraffic.count)
+        base.deallocate()
+    }
+
+    /// Component `comp`'s traffic; nil for an attack.
+    @inline(__always)
+    subscript(comp: Int) -> UnsafePointer<Workload.Traffic>? { isTraffic[comp] ? UnsafePointer(base + comp) : nil }
 }
 
 /// What a workload stream generated.
