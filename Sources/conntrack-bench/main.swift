@@ -31,7 +31,24 @@ func joinNegativeValues(_ args: [String]) -> [String] {
     return out
 }
 
+/// Every long option any subcommand declares, without its dashes: a
+/// plugin's knob may not take one (`sweep` recommends a knob as `--NAME`).
+func declaredOptionNames() -> Set<String> {
+    var names: Set<String> = []
+    for c in Root.configuration.subcommands {
+        let help = c.helpMessage(includeHidden: true, columns: 100_000)
+        var rest = Substring(help)
+        while let r = rest.range(of: "--") {
+            rest = rest[r.upperBound...]
+            let name = rest.prefix { $0.isLetter || $0.isNumber || $0 == "-" }
+            if let first = name.first, first.isLetter { names.insert(String(name)) }
+        }
+    }
+    return names
+}
+
 // Usage errors exit with 2 and one line; --help exits 0.
+PluginLoader.reserveOptionNames(declaredOptionNames)
 do {
     var command = try Root.parseAsRoot(joinNegativeValues(Array(CommandLine.arguments.dropFirst())))
     try command.run()

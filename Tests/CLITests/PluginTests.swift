@@ -58,6 +58,10 @@ enum PluginFixture {
         Bad(name: "wrong-version", defines: ["CASE_VERSION=7u"], mentions: ["ABI version 7", "ABI version 1"]),
         Bad(name: "null-entry", defines: ["CASE_NULL_ENTRY"], mentions: ["process_batch is NULL"]),
         Bad(name: "name-clash", defines: ["CASE_NAME=\"buckets\""], mentions: ["clashes with the built-in design buckets"]),
+        // A knob named after a harness option: sweep would recommend
+        // `--threads 1` for it.
+        Bad(name: "knob-clash", defines: ["CASE_KNOB_NAME=\"threads\""],
+            mentions: ["knob 'threads' is named after the harness option --threads"]),
     ]
 
     @Test(PluginFixture.unavailable, arguments: bad)

@@ -29,6 +29,21 @@ public enum PluginLoader {
     nonisolated(unsafe) static var refused: [String: PluginLoadError] = [:]
     nonisolated(unsafe) static var order: [LoadedPlugin] = []
 
+    /// The harness's own option names (without dashes), which a knob may
+    /// not take: the CLI gives them from its commands' declarations, read
+    /// when the first plugin loads (help text is not built for runs
+    /// without one). protected by `mutex`.
+    nonisolated(unsafe) static var harnessOptionNames: (@Sendable () -> Set<String>)?
+    nonisolated(unsafe) static var harnessOptions: Set<String>?
+
+    /// Where the option names no knob may take come from (the CLI's).
+    public static func reserveOptionNames(_ names: @escaping @Sendable () -> Set<String>) {
+        mutex.lock()
+        defer { mutex.unlock() }
+        harnessOptionNames = names
+        harnessOptions = nil
+    }
+
     /// Every plugin loaded so far, in load order.
     public static var plugins: [LoadedPlugin] {
         mutex.lock()
@@ -72,6 +87,7 @@ public enum PluginLoader {
         }
     }
 
+    /// Preconditions: `mutex` is locked.
     static func loadNew(_ spec: String) throws(PluginLoadError) -> LoadedPlugin {
         let path = String(spec.dropFirst(prefix.count))
         func fail(_ what: String) -> PluginLoadError { PluginLoadError(description: "--design \(spec): \(what)") }
@@ -142,6 +158,10 @@ public enum PluginLoader {
                                        .cilium(CiliumReaperPolicy())].flatMap { $0.knobs.map(\.name) }
             guard !taken.contains(kname), !knobs.contains(where: { $0.name == kname }) else {
                 throw PluginLoadError(description: "\(who): knob '\(kname)' clashes with a setting of the harness or another knob")
+            }
+            if harnessOptions == nil { harnessOptions = harnessOptionNames?() ?? [] }
+            guard !harnessOptions!.contains(kname) else {
+                throw PluginLoadError(description: "\(who): knob '\(kname)' is named after the harness option --\(kname) (a knob needs a name of its own)")
             }
             knobs.append(PluginKnob(name: kname, summary: k.summary.map { String(cString: $0) } ?? "",
                                     range: Int(k.min)...Int(k.max), defaultValue: Int(k.default_value)))
