@@ -1,11 +1,12 @@
 import Testing
 @testable import FlowGen
+import TestSupport
 
 /// The workload generator's calendar gives events back in (time, number)
 /// order whatever their spacing: within the slot being played, in the
 /// bucket being played, in later buckets, beyond the horizon (the heap),
 /// and after stretches with nothing pending; a copy keeps its own events.
-struct EventCalendarTests {
+@Suite(.oneThread) struct EventCalendarTests {
     /// Gaps from the same slot to past the 17 s horizon.
     static let gaps: [Int64] = [0, 1, 5_000, 16_384, 40_000, 1_000_000, 1 << 20, 3_000_000, 1_000_000_000, 20_000_000_000, 100_000_000_000]
 
@@ -78,7 +79,7 @@ struct EventCalendarTests {
 /// The workloads' table-driven logarithm and exponential agree with the
 /// twenty-term series they replaced, to a few units in the last place,
 /// over the ranges a workload uses them on.
-struct WorkloadMathTests {
+@Suite(.oneThread) struct WorkloadMathTests {
     @Test func lnAndExpAgreeWithTheSeries() {
         var rng = Xoshiro(seed: 3)
         var worstLn = 0.0, worstExp = 0.0

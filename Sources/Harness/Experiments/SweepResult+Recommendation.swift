@@ -13,13 +13,28 @@ extension SweepResult {
         var text = "sweep: \(points.count) points of \(what); axes "
             + sweep.axes.map(\.description).joined(separator: " ") + ", workers \(sweep.threads.map(String.init).joined(separator: ","))"
             + (b.table.hashSeed.map { ", hash seed \($0) (--hash-seed)" } ?? "") + "\n"
+        let maxT = sweep.threads.max()!
+        if case .workload(let w, _) = b.source {
+            // A workload's point is chosen by its recovery (virtual time)
+            // and its reaper's CPU time, which fewer CPUs than workers do
+            // not distort; only a reaper that fell behind excludes it.
+            let excluded = points.filter { $0.flags.contains { !Self.cpuAvailabilityFlags.contains($0) } }
+            let kept = points.filter { !$0.flags.isEmpty && !$0.flags.contains { !Self.cpuAvailabilityFlags.contains($0) } }
+            if !excluded.isEmpty {
+                text += "excluded (flagged): " + excluded.map { "\($0.label) [\($0.flags.joined(separator: ", "))]" }.joined(separator: "; ") + "\n"
+            }
+            if !kept.isEmpty {
+                text += "kept though flagged (recovery is virtual time, reaper CPU is CPU time: neither depends on the CPUs the run got): "
+                    + kept.map { "\($0.label) [\($0.flags.joined(separator: ", "))]" }.joined(separator: "; ") + "\n"
+            }
+            let ok = points.filter { p in p.threads == maxT && !excluded.contains { $0.label == p.label } }
+            return text + workloadRecommendation(ok, workers: maxT, virtualSeconds: Double(w.duration) / 1e9)
+        }
         let flagged = points.filter { !$0.flags.isEmpty }
         if !flagged.isEmpty {
             text += "excluded (flagged): " + flagged.map { "\($0.label) [\($0.flags.joined(separator: ", "))]" }.joined(separator: "; ") + "\n"
         }
-        let maxT = sweep.threads.max()!
         let ok = points.filter { $0.threads == maxT && $0.flags.isEmpty }
-        if case .workload(let w, _) = b.source { return text + workloadRecommendation(ok, workers: maxT, virtualSeconds: Double(w.duration) / 1e9) }
         guard let best = ok.max(by: { ($0.median(.packetsPerSecond) ?? 0) < ($1.median(.packetsPerSecond) ?? 0) }),
               let bestPPS = best.median(.packetsPerSecond) else {
             return text + "no unflagged point at \(maxT) worker(s): no recommendation (rerun on a quieter machine)\n"
@@ -53,7 +68,12 @@ extension SweepResult {
         return text
     }
 
-    /// A workload's recommendation: of the unflagged points at the largest
+    /// The flags that say a run got fewer CPUs than it needed (the first
+    /// word or words of each warning): they distort wall-clock figures
+    /// only.
+    static let cpuAvailabilityFlags: Set<String> = ["busy machine", "oversubscribed", "waited on descheduled parties", "starved"]
+
+    /// A workload's recommendation: of the points not excluded at the largest
     /// worker count whose reaper used at most the budget (a share of one
     /// CPU at the workload's real-time pace), the one with the shortest
     /// worst recovery; ties go to the least reaper CPU.
@@ -67,9 +87,9 @@ extension SweepResult {
         var text = "reaper CPU budget: \(pct(budget)) of one CPU at the workload's real-time pace (reaper CPU over \(ReportFormatter.seconds(virtualSeconds)) virtual s; --reaper-cpu-budget)\n"
         guard let best = within.min(by: order) else {
             if let fastest = ok.min(by: order) {
-                return text + "no unflagged point at \(workers) worker(s) kept its reaper within the budget; the fastest to recover was \(fastest.label): worst recovery \(Metric.worstRecovery.format(recovery(fastest))), reaper \(pct(share(fastest)))\n"
+                return text + "no point at \(workers) worker(s) kept its reaper within the budget; the fastest to recover was \(fastest.label): worst recovery \(Metric.worstRecovery.format(recovery(fastest))), reaper \(pct(share(fastest)))\n"
             }
-            return text + "no unflagged point at \(workers) worker(s): no recommendation (rerun on a quieter machine)\n"
+            return text + "no point at \(workers) worker(s) whose reaper kept up: no recommendation (try more frequent passes)\n"
         }
         let settings = best.settings.map { "--\($0.name) \($0.value)" }.joined(separator: " ")
         text += "recommended: \(settings): the shortest worst recovery within the budget, \(Metric.worstRecovery.format(recovery(best)))"
