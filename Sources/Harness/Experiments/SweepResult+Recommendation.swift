@@ -18,8 +18,9 @@ extension SweepResult {
             // A workload's point is chosen by its recovery (virtual time)
             // and its reaper's CPU time, which fewer CPUs than workers do
             // not distort; only a reaper that fell behind excludes it.
-            let excluded = points.filter { $0.flags.contains { !Self.cpuAvailabilityFlags.contains($0) } }
-            let kept = points.filter { !$0.flags.isEmpty && !$0.flags.contains { !Self.cpuAvailabilityFlags.contains($0) } }
+            let excludes = { (p: SweepPoint) in p.flags.contains { !Self.cpuAvailabilityFlags.contains($0) } }
+            let excluded = points.filter(excludes)
+            let kept = points.filter { !$0.flags.isEmpty && !excludes($0) }
             if !excluded.isEmpty {
                 text += "excluded (flagged): " + excluded.map { "\($0.label) [\($0.flags.joined(separator: ", "))]" }.joined(separator: "; ") + "\n"
             }
@@ -27,7 +28,7 @@ extension SweepResult {
                 text += "kept though flagged (recovery is virtual time, reaper CPU is CPU time: neither depends on the CPUs the run got): "
                     + kept.map { "\($0.label) [\($0.flags.joined(separator: ", "))]" }.joined(separator: "; ") + "\n"
             }
-            let ok = points.filter { p in p.threads == maxT && !excluded.contains { $0.label == p.label } }
+            let ok = points.filter { $0.threads == maxT && !excludes($0) }
             return text + workloadRecommendation(ok, workers: maxT, virtualSeconds: Double(w.duration) / 1e9)
         }
         let flagged = points.filter { !$0.flags.isEmpty }
