@@ -28,15 +28,25 @@ final class Sampler<T: ConnTrackTable>: @unchecked Sendable {
         thread = OSThread { [self] in
             var lastPackets: UInt64 = 0
             var lastT = MonotonicClock.read()
-            while !done.load(ordering: .relaxed) {
-                OSThread.sleep(nanoseconds: Int64(env.cfg.sampleSeconds * 1e9))
+            // At least one sample, however short the run: the last is
+            // taken after `stop`, at the end state.
+            let interval = Int64(env.cfg.sampleSeconds * 1e9)
+            repeat {
+                // In slices, so that `stop` waits for one slice, not for
+                // a whole interval, before the last sample.
+                let due = lastT + interval
+                while !done.load(ordering: .relaxed) {
+                    let left = due - MonotonicClock.read()
+                    if left <= 0 { break }
+                    OSThread.sleep(nanoseconds: min(left, 10_000_000))
+                }
                 let now = MonotonicClock.read()
                 let s = sample(now: now, lastPackets: lastPackets, lastT: lastT)
                 mutex.withLock { samples.append(s) }
                 env.cfg.progress?(s)
                 lastPackets = s.packets
                 lastT = now
-            }
+            } while !done.load(ordering: .relaxed)
         }
     }
 

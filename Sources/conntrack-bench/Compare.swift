@@ -57,6 +57,10 @@ struct Compare: ParsableCommand {
             }
             return names
         }
+        // A setting of a schedule none of the runs uses is refused, as in `run`.
+        let schedules: Set<PolicyName> = if let policyList { Set(policyList.compactMap(PolicyName.init)) }
+            else { Set((TableDesigns.entries + extra).map { self.reaper.activePolicy(for: $0.traits) }) }
+        try self.reaper.refuseInactiveSettings(active: schedules, who: "this comparison", viaPolicies: policyList != nil)
         let isWorkload = if case .workload = base.source { true } else { false }
         guard plots == nil || isWorkload else { throw ValidationError("--plots applies to compare --workload") }
         guard flowsList == nil || !isWorkload else { throw ValidationError("--flows-list does not apply to a workload: its file sets the flows") }

@@ -71,34 +71,42 @@ struct TableOptions: ParsableArguments {
 struct ReaperOptions: ParsableArguments {
     @Option(help: "Reaper schedule: seed, linux2022, cilium, ovs, or off (default: the design's own: linux2022 for fast and linux, ovs for ovs, seed for the others).")
     var policy: PolicyName?
-    @Option(help: "Seed policy: a pass walks buckets/fraction buckets (1...1048576).")
-    var fraction: Int = 128
-    @Option(help: "Seed policy: above this percentage of expired tuples the next pass comes after the minimum interval (0...100).")
-    var maxExpiredPct: Int = 50
-    @Option(help: "Seed policy: minimum interval and increment, milliseconds.")
-    var minIntervalMs: Double = 10
-    @Option(help: "Seed policy: time to traverse the whole table at the maximum interval, seconds.")
-    var maxFullTraversal: Double = 60
+    // The settings of one policy are optional so that a run can tell the
+    // ones given: a setting of a policy the run does not use is refused
+    // (`refuseInactiveSettings`), never silently ignored.
+    @Option(help: "Seed policy: a pass walks buckets/fraction buckets (1...1048576; default 128).")
+    var fraction: Int?
+    @Option(help: "Seed policy: above this percentage of expired tuples the next pass comes after the minimum interval (0...100; default 50).")
+    var maxExpiredPct: Int?
+    @Option(help: "Seed policy: minimum interval and increment, milliseconds ((0, 3600000]; default 10).")
+    var minIntervalMs: Double?
+    @Option(help: "Seed policy: time to traverse the whole table at the maximum interval, seconds ((0, 86400]; default 60).")
+    var maxFullTraversal: Double?
     @Option(help: "Delay before the first pass, seconds (seed: 5).")
     var reaperStartDelay: Double = 5
-    @Option(help: "linux2022 policy: buckets per pass.")
-    var linuxBucketsPerPass: Int = 1024
-    @Option(help: "cilium policy: above this delete ratio, percent, the interval shrinks by the ratio (0...100).")
-    var ciliumShrinkAbovePct: Int = 25
-    @Option(help: "cilium policy: below this delete ratio, percent, the interval grows x1.5 (0...100, at most --cilium-shrink-above-pct).")
-    var ciliumGrowBelowPct: Int = 5
-    @Option(help: "ovs policy: time between the end of a sweep and the next, ms (1...3600000; OVS sweep_ms).")
-    var ovsSweepMs: Int = 20_000
-    @Option(help: "ovs policy: a pass covers 1/divisor of the slots (1...65536; OVS: limit/64 entries).")
-    var ovsPassDivisor: Int = 64
-    @Option(help: "ovs policy: delay before the next pass of an unfinished sweep, ms (0...60000).")
-    var ovsResumeMs: Int = 200
+    @Option(help: "linux2022 policy: buckets per pass (1...268435456; default 1024).")
+    var linuxBucketsPerPass: Int?
+    @Option(help: "cilium policy: above this delete ratio, percent, the interval shrinks by the ratio (0...100; default 25).")
+    var ciliumShrinkAbovePct: Int?
+    @Option(help: "cilium policy: below this delete ratio, percent, the interval grows x1.5 (0...100, at most --cilium-shrink-above-pct; default 5).")
+    var ciliumGrowBelowPct: Int?
+    @Option(help: "ovs policy: time between the end of a sweep and the next, ms (1...3600000; OVS sweep_ms; default 20000).")
+    var ovsSweepMs: Int?
+    @Option(help: "ovs policy: a pass covers 1/divisor of the slots (1...65536; OVS: limit/64 entries; default 64).")
+    var ovsPassDivisor: Int?
+    @Option(help: "ovs policy: delay before the next pass of an unfinished sweep, ms (0...60000; default 200).")
+    var ovsResumeMs: Int?
     @Flag(help: "Walk every reaper pass, even those a long idle gap makes computable from a summary (slow; the counters are the same).")
     var noFastForward = false
 
     /// Converts the values (range checks that conversion needs happen
     /// here; the policy's own rules in `RunConfig.validate()`).
     func choice(for design: DesignTraits?) throws -> ReaperPolicyChoice? {
+        let fraction = fraction ?? 128, maxExpiredPct = maxExpiredPct ?? 50
+        let minIntervalMs = minIntervalMs ?? 10, maxFullTraversal = maxFullTraversal ?? 60
+        let linuxBucketsPerPass = linuxBucketsPerPass ?? 1024
+        let ciliumShrinkAbovePct = ciliumShrinkAbovePct ?? 25, ciliumGrowBelowPct = ciliumGrowBelowPct ?? 5
+        let ovsSweepMs = ovsSweepMs ?? 20_000, ovsPassDivisor = ovsPassDivisor ?? 64, ovsResumeMs = ovsResumeMs ?? 200
         guard fraction >= 1 && fraction <= 1 << 20 else { throw ValidationError("--fraction must be in 1...1048576, got \(fraction)") }
         guard minIntervalMs > 0 && minIntervalMs <= 3_600_000 else { throw ValidationError("--min-interval-ms must be in (0, 3600000], got \(minIntervalMs)") }
         guard maxFullTraversal > 0 && maxFullTraversal <= 86400 else { throw ValidationError("--max-full-traversal must be in (0, 86400] seconds, got \(maxFullTraversal)") }
@@ -108,13 +116,16 @@ struct ReaperOptions: ParsableArguments {
         for (name, v) in [("--cilium-shrink-above-pct", ciliumShrinkAbovePct), ("--cilium-grow-below-pct", ciliumGrowBelowPct)] where !(0...100).contains(v) {
             throw ValidationError("\(name) must be in 0...100, got \(v)")
         }
+        guard (1...268_435_456).contains(linuxBucketsPerPass) else {
+            throw ValidationError("--linux-buckets-per-pass must be in 1...268435456, got \(linuxBucketsPerPass)")
+        }
         // Checked whatever the policy, as the cilium ranges are.
         guard (1...3_600_000).contains(ovsSweepMs) else { throw ValidationError("--ovs-sweep-ms must be in 1...3600000, got \(ovsSweepMs)") }
         guard (1...65536).contains(ovsPassDivisor) else { throw ValidationError("--ovs-pass-divisor must be in 1...65536, got \(ovsPassDivisor)") }
         guard (0...60_000).contains(ovsResumeMs) else { throw ValidationError("--ovs-resume-ms must be in 0...60000, got \(ovsResumeMs)") }
         let seed = SeedReaperPolicy(fraction: fraction, maxExpiredPercent: maxExpiredPct,
                                     minInterval: Int64(minIntervalMs * 1e6), maxFullTraversal: Int64(maxFullTraversal * 1e9))
-        switch policy ?? PolicyName(rawValue: design?.defaultPolicy ?? "seed") ?? .seed {
+        switch activePolicy(for: design) {
         case .seed: return .seed(seed)
         case .linux2022: return .linux2022(Linux2022ReaperPolicy(bucketsPerPass: linuxBucketsPerPass))
         case .cilium:
@@ -127,6 +138,42 @@ struct ReaperOptions: ParsableArguments {
                                         resumeDelay: Int64(ovsResumeMs) * Duration_ns.millisecond, passDivisor: ovsPassDivisor))
         case .off: return nil
         }
+    }
+
+    /// The schedule a run of `design` uses: `--policy`, or the design's own.
+    func activePolicy(for design: DesignTraits?) -> PolicyName {
+        policy ?? PolicyName(rawValue: design?.defaultPolicy ?? "seed") ?? .seed
+    }
+
+    /// The settings given, each with the policy it belongs to.
+    var givenSettings: [(option: String, policy: PolicyName)] {
+        let all: [(String, PolicyName, Bool)] = [
+            ("--fraction", .seed, fraction != nil), ("--max-expired-pct", .seed, maxExpiredPct != nil),
+            ("--min-interval-ms", .seed, minIntervalMs != nil), ("--max-full-traversal", .seed, maxFullTraversal != nil),
+            ("--linux-buckets-per-pass", .linux2022, linuxBucketsPerPass != nil),
+            ("--cilium-shrink-above-pct", .cilium, ciliumShrinkAbovePct != nil), ("--cilium-grow-below-pct", .cilium, ciliumGrowBelowPct != nil),
+            ("--ovs-sweep-ms", .ovs, ovsSweepMs != nil), ("--ovs-pass-divisor", .ovs, ovsPassDivisor != nil),
+            ("--ovs-resume-ms", .ovs, ovsResumeMs != nil),
+        ]
+        return all.filter(\.2).map { ($0.0, $0.1) }
+    }
+
+    /// Refuses a setting of a policy a run of `design` does not use.
+    func refuseSettingsUnused(byARunOf design: String) throws {
+        let traits = TableDesigns.named(design)?.traits
+        try refuseInactiveSettings(active: [activePolicy(for: traits)],
+                                   who: "this run" + (policy == nil ? " of \(traits?.name ?? design) (its default)" : ""))
+    }
+
+    /// Refuses a setting of a policy none of `active` is, in one line
+    /// naming the policies `who` (the run, the comparison) uses.
+    /// `viaPolicies`: the runs' policies come from `compare --policies`.
+    func refuseInactiveSettings(active: Set<PolicyName>, who: String, viaPolicies: Bool = false) throws {
+        guard let s = givenSettings.first(where: { !active.contains($0.policy) }) else { return }
+        let names = active.map(\.rawValue).sorted().joined(separator: ", ")
+        let p = s.policy.rawValue
+        throw ValidationError("\(s.option) is a setting of the \(p) reaper policy, and \(who) uses \(names); "
+            + (viaPolicies ? "add \(p) to --policies" : "--policy \(p) selects it"))
     }
 }
 
@@ -264,14 +311,17 @@ func activeCores() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 /// Builds a run configuration from the shared option groups and validates
 /// it once (`RunConfig.validate()`), turning its error into a usage error.
 func makeRunConfig(_ table: TableOptions, _ reaper: ReaperOptions, _ scenario: ScenarioArgs,
-                   _ driver: DriverOptions, allowSeveralDesigns: Bool = false) throws -> RunConfig {
+                   _ driver: DriverOptions, allowSeveralDesigns: Bool = false,
+                   checkReaperSettingsLater: Bool = false) throws -> RunConfig {
+    // `compare` checks the reaper settings against every design it runs,
+    // and a restored run against the design it restores.
     var c = RunConfig()
     if table.designs.count > 1 && !allowSeveralDesigns {
         throw ValidationError("--design is given \(table.designs.count) times; only compare takes it more than once")
     }
     c.design = table.design
     c.table = try table.tableConfig()
-    try reaper.apply(to: &c)
+    try reaper.apply(to: &c, refusingUnusedSettings: !allowSeveralDesigns && !checkReaperSettingsLater)
     c.reaperStartDelay = Int64(reaper.reaperStartDelay * 1e9)
     c.reaperFastForward = !reaper.noFastForward
     // The workload first: a scenario option beside it is refused as such,
@@ -287,8 +337,12 @@ func makeRunConfig(_ table: TableOptions, _ reaper: ReaperOptions, _ scenario: S
 extension ReaperOptions {
     /// Sets `c`'s reaper for `c.design`: `--policy` and its settings, or
     /// the design's own schedule (none: the reaper is off).
-    func apply(to c: inout RunConfig) throws {
-        if let p = try choice(for: TableDesigns.named(c.design)?.traits) {
+    func apply(to c: inout RunConfig, refusingUnusedSettings: Bool = true) throws {
+        let traits = TableDesigns.named(c.design)?.traits
+        // Ranges first: a value out of range is refused as such, whatever the policy.
+        let choice = try choice(for: traits)
+        if refusingUnusedSettings { try refuseSettingsUnused(byARunOf: c.design) }
+        if let p = choice {
             c.policy = p
             c.reaperEnabled = true
         } else {

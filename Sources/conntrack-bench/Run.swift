@@ -56,7 +56,7 @@ struct Run: ParsableCommand {
         if verdicts != nil || events != nil, repeats > 1 {
             throw ValidationError("--verdicts and --events record a single run (not with --repeats)")
         }
-        var c = try makeRunConfig(table, reaper, scenario, driver)
+        var c = try makeRunConfig(table, reaper, scenario, driver, checkReaperSettingsLater: snapshot.restore != nil)
         if case .workload = c.source {
             if let s = sampleInterval { c.workloadSampleNanos = Int64((s * 1e9).rounded()) }
             try validated(c)
@@ -103,9 +103,10 @@ struct Run: ParsableCommand {
         let textFD: Int32 = jsonOut?.isStdout == true || csvOut?.isStdout == true || snapshot.dump == "-"
             || verdictsOut?.isStdout == true || eventsOut?.isStdout == true ? 2 : 1
         let showProgress = !noProgress && isatty(textFD) == 1
-        // A workload's CSV is its own series; the wall-clock sampler only
-        // drives the progress line then.
-        if (csvOut != nil && !isWorkload) || showProgress {
+        // The wall-clock series goes to --csv and to the JSON's
+        // `timeSeries`. A workload's series is its own; the wall-clock
+        // sampler only drives the progress line then.
+        if ((csvOut != nil || jsonOut != nil) && !isWorkload) || showProgress {
             cfg.sampleSeconds = isWorkload ? 0.5 : sampleInterval ?? 0.5
             cfg.progress = { s in
                 if showProgress {
@@ -134,6 +135,8 @@ struct Run: ParsableCommand {
         if cfg.design != designBefore {
             try reaper.apply(to: &cfg)
             try validated(cfg)
+        } else if snapshot.restore != nil {
+            try reaper.refuseSettingsUnused(byARunOf: cfg.design)
         }
         for w in cfg.configWarnings { writeLine(2, "warning: " + w) }
         var reports: [RunReport] = []

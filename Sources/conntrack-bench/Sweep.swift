@@ -49,7 +49,14 @@ struct Sweep: ParsableCommand {
         let dir = try OutputDirectory(out, option: "--out")
         let result = try usage { () throws(ConfigError) in try sweep.run(progress: { [noProgress] line in if !noProgress { writeLine(2, line) } }) }
         try dir.create()
-        for (name, contents) in try result.files() { try dir.file(name).write(contents) }
+        let files = try result.files()
+        for (name, contents) in files { try dir.file(name).write(contents) }
+        // An earlier sweep's outputs this one did not write go.
+        let written = Set(files.map(\.name))
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        where SweepResult.isSweepOutput(name) && !written.contains(name) {
+            try? FileManager.default.removeItem(atPath: dir.path + "/" + name)
+        }
         print(result.recommendation, terminator: "")
     }
 }

@@ -47,6 +47,18 @@ func declaredOptionNames() -> Set<String> {
     return names
 }
 
+/// ArgumentParser lists three choices or fewer inline ("Please provide one
+/// of 'text', 'json' or 'csv'."): the same `allowed: a, b, c` as a longer
+/// list gets.
+func foldInlineChoices(_ line: String) -> String {
+    guard let r = line.range(of: "Please provide one of ") else { return line }
+    // The values are the quoted words after it: 'a' and 'b', 'a', 'b' or 'c'.
+    let values = line[r.upperBound...].split(separator: "'", omittingEmptySubsequences: false).enumerated()
+        .filter { $0.offset % 2 == 1 }.map { String($0.element) }
+    guard !values.isEmpty else { return line }
+    return String(line[..<r.lowerBound]).trimmingCharacters(in: .whitespaces) + " allowed: " + values.joined(separator: ", ")
+}
+
 // Usage errors exit with 2 and one line; --help exits 0.
 PluginLoader.reserveOptionNames(declaredOptionNames)
 do {
@@ -64,7 +76,8 @@ do {
         let lines = Root.message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let head = lines.first ?? "invalid arguments"
         let values = lines.dropFirst().filter { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) }
-        let msg = values.isEmpty ? head : head.replacingOccurrences(of: "Please provide one of the following:", with: "allowed:") + " " + values.joined(separator: ", ")
+        let msg = values.isEmpty ? foldInlineChoices(head)
+            : head.replacingOccurrences(of: "Please provide one of the following:", with: "allowed:") + " " + values.joined(separator: ", ")
         fail(msg + " (see --help)")
     }
     if let e = error as? OutputError { fail(e.description, code: 1) }

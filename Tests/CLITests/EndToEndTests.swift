@@ -18,6 +18,20 @@ import Testing
         #expect(rows.allSatisfy { ["generate", "table"].contains(String($0.split(separator: ",").last ?? "")) }, "\(csv)")
     }
 
+    /// `--json` alone holds the time series, as `--csv` would write it:
+    /// it was empty unless `--csv` was given too. The sampler samples at
+    /// least once, at the end state, however short the run.
+    @Test func jsonAloneHoldsTheTimeSeries() throws {
+        let dir = try TempDir()
+        let r = try CLI.run(["run", "--packets", "5000", "--flows", "500", "--threads", "2", "--no-progress",
+                             "--sample-interval", "0.01", "--json", dir.path("r.json")])
+        #expect(r.exited(0), "\(r)")
+        let series = try #require(try jsonObject(atPath: dir.path("r.json"))["timeSeries"] as? [Any])
+        #expect(!series.isEmpty)
+        let last = try #require(series.last as? [String: Any])
+        #expect(canonical(last["packets"]) == canonical(5000), "\(last)")
+    }
+
     /// Every design runs and names itself in its report.
     @Test(arguments: TableDesigns.names)
     func designNamesItselfInItsReport(_ design: String) throws {
@@ -224,6 +238,25 @@ import Testing
         #expect(quiet.stderrLines.count < loud.stderrLines.count, "\(loud)\n\(quiet)")
     }
 
+    /// A sweep into a directory an earlier sweep wrote leaves none of that
+    /// sweep's plots it did not draw itself, and nothing else is touched.
+    @Test func sweepRemovesAnEarlierSweepsPlots() throws {
+        let dir = try TempDir()
+        let out = dir.path("out")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        for name in ["throughput-vs-ovs-pass-divisor.svg", "p99-latency-vs-rounds.svg", "notes.txt", "throughput.svg"] {
+            try "old".write(toFile: out + "/" + name, atomically: true, encoding: .utf8)
+        }
+        let r = try CLI.run(["sweep", "--vary", "buckets=64,128", "--threads-list", "1", "--packets", "2000", "--flows", "100",
+                             "--hash-seed", "3", "--no-progress", "--out", out])
+        #expect(r.exited(0), "\(r)")
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: out))
+        #expect(left.contains("throughput-vs-buckets.svg") && left.contains("sweep.csv"), "\(left.sorted())")
+        #expect(!left.contains("throughput-vs-ovs-pass-divisor.svg") && !left.contains("p99-latency-vs-rounds.svg"), "\(left.sorted())")
+        // Not a sweep's: kept.
+        #expect(left.contains("notes.txt") && left.contains("throughput.svg"), "\(left.sorted())")
+    }
+
     // MARK: Save, restore, dump
 
     struct SplitCase: CustomTestStringConvertible, Sendable {
@@ -285,8 +318,15 @@ import Testing
         #expect(rows > 10)
         #expect(text.stdout.hasPrefix("tcp") || text.stdout.hasPrefix("udp"))
         #expect(csv.stdout.split(separator: "\n").count == rows + 1)
-        let list = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [Any]
+        let list = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
         #expect(list?.count == rows)
+        // The same rows with the same names: the JSON's keys are the CSV's columns.
+        let columns = csv.stdout.split(separator: "\n").first.map { Set($0.split(separator: ",").map(String.init)) }
+        for row in list ?? [] {
+            // A UDP row has no state: the key is left out, as its column is empty.
+            #expect(Set(row.keys).isSubset(of: columns ?? []) && columns!.subtracting(row.keys).isSubset(of: ["state"]),
+                    "\(row.keys.sorted()) against \(columns?.sorted() ?? [])")
+        }
     }
 
     /// A run that cannot fit in memory is refused up front with the

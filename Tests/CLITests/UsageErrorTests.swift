@@ -65,7 +65,8 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
     }
 
     static let badValues: [Bad] = [
-        Bad(args: ["--buckets", "0"], mentions: ["buckets"]),
+        Bad(args: ["--buckets", "0"], mentions: ["--buckets"]),
+        Bad(args: ["--max-connections", "0"], mentions: ["--max-connections must be at least 1"]),
         Bad(args: ["--threads", "-1"], mentions: ["--threads"]),
         Bad(args: ["--threads", "-3"], mentions: ["--threads"]),
         Bad(args: ["--fraction", "0"], mentions: ["--fraction"]),
@@ -90,6 +91,30 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
         #expect(!dir.exists("bad.json"))
     }
 
+    /// A setting of a reaper policy the run does not use is refused in one
+    /// line naming both policies, never silently ignored (`fast` runs
+    /// linux2022; the default design, seed).
+    @Test(arguments: [
+        (["run", "--design", "fast", "--fraction", "16"], ["--fraction", "seed", "linux2022", "--policy seed"]),
+        (["run", "--ovs-sweep-ms", "5"], ["--ovs-sweep-ms", "ovs", "uses seed", "--policy ovs"]),
+        (["run", "--design", "fast", "--policy", "cilium", "--linux-buckets-per-pass", "64"], ["--linux-buckets-per-pass", "cilium"]),
+        (["compare", "--policies", "seed", "--ovs-sweep-ms", "5"], ["--ovs-sweep-ms", "add ovs to --policies"]),
+        (["sweep", "--design", "linux", "--cilium-grow-below-pct", "1"], ["--cilium-grow-below-pct", "linux2022"]),
+    ])
+    func settingOfAnUnusedPolicyIsRefused(_ args: [String], _ mentions: [String]) throws {
+        let r = try CLI.run(args + ["--no-progress"])
+        CLI.expectUsageError(r)
+        for m in mentions { #expect(r.stderr.contains(m), "'\(m)' missing: \(r)") }
+    }
+
+    /// The same settings run where their policy is the run's.
+    @Test func settingOfTheRunsPolicyRuns() throws {
+        let r = try CLI.run(["run", "--design", "ovs", "--ovs-sweep-ms", "5", "--packets", "2000", "--flows", "100", "--no-progress"])
+        #expect(r.exited(0), "\(r)")
+        let f = try CLI.run(["run", "--design", "fast", "--policy", "seed", "--fraction", "16", "--packets", "2000", "--flows", "100", "--no-progress"])
+        #expect(f.exited(0), "\(f)")
+    }
+
     /// More reap fraction than buckets runs as the 2020 code does (every
     /// pass checks no bucket), with one warning line naming both.
     @Test func fractionAboveTheBucketsWarnsAndRuns() throws {
@@ -112,7 +137,9 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
             let name = try #require(a.longName)
             let r = try CLI.run([sub, name, "nosuch"])
             CLI.expectUsageError(r)
-            for v in a.allValues ?? [] { #expect(r.stderr.contains(v), "\(name): '\(v)' not listed: \(r)") }
+            // One form whatever the number of values (ArgumentParser lists up to three inline).
+            let allowed = "allowed: " + (a.allValues ?? []).joined(separator: ", ")
+            #expect(r.stderr.contains(allowed), "\(name): not '\(allowed)': \(r)")
         }
     }
 

@@ -83,6 +83,38 @@ import TestSupport
         #expect(d.contains { $0.hasPrefix("reaperIntervalsMillis:") })
     }
 
+    /// Every line of `diff` names its figure whole, two spaces before the
+    /// values: "bucket lock acquisitions765,267" was a name cut to a column.
+    @Test func diffLinesKeepNamesApartFromValues() throws {
+        let a = try Self.report()
+        var b = a
+        b.created += 1
+        b.bucketLocks.acquisitions += 1
+        b.expiredSurvivingFullSweep += 1
+        let lines = ReportDiff(baseline: .init(runs: [a], name: "a"), candidate: .init(runs: [b], name: "b"), thresholdPercent: 5)
+            .compare().lines
+        for name in ["created", "bucket lock acquisitions", "expired after full sweep"] {
+            let line = try #require(lines.first { $0.hasPrefix("  " + name + "  ") }, "no line for \(name) in \(lines)")
+            #expect(line.contains(" -> "))
+        }
+        // Every figure's line starts with a whole name and two spaces.
+        for l in lines where l.contains(" -> ") && !l.hasPrefix("diff:") {
+            #expect(Metric.catalogue.contains { l.hasPrefix("  " + $0.name + "  ") }, "\(l)")
+        }
+    }
+
+    /// A worker below the starved line but busy too briefly to judge is not
+    /// flagged, and its CPU line says why (a worker at 41 % was silently
+    /// not flagged).
+    @Test func aWorkerTooBriefToJudgeSaysSo() throws {
+        var r = try Self.report()
+        r.cpu.workers[0].cpuShareWhileBusy = 0.41
+        r.cpu.workers[0].busySeconds = 0.01
+        #expect(ReportFormatter.text(r).contains("41.0 % of a CPU while runnable; not judged starved: busy under 50 ms)"))
+        r.cpu.workers[0].busySeconds = 0.2
+        #expect(!ReportFormatter.text(r).contains("not judged starved"))
+    }
+
     /// docs/metrics.md lists every figure of the catalogue, and nothing else.
     @Test func documentationListsTheCatalogue() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -72,15 +72,15 @@ public struct TableConfig: Sendable, Equatable {
     /// Checks caller-supplied values; the message names the field and range.
     public func validate() throws(ConfigError) {
         guard buckets >= 1 && buckets <= 1 << 28 else {
-            throw ConfigError("buckets must be in 1...\(1 << 28), got \(buckets)")
+            throw ConfigError("--buckets must be in 1...\(1 << 28), got \(buckets)")
         }
-        if let m = maxConnections, m < 1 { throw ConfigError("max-connections must be at least 1, got \(m)") }
+        if let m = maxConnections, m < 1 { throw ConfigError("--max-connections must be at least 1, got \(m)") }
         if let n = expectedConnections, n < 1 || n > 1 << 30 {
-            throw ConfigError("capacity must be in 1...\(1 << 30), got \(n)")
+            throw ConfigError("--capacity must be in 1...\(1 << 30), got \(n)")
         }
-        if let n = lookupBatch, n < 1 || n > 64 { throw ConfigError("lookup-batch must be in 1...64, got \(n)") }
+        if let n = lookupBatch, n < 1 || n > 64 { throw ConfigError("--lookup-batch must be in 1...64, got \(n)") }
         guard earlyDropBuckets >= 1 && earlyDropBuckets <= 1024 else {
-            throw ConfigError("early-drop-buckets must be in 1...1024, got \(earlyDropBuckets)")
+            throw ConfigError("--early-drop-buckets must be in 1...1024, got \(earlyDropBuckets)")
         }
         let t = timeouts
         for (name, v) in [("established", t.established), ("other", t.other), ("syn-sent", t.synSent),

@@ -70,6 +70,10 @@ public struct ReportDiff: Sendable {
             let missing = [(ra, baseline.name), (rb, candidate.name)].filter { $0.0.provenance == nil }.map(\.1)
             lines.append("  note: \(missing.joined(separator: " and ")) record\(missing.count == 1 ? "s" : "") no build or host (written before reports did): a change of machine cannot be told from a change of code")
         }
+        // Every name whole, then two spaces: a name longer than a fixed
+        // column would run into its value.
+        let width = Metric.catalogue.map(\.name.count).max()! + 2
+        func label(_ m: Metric) -> String { "  " + m.name.padding(toLength: width, withPad: " ", startingAt: 0) }
         // Timing figures with a direction: a regression needs both the
         // threshold and spreads that do not overlap, and only the gates fail.
         for m in Metric.catalogue where m.kind == .timing && m.higherIsBetter != nil {
@@ -83,8 +87,7 @@ public struct ReportDiff: Sendable {
                 : worse < -thresholdPercent && !overlap ? "better" : "same"
             if verdict == "REGRESSION" { regressions.append(m.name) }
             guard gate || verdict != "same" else { continue }
-            lines.append("  " + m.name.padding(toLength: 24, withPad: " ", startingAt: 0)
-                         + "\(m.text(x)) -> \(m.text(y))  (\(change >= 0 ? "+" : "")\(ReportFormatter.f(change, 1)) %)  \(verdict)")
+            lines.append(label(m) + "\(m.text(x)) -> \(m.text(y))  (\(change >= 0 ? "+" : "")\(ReportFormatter.f(change, 1)) %)  \(verdict)")
         }
         // Counters: listed where they differ.
         var same = 0
@@ -93,8 +96,7 @@ public struct ReportDiff: Sendable {
             let x = m.value(ra), y = m.value(rb)
             if x == y { same += 1; continue }
             let change = (x ?? 0) != 0 ? ((y ?? 0) - x!) / abs(x!) * 100 : 0
-            lines.append("  " + m.name.padding(toLength: 24, withPad: " ", startingAt: 0)
-                         + "\(x.map(m.format) ?? "-") -> \(y.map(m.format) ?? "-")  (\(change >= 0 ? "+" : "")\(ReportFormatter.f(change, 2)) %)")
+            lines.append(label(m) + "\(x.map(m.format) ?? "-") -> \(y.map(m.format) ?? "-")  (\(change >= 0 ? "+" : "")\(ReportFormatter.f(change, 2)) %)")
         }
         lines.append("  \(same) of \(counters.count) counters identical" + (ra.invariants.ok && rb.invariants.ok ? ""
             : "; invariants: \(ra.invariants.ok ? "ok" : "VIOLATED") -> \(rb.invariants.ok ? "ok" : "VIOLATED")"))

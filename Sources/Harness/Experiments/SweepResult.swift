@@ -19,6 +19,17 @@ public struct SweepResult: Sendable {
         return "\(b.scenario.scenario.rawValue), \(design), \(n >= 1_000_000 ? "\(n / 1_000_000) M" : "\(n)") packets, \(sweep.repeats) repeat(s)"
     }
 
+    /// Whether `name` is a file some sweep writes (`files()`, whatever its
+    /// settings): what an earlier sweep into the same directory left, and
+    /// this one does not write, is removed, so that no plot of other
+    /// settings stands beside this sweep's.
+    public static func isSweepOutput(_ name: String) -> Bool {
+        let fixed: Set<String> = ["sweep.csv", "sweep.json", "recommendation.txt", "chain-vs-load-factor.svg",
+                                  "contention-vs-threads.svg", "live-over-time.svg", "reaper-interval-over-time.svg"]
+        return fixed.contains(name)
+            || name.hasSuffix(".svg") && ["throughput-vs-", "p99-latency-vs-", "expired-kept-vs-"].contains { name.hasPrefix($0) }
+    }
+
     /// Every output file, name and contents.
     public func files() throws -> [(name: String, contents: String)] {
         [("sweep.csv", csv), ("sweep.json", try json()), ("recommendation.txt", recommendation)] + plots()

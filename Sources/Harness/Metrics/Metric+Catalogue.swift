@@ -53,7 +53,7 @@ extension Metric {
     public static let lowestWorkerCPUShare = Metric(
         "lowestWorkerCPUShare", name: "worker CPU while runnable", unit: "%", jsonKey: nil, kind: .timing,
         higherIsBetter: true, digits: 0, suffix: " %",
-        summary: "the lowest worker's share of a CPU while it could run (below 80 % the run is flagged starved)") {
+        summary: "the lowest worker's share of a CPU while it could run (below 80 % the run is flagged starved; a worker busy under 50 ms is not judged)") {
         $0.cpu.workers.map(\.cpuShareWhileBusy).min().map { $0 * 100 }
     }
     public static let reaperCPUSeconds = Metric(

@@ -24,6 +24,13 @@ public struct ConntrackRow: Sendable, Codable, Equatable {
     public var replyDport: UInt16
     /// [ASSURED].
     public var assured: Bool
+
+    /// The JSON's keys are the CSV's columns.
+    enum CodingKeys: String, CodingKey {
+        case proto, protonum, timeout, state, src, dst, sport, dport, unreplied
+        case replySrc = "reply_src", replyDst = "reply_dst", replySport = "reply_sport", replyDport = "reply_dport"
+        case assured
+    }
 }
 
 /// Per-flow listings in the form of `conntrack -L`, and the same rows as

@@ -21,6 +21,10 @@ enum ReportBuilder {
 
     /// A worker whose CPU share while busy is below this is starved.
     static let starvedBelow = 0.80
+    /// Only a worker busy this long is judged starved: its share is measured
+    /// on one window in eight, and under 50 ms of busy time that is a few
+    /// samples, mostly start-up (page faults of a table still growing).
+    static let starvedJudgedFromBusySeconds = 0.05
 
     static func build<T: ConnTrackTable>(_ env: RunEnvironment<T>, drive: DriveResult, inspection: TableInspection,
                                          checks: EndOfRunChecks, samples: [Sample], wallNanos: Int64,
@@ -142,8 +146,7 @@ enum ReportBuilder {
         }
         let wall = Double(u1.wallNanos - u0.wallNanos) / 1e9
         let proc = Double(u1.cpuNanos - u0.cpuNanos) / 1e9
-        // Too short to judge: a busy time under 50 ms is mostly start-up.
-        let judged = workers.filter { $0.busySeconds >= 0.05 }
+        let judged = workers.filter { $0.busySeconds >= starvedJudgedFromBusySeconds }
         var report = CPUReport(workers: workers, reaperCPUSeconds: Double(reaperCPU) / 1e9, processCPUSeconds: proc,
                                phaseWallSeconds: wall, cpusUtilized: wall > 0 ? proc / wall : 0,
                                voluntaryContextSwitches: u1.voluntarySwitches - u0.voluntarySwitches,

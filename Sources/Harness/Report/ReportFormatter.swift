@@ -80,7 +80,9 @@ public enum ReportFormatter {
         o += row("latency (1/\(r.latencySampleEvery) sampled)", "p50 \(Int(r.latencyNanos.p50)) ns  p99 \(Int(r.latencyNanos.p99)) ns  max \(Int(r.latencyNanos.max)) ns")
         o += "\nCPU\n"
         for (i, w) in r.cpu.workers.enumerated() {
-            o += row("worker-\(i)", "busy " + f(w.busySeconds, 3) + " s, cpu " + f(w.cpuSeconds, 3) + " s, lock waits " + f(w.lockWaitSeconds, 3) + " s (" + f(w.cpuShareWhileBusy * 100, 0) + " % of a CPU while runnable)")
+            o += row("worker-\(i)", "busy " + f(w.busySeconds, 3) + " s, cpu " + f(w.cpuSeconds, 3) + " s, lock waits " + f(w.lockWaitSeconds, 3) + " s (" + f(w.cpuShareWhileBusy * 100, 0) + " % of a CPU while runnable"
+                       + (w.cpuShareWhileBusy < r.cpu.starvedBelow && w.busySeconds < ReportBuilder.starvedJudgedFromBusySeconds
+                          ? "; not judged starved: busy under " + String(Int(ReportBuilder.starvedJudgedFromBusySeconds * 1000)) + " ms" : "") + ")")
             if let n = w.waits, n > 0 {
                 o += row("", "waited " + f((w.waitSpinSeconds ?? 0) + (w.waitParkedSeconds ?? 0), 3) + " s at barriers and in the reaper team (spinning " + f(w.waitSpinSeconds ?? 0, 3) + " s, parked " + f(w.waitParkedSeconds ?? 0, 3) + " s; " + num(w.parkedWaits ?? 0) + " of " + num(n) + " waits parked)")
             }
