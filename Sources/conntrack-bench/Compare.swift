@@ -18,7 +18,7 @@ struct Compare: ParsableCommand {
     var json: String?
     @Flag(help: "Also run every design sized by buckets with the buckets sized to the flows (the next power of two >= --flows), labelled design@buckets: the gain of sizing a table apart from the gain of a design.")
     var sized = false
-    @Option(help: "Run the comparison once per flow count (comma-separated, e.g. 1000,10000,100000,1000000) and print throughput against flows; --flows is then ignored.")
+    @Option(help: "Run the comparison once per flow count (comma-separated, each 1...50000000, at most 12 of them, e.g. 1000,10000,100000,1000000) and print throughput against flows; --flows is then ignored.")
     var flowsList: String?
     @Option(help: "With --flows-list: also write the plot of throughput against flows (log x-axis) as SVG to this file.")
     var plot: String?

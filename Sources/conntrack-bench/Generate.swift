@@ -5,12 +5,12 @@ import Foundation
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a scenario's or a workload's packets as a libpcap file (ns timestamps, Ethernet) for other tools to replay.")
+        abstract: "Write a scenario's or a workload's packets as a libpcap file (ns timestamps, Ethernet) for other tools to replay; a file holds at most 50000000 packets (--packets 1...50000000).")
 
     @OptionGroup var scenario: ScenarioArgs
     @Option(help: "Output libpcap file.")
     var pcap: String
-    @Option(help: "Streams (as workers would see them), concatenated in order.")
+    @Option(help: "Streams, as workers would see them (1...64), merged in timestamp order into one file.")
     var streams: Int = 1
 
     mutating func run() throws {

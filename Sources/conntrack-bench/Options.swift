@@ -27,13 +27,13 @@ struct TableOptions: ParsableArguments {
     var hashSeed: UInt32?
     @Option(help: "Timeout table: seed (5 days established, 120 s otherwise), linux (per state) or ovs (Open vSwitch's defaults, per state).")
     var timeouts: Timeouts.Mode = .seed
-    @Option(help: "Timeout of established TCP connections, seconds (default: 432000; 86400 with --timeouts ovs).")
+    @Option(help: "Timeout of established TCP connections, seconds (0...1000000000; default: 432000; 86400 with --timeouts ovs).")
     var establishedTimeout: Double?
-    @Option(help: "Timeout of any other TCP state in the seed table, seconds (default: 120).")
+    @Option(help: "Timeout of any other TCP state in the seed table, seconds (0...1000000000; default: 120).")
     var otherTimeout: Double?
-    @Option(help: "Timeout of unreplied UDP flows, seconds (default: 30; 60 with --timeouts ovs).")
+    @Option(help: "Timeout of unreplied UDP flows, seconds (0...1000000000; default: 30; 60 with --timeouts ovs).")
     var udpTimeout: Double?
-    @Option(help: "Timeout of replied UDP flows, seconds (default: 120; 30 with --timeouts ovs).")
+    @Option(help: "Timeout of replied UDP flows, seconds (0...1000000000; default: 120; 30 with --timeouts ovs).")
     var udpStreamTimeout: Double?
     @Option(help: "Limit on live connections with Linux-style early drop (default: none).")
     var maxConnections: Int?
@@ -262,17 +262,17 @@ struct DriverOptions: ParsableArguments {
     var noOverlapGeneration = false
     @Option(help: "How long a worker waiting at a lock-step barrier or in the reaper team spins before it parks, µs (0...100000; default 50). Beside another CPU-bound process a spinning waiter holds the CPU the party it waits for needs.")
     var waitSpinUs: Double = Double(WaitPoint.defaultSpinNanos) / 1000
-    @Option(help: "Packets per batch between quiescent points.")
+    @Option(help: "Packets per batch between quiescent points (1...1048576).")
     var batch: Int = 256
-    @Option(help: "Packets generated ahead per worker per round (untimed).")
+    @Option(help: "Packets generated ahead per worker per round, untimed (--batch...67108864).")
     var chunk: Int = 1 << 20
-    @Option(help: "Packets per worker processed before timing starts.")
+    @Option(help: "Packets per worker processed before timing starts (0 or more).")
     var warmup: Int = 0
-    @Option(help: "Time one packet in N for the latency histogram.")
+    @Option(help: "Time one packet in N for the latency histogram (1...1073741824).")
     var latencySampleEvery: Int = 64
     @Flag(help: "Check the lock order on every acquisition (always on in debug builds).")
     var checkLockOrder = false
-    @Option(help: "Exit with code 4 and a lock report after this many seconds without progress (0: off).")
+    @Option(help: "Exit with code 4 and a lock report after this many seconds without progress (0...86400; 0: off).")
     var watchdog: Double = 10
 
     func apply(_ c: inout RunConfig) throws {

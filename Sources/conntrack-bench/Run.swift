@@ -154,7 +154,7 @@ struct Run: ParsableCommand {
         if let jsonOut {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = repeats > 1 ? try enc.encode(repeated) : try enc.encode(report)
+            let data = repeats > 1 ? try enc.encode(ReportWithOutcome(repeated)) : try enc.encode(ReportWithOutcome(report))
             try jsonOut.write(Array(data) + [0x0a])
         }
         if let csvOut { try csvOut.write(report.workload?.csv ?? timeSeriesCSV(report.timeSeries)) }
@@ -168,7 +168,7 @@ struct Run: ParsableCommand {
         // Stopped by a signal: the partial report was written; 128 + signal.
         if let sig = StopSignal.requested { throw ArgumentParser.ExitCode(128 + sig) }
         // The worst outcome of any repeat decides the exit code.
-        let outcome = reports.map(\.outcome).max { $0.exitCode < $1.exitCode } ?? .ok
+        let outcome = ReportWithOutcome(repeated).outcome
         if outcome != .ok { throw ArgumentParser.ExitCode(outcome.exitCode) }
     }
 }

@@ -11,6 +11,7 @@ import Testing
         #expect(r.exited(0), "\(r)")
         let report = try jsonObject(atPath: dir.path("r.json"))
         #expect(canonical(report["schemaVersion"]) == canonical(2))
+        #expect(canonical(report["outcome"]) == canonical("ok"))
         let csv = try String(contentsOfFile: dir.path("r.csv"), encoding: .utf8)
         #expect(csv.hasPrefix("wall_s,virtual_s,packets,"))
         // Each sample names what the workers were doing.
@@ -131,14 +132,20 @@ import Testing
 
     @Test(arguments: faultCases)
     func injectedFaultIsCaught(_ c: FaultCase) throws {
+        let dir = try TempDir()
         let variant = TableDesigns.named(c.design)?.traits.variants.contains(.fixed) == true ? ["--variant", "fixed"] : []
         let r = try CLI.run(["run", "--design", c.design] + variant + [
             "--inject", c.fault.rawValue, "--check-lock-order", "--scenario", "nat", "--nat-fraction", "1",
             "--packets", "50000", "--flows", "2000", "--buckets", "256", "--reaper-start-delay", "0",
-            "--deterministic", "--no-progress"])
+            "--deterministic", "--no-progress", "--json", dir.path("r.json")])
         #expect(r.exited(c.code), "\(r)")
         let what = c.code == 3 ? "lock-order violation" : "invariant violations"
         #expect((r.stdout + r.stderr).contains(what), "\(r)")
+        // The JSON says which outcome decided the exit code (a lock-order
+        // violation under --check-lock-order stops the process at once).
+        if c.code == 5 {
+            #expect(canonical(try jsonObject(atPath: dir.path("r.json"))["outcome"]) == canonical("invariantViolation"))
+        }
     }
 
     @Test func everyCaughtFaultIsDeclaredByADesign() {
