@@ -14,16 +14,16 @@ enum PolicyName: String, ExpressibleByArgument, CaseIterable { case seed, linux2
 
 struct TableOptions: ParsableArguments {
     @Option(name: .customLong("design"),
-            help: ArgumentHelp("Table design: \(TableDesigns.names.joined(separator: ", ")). Or plugin:PATH, a design loaded from a shared object (docs/plugins.md); compare takes it repeatedly and adds each plugin to the registry's designs.",
+            help: ArgumentHelp("Table design: \(TableDesigns.names.joined(separator: ", ")). Or plugin:PATH, a design loaded from a shared object (docs/plugins.md); compare takes it repeatedly and adds each plugin to the registry's designs (default: buckets).",
                                discussion: TableDesigns.all.map { "\($0.traits.name): \($0.traits.summary)" }.joined(separator: "\n")))
     var designs: [String] = []
     /// The design a run uses (the last --design; buckets by default).
     var design: String { designs.last ?? BucketTable.traits.name }
-    @Option(help: "Behaviour of a design with variants (buckets: seed2020, the 2020 commit with its defects, or fixed); default: the design's own (seed2020).")
+    @Option(help: "Behaviour of a design with variants (buckets: seed2020, the 2020 commit with its defects, or fixed; default: the design's own, seed2020).")
     var variant: Variant?
     @Option(help: "Number of hash buckets (1...268435456; default 16384; design linux: the kernel's default size, or the flows when more).")
     var buckets: Int?
-    @Option(help: "Hash seed (decimal); random when omitted, as in the seed.")
+    @Option(help: "Hash seed, decimal, 32 bits (default: random, printed, as in the seed; refused by designs that do not hash with a seed).")
     var hashSeed: UInt32?
     @Option(help: "Timeout table: seed (5 days established, 120 s otherwise), linux (per state) or ovs (Open vSwitch's defaults, per state).")
     var timeouts: Timeouts.Mode = .seed
@@ -35,7 +35,7 @@ struct TableOptions: ParsableArguments {
     var udpTimeout: Double?
     @Option(help: "Timeout of replied UDP flows, seconds (0...1000000000; default: 120; 30 with --timeouts ovs).")
     var udpStreamTimeout: Double?
-    @Option(help: "Limit on live connections with Linux-style early drop (default: none).")
+    @Option(help: "Limit on live connections with Linux-style early drop (1 or more; default: none; design linux: the bucket count; ovs: 3000000, and refused without early drop).")
     var maxConnections: Int?
     @Option(help: "Design fast: connections to size its index for; design linux without --buckets: the least bucket count (1...1073741824; default: the scenario's concurrent flows, or a capture's packets).")
     var capacity: Int?
@@ -82,7 +82,7 @@ struct ReaperOptions: ParsableArguments {
     var minIntervalMs: Double?
     @Option(help: "Seed policy: time to traverse the whole table at the maximum interval, seconds ((0, 86400]; default 60).")
     var maxFullTraversal: Double?
-    @Option(help: "Delay before the first pass, seconds (seed: 5).")
+    @Option(help: "Delay before the first pass, seconds (0...1000000000; default 5, the seed's).")
     var reaperStartDelay: Double = 5
     @Option(help: "linux2022 policy: buckets per pass (1...268435456; default 1024).")
     var linuxBucketsPerPass: Int?
@@ -254,7 +254,7 @@ struct DriverOptions: ParsableArguments {
     var windowMs: Double?
     @Option(help: "Lock-step windows holding fewer packets (all workers together) are merged with the next, up to --window-max-ms (0...67108864; default 0: never merged).")
     var windowMinPackets: Int = 0
-    @Option(help: "Longest merged lock-step window, ms of virtual time (0...3600000): the time resolution sparse traffic trades for fewer barrier crossings.")
+    @Option(help: "Longest merged lock-step window, ms of virtual time (0...3600000; default 1000): the time resolution sparse traffic trades for fewer barrier crossings.")
     var windowMaxMs: Double = 1000
     @Flag(help: "At lock-step boundaries the leader walks the reaper's passes while the other workers wait, instead of splitting their scans across all workers (fast, and buckets with the fixed walk; the reaper's counters are the same).")
     var noSplitReaper = false
@@ -272,7 +272,7 @@ struct DriverOptions: ParsableArguments {
     var latencySampleEvery: Int = 64
     @Flag(help: "Check the lock order on every acquisition (always on in debug builds).")
     var checkLockOrder = false
-    @Option(help: "Exit with code 4 and a lock report after this many seconds without progress (0...86400; 0: off).")
+    @Option(help: "Exit with code 4 and a lock report after this many seconds without progress (0...86400; default 10; 0: off).")
     var watchdog: Double = 10
 
     func apply(_ c: inout RunConfig) throws {

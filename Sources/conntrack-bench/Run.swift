@@ -38,9 +38,9 @@ struct Run: ParsableCommand {
     var repeats: Int = 1
     @Option(help: "Soak: stream the scenario without end for this many wall-clock seconds, or 'inf' (until SIGINT/SIGTERM); --packets and --duration set only the rate.")
     var soak: String?
-    @Option(help: "Soak: seconds between checks (invariants, reclamation backlog, RSS), 0.1...86400.")
+    @Option(help: "Soak: seconds between checks (invariants, reclamation backlog, RSS; 0.1...86400; default 10).")
     var checkEvery: Double = 10
-    @Option(help: "Soak: allowed RSS growth after warm-up, percent (0...1000).")
+    @Option(help: "Soak: allowed RSS growth after warm-up, percent (0...1000; default 10).")
     var soakRssGrowth: Double = 10
 
     func makeConfig() throws -> RunConfig {

@@ -25,6 +25,15 @@ import Testing
         return sections
     }
 
+    /// The file is `conntrack-bench options`' output, so it cannot drift
+    /// from the declarations.
+    @Test func theFileIsTheGeneratedReference() throws {
+        let o = try CLI.run(["options"])
+        #expect(o.exited(0), "\(o)")
+        let text = try String(contentsOfFile: Self.docsPath, encoding: .utf8)
+        #expect(text == o.stdout, "docs/options.md differs from the declarations: regenerate with conntrack-bench options > docs/options.md")
+    }
+
     @Test func docsExist() {
         #expect(FileManager.default.fileExists(atPath: Self.docsPath), "\(Self.docsPath) is missing")
     }
