@@ -23,7 +23,7 @@ struct TableOptions: ParsableArguments {
     var variant: Variant?
     @Option(help: "Number of hash buckets (1...268435456; default 16384; design linux: the kernel's default size, or the flows when more).")
     var buckets: Int?
-    @Option(help: "Hash seed, decimal, 32 bits (default: random, printed, as in the seed; refused by designs that do not hash with a seed).")
+    @Option(help: "Hash seed, decimal (0...4294967295; default: random, printed, as in the seed; refused by designs that do not hash with a seed).")
     var hashSeed: UInt32?
     @Option(help: "Timeout table: seed (5 days established, 120 s otherwise), linux (per state) or ovs (Open vSwitch's defaults, per state).")
     var timeouts: Timeouts.Mode = .seed
@@ -194,7 +194,7 @@ struct ScenarioArgs: ParsableArguments {
     var natFraction: Double?
     @Flag(help: "Workers share one flow population (contention) instead of disjoint shards.")
     var shared = false
-    @Option(help: "Seed of the packet stream (default 1).")
+    @Option(help: "Seed of the packet stream (0...18446744073709551615; default 1).")
     var seed: UInt64?
     @Option(help: ArgumentHelp("Traffic that changes: a built-in profile (\(Workload.profileNames.joined(separator: ", ")); `conntrack-bench workloads` lists them) or a workload file (YAML, docs/workloads.md) played phase by phase instead of a scenario.", valueName: "name|file"))
     var workload: String?

@@ -8,7 +8,7 @@ import Sync
 struct SnapshotOptions: ParsableArguments {
     @Option(help: "Save the table to this file at the end of the run (before the end-of-run checks), as the seed's beforeSave does.")
     var save: String?
-    @Option(help: "With --save: save when virtual time reaches this many seconds instead (workers paused at a batch or window boundary; the run goes on).")
+    @Option(help: "With --save: save when virtual time reaches this many seconds instead (0...1000000000; workers paused at a batch or window boundary; the run goes on).")
     var saveAt: Double?
     @Option(help: "Start from a saved table; its design, variant, buckets, hash seed and timeouts come from the file (unless --rehash). A scenario with the same options goes on from its saved stream position.")
     var restore: String?

@@ -59,6 +59,22 @@ func foldInlineChoices(_ line: String) -> String {
     return String(line[..<r.lowerBound]).trimmingCharacters(in: .whitespaces) + " allowed: " + values.joined(separator: ", ")
 }
 
+/// A value the option's type cannot hold ("The value '-1' is invalid for
+/// '--hash-seed <hash-seed>'") gets the range its help declares, as a
+/// range check's message does.
+func withDeclaredRange(_ line: String) -> String {
+    guard line.contains("is invalid for '--"), !line.contains("allowed:"),
+          let m = line.firstMatch(of: /is invalid for '(--[a-z0-9-]+)/) else { return line }
+    let name = String(m.1)
+    for sub in Root.configuration.subcommands {
+        let help = sub.helpMessage(columns: 10_000)
+        guard let r = help.range(of: "  " + name + " ") else { continue }
+        let rest = help[r.upperBound...].prefix { $0 != "\n" }
+        if let range = rest.firstMatch(of: /-?[0-9]+\.\.\.[0-9]+/) { return line + ", allowed: " + range.0 }
+    }
+    return line
+}
+
 // Usage errors exit with 2 and one line; --help exits 0.
 PluginLoader.reserveOptionNames(declaredOptionNames)
 do {
@@ -76,7 +92,7 @@ do {
         let lines = Root.message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         let head = lines.first ?? "invalid arguments"
         let values = lines.dropFirst().filter { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) }
-        let msg = values.isEmpty ? foldInlineChoices(head)
+        let msg = values.isEmpty ? withDeclaredRange(foldInlineChoices(head))
             : head.replacingOccurrences(of: "Please provide one of the following:", with: "allowed:") + " " + values.joined(separator: ", ")
         fail(msg + " (see --help)")
     }

@@ -182,9 +182,13 @@ enum Declarations {
         .filter { $0.shouldDisplay != false && $0.commandName != "help" }
         .map(\.commandName)
 
-    /// Each visible subcommand's arguments.
+    /// Subcommands `--help` does not list (selftest).
+    static let hiddenSubcommands: [String] = (dump([]).subcommands ?? [])
+        .filter { $0.shouldDisplay == false }.map(\.commandName)
+
+    /// Each subcommand's arguments, the hidden ones' included.
     static let arguments: [String: [ArgumentInfo]] = Dictionary(uniqueKeysWithValues:
-        subcommands.map { ($0, dump([$0]).arguments ?? []) })
+        (subcommands + hiddenSubcommands).map { ($0, dump([$0]).arguments ?? []) })
 
     /// The long names of a subcommand's visible options and flags, without
     /// ArgumentParser's own `--help`.

@@ -25,6 +25,7 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
             args += ["--design", design.traits.name]
         }
         if o.option == "--check-every" || o.option == "--soak-rss-growth" { args += ["--soak", "1"] }
+        if o.option == "--save-at" { args += ["--save", dir.path("out.snap")] }
         // A workload's options need one, and its runs take no scenario sizes.
         let workloadOnly = ["--time-scale", "--reaper-cpu-budget"].contains(o.option)
         if workloadOnly { args += ["--workload", "syn-flood"] }
