@@ -156,6 +156,7 @@ public enum Runner {
         report.workload = workloadMonitor?.report()
         report.provenance = Provenance.current(allocator: report.memory.allocator, startedAt: startedAt)
         report.warnings += cfg.configWarnings
+        if let w = cfg.zeroBudgetWarning(table: table.sweepSlots) { report.warnings.append(w) }
         // A capture that changed after it was checked ends its stream early.
         for f in Set(sources.cells.compactMap { $0.source.capture?.failure?.description }).sorted() {
             report.warnings.append("capture replay ended early: \(f)")

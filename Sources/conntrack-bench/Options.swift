@@ -316,6 +316,11 @@ func makeRunConfig(_ table: TableOptions, _ reaper: ReaperOptions, _ scenario: S
     // `compare` checks the reaper settings against every design it runs,
     // and a restored run against the design it restores.
     var c = RunConfig()
+    // A plugin not sized by buckets has no use for --buckets: its slots are its own.
+    if !allowSeveralDesigns, table.buckets != nil, PluginLoader.isPluginSpec(table.design),
+       let t = TableDesigns.named(table.design)?.traits, !t.sizedByBuckets {
+        throw ValidationError("--buckets does not apply to design \(t.name) (it does not declare CTB_TRAIT_SIZED_BY_BUCKETS: its slots are its own)")
+    }
     if table.designs.count > 1 && !allowSeveralDesigns {
         throw ValidationError("--design is given \(table.designs.count) times; only compare takes it more than once")
     }

@@ -58,7 +58,9 @@ extension SnapshotOptions {
 
     /// Applies --save, --save-at, --restore and --dump to `cfg`; returns
     /// the sink that collects the tables to write.
-    func apply(_ cfg: inout RunConfig, repeats: Int) throws -> SnapshotSink? {
+    /// `designGiven`: the command line named a design (`--design`), which a
+    /// restore without `--rehash` must then match.
+    func apply(_ cfg: inout RunConfig, repeats: Int, designGiven: Bool) throws -> SnapshotSink? {
         guard save != nil || restore != nil || dump != nil || saveAt != nil else { return nil }
         guard repeats == 1, cfg.soak == nil else {
             throw ValidationError("--save, --restore and --dump work on a single run (not with --repeats or --soak)")
@@ -83,6 +85,10 @@ extension SnapshotOptions {
                 let h = s.header
                 guard let d = TableDesigns.named(h.design) else {
                     fail("--restore \(restore): the table's design '\(h.design)' is not one of \(TableDesigns.names.joined(separator: ", ")) (a plugin's table: give its --design plugin:PATH too)")
+                }
+                // A design named on the command line is not silently replaced by the file's.
+                if designGiven, let given = TableDesigns.named(cfg.design)?.traits.name, given != d.traits.name {
+                    throw ValidationError("--restore \(restore) holds a \(h.design) table, not a \(given) one: add --rehash to load its connections into --design \(cfg.design), or drop --design")
                 }
                 cfg.design = h.design
                 cfg.table.variant = h.variant.flatMap(Variant.init(rawValue:))

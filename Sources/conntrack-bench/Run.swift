@@ -128,7 +128,7 @@ struct Run: ParsableCommand {
         let saveOut = try snapshot.save.map { try OutputFile($0, option: "--save") }
         let dumpOut = try snapshot.dump.map { try OutputFile($0, option: "--dump") }
         let designBefore = cfg.design
-        let sink = try snapshot.apply(&cfg, repeats: repeats)
+        let sink = try snapshot.apply(&cfg, repeats: repeats, designGiven: !table.designs.isEmpty)
         // A restored table keeps its design, and so the reaper is chosen
         // again for it: without --policy, that design's own schedule
         // (linux2022 for fast and linux, ovs for ovs).

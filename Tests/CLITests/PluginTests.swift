@@ -160,6 +160,47 @@ enum PluginFixture {
         #expect(!dir.exists("out.json"), "\(o)")
     }
 
+    /// A plugin with fewer slots than the seed schedule's fraction gets the
+    /// warning a built-in table gets: every pass checks nothing. Its slots
+    /// are known only once its table exists, so the report says it (it was
+    /// silent: 1,270 passes of max_slots 0).
+    @Test(PluginFixture.unavailable) func aPluginWhosePassesCheckNothingIsWarned() throws {
+        let dir = try TempDir()
+        let lossy = try PluginFixture.build("lossy.so", defines: ["CASE_LOSSY"], in: dir)
+        let o = try CLI.run(["run", "--design", "plugin:" + lossy, "--policy", "seed", "--packets", "4000", "--flows", "500",
+                             "--threads", "1", "--no-progress", "--json", dir.path("r.json")])
+        let warnings = try #require(try jsonObject(atPath: dir.path("r.json"))["warnings"] as? [String], "\(o)")
+        #expect(warnings.contains { $0.hasPrefix("--fraction 128 exceeds the 1 ") && $0.contains("checks no") }, "\(warnings)")
+        #expect(o.stdout.contains("WARNING: --fraction 128 exceeds the 1 "), "\(o)")
+        // Enough slots: no warning.
+        let fine = try CLI.run(["run", "--design", "plugin:" + lossy, "--policy", "seed", "--fraction", "1", "--packets", "4000",
+                                "--flows", "500", "--threads", "1", "--no-progress", "--json", dir.path("f.json")])
+        let none = try #require(try jsonObject(atPath: dir.path("f.json"))["warnings"] as? [String], "\(fine)")
+        #expect(!none.contains { $0.contains("exceeds the") }, "\(none)")
+    }
+
+    /// Options a plugin cannot honour are refused, not ignored: --buckets
+    /// for a plugin not sized by buckets, and a restore of another design's
+    /// table without --rehash (it used to run the file's design quietly).
+    @Test(PluginFixture.unavailable) func optionsAPluginCannotHonourAreRefused() throws {
+        let dir = try TempDir()
+        let nothing = try PluginFixture.build("nothing.so", defines: [], in: dir)
+        let b = try CLI.run(["run", "--design", "plugin:" + nothing, "--buckets", "4096", "--packets", "2000", "--no-progress",
+                             "--json", dir.path("b.json")])
+        CLI.expectUsageError(b)
+        #expect(b.stderr.contains("--buckets does not apply to design nothing"), "\(b)")
+        #expect(!dir.exists("b.json"))
+        let spec = "plugin:" + PluginFixture.example
+        let r = try CLI.run(["run", "--design", spec, "--restore", Fixtures.savedTable, "--no-progress", "--json", dir.path("r.json")])
+        CLI.expectUsageError(r)
+        #expect(r.stderr.contains("add --rehash"), "\(r)")
+        #expect(!dir.exists("r.json"))
+        let rehashed = try CLI.run(["run", "--design", spec, "--restore", Fixtures.savedTable, "--rehash", "--no-progress",
+                                    "--json", dir.path("ok.json")])
+        #expect(rehashed.exited(0), "\(rehashed)")
+        #expect(canonical(try jsonObject(atPath: dir.path("ok.json"))["design"]) == canonical("example-buckets"))
+    }
+
     /// The example plugin's descending lock order is caught by the rank
     /// checker through the hooks: exit 3.
     @Test func theRankCheckerSeesTheExamplesDescendingOrder() throws {

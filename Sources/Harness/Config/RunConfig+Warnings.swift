@@ -10,6 +10,19 @@ extension RunConfig {
         let unobserved = t.locksObserved ? nil
             : "design \(t.name) does not report its locks through the plugin hooks: its locks are unobserved (no rank check, watchdog lock report or contention counts)"
         guard reaperEnabled, t.tracksConnections else { return [unobserved].compactMap { $0 } }
-        return [unobserved, policy.zeroBudgetWarning(tableSlots: table.buckets, slotName: t.slotName ?? "slot")].compactMap { $0 }
+        // A plugin's slots are known only once its table exists: the run
+        // warns then (`zeroBudgetWarning(table:)`).
+        let known = t.sizedByBuckets || !PluginLoader.isPluginSpec(design)
+        return [unobserved, known ? policy.zeroBudgetWarning(tableSlots: table.buckets, slotName: t.slotName ?? "slot") : nil]
+            .compactMap { $0 }
+    }
+
+    /// The seed schedule's zero-budget warning against the slots the run's
+    /// table has (a plugin's `sweep_slots`), when `configWarnings` could
+    /// not know them; nil otherwise.
+    func zeroBudgetWarning(table slots: Int) -> String? {
+        guard reaperEnabled, let t = designType?.traits, t.tracksConnections else { return nil }
+        let w = policy.zeroBudgetWarning(tableSlots: slots, slotName: t.slotName ?? "slot")
+        return w.flatMap { configWarnings.contains($0) ? nil : $0 }
     }
 }
