@@ -43,6 +43,7 @@ struct Compare: ParsableCommand {
         }
         for spec in plugins { if let e = TableDesigns.loadError(spec) { throw ValidationError(e) } }
         let extra = plugins.compactMap { TableDesigns.named($0) }.map { DesignEntry(design: $0, variant: nil) }
+        try TableOptions.checkKnobSettings(try table.parsedKnobSettings(), designs: extra.map(\.traits))
         var base = try makeRunConfig(table, reaper, scenario, driver, allowSeveralDesigns: true)
         let policyList = try policies.map { list -> [String] in
             guard self.reaper.policy == nil else { throw ValidationError("--policies and --policy exclude each other (--policies runs each design under every schedule listed)") }

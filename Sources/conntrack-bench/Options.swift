@@ -45,6 +45,39 @@ struct TableOptions: ParsableArguments {
     var ipv4Only = false
     @Option(name: .customLong("inject"), help: "Inject a fault (repeatable): \(Fault.allCases.map(\.rawValue).joined(separator: ", ")).")
     var faults: [Fault] = []
+    @Option(name: .customLong("set"), help: ArgumentHelp("A plugin's knob, NAME=VALUE (repeatable; each within the range the plugin declares; compare: every plugin that declares NAME takes it).", valueName: "name=value"))
+    var knobSettings: [String] = []
+
+    /// `--set NAME=VALUE` given, by name.
+    func parsedKnobSettings() throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for spec in knobSettings {
+            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let v = Int(parts[1]) else {
+                throw ValidationError("--set takes NAME=VALUE with an integer VALUE (e.g. rounds=8), got '\(spec)'")
+            }
+            guard out[parts[0]] == nil else { throw ValidationError("--set names \(parts[0]) twice") }
+            out[parts[0]] = v
+        }
+        return out
+    }
+
+    /// Checks `settings` against the knobs the plugins among `designs`
+    /// declare: each name is some plugin's knob, and its value is in that
+    /// plugin's range.
+    static func checkKnobSettings(_ settings: [String: Int], designs: [DesignTraits]) throws {
+        for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
+            let knobs = designs.flatMap { t in t.knobs.filter { $0.viaSet && $0.name == name }.map { (t.name, $0) } }
+            guard !knobs.isEmpty else {
+                let declared = Set(designs.flatMap { $0.knobs.filter(\.viaSet).map(\.name) }).sorted()
+                throw ValidationError("--set \(name)=\(value): no plugin run declares a knob \(name)"
+                    + (declared.isEmpty ? " (none declares any; built-in settings have options of their own)" : " (allowed: \(declared.joined(separator: ", ")))"))
+            }
+            for (design, k) in knobs where !k.range.contains(value) {
+                throw ValidationError("--set \(name) must be in \(k.range.lowerBound)...\(k.range.upperBound) for design \(design), got \(value)")
+            }
+        }
+    }
 
     func tableConfig() throws -> TableConfig {
         var t = Timeouts(mode: timeouts)
@@ -64,6 +97,7 @@ struct TableOptions: ParsableArguments {
         c.bucketsGiven = buckets != nil
         c.lookupBatch = lookupBatch
         c.ipv4Only = ipv4Only
+        c.knobSettings = try parsedKnobSettings()
         return c
     }
 }
@@ -316,6 +350,9 @@ func makeRunConfig(_ table: TableOptions, _ reaper: ReaperOptions, _ scenario: S
     // `compare` checks the reaper settings against every design it runs,
     // and a restored run against the design it restores.
     var c = RunConfig()
+    if !allowSeveralDesigns, !table.knobSettings.isEmpty {
+        try TableOptions.checkKnobSettings(try table.parsedKnobSettings(), designs: TableDesigns.named(table.design).map { [$0.traits] } ?? [])
+    }
     // A plugin not sized by buckets has no use for --buckets: its slots are its own.
     if !allowSeveralDesigns, table.buckets != nil, PluginLoader.isPluginSpec(table.design),
        let t = TableDesigns.named(table.design)?.traits, !t.sizedByBuckets {

@@ -220,6 +220,29 @@ enum PluginFixture {
         #expect(o.exited(0), "\(o)")
         let csv = try String(contentsOfFile: dir.path("s/sweep.csv"), encoding: .utf8)
         #expect(csv.split(separator: "\n").first?.contains("rounds") == true, "\(csv.prefix(300))")
+        // What it recommends is a command run accepts: the knob as --set NAME=VALUE
+        // (it printed --rounds N, which run refused). A point flagged for a busy
+        // machine leaves no recommendation; the setting itself is run below anyway.
+        if let line = o.stdout.split(separator: "\n").first(where: { $0.hasPrefix("recommended design settings: ") }) {
+            let args = line.dropFirst("recommended design settings: ".count).split(separator: " (").first.map(String.init) ?? ""
+            #expect(args.hasPrefix("--set rounds="), "\(line)")
+            let r = try CLI.run(["run", "--design", "plugin:" + nothing, "--packets", "2000", "--no-progress"]
+                                + args.split(separator: " ").map(String.init))
+            #expect(r.exited(0), "\(r)")
+        } else {
+            #expect(o.stdout.contains("no unflagged point"), "\(o)")
+        }
+        let set = try CLI.run(["run", "--design", "plugin:" + nothing, "--set", "rounds=8", "--packets", "2000", "--no-progress"])
+        #expect(set.exited(0), "\(set)")
+        for (args, says) in [(["--set", "rounds=99"], "--set rounds must be in 0...64"), (["--set", "shards=4"], "allowed: rounds"),
+                             (["--set", "rounds"], "NAME=VALUE")] {
+            let r = try CLI.run(["run", "--design", "plugin:" + nothing, "--packets", "2000", "--no-progress"] + args)
+            CLI.expectUsageError(r)
+            #expect(r.stderr.contains(says), "\(r)")
+        }
+        let builtIn = try CLI.run(["run", "--set", "rounds=1", "--packets", "2000", "--no-progress"])
+        CLI.expectUsageError(builtIn)
+        #expect(builtIn.stderr.contains("none declares any"), "\(builtIn)")
         let bad = try CLI.run(["sweep", "--design", "plugin:" + nothing, "--packets", "2000", "--vary", "rounds=0,99",
                                "--threads-list", "1", "--out", dir.path("t")])
         CLI.expectUsageError(bad)

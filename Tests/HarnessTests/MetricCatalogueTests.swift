@@ -127,3 +127,13 @@ import TestSupport
         #expect(documented == Metric.catalogue.map(\.id), "regenerate with: conntrack-bench metrics > docs/metrics.md")
     }
 }
+
+/// A plugin's knob is recommended, and set, as `--set NAME=VALUE`; a
+/// built-in one by its own option.
+@Test func knobsAreSpelledAsTheCommandLineSetsThem() {
+    let plugin = Knob<TableConfig>("rounds", summary: "", range: 0...64, grid: [0, 8], viaSet: true,
+                                   get: { $0.knobSettings["rounds"] ?? 0 }, set: { $0.knobSettings["rounds"] = $1 })
+    #expect(plugin.arguments(8) == "--set rounds=8")
+    #expect(Knob<TableConfig>.buckets("", grid: [64]).arguments(4096) == "--buckets 4096")
+    #expect(SweepAxis(setting: .table(plugin), values: [0, 8]).arguments(8) == "--set rounds=8")
+}

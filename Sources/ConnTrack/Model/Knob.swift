@@ -13,15 +13,23 @@ public struct Knob<Target>: Sendable, CustomStringConvertible {
     public let grid: [Int]
     public let get: @Sendable (Target) -> Int
     public let set: @Sendable (inout Target, Int) -> Void
+    /// Set on the command line as `--set NAME=VALUE` (a plugin's knob),
+    /// not by an option of its own.
+    public let viaSet: Bool
 
-    public init(_ name: String, summary: String, range: ClosedRange<Int>, grid: [Int],
+    public init(_ name: String, summary: String, range: ClosedRange<Int>, grid: [Int], viaSet: Bool = false,
                 get: @escaping @Sendable (Target) -> Int, set: @escaping @Sendable (inout Target, Int) -> Void) {
         precondition(!grid.isEmpty && grid.allSatisfy(range.contains), "a knob's default grid lies in its range")
-        self.name = name; self.summary = summary; self.range = range; self.grid = grid; self.get = get; self.set = set
+        self.name = name; self.summary = summary; self.range = range; self.grid = grid; self.viaSet = viaSet
+        self.get = get; self.set = set
     }
 
     /// "--buckets".
     public var option: String { "--" + name }
+
+    /// The command-line arguments that set it to `value`: "--buckets 4096",
+    /// or "--set rounds=8" for a plugin's knob.
+    public func arguments(_ value: Int) -> String { viaSet ? "--set \(name)=\(value)" : "\(option) \(value)" }
     public var description: String { option }
 }
 

@@ -31,6 +31,9 @@ public struct TableConfig: Sendable, Equatable {
     /// A plugin's own settings by their index in its descriptor
     /// (`--knob`, `sweep`); a knob not set takes its declared default.
     public var pluginKnobs: [Int: Int] = [:]
+    /// Plugin knobs by name, as `--set NAME=VALUE` gives them: each plugin
+    /// that declares NAME takes it (`pluginKnobs`, by index, comes first).
+    public var knobSettings: [String: Int] = [:]
 
     public init(buckets: Int = 1 << 14, hashSeed: UInt32? = nil, variant: Variant? = nil,
                 faults: Set<Fault> = [], timeouts: Timeouts = Timeouts(), maxConnections: Int? = nil) {

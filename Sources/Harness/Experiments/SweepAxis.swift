@@ -16,6 +16,10 @@ public struct SweepAxis: Sendable, CustomStringConvertible {
     public var range: ClosedRange<Int> {
         switch setting { case .table(let k): k.range; case .policy(let k): k.range }
     }
+    /// The command-line arguments that set this axis to `value`.
+    public func arguments(_ value: Int) -> String {
+        switch setting { case .table(let k): k.arguments(value); case .policy(let k): k.arguments(value) }
+    }
     /// A design setting (as opposed to a policy setting).
     public var isDesign: Bool { if case .table = setting { true } else { false } }
     public var description: String { "\(name)=\(values.map(String.init).joined(separator: ","))" }

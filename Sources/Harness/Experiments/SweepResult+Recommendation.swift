@@ -45,9 +45,8 @@ extension SweepResult {
         let near = ok.filter { ($0.median(.packetsPerSecond) ?? 0) >= 0.95 * bestPPS }
         let heap = { (p: SweepPoint) in p.median(.tableHeapBytes) ?? .infinity }
         let lean = near.min { heap($0) < heap($1) }!
-        let design = designAxes.map { lean.settings[$0] }
-        if !design.isEmpty {
-            text += "recommended design settings: " + design.map { "--\($0.name) \($0.value)" }.joined(separator: " ")
+        if !designAxes.isEmpty {
+            text += "recommended design settings: " + designAxes.map { sweep.axes[$0].arguments(lean.settings[$0].value) }.joined(separator: " ")
                 + " (least table memory within 5 % of the best: \(Metric.tableHeapBytes.format(heap(lean))), \(Metric.packetsPerSecond.format(lean.median(.packetsPerSecond)!)) packets/s)\n"
         }
         let policyAxes = sweep.axes.indices.filter { !sweep.axes[$0].isDesign }
@@ -61,7 +60,7 @@ extension SweepResult {
         let cpu = { (p: SweepPoint) in p.median(.reaperBusySeconds) ?? .infinity }
         if let f = good.min(by: { cpu($0) < cpu($1) }) {
             let r = f.repeats.medianRun
-            text += "recommended reaper settings: " + policyAxes.map { "--\(f.settings[$0].name) \(f.settings[$0].value)" }.joined(separator: " ")
+            text += "recommended reaper settings: " + policyAxes.map { sweep.axes[$0].arguments(f.settings[$0].value) }.joined(separator: " ")
                 + " (live within 10 % of ideal: \(r.live) live, \(r.expiredStillLinkedAtEnd) expired kept; reaper busy \(Metric.reaperBusySeconds.format(cpu(f))), the lowest such)\n"
         } else {
             text += "no reaper setting kept live connections within 10 % of ideal at those design settings; try more frequent passes\n"
@@ -92,7 +91,7 @@ extension SweepResult {
             }
             return text + "no point at \(workers) worker(s) whose reaper kept up: no recommendation (try more frequent passes)\n"
         }
-        let settings = best.settings.map { "--\($0.name) \($0.value)" }.joined(separator: " ")
+        let settings = best.settings.indices.map { sweep.axes[$0].arguments(best.settings[$0].value) }.joined(separator: " ")
         text += "recommended: \(settings): the shortest worst recovery within the budget, \(Metric.worstRecovery.format(recovery(best)))"
             + " (garbage back at or under \(Int(WorkloadReport.cleanShare * 100)) % of live after every phase change), reaper \(pct(share(best)))"
             + ", peak garbage \(Metric.garbagePeak.text(best.repeats.medianRun))\n"

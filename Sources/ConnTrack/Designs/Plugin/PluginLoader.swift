@@ -199,8 +199,9 @@ public enum PluginLoader {
         for (i, kn) in knobs.enumerated() {
             let def = kn.defaultValue
             let grid = Array(Set([kn.range.lowerBound, def, kn.range.upperBound])).sorted()
-            k.append(Knob(kn.name, summary: kn.summary, range: kn.range, grid: grid,
-                          get: { $0.pluginKnobs[i] ?? def }, set: { $0.pluginKnobs[i] = $1 }))
+            let name = kn.name
+            k.append(Knob(name, summary: kn.summary, range: kn.range, grid: grid, viaSet: true,
+                          get: { $0.pluginKnobs[i] ?? $0.knobSettings[name] ?? def }, set: { $0.pluginKnobs[i] = $1 }))
         }
         t.knobs = k
         return t

@@ -59,7 +59,9 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
         timeouts.initialize(to: config.timeouts)
         host = PluginHost.make(seed: hashSeed, timeouts: timeouts)
         knobValues = .allocate(capacity: max(1, p.knobs.count))
-        for (i, k) in p.knobs.enumerated() { knobValues[i] = Int64(config.pluginKnobs[i] ?? k.defaultValue) }
+        for (i, k) in p.knobs.enumerated() {
+            knobValues[i] = Int64(config.pluginKnobs[i] ?? config.knobSettings[k.name] ?? k.defaultValue)
+        }
         var cfg = ctb_config(buckets: UInt64(config.buckets), max_connections: UInt64(config.maxConnections ?? 0),
                              expected_connections: UInt64(config.expectedConnections ?? 0),
                              early_drop_buckets: UInt32(config.earlyDropBuckets), knob_count: UInt32(p.knobs.count),
