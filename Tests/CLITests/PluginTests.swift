@@ -201,6 +201,17 @@ enum PluginFixture {
         #expect(canonical(try jsonObject(atPath: dir.path("ok.json"))["design"]) == canonical("example-buckets"))
     }
 
+    /// `ctb_config.expected_connections` is the connections the run expects
+    /// (it was always 0): here the scenario's 500 concurrent flows.
+    @Test(PluginFixture.unavailable) func aPluginIsToldTheConnectionsToExpect() throws {
+        let dir = try TempDir()
+        let plugin = try PluginFixture.build("expects.so", defines: ["CASE_EXPECTED_CONNECTIONS=500"], in: dir)
+        let ok = try CLI.run(["run", "--design", "plugin:" + plugin, "--flows", "500", "--packets", "4000", "--no-progress"])
+        #expect(ok.exited(0), "\(ok)")
+        let other = try CLI.run(["run", "--design", "plugin:" + plugin, "--flows", "700", "--packets", "4000", "--no-progress"])
+        #expect(!other.exited(0) && (other.stdout + other.stderr).contains("expected_connections 700, wanted 500"), "\(other)")
+    }
+
     /// The example plugin's descending lock order is caught by the rank
     /// checker through the hooks: exit 3.
     @Test func theRankCheckerSeesTheExamplesDescendingOrder() throws {

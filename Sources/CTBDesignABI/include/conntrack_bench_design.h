@@ -336,7 +336,7 @@ struct ctb_outcome {
     uint8_t tracker;         /**< enum ctb_tracker_result (CTB_TRACKER_NONE when none) */
     uint8_t lookups;         /**< lookups this packet made (0 or 1; found counts CTB_OUT_FOUND) */
     uint8_t reserved;        /**< 0 */
-    uint32_t walked;         /**< entries the lookup walked (chain length histogram) */
+    uint32_t walked;         /**< entries the lookup compared (chain length histogram; 1 for a direct hit, 0 for an empty slot) */
     uint32_t removed_inline; /**< expired connections this packet's walk removed */
     uint32_t early_dropped;  /**< connections early-dropped to make room for this packet's */
     uint32_t deferred;       /**< expired entries left in place because lock order forbade removal */
@@ -365,7 +365,7 @@ struct ctb_counters {
 struct ctb_pass_args {
     uint64_t start;         /**< first slot (not wrapped: take it modulo `sweep_slots`) */
     uint64_t max_slots;     /**< slots to walk at most (may exceed `sweep_slots`: wrap) */
-    uint64_t max_evictions; /**< stop after a slot once this many were removed */
+    uint64_t max_evictions; /**< stop after a slot once this many were removed (INT64_MAX: no limit) */
     int64_t now;            /**< the pass's now (ns) */
 };
 
@@ -407,7 +407,7 @@ struct ctb_knob {
 struct ctb_config {
     uint64_t buckets;              /**< --buckets */
     uint64_t max_connections;      /**< --max-connections; 0: no limit */
-    uint64_t expected_connections; /**< --capacity, or the scenario's flows; 0: unknown */
+    uint64_t expected_connections; /**< the connections the run expects: the scenario's concurrent flows (no more than its packets), a capture's packets, a workload's expected peak, at least a restore's; never 0 */
     uint32_t early_drop_buckets;   /**< slots searched for an early-drop victim */
     uint32_t knob_count;           /**< entries of `knob_values` (= the descriptor's knob_count) */
     const int64_t *knob_values;    /**< value of each declared knob, in declaration order */
@@ -484,7 +484,7 @@ struct ctb_design {
 
     /** Optional. Fills up to `n` slots' info; returns the number of slots. */
     uint64_t (*inspect)(void *table, struct ctb_slot_info *slots, uint64_t n);
-    /** Optional. Writes violations, one per line, into `buf`; returns how many. */
+    /** Optional. Writes violations, one per line, NUL-terminated within `len`, into `buf`; returns how many. */
     uint64_t (*check_invariants)(void *table, char *buf, size_t len);
     /** Optional. Bytes the table holds now. */
     uint64_t (*memory_bytes)(void *table);

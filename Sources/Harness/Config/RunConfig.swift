@@ -116,7 +116,9 @@ public struct RunConfig: Sendable {
     /// capture's packets.
     public var tableForRun: TableConfig {
         var t = table
-        guard t.expectedConnections == nil, designType?.traits.sizedByCapacity == true else { return t }
+        // A plugin gets it too (`ctb_config.expected_connections`), to size by if it likes.
+        guard t.expectedConnections == nil,
+              designType?.traits.sizedByCapacity == true || PluginLoader.isPluginSpec(design) else { return t }
         switch source {
         case .scenario:
             t.expectedConnections = max(1, min(scenario.flows, scenario.packets, 1 << 30))

@@ -6,6 +6,7 @@
  * the built-in `null` design it shows the ABI's per-batch cost.
  */
 #include "conntrack_bench_design.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,14 @@ static const struct ctb_knob knobs[] = {
 
 static void *create(const struct ctb_config *c, const struct ctb_host *h, char *err, size_t len) {
     (void)h; (void)err; (void)len;
+#ifdef CASE_EXPECTED_CONNECTIONS
+    /* Refuses to run unless told the connections the run expects. */
+    if (c->expected_connections != CASE_EXPECTED_CONNECTIONS) {
+        snprintf(err, len, "expected_connections %llu, wanted %llu", (unsigned long long)c->expected_connections,
+                 (unsigned long long)CASE_EXPECTED_CONNECTIONS);
+        return NULL;
+    }
+#endif
     struct nothing *t = calloc(1, sizeof(struct nothing));
     if (t && c->knob_count == 1) t->rounds = c->knob_values[0];
     return t;

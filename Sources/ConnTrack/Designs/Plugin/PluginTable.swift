@@ -48,7 +48,11 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
 
 
     public init(_ config: TableConfig) {
-        do { try config.validate(for: Self.traits) } catch { preconditionFailure(error.description) }
+        // The expected connections are the run's, given to every plugin
+        // (`RunConfig.tableForRun`), not --capacity, which a plugin refuses.
+        var given = config
+        given.expectedConnections = nil
+        do { try given.validate(for: Self.traits) } catch { preconditionFailure(error.description) }
         PluginHost.checkLayout()
         let p = Self.plugin
         self.config = config
