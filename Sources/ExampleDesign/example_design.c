@@ -151,21 +151,31 @@ static void __attribute__((noinline, cold)) mutex_lock_blocking(struct table *t,
     ctb_lock_acquired(t->host, ctx, cls, index, CONTENDED, mono_ns() - t0);
 }
 
-static inline __attribute__((always_inline)) void table_rdlock(struct table *t, struct ctb_ctx *ctx) {
-    ctb_lock_will_acquire(t->host, ctx, CTB_LOCK_TABLE, 0);
+/*
+ * The lock helpers take their caller's site (`__FILE__`, `__LINE__`, through
+ * the macros after each), so that a lock-order report names the line that
+ * asked for the lock, not the helper's.
+ */
+static inline __attribute__((always_inline)) void table_rdlock_at(struct table *t, struct ctb_ctx *ctx,
+                                                                  const char *file, uint32_t line) {
+    ctb_lock_will_acquire_at(t->host, ctx, CTB_LOCK_TABLE, 0, file, line);
     int rc = TRY(pthread_rwlock_tryrdlock(&t->rw));
     if (__builtin_expect(rc == 0, 1)) { ctb_lock_acquired(t->host, ctx, CTB_LOCK_TABLE, 0, 0, 0); return; }
     if (rc != EBUSY && rc != EAGAIN) die("pthread_rwlock_tryrdlock", rc);
     table_lock_blocking(t, 0, ctx);
 }
 
-static inline __attribute__((always_inline)) void table_wrlock(struct table *t, struct ctb_ctx *ctx) {
-    ctb_lock_will_acquire(t->host, ctx, CTB_LOCK_TABLE, 0);
+#define table_rdlock(t, ctx) table_rdlock_at((t), (ctx), __FILE__, __LINE__)
+
+static inline __attribute__((always_inline)) void table_wrlock_at(struct table *t, struct ctb_ctx *ctx,
+                                                                  const char *file, uint32_t line) {
+    ctb_lock_will_acquire_at(t->host, ctx, CTB_LOCK_TABLE, 0, file, line);
     int rc = TRY(pthread_rwlock_trywrlock(&t->rw));
     if (__builtin_expect(rc == 0, 1)) { ctb_lock_acquired(t->host, ctx, CTB_LOCK_TABLE, 0, 0, 0); return; }
     if (rc != EBUSY) die("pthread_rwlock_trywrlock", rc);
     table_lock_blocking(t, 1, ctx);
 }
+#define table_wrlock(t, ctx) table_wrlock_at((t), (ctx), __FILE__, __LINE__)
 
 static inline __attribute__((always_inline)) void table_unlock(struct table *t, struct ctb_ctx *ctx) {
     int rc = pthread_rwlock_unlock(&t->rw);
@@ -175,8 +185,8 @@ static inline __attribute__((always_inline)) void table_unlock(struct table *t, 
 
 static inline __attribute__((always_inline)) void mutex_lock(struct table *t, pthread_mutex_t *m, uint32_t cls,
                                                              uint64_t index, uint64_t *contended,
-                                                             struct ctb_ctx *ctx) {
-    ctb_lock_will_acquire(t->host, ctx, cls, index);
+                                                             struct ctb_ctx *ctx, const char *file, uint32_t line) {
+    ctb_lock_will_acquire_at(t->host, ctx, cls, index, file, line);
     int rc = TRY(pthread_mutex_trylock(m));
     if (__builtin_expect(rc == 0, 1)) { ctb_lock_acquired(t->host, ctx, cls, index, 0, 0); return; }
     if (rc != EBUSY) die("pthread_mutex_trylock", rc);
@@ -191,16 +201,18 @@ static inline __attribute__((always_inline)) void mutex_unlock(struct table *t, 
 }
 
 /* Preconditions: the table lock is held. */
-static inline void lock_bucket(struct table *t, uint64_t i, struct ctb_ctx *ctx) {
+static inline void lock_bucket_at(struct table *t, uint64_t i, struct ctb_ctx *ctx, const char *file, uint32_t line) {
     struct bucket *b = &t->buckets[i];
-    mutex_lock(t, &b->mu, CTB_LOCK_BUCKET, i, &b->contended, ctx);
+    mutex_lock(t, &b->mu, CTB_LOCK_BUCKET, i, &b->contended, ctx, file, line);
 }
+#define lock_bucket(t, i, ctx) lock_bucket_at((t), (i), (ctx), __FILE__, __LINE__)
 static inline void unlock_bucket(struct table *t, uint64_t i, struct ctb_ctx *ctx) {
     mutex_unlock(t, &t->buckets[i].mu, CTB_LOCK_BUCKET, i, ctx);
 }
-static inline void lock_conn(struct table *t, struct conn *c, struct ctb_ctx *ctx) {
-    mutex_lock(t, &c->mu, CTB_LOCK_CONNECTION, 0, NULL, ctx);
+static inline void lock_conn_at(struct table *t, struct conn *c, struct ctb_ctx *ctx, const char *file, uint32_t line) {
+    mutex_lock(t, &c->mu, CTB_LOCK_CONNECTION, 0, NULL, ctx, file, line);
 }
+#define lock_conn(t, c, ctx) lock_conn_at((t), (c), (ctx), __FILE__, __LINE__)
 static inline void unlock_conn(struct table *t, struct conn *c, struct ctb_ctx *ctx) {
     mutex_unlock(t, &c->mu, CTB_LOCK_CONNECTION, 0, ctx);
 }
@@ -673,8 +685,10 @@ static uint64_t check_invariants(void *table, char *buf, size_t len) {
     uint64_t bad = 0;
     size_t used = 0;
     int rc;
-#define VIOLATION(...) do { bad++; if (used < len) { int w = snprintf(buf + used, len - used, __VA_ARGS__); \
-        if (w > 0) used += (size_t)w; if (used < len) buf[used++] = '\n'; } } while (0)
+/* One line per violation, the buffer NUL-terminated within len whatever is cut. */
+#define VIOLATION(...) do { bad++; if (used + 1 < len) { int w = snprintf(buf + used, len - used, __VA_ARGS__); \
+        if (w > 0) { used += (size_t)w; if (used > len - 1) used = len - 1; } \
+        if (used + 1 < len) { buf[used++] = '\n'; buf[used] = '\0'; } } } while (0)
     if ((rc = pthread_rwlock_wrlock(&t->rw)) != 0) die("pthread_rwlock_wrlock", rc);
     for (uint64_t i = 0; i < t->n; i++) {
         uint64_t count = 0;

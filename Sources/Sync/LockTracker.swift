@@ -31,7 +31,13 @@ public struct LockTracker {
     struct Held {
         var rank: LockRank
         var file: StaticString
+        /// A plugin's call site (`__FILE__`, valid while it is loaded),
+        /// in place of `file`.
+        var cFile: UnsafePointer<CChar>?
         var line: UInt
+
+        /// "file:line", built only for a report.
+        var site: String { (cFile.map { String(cString: $0) } ?? "\(file)") + ":\(line)" }
     }
 
     /// Checked on every acquisition; inlined into the callers' lock
@@ -50,7 +56,7 @@ public struct LockTracker {
         self.enabled = enabled
         self.action = action
         self.threadName = threadName
-        self.held = InlineArray(repeating: Held(rank: .table, file: "", line: 0))
+        self.held = InlineArray(repeating: Held(rank: .table, file: "", cFile: nil, line: 0))
     }
 
     /// Debug builds always check; release builds only when asked.
@@ -65,6 +71,12 @@ public struct LockTracker {
         check(rank, file: file, line: line)
     }
 
+    /// The same for a call site a plugin passes as C strings.
+    public mutating func willAcquire(_ rank: LockRank, cFile: UnsafePointer<CChar>?, line: UInt) {
+        guard enabled else { return }
+        check(rank, file: "plugin", cFile: cFile, line: line)
+    }
+
     @inlinable @inline(__always)
     public mutating func released(_ rank: LockRank) {
         guard enabled else { return }
@@ -72,11 +84,11 @@ public struct LockTracker {
     }
 
     @usableFromInline @inline(never)
-    mutating func check(_ rank: LockRank, file: StaticString, line: UInt) {
+    mutating func check(_ rank: LockRank, file: StaticString, cFile: UnsafePointer<CChar>? = nil, line: UInt) {
         for i in 0..<count where held[i].rank.value >= rank.value {
             let v = LockOrderViolation(
-                acquiring: rank, acquiringSite: "\(file):\(line)",
-                held: held[i].rank, heldSite: "\(held[i].file):\(held[i].line)",
+                acquiring: rank, acquiringSite: Held(rank: rank, file: file, cFile: cFile, line: line).site,
+                held: held[i].rank, heldSite: held[i].site,
                 thread: threadName)
             switch action {
             case .record:
@@ -87,7 +99,7 @@ public struct LockTracker {
             break
         }
         if count < 8 {
-            held[count] = Held(rank: rank, file: file, line: line)
+            held[count] = Held(rank: rank, file: file, cFile: cFile, line: line)
             count += 1
             watch?.setHeld(count - 1, rank.value &+ 1)
         } else {

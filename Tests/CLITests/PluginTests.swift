@@ -55,7 +55,9 @@ enum PluginFixture {
         Bad(name: "missing", defines: [], mentions: ["no such file"]),
         Bad(name: "not-shared-object", defines: [], mentions: ["not a loadable shared object"]),
         Bad(name: "symbol-absent", defines: ["CASE_NO_SYMBOL"], mentions: ["does not export conntrack_bench_design"]),
-        Bad(name: "wrong-version", defines: ["CASE_VERSION=7u"], mentions: ["ABI version 7", "ABI version 1"]),
+        Bad(name: "wrong-version", defines: ["CASE_VERSION=7u"], mentions: ["ABI version 7", "ABI version 2"]),
+        Bad(name: "version-1", defines: ["CASE_VERSION=1u"],
+            mentions: ["ABI version 1", "passes the call site, file and line, to will_acquire: rebuild with the current header"]),
         Bad(name: "null-entry", defines: ["CASE_NULL_ENTRY"], mentions: ["process_batch is NULL"]),
         Bad(name: "name-clash", defines: ["CASE_NAME=\"buckets\""], mentions: ["clashes with the built-in design buckets"]),
         // A knob named after a harness option: sweep would recommend
@@ -220,6 +222,10 @@ enum PluginFixture {
                             environment: ["CTB_EXAMPLE_FAULT": "descending-lock-order"])
         #expect(o.exited(3), "\(o)")
         #expect(o.stderr.contains("lock-order violation"), "\(o)")
+        // Both locks name the line that asked for them (it said "plugin:2").
+        let line = o.stderr.split(separator: "\n").first { $0.contains("lock-order violation") }.map(String.init) ?? ""
+        #expect(line.firstMatch(of: /acquiring bucket\[\d+\] at \S*example_design\.c:\d+ while holding bucket\[\d+\] \(taken at \S*example_design\.c:\d+\)/) != nil,
+                "\(line)")
     }
 
     /// A knob a plugin declares is a sweep axis, range-checked.

@@ -1,7 +1,8 @@
 /*
  * conntrack_bench_design.h: the C ABI through which conntrack-bench loads a
  * connection-tracking table design built outside the package (a "plugin").
- * ABI version 1. Self-contained C11; no Swift types. docs/plugins.md walks
+ * ABI version 2 (version 1 had no call site in `will_acquire`). Self-contained
+ * C11; no Swift types. docs/plugins.md walks
  * through it; Sources/ExampleDesign is a complete plugin.
  *
  * A plugin is a shared object exporting one symbol:
@@ -33,7 +34,7 @@ extern "C" {
 #endif
 
 /** The ABI version this header describes. */
-#define CTB_ABI_VERSION 1u
+#define CTB_ABI_VERSION 2u
 
 /** The symbol the loader looks up. */
 #define CTB_DESIGN_SYMBOL "conntrack_bench_design"
@@ -258,8 +259,14 @@ struct ctb_host {
      * blocked), `released` after releasing it. Only locks reported through
      * these (directly or through the `ctb_lock_*` helpers) are seen by the
      * rank checker, the watchdog and the contention counters.
+     *
+     * `will_acquire` takes the call site, which a lock-order report names
+     * for both locks: `file` a string that stays valid while the plugin is
+     * loaded (C's `__FILE__`, Rust's `concat!(file!(), "\0")`), or NULL;
+     * `line` its line. The `ctb_lock_will_acquire` macro passes the line it
+     * is written on.
      */
-    void (*will_acquire)(struct ctb_ctx *ctx, uint32_t lock_class, uint64_t index);
+    void (*will_acquire)(struct ctb_ctx *ctx, uint32_t lock_class, uint64_t index, const char *file, uint32_t line);
     void (*will_wait)(struct ctb_ctx *ctx, uint32_t lock_class, uint64_t index);
     void (*acquired)(struct ctb_ctx *ctx, uint32_t lock_class, uint64_t index, int contended, uint64_t wait_ns);
     void (*released)(struct ctb_ctx *ctx, uint32_t lock_class, uint64_t index);
@@ -287,11 +294,20 @@ struct ctb_host {
  * of `struct ctb_ctx`, or calls the hooks every time (correct, slower).
  */
 
-/** Before taking a lock: the rank check, when the run checks lock order. */
-static inline void ctb_lock_will_acquire(const struct ctb_host *h, struct ctb_ctx *ctx, uint32_t lock_class,
-                                         uint64_t index) {
-    if (ctx->check_order) h->will_acquire(ctx, lock_class, index);
+/**
+ * Before taking a lock: the rank check, when the run checks lock order,
+ * with the call site `file`:`line` (see `will_acquire`). A helper of the
+ * plugin's own that takes locks for its callers passes its callers' site
+ * down, so that reports name the line that asked for the lock.
+ */
+static inline void ctb_lock_will_acquire_at(const struct ctb_host *h, struct ctb_ctx *ctx, uint32_t lock_class,
+                                            uint64_t index, const char *file, uint32_t line) {
+    if (ctx->check_order) h->will_acquire(ctx, lock_class, index, file, line);
 }
+
+/** `ctb_lock_will_acquire_at` with the site it is written at. */
+#define ctb_lock_will_acquire(h, ctx, lock_class, index) \
+    ctb_lock_will_acquire_at((h), (ctx), (lock_class), (index), __FILE__, (uint32_t)__LINE__)
 
 /** The try failed: the thread is about to block on the lock. */
 static inline void ctb_lock_will_wait(const struct ctb_host *h, struct ctb_ctx *ctx, uint32_t lock_class,

@@ -38,8 +38,10 @@ enum PluginHost {
         p!.pointee.harness.assumingMemoryBound(to: WorkerContext.self)
     }
 
-    static let willAcquire: @convention(c) (UnsafeMutablePointer<ctb_ctx>?, UInt32, UInt64) -> Void = { p, cls, index in
-        context(p).pointee.locks.willAcquire(rank(cls, index), file: "plugin", line: UInt(cls))
+    /// With the plugin's call site (ABI 2), which a lock-order report names.
+    static let willAcquire: @convention(c) (UnsafeMutablePointer<ctb_ctx>?, UInt32, UInt64, UnsafePointer<CChar>?, UInt32) -> Void = {
+        p, cls, index, file, line in
+        context(p).pointee.locks.willAcquire(rank(cls, index), cFile: file, line: UInt(line))
     }
 
     /// The try failed: the watchdog reads this while the thread blocks;

@@ -114,7 +114,8 @@ public enum PluginLoader {
         guard let d else { throw fail("\(CTB_DESIGN_SYMBOL)() returned NULL") }
         let version = d.pointee.abi_version
         guard version == CTB_ABI_VERSION else {
-            throw fail("plugin ABI version \(version), but this conntrack-bench speaks ABI version \(CTB_ABI_VERSION)")
+            throw fail("plugin ABI version \(version), but this conntrack-bench speaks ABI version \(CTB_ABI_VERSION)"
+                       + (version == 1 ? " (version 2 passes the call site, file and line, to will_acquire: rebuild with the current header)" : ""))
         }
         let name = d.pointee.name.map { String(cString: $0) }
         guard let name, !name.isEmpty else { throw fail("the descriptor's name is NULL or empty") }
