@@ -307,12 +307,57 @@ static inline int64_t remaining(struct table *t, struct conn *c, int64_t now, st
 
 enum reap_outcome { ALIVE, DEFERRED, REMOVED };
 
+/* ---- verdicts and events (CTB_TRAIT_TRACES) -------------------------- */
+
+/* c as plain data, read under its lock. */
+static void fill_record(struct table *t, struct conn *c, struct ctb_record *r, struct ctb_ctx *ctx) {
+    memset(r, 0, sizeof *r);
+    r->original = c->original.id;
+    r->reply = c->reply.id;
+    lock_conn(t, c, ctx);
+    r->tracker = c->tr;
+    r->last_used = c->last_used;
+    unlock_conn(t, c, ctx);
+    r->nat = c->nat;
+}
+
+/* Reports an event of c when the run records events (c's lock not held). */
+static inline void trace_event(struct table *t, struct ctb_ctx *ctx, uint32_t kind, uint32_t packet, struct conn *c,
+                               uint32_t reason) {
+    if (!(ctx->tracing & CTB_TRACE_EVENTS)) return;
+    struct ctb_record r;
+    fill_record(t, c, &r, ctx);
+    t->host->trace_event(t->host, ctx, kind, packet, &r, reason);
+}
+
+/*
+ * Refreshes and tracks p with connection x->conn (x the tuple it matched)
+ * under the connection's lock; while tracing, fills the outcome's direction
+ * and state and reports an UPDATE when the packet changed the state.
+ */
+static void track(struct table *t, struct tnode *x, const struct ctb_packet *p, int64_t now, uint32_t packet,
+                  struct ctb_outcome *o, struct ctb_ctx *ctx) {
+    struct conn *c = x->conn;
+    uint8_t proto = c->original.id.trans_proto;
+    lock_conn(t, c, ctx);
+    uint32_t before = ctx->tracing ? t->host->trace_state(t->host, &c->tr, proto) : 0;
+    c->last_used = now;
+    o->tracker = t->host->tracker_update(t->host, &c->tr, p);
+    uint32_t after = ctx->tracing ? t->host->trace_state(t->host, &c->tr, proto) : 0;
+    unlock_conn(t, c, ctx);
+    if (ctx->tracing) {
+        o->direction = (uint8_t)((x == &c->reply ? CTB_DIR_REPLY : 0) | (c->nat ? CTB_DIR_NAT : 0));
+        o->trace_state = after;
+        if (after != before) trace_event(t, ctx, CTB_EVENT_UPDATE, packet, c, 0);
+    }
+}
+
 /*
  * Removes x's connection if it has timed out and lock order allows.
  * Preconditions: the table lock is held and bucket b is locked.
  */
 static enum reap_outcome reap_tuple_locked(struct table *t, struct tnode *x, uint64_t b, int64_t now,
-                                           int64_t *rem, struct ctb_ctx *ctx) {
+                                           int64_t *rem, uint32_t packet, uint32_t reason, struct ctb_ctx *ctx) {
     struct conn *c = x->conn;
     int64_t r = remaining(t, c, now, ctx);
     *rem = r;
@@ -325,6 +370,7 @@ static enum reap_outcome reap_tuple_locked(struct table *t, struct tnode *x, uin
     unlink_node(t, p, rb);
     unlink_node(t, x, b);
     if (lock_partner) unlock_bucket(t, rb, ctx);
+    trace_event(t, ctx, CTB_EVENT_DESTROY, packet, c, reason);
     retire(t, c);
     return REMOVED;
 }
@@ -336,7 +382,7 @@ static enum reap_outcome reap_tuple_locked(struct table *t, struct tnode *x, uin
  * match, refreshes and tracks it under its lock before the bucket is
  * unlocked. Preconditions: the table lock is held.
  */
-static int lookup_and_track(struct table *t, const struct ctb_packet *p, uint64_t b, int64_t now,
+static int lookup_and_track(struct table *t, const struct ctb_packet *p, uint64_t b, int64_t now, uint32_t packet,
                             struct ctb_outcome *o, struct ctb_ctx *ctx) {
     lock_bucket(t, b, ctx);
     uint32_t walked = 0;
@@ -347,7 +393,7 @@ static int lookup_and_track(struct table *t, const struct ctb_packet *p, uint64_
         struct tnode *next = x->next;
         struct tnode *after = next ? next->next : NULL;
         int64_t rem;
-        enum reap_outcome r = reap_tuple_locked(t, x, b, now, &rem, ctx);
+        enum reap_outcome r = reap_tuple_locked(t, x, b, now, &rem, packet, CTB_REMOVED_INLINE, ctx);
         if (r == DEFERRED) { o->deferred++; x = x->next; continue; }
         if (r == REMOVED) {
             o->removed_inline++;
@@ -361,11 +407,7 @@ static int lookup_and_track(struct table *t, const struct ctb_packet *p, uint64_
     o->lookups = 1;
     o->walked = walked;
     if (found) {
-        struct conn *c = x->conn;
-        lock_conn(t, c, ctx);
-        c->last_used = now;
-        o->tracker = t->host->tracker_update(t->host, &c->tr, p);
-        unlock_conn(t, c, ctx);
+        track(t, x, p, now, packet, o, ctx);
         o->kind = CTB_OUT_FOUND;
     }
     unlock_bucket(t, b, ctx);
@@ -378,7 +420,7 @@ static int lookup_and_track(struct table *t, const struct ctb_packet *p, uint64_
  * bucket is not lower (lock order). Preconditions: the table lock is held,
  * no bucket is.
  */
-static int early_drop(struct table *t, uint64_t b, struct ctb_outcome *o, struct ctb_ctx *ctx) {
+static int early_drop(struct table *t, uint64_t b, uint32_t packet, struct ctb_outcome *o, struct ctb_ctx *ctx) {
     uint64_t n = t->n, k_max = t->early_drop_buckets < n ? t->early_drop_buckets : n;
     for (uint64_t k = 0; k < k_max; k++) {
         uint64_t i = (b + k) % n;
@@ -395,6 +437,7 @@ static int early_drop(struct table *t, uint64_t b, struct ctb_outcome *o, struct
                 unlink_node(t, x, i);
                 if (pb != i) unlock_bucket(t, pb, ctx);
                 unlock_bucket(t, i, ctx);
+                trace_event(t, ctx, CTB_EVENT_DESTROY, packet, c, CTB_REMOVED_EARLY_DROP);
                 retire(t, c);
                 o->early_dropped++;
                 return 1;
@@ -406,7 +449,7 @@ static int early_drop(struct table *t, uint64_t b, struct ctb_outcome *o, struct
 }
 
 /* Takes a place before an insert, early-dropping while full. */
-static int reserve(struct table *t, uint64_t b, struct ctb_outcome *o, struct ctb_ctx *ctx) {
+static int reserve(struct table *t, uint64_t b, uint32_t packet, struct ctb_outcome *o, struct ctb_ctx *ctx) {
     if (!limited(t)) return 1;
     for (;;) {
         int64_t cur = atomic_load_explicit(&t->live, memory_order_relaxed);
@@ -415,7 +458,7 @@ static int reserve(struct table *t, uint64_t b, struct ctb_outcome *o, struct ct
                                                       memory_order_relaxed))
                 return 1;
         }
-        if (!early_drop(t, b, o, ctx)) return 0;
+        if (!early_drop(t, b, packet, o, ctx)) return 0;
     }
 }
 
@@ -428,34 +471,32 @@ static void note_inserted(struct table *t) {
 }
 
 /* Creates and inserts a connection for p (the seed's createConnFor, fixed). */
-static void create(struct table *t, const struct ctb_packet *p, int64_t now, struct ctb_outcome *o,
+static void create(struct table *t, const struct ctb_packet *p, int64_t now, uint32_t packet, struct ctb_outcome *o,
                    struct ctb_ctx *ctx) {
     table_rdlock(t, ctx);
     uint64_t tb = bucket_of(t, &p->id), rb = bucket_of(t, &p->reply);
-    if (!reserve(t, tb, o, ctx)) {
+    if (!reserve(t, tb, packet, o, ctx)) {
         table_unlock(t, ctx);
         o->kind = CTB_OUT_DROP_LIMIT;
         return;
     }
     uint64_t lo = tb < rb ? tb : rb, hi = tb < rb ? rb : tb;
     uint64_t first = t->descending ? hi : lo, second = t->descending ? lo : hi;
+    struct conn *created = NULL;
     lock_bucket(t, first, ctx);
     if (second != first) lock_bucket(t, second, ctx);
     struct tnode *existing = find(t, &p->id, tb);
     if (existing) {
         /* The re-check found the tuple: track the packet with it. */
-        struct conn *c = existing->conn;
-        lock_conn(t, c, ctx);
-        c->last_used = now;
-        o->tracker = t->host->tracker_update(t->host, &c->tr, p);
-        unlock_conn(t, c, ctx);
+        track(t, existing, p, now, packet, o, ctx);
         o->kind = CTB_OUT_CLASH;
         if (limited(t)) atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
     } else if (find(t, &p->reply, rb)) {
         o->kind = CTB_OUT_INSERT_FAILED;
         if (limited(t)) atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
     } else {
-        struct conn *c = conn_new(t, &p->id, &p->reply, now, p->nat);
+        created = conn_new(t, &p->id, &p->reply, now, p->nat);
+        struct conn *c = created;
         c->serial = atomic_fetch_add_explicit(&t->serial, 1, memory_order_relaxed);
         push_front(t, &c->original, tb);
         push_front(t, &c->reply, rb);
@@ -467,6 +508,10 @@ static void create(struct table *t, const struct ctb_packet *p, int64_t now, str
         o->kind = CTB_OUT_CREATED;
         o->tracker = CTB_TRACKER_INIT;
     }
+    /* NEW once it is in the table, with its state after the creating packet:
+     * read while its buckets are locked, since a pass may remove and free it
+     * as soon as they are not. */
+    if (created) trace_event(t, ctx, CTB_EVENT_NEW, packet, created, 0);
     unlock_bucket(t, first, ctx);
     if (second != first) unlock_bucket(t, second, ctx);
     table_unlock(t, ctx);
@@ -483,9 +528,9 @@ static void process_batch(void *table, void *worker, struct ctb_batch *batch, st
         int64_t now = per_packet ? p->timestamp : batch->now;
         o->tracker = CTB_TRACKER_NONE;
         table_rdlock(t, ctx);
-        int found = lookup_and_track(t, p, bucket_of(t, &p->id), now, o, ctx);
+        int found = lookup_and_track(t, p, bucket_of(t, &p->id), now, i, o, ctx);
         table_unlock(t, ctx);
-        if (!found) create(t, p, now, o, ctx);
+        if (!found) create(t, p, now, i, o, ctx);
     }
 }
 
@@ -509,7 +554,7 @@ static void reap_pass(void *table, const struct ctb_pass_args *a, struct ctb_pas
             struct tnode *after = next ? next->next : NULL;
             out->checked++;
             int64_t rem;
-            enum reap_outcome r = reap_tuple_locked(t, x, idx, a->now, &rem, ctx);
+            enum reap_outcome r = reap_tuple_locked(t, x, idx, a->now, &rem, CTB_NO_PACKET, CTB_REMOVED_REAPER, ctx);
             if (r == ALIVE) { sum += rem; out->live_checked++; x = x->next; }
             else if (r == DEFERRED) { out->expired++; out->deferred++; x = x->next; }
             else { out->expired++; out->removed++; x = next == partner(x) ? after : next; }
@@ -618,16 +663,8 @@ static void for_each_connection(void *table, void (*body)(void *, const struct c
     size_t n;
     struct conn **v = connections(t, &n);
     for (size_t i = 0; i < n; i++) {
-        struct conn *c = v[i];
         struct ctb_record r;
-        memset(&r, 0, sizeof r);
-        r.original = c->original.id;
-        r.reply = c->reply.id;
-        lock_conn(t, c, ctx);
-        r.tracker = c->tr;
-        r.last_used = c->last_used;
-        unlock_conn(t, c, ctx);
-        r.nat = c->nat;
+        fill_record(t, v[i], &r, ctx);
         body(arg, &r);
     }
     free(v);
@@ -728,7 +765,7 @@ static const struct ctb_design design = {
     .abi_version = CTB_ABI_VERSION,
     .traits = CTB_TRAIT_HASH_SEED | CTB_TRAIT_SIZED_BY_BUCKETS | CTB_TRAIT_CONNECTION_LIMIT |
               CTB_TRAIT_TRACKS_CONNECTIONS | CTB_TRAIT_KEEPS_NAT | CTB_TRAIT_UNIQUE_TUPLES |
-              CTB_TRAIT_REPORTS_LOCKS | CTB_TRAIT_COMPLETE_SWEEP,
+              CTB_TRAIT_REPORTS_LOCKS | CTB_TRAIT_COMPLETE_SWEEP | CTB_TRAIT_TRACES,
     .name = "example-buckets",
     .summary = "the bucket table's fixed rules in C, loaded through the plugin ABI (Sources/ExampleDesign)",
     .slot_name = "bucket",

@@ -90,7 +90,7 @@ struct Run: ParsableCommand {
         let isWorkload = if case .workload = cfg.source { true } else { false }
         // Machine-readable output on stdout moves the human text to stderr.
         if verdicts != nil || events != nil, let d = cfg.designType, !d.traits.traces {
-            throw ValidationError("--verdicts and --events are not available for design \(d.traits.name): a plugin's ABI (version 1) reports outcomes, not verdicts or events")
+            throw ValidationError("--verdicts and --events are not available for design \(d.traits.name): it does not declare CTB_TRAIT_TRACES (docs/plugins.md#verdicts-and-events)")
         }
         let verdictsOut = try verdicts.map { try OutputFile($0, option: "--verdicts") }
         let eventsOut = try events.map { try OutputFile($0, option: "--events") }

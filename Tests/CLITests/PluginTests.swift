@@ -116,17 +116,44 @@ enum PluginFixture {
         #expect(o.stderr.contains("conntrack-bench: plugin crashy crashed in process_batch (SIGSEGV)"), "\(o)")
     }
 
-    /// Verdicts and events need trace calls the ABI does not have yet: a
-    /// plugin is refused for them, in one line, before anything runs.
-    @Test(PluginFixture.unavailable) func verdictsAndEventsAreRefusedForAPlugin() throws {
+    /// A plugin that does not declare CTB_TRAIT_TRACES is refused for
+    /// verdicts and events, in one line, before anything runs.
+    @Test(PluginFixture.unavailable) func verdictsAndEventsAreRefusedForAPluginThatDoesNotTrace() throws {
         let dir = try TempDir()
+        let nothing = try PluginFixture.build("nothing.so", defines: [], in: dir)
         for option in ["--verdicts", "--events"] {
-            let o = try CLI.run(["run", "--design", "plugin:" + PluginFixture.example, "--packets", "1000",
+            let o = try CLI.run(["run", "--design", "plugin:" + nothing, "--packets", "1000",
                                  "--no-progress", option, dir.path("out.txt")])
             #expect(o.exited(2), "\(o)")
-            #expect(o.stderr.contains("not available for design"), "\(o)")
+            #expect(o.stderr.contains("not available for design nothing: it does not declare CTB_TRAIT_TRACES"), "\(o)")
             #expect(!FileManager.default.fileExists(atPath: dir.path("out.txt")))
         }
+    }
+
+    /// The example plugin's verdicts and events are exactly `fixed`'s,
+    /// byte for byte: on a capture, on NAT, at a connection limit (early
+    /// drop), with the reaper from the start (destroys by the reaper and
+    /// inline).
+    @Test(arguments: [["--pcap", Fixtures.capture],
+                      ["--scenario", "nat", "--packets", "20000", "--flows", "1500"],
+                      ["--scenario", "synflood", "--packets", "20000", "--flows", "1500", "--max-connections", "400"],
+                      ["--scenario", "udp", "--packets", "10000", "--flows", "800", "--timeouts", "linux"]])
+    func theExamplesVerdictsAndEventsAreFixeds(_ source: [String]) throws {
+        let dir = try TempDir()
+        var files: [String] = []
+        for (name, design) in [("fixed", ["--variant", "fixed"]), ("plugin", ["--design", "plugin:" + PluginFixture.example])] {
+            let o = try CLI.run(["run", "--deterministic", "--hash-seed", "7", "--reaper-start-delay", "0", "--no-progress",
+                                 "--verdicts", dir.path(name + ".verdicts"), "--events", dir.path(name + ".events")] + design + source)
+            #expect(o.exited(0), "\(o)")
+            files.append(name)
+        }
+        for ext in ["verdicts", "events"] {
+            let a = try String(contentsOfFile: dir.path("fixed." + ext), encoding: .utf8)
+            let b = try String(contentsOfFile: dir.path("plugin." + ext), encoding: .utf8)
+            #expect(!a.isEmpty && a == b, "\(ext) differ: \(a.count) against \(b.count) bytes")
+        }
+        let events = try String(contentsOfFile: dir.path("plugin.events"), encoding: .utf8)
+        #expect(events.contains("[NEW]") && events.contains("[DESTROY]"), "\(events.prefix(300))")
     }
 
     /// A plugin that says it created connections it does not keep is caught

@@ -205,7 +205,14 @@ struct ctb_ctx {
      * for every lock. When zero, both do nothing and may be skipped.
      */
     uint32_t check_order;
-    uint32_t reserved;
+    /**
+     * CTB_TRACE_* bits: the run records verdicts (`--verdicts` or
+     * `--events`) and events (`--events`). With CTB_TRACE_VERDICTS the
+     * outcomes' `direction` and `trace_state` must be filled; with
+     * CTB_TRACE_EVENTS the plugin reports each connection event through
+     * `trace_event`. Zero: neither is needed.
+     */
+    uint32_t tracing;
     /**
      * Uncontended acquisitions counted inline, by lock class - 1 (table,
      * bucket, connection): each has the meaning of `acquired(ctx, class,
@@ -216,6 +223,28 @@ struct ctb_ctx {
     /** The harness's own (opaque). */
     void *harness;
 };
+
+/** `ctb_ctx.tracing` bits. */
+#define CTB_TRACE_VERDICTS 1u
+#define CTB_TRACE_EVENTS 2u
+
+/** Connection events (`trace_event`), as `conntrack -E` names them. */
+enum ctb_event_kind {
+    CTB_EVENT_NEW = 1,     /**< the connection is in the table; its state after the creating packet */
+    CTB_EVENT_UPDATE = 2,  /**< a packet changed its `trace_state`; its state after the packet */
+    CTB_EVENT_DESTROY = 3  /**< removed; the connection as it was removed */
+};
+
+/** Why a connection was removed (CTB_EVENT_DESTROY). */
+enum ctb_removal_reason {
+    CTB_REMOVED_INLINE = 1,     /**< found expired on the packet path */
+    CTB_REMOVED_REAPER = 2,     /**< by a reaper pass */
+    CTB_REMOVED_EARLY_DROP = 3, /**< dropped at the connection limit to make room */
+    CTB_REMOVED_OTHER = 4       /**< any other rule of the design's */
+};
+
+/** `trace_event`'s `packet` for an event of no packet (a reaper pass). */
+#define CTB_NO_PACKET 0xFFFFFFFFu
 
 /**
  * Lock classes for the hooks, mapped onto the harness's declared lock
@@ -234,6 +263,7 @@ enum ctb_lock_class {
 };
 
 struct ctb_host;
+struct ctb_record;
 
 /**
  * The services the harness passes to `create`; valid until `destroy`.
@@ -285,6 +315,26 @@ struct ctb_host {
     int (*tracker_established)(const struct ctb_host *host, const struct ctb_tracker_state *st);
     /** `ctb_jenkins_hash`, for plugins not written in C. */
     uint32_t (*hash)(const struct ctb_tuple *t, uint32_t seed);
+
+    /**
+     * The connection's state as `conntrack -E` reports it (TCP state,
+     * unreplied, assured), packed: compare two values to tell whether a
+     * packet changed it (then an UPDATE event is due), and put the value
+     * after the packet in its outcome's `trace_state`. Never 0.
+     */
+    uint32_t (*trace_state)(const struct ctb_host *host, const struct ctb_tracker_state *st, uint8_t trans_proto);
+    /**
+     * Reports a connection event (with CTB_TRACE_EVENTS): `kind` a
+     * ctb_event_kind, `packet` the index in the batch of the packet that
+     * caused it (CTB_NO_PACKET in a reaper pass), `r` the connection (for
+     * DESTROY as it was removed), `reason` a ctb_removal_reason for DESTROY
+     * (0 otherwise). Call it in the order the events happen, from the call
+     * whose `ctx` it is. The rules match the built-in designs': NEW once the
+     * connection is in the table, UPDATE when `trace_state` changed over a
+     * packet, DESTROY for every removal.
+     */
+    void (*trace_event)(const struct ctb_host *host, struct ctb_ctx *ctx, uint32_t kind, uint32_t packet,
+                        const struct ctb_record *r, uint32_t reason);
 };
 
 /*
@@ -351,13 +401,17 @@ struct ctb_outcome {
     uint8_t kind;            /**< enum ctb_outcome_kind */
     uint8_t tracker;         /**< enum ctb_tracker_result (CTB_TRACKER_NONE when none) */
     uint8_t lookups;         /**< lookups this packet made (0 or 1; found counts CTB_OUT_FOUND) */
-    uint8_t reserved;        /**< 0 */
+    uint8_t direction;       /**< with CTB_TRACE_VERDICTS, for FOUND and CLASH: CTB_DIR_* bits */
     uint32_t walked;         /**< entries the lookup compared (chain length histogram; 1 for a direct hit, 0 for an empty slot) */
     uint32_t removed_inline; /**< expired connections this packet's walk removed */
     uint32_t early_dropped;  /**< connections early-dropped to make room for this packet's */
     uint32_t deferred;       /**< expired entries left in place because lock order forbade removal */
-    uint32_t reserved2;      /**< 0 */
+    uint32_t trace_state;    /**< with CTB_TRACE_VERDICTS, for FOUND and CLASH: `trace_state` after the packet */
 };
+
+/** `ctb_outcome.direction` bits: the packet matched the reply tuple; the connection is NAT-redirected. */
+#define CTB_DIR_REPLY 1u
+#define CTB_DIR_NAT 2u
 
 /** Set in `ctb_batch.flags`: each packet's now is its own `timestamp`. */
 #define CTB_BATCH_PACKET_TIME 1u
@@ -438,6 +492,7 @@ struct ctb_config {
 #define CTB_TRAIT_UNIQUE_TUPLES 0x20u      /**< a tuple id appears at most once */
 #define CTB_TRAIT_REPORTS_LOCKS 0x40u      /**< every lock goes through the hooks */
 #define CTB_TRAIT_COMPLETE_SWEEP 0x80u     /**< a full sweep removes every expired connection */
+#define CTB_TRAIT_TRACES 0x100u            /**< fills `direction` and `trace_state` and reports events when `ctx->tracing` asks (--verdicts and --events apply) */
 
 /** Optional per-slot view for reports (`inspect`). */
 struct ctb_slot_info {

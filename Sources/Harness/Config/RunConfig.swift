@@ -152,7 +152,7 @@ public struct RunConfig: Sendable {
         }
         try table.validate(for: d.traits)
         if trace != nil && !d.traits.traces {
-            throw ConfigError("--verdicts and --events are not available for design \(d.traits.name): a plugin's ABI (version 1) reports outcomes, not verdicts or events")
+            throw ConfigError("--verdicts and --events are not available for design \(d.traits.name): it does not declare CTB_TRAIT_TRACES (docs/plugins.md#verdicts-and-events)")
         }
         try scenario.validate()
         if reaperEnabled { try policy.validate(tableSlots: table.buckets) }

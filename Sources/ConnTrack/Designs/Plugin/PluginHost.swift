@@ -32,10 +32,16 @@ enum PluginHost {
         }
     }
 
-    /// The worker context a call's `ctb_ctx` carries (see `PluginTable.call`).
+    /// The call a `ctb_ctx` belongs to (see `PluginTable.call`).
+    @inline(__always)
+    static func call(_ p: UnsafeMutablePointer<ctb_ctx>?) -> UnsafeMutablePointer<PluginCall> {
+        p!.pointee.harness.assumingMemoryBound(to: PluginCall.self)
+    }
+
+    /// The worker context a call's `ctb_ctx` carries.
     @inline(__always)
     static func context(_ p: UnsafeMutablePointer<ctb_ctx>?) -> UnsafeMutablePointer<WorkerContext> {
-        p!.pointee.harness.assumingMemoryBound(to: WorkerContext.self)
+        call(p).pointee.context
     }
 
     /// With the plugin's call site (ABI 2), which a lock-order report names.
@@ -137,6 +143,56 @@ enum PluginHost {
         JenkinsHash.hash(TupleID(t!.pointee), seed: seed)
     }
 
+    /// `ConnTraceState` packed in 32 bits: the TCP state's index + 1 (0
+    /// for UDP) in the low byte, unreplied and assured above it, and bit
+    /// 31 so that no state is 0.
+    static func pack(_ s: ConnTraceState) -> UInt32 {
+        let state = s.state.flatMap { LinuxTCPState.allCases.firstIndex(of: $0) }.map { UInt32($0) + 1 } ?? 0
+        return 1 << 31 | state | (s.unreplied ? 1 << 8 : 0) | (s.assured ? 1 << 9 : 0)
+    }
+
+    /// `pack`'s unreplied bit.
+    static func unreplied(_ packed: UInt32) -> Bool { packed & 1 << 8 != 0 }
+
+    static let traceState: @convention(c) (UnsafePointer<ctb_host>?, UnsafePointer<ctb_tracker_state>?, UInt8) -> UInt32 = { _, st, proto in
+        let s = UnsafeRawPointer(st!).assumingMemoryBound(to: HostTrackerState.self)
+        return pack(ConnTraceState(proto: proto == TransProto.udp.rawValue ? .udp : .tcp, tcb: s.pointee.tcb, udp: s.pointee.udp))
+    }
+
+    /// An event from the plugin, dated and placed as a built-in design's:
+    /// a packet's at that packet's now and position in the lane, a pass's
+    /// at the pass's now (the reaper's lane).
+    static let traceEvent: @convention(c) (UnsafePointer<ctb_host>?, UnsafeMutablePointer<ctb_ctx>?, UInt32, UInt32,
+                                           UnsafePointer<ctb_record>?, UInt32) -> Void = { h, p, kind, packet, r, reason in
+        let info = call(p)
+        let ctx = info.pointee.context
+        guard let lane = ctx.pointee.trace, lane.pointee.recordsEvents, let r else { return }
+        let k: ConnEventKind
+        switch kind {
+        case CTB_EVENT_NEW.rawValue: k = .new
+        case CTB_EVENT_UPDATE.rawValue: k = .update
+        case CTB_EVENT_DESTROY.rawValue: k = .destroy
+        default: return
+        }
+        let why: RemovalReason
+        switch reason {
+        case CTB_REMOVED_INLINE.rawValue: why = .inline
+        case CTB_REMOVED_REAPER.rawValue: why = .reaper
+        case CTB_REMOVED_EARLY_DROP.rawValue: why = .earlyDrop
+        case CTB_REMOVED_OTHER.rawValue: why = .other
+        default: why = .none
+        }
+        let timeouts = h!.pointee.harness.assumingMemoryBound(to: Timeouts.self).pointee
+        var now = info.pointee.now
+        if packet != CTB_NO_PACKET, Int(packet) < info.pointee.count {
+            // The event belongs to its packet: the lane's position moves to
+            // it (the verdicts recorded after the call move it on).
+            now = info.pointee.now(ofPacket: Int(packet))
+            lane.pointee.index = info.pointee.traceBase &+ UInt64(packet)
+        }
+        ctx.pointee.traceEvent(k, ConnectionRecord(r.pointee, timeouts: timeouts, now: now), now: now, reason: why)
+    }
+
     /// A host block for one table; `timeouts` must outlive it.
     static func make(seed: UInt32?, timeouts: UnsafeMutablePointer<Timeouts>) -> UnsafeMutablePointer<ctb_host> {
         let h = UnsafeMutablePointer<ctb_host>.allocate(capacity: 1)
@@ -145,7 +201,7 @@ enum PluginHost {
             harness: UnsafeMutableRawPointer(timeouts),
             will_acquire: willAcquire, will_wait: willWait, acquired: acquired, released: released,
             tracker_init: trackerInit, tracker_update: trackerUpdate, tracker_timeout: trackerTimeout,
-            tracker_established: trackerEstablished, hash: hash))
+            tracker_established: trackerEstablished, hash: hash, trace_state: traceState, trace_event: traceEvent))
         return h
     }
 }

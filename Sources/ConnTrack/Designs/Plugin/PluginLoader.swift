@@ -194,7 +194,7 @@ public enum PluginLoader {
         t.bytesPerConnection = Int(d.pointee.bytes_per_connection)
         t.pluginCompleteSweep = has(CTB_TRAIT_COMPLETE_SWEEP)
         t.locksObserved = has(CTB_TRAIT_REPORTS_LOCKS)
-        t.traces = false
+        t.traces = has(CTB_TRAIT_TRACES)
         var k: [Knob<TableConfig>] = []
         if has(CTB_TRAIT_SIZED_BY_BUCKETS) { k.append(.buckets("hash buckets", grid: [1024, 4096, 16384, 65536, 262144])) }
         for (i, kn) in knobs.enumerated() {

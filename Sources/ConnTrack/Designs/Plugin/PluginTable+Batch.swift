@@ -73,7 +73,11 @@ extension PluginTable {
         var b = ctb_batch(packets: t.pointee.packets, outcomes: t.pointee.outcomes, count: UInt32(n), flags: flags, now: now)
         var counters = ctb_counters()
         let w = t.pointee.worker
-        call(PluginEntry.processBatch, &ctx) { d.pointee.process_batch(handle, w, &b, &counters, $0) }
+        let base = ctx.trace?.pointee.index
+        call(PluginEntry.processBatch, &ctx, batch: (UnsafePointer(t.pointee.packets), n, now, flags & CTB_BATCH_PACKET_TIME != 0)) {
+            d.pointee.process_batch(handle, w, &b, &counters, $0)
+        }
+        if let base { traceVerdicts(t, count: n, base: base, &ctx) }
         ctx.stats.searchRestart &+= counters.search_restart
         var created = 0, removed = 0
         for j in 0..<n {
@@ -82,6 +86,31 @@ extension PluginTable {
             removed += Int(o.removed_inline) + Int(o.early_dropped)
         }
         if created != removed { net.add(created - removed, ordering: .relaxed) }
+    }
+
+    /// Each packet's verdict from its outcome, by the rules a built-in
+    /// design follows (`Verdict`): created `new|trk`; tracked with a
+    /// connection OVS's flags from the direction and the state after the
+    /// packet; refused at insert `new|trk` (not committed); not tracked `0`.
+    /// The lane's position goes back to the batch's first packet first:
+    /// events the plugin reported moved it to theirs.
+    /// Preconditions: tracing.
+    @inline(never)
+    func traceVerdicts(_ t: UnsafeMutablePointer<PluginThread>, count n: Int, base: UInt64, _ ctx: inout WorkerContext) {
+        ctx.trace!.pointee.index = base
+        for j in 0..<n {
+            let o = t.pointee.outcomes[j], p = t.pointee.packets[j]
+            let v: Verdict
+            switch UInt32(o.kind) {
+            case CTB_OUT_CREATED.rawValue: v = .created(dnat: p.nat != 0)
+            case CTB_OUT_FOUND.rawValue, CTB_OUT_CLASH.rawValue:
+                v = .tracked(reply: UInt32(o.direction) & CTB_DIR_REPLY != 0, replied: !PluginHost.unreplied(o.trace_state),
+                             invalid: o.tracker == TrackerResult.drop.rawValue, dnat: UInt32(o.direction) & CTB_DIR_NAT != 0)
+            case CTB_OUT_INSERT_FAILED.rawValue, CTB_OUT_DROP_LIMIT.rawValue: v = .notCommitted
+            default: v = []
+            }
+            ctx.trace!.pointee.verdict(v, timestamp: p.timestamp)
+        }
     }
 
     /// Counts one outcome: removals first (they happen before the packet's

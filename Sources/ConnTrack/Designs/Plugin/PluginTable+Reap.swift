@@ -9,7 +9,7 @@ extension PluginTable {
         var a = ctb_pass_args(start: UInt64(max(0, start)), max_slots: UInt64(max(0, maxSlots)),
                               max_evictions: UInt64(max(0, maxEvictions)), now: now)
         var r = ctb_pass_result()
-        call(PluginEntry.reapPass, &ctx) { d.pointee.reap_pass(handle, &a, &r, $0) }
+        call(PluginEntry.reapPass, &ctx, batch: (nil, 0, now, false)) { d.pointee.reap_pass(handle, &a, &r, $0) }
         ctx.stats.removedByReaper &+= r.removed
         ctx.stats.deferredByLockOrder &+= r.deferred
         if r.removed > 0 { net.subtract(Int(r.removed), ordering: .relaxed) }

@@ -169,18 +169,32 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
     /// Calls `body` with a `ctb_ctx` carrying the context, inside the crash
     /// guard for `entry`, then adds the acquisitions the plugin counted
     /// inline to the context's lock counters.
+    /// `batch` says which packets a `process_batch` call has (none for a
+    /// pass) and its now, so that `trace_event` can date its events.
     @inline(__always)
-    func call<R>(_ entry: StaticCString, _ ctx: inout WorkerContext, _ body: (UnsafeMutablePointer<ctb_ctx>) -> R) -> R {
+    func call<R>(_ entry: StaticCString, _ ctx: inout WorkerContext, batch: (UnsafePointer<ctb_packet>?, Int, Int64, Bool)? = nil,
+                 _ body: (UnsafeMutablePointer<ctb_ctx>) -> R) -> R {
         withUnsafeMutablePointer(to: &ctx) { p in
-            var c = ctb_ctx(check_order: p.pointee.locks.enabled ? 1 : 0, reserved: 0, uncontended: (0, 0, 0),
-                            harness: UnsafeMutableRawPointer(p))
-            ctb_guard_enter(cName, entry.p)
-            let r = body(&c)
-            ctb_guard_leave()
-            p.pointee.stats.tableLock.acquisitions &+= c.uncontended.0
-            p.pointee.stats.bucketLock.acquisitions &+= c.uncontended.1
-            p.pointee.stats.connLock.acquisitions &+= c.uncontended.2
-            return r
+            var info = PluginCall(context: p)
+            var tracing: UInt32 = 0
+            if let lane = p.pointee.trace {
+                tracing = CTB_TRACE_VERDICTS | (lane.pointee.recordsEvents ? CTB_TRACE_EVENTS : 0)
+                info.traceBase = lane.pointee.index
+                if let (packets, n, now, perPacket) = batch {
+                    info.packets = packets; info.count = n; info.now = now; info.perPacketTime = perPacket
+                }
+            }
+            return withUnsafeMutablePointer(to: &info) { ip in
+                var c = ctb_ctx(check_order: p.pointee.locks.enabled ? 1 : 0, tracing: tracing, uncontended: (0, 0, 0),
+                                harness: UnsafeMutableRawPointer(ip))
+                ctb_guard_enter(cName, entry.p)
+                let r = body(&c)
+                ctb_guard_leave()
+                p.pointee.stats.tableLock.acquisitions &+= c.uncontended.0
+                p.pointee.stats.bucketLock.acquisitions &+= c.uncontended.1
+                p.pointee.stats.connLock.acquisitions &+= c.uncontended.2
+                return r
+            }
         }
     }
 
