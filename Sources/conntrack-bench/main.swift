@@ -8,7 +8,7 @@ struct Root: ParsableCommand {
         commandName: "conntrack-bench",
         abstract: "Benchmark and stress harness for gVisor's lock-ordered, bucketed conntrack table.",
         version: BuildInfo.versionLine,
-        subcommands: [Run.self, Generate.self, Compare.self, Sweep.self, Workloads.self, Diff.self, Dump.self, Metrics.self, OptionReference.self, Selftest.self],
+        subcommands: [Run.self, Generate.self, Compare.self, Sweep.self, Workloads.self, Diff.self, Dump.self, Metrics.self, OptionReference.self, CheckPlugin.self, Selftest.self],
         defaultSubcommand: Run.self)
 }
 

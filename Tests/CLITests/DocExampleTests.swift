@@ -196,8 +196,10 @@ struct Command {
             if let k = a.firstIndex(of: "--time-scale"), k + 1 < a.count { a[k + 1] = "0.01" }
             else if ["run", "compare", "sweep", "generate"].contains(a.first ?? "") { a += ["--time-scale", "0.01"] }
         }
-        if a.contains(where: { $0.hasPrefix("plugin:") }) {
-            a = a.map { $0 == "plugin:.build/release/libExampleDesign.so" ? "plugin:" + PluginFixture.example : $0 }
+        // The example plugin, wherever this build put it.
+        a = a.map {
+            $0 == "plugin:.build/release/libExampleDesign.so" ? "plugin:" + PluginFixture.example
+                : $0 == ".build/release/libExampleDesign.so" ? PluginFixture.example : $0
         }
         return a
     }

@@ -241,6 +241,27 @@ enum PluginFixture {
         #expect(!other.exited(0) && (other.stdout + other.stderr).contains("expected_connections 700, wanted 500"), "\(other)")
     }
 
+    /// check-plugin passes the example (every check its traits claim), fails
+    /// a plugin that loses connections (exit 1, the failing rows named), and
+    /// gives a plugin the loader refuses the loader's line (exit 2).
+    @Test(PluginFixture.unavailable) func checkPluginJudgesPlugins() throws {
+        let dir = try TempDir()
+        let good = try CLI.run(["check-plugin", PluginFixture.example, "--packets", "5000"])
+        #expect(good.exited(0), "\(good)")
+        #expect(good.stdout.contains("0 failed") && !good.stdout.contains("FAIL"), "\(good)")
+        for check in ["loads and runs", "two deterministic runs are equal", "invariants after NAT", "rehash to fixed",
+                      "verdicts and events", "a full sweep removes every expired connection"] {
+            #expect(good.stdout.contains("PASS " ) && good.stdout.contains(check), "\(check): \(good)")
+        }
+        let lossy = try PluginFixture.build("lossy.so", defines: ["CASE_LOSSY"], in: dir)
+        let bad = try CLI.run(["check-plugin", lossy, "--packets", "5000"])
+        #expect(bad.exited(1), "\(bad)")
+        #expect(bad.stdout.split(separator: "\n").contains { $0.contains("FAIL") && $0.contains("invariants after mix") }, "\(bad)")
+        let refused = try CLI.run(["check-plugin", dir.path("missing.so")])
+        CLI.expectUsageError(refused)
+        #expect(refused.stderr.contains("no such file"), "\(refused)")
+    }
+
     /// The example plugin's descending lock order is caught by the rank
     /// checker through the hooks: exit 3.
     @Test func theRankCheckerSeesTheExamplesDescendingOrder() throws {
