@@ -35,6 +35,7 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
         case "generate": args += ["--pcap", dir.path("out.json")]
         case "sweep": args += ["--out", dir.path("out.json"), "--vary", "buckets=16", "--threads-list", "1"]
         case "diff": args += [Fixtures.report, Fixtures.report]
+        case "check-plugin": args += [dir.path("plugin.so")]  // the range is checked before the plugin is loaded
         default: break
         }
         for (k, v) in [("--packets", "2000"), ("--flows", "100")] where o.option != k && !workloadOnly {
