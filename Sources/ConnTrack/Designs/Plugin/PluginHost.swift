@@ -147,9 +147,14 @@ enum PluginHost {
     /// for UDP) in the low byte, unreplied and assured above it, and bit
     /// 31 so that no state is 0.
     static func pack(_ s: ConnTraceState) -> UInt32 {
-        let state = s.state.flatMap { LinuxTCPState.allCases.firstIndex(of: $0) }.map { UInt32($0) + 1 } ?? 0
+        let state = s.state.flatMap { stateIndex[$0] }.map { $0 + 1 } ?? 0
         return 1 << 31 | state | (s.unreplied ? 1 << 8 : 0) | (s.assured ? 1 << 9 : 0)
     }
+
+    /// Each TCP state's index, built once: `allCases` is a new array at
+    /// every read, and `pack` runs twice per traced packet.
+    static let stateIndex: [LinuxTCPState: UInt32] =
+        Dictionary(uniqueKeysWithValues: LinuxTCPState.allCases.enumerated().map { ($1, UInt32($0)) })
 
     /// `pack`'s unreplied bit.
     static func unreplied(_ packed: UInt32) -> Bool { packed & 1 << 8 != 0 }
