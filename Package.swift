@@ -85,6 +85,6 @@ let package = Package(
         // The CLI's usage contract, run against the built executable (the
         // dependency makes `swift test` build it beside the test bundle).
         // PluginFixtures/: C sources of test-only plugins, built by the tests with cc.
-        .testTarget(name: "CLITests", dependencies: ["conntrack-bench", "ConnTrack", "FlowGen", "TestSupport"], exclude: ["PluginFixtures"]),
+        .testTarget(name: "CLITests", dependencies: ["conntrack-bench", "ConnTrack", "FlowGen", "TestSupport"], exclude: ["PluginFixtures", "Captures"]),
     ]
 )

@@ -131,10 +131,12 @@ enum PluginFixture {
     }
 
     /// The example plugin's verdicts and events are exactly `fixed`'s,
-    /// byte for byte: on a capture, on NAT, at a connection limit (early
+    /// byte for byte: on real loopback connections (Linux's timeouts), on
+    /// a generated capture, on NAT, at a connection limit (early
     /// drop), with the reaper from the start (destroys by the reaper and
     /// inline).
-    @Test(arguments: [["--pcap", Fixtures.capture],
+    @Test(arguments: [["--pcap", Fixtures.loopback, "--timeouts", "linux"],
+                      ["--pcap", Fixtures.capture],
                       ["--scenario", "nat", "--packets", "20000", "--flows", "1500"],
                       ["--scenario", "synflood", "--packets", "20000", "--flows", "1500", "--max-connections", "400"],
                       ["--scenario", "udp", "--packets", "10000", "--flows", "800", "--timeouts", "linux"]])
