@@ -114,7 +114,10 @@ public enum Runner {
         hooks += extraHooks
         let processedBefore = workers.map(\.processed)
         var drive: DriveResult
-        if cfg.deterministic {
+        if cfg.pacing != nil {
+            precondition(hooks.isEmpty, "a paced run has no boundaries to call hooks at")
+            drive = PacedDriver.drive(env)
+        } else if cfg.deterministic {
             drive = DeterministicDriver.drive(env, hooks: BoundaryHooks(hooks))
         } else if cfg.clock == .virtual && cfg.windowNanos > 0 {
             drive = WindowedDriver.drive(env, hooks: BoundaryHooks(hooks))
@@ -154,6 +157,7 @@ public enum Runner {
         }
         if sources.prefetching { report.generationOverlappedSeconds = Double(producerNanos) / 1e9 }
         report.workload = workloadMonitor?.report()
+        report.paced = drive.paced
         report.provenance = Provenance.current(allocator: report.memory.allocator, startedAt: startedAt)
         report.warnings += cfg.configWarnings
         if let w = cfg.zeroBudgetWarning(table: table.sweepSlots) { report.warnings.append(w) }

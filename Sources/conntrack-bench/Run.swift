@@ -42,6 +42,10 @@ struct Run: ParsableCommand {
     var checkEvery: Double = 10
     @Option(help: "Soak: allowed RSS growth after warm-up, percent (0...1000; default 10).")
     var soakRssGrowth: Double = 10
+    @Option(help: "Paced run: packets per second arriving in real time (1...1000000000), split evenly between the workers' receive rings; a packet that finds its ring full is dropped and counted (docs/operations.md).")
+    var rate: Int?
+    @Option(help: "Paced run: descriptors in each worker's receive ring (1...1048576; default 1024).")
+    var ring: Int?
 
     func makeConfig() throws -> RunConfig {
         if let s = sampleInterval, !(s >= 0.001 && s <= 3600) {
@@ -62,6 +66,17 @@ struct Run: ParsableCommand {
             try validated(c)
         } else if plots != nil {
             throw ValidationError("--plots applies to a workload run (--workload); sweep and compare draw their own")
+        }
+        if let ring, !(1...Pacing.maxRing).contains(ring) {
+            throw ValidationError("--ring must be in 1...\(Pacing.maxRing) descriptors, got \(ring)")
+        }
+        if ring != nil && rate == nil { throw ValidationError("--ring applies to a paced run: give --rate too") }
+        if let rate {
+            if driver.windowMs != nil {
+                throw ValidationError("--window-ms does not apply to a paced run (--rate): its workers run free, each at its own ring")
+            }
+            c.pacing = Pacing(rate: rate, ring: ring ?? Pacing.defaultRing)
+            c = try validated(c)
         }
         if let soak {
             let secs = ["inf", "infinity"].contains(soak.lowercased()) ? Double.infinity : Double(soak)

@@ -348,3 +348,22 @@ import Testing
         #expect(!dir.exists("bad.json"))
     }
 }
+
+/// A paced run from the command line: the text report's section and the
+/// JSON's `paced` object agree, and every packet arrived once.
+@Suite(CLI.skipSanitized) struct PacedCLITests {
+    @Test func aPacedRunReportsItsRing() throws {
+        let dir = try TempDir()
+        let r = try CLI.run(["run", "--variant", "fixed", "--packets", "20000", "--flows", "500", "--threads", "1",
+                             "--rate", "100000000", "--ring", "16", "--no-progress", "--json", dir.path("r.json")])
+        #expect(r.exited(0), "\(r)")
+        #expect(r.stdout.contains("Paced arrivals (offered 100,000,000 packets/s; ring of 16 descriptors per worker)"), "\(r)")
+        #expect(r.stdout.contains("longest pause"), "\(r)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("r.json")))) as! [String: Any]
+        let paced = try #require(json["paced"] as? [String: Any])
+        let arrived = paced["arrived"] as! Int, dropped = paced["dropped"] as! Int
+        #expect(arrived == 20_000)
+        #expect(json["packets"] as! Int == arrived - dropped)
+        #expect((paced["highWater"] as! Int) <= 16)
+    }
+}

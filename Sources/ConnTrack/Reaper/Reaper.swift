@@ -118,6 +118,13 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     @exclusivity(unchecked) private var summaryBar: Int64 = 1
     /// Set by `stop`, read by the reaper thread.
     let stopRequested = Atomic<Bool>(false)
+    private let activityPadBefore = CacheLinePad()
+    /// 2k - 1 while pass k (from 1, as in `history`) is walked, 2k after
+    /// it: a paced run's workers read it at their batch boundaries to tell
+    /// whether a pass ran during a batch (`passActivity`), so it sits on a
+    /// line of its own, away from what the reaper writes during a pass.
+    private let activity = Atomic<UInt64>(0)
+    private let activityPadAfter = CacheLinePad()
     /// protected by control (start/stop are called from one controlling thread)
     var thread: OSThread?
     /// protected by control: the workers lent for the current `runDue`
@@ -390,6 +397,8 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     /// when there is one, is kept true of the table.
     /// Preconditions: control is locked.
     private func onePass(at now: Int64, observed: Int64, summary: inout SweepSummary?) {
+        activity.store(2 &* UInt64(passes) &+ 1, ordering: .relaxed)
+        defer { activity.store(2 &* UInt64(passes), ordering: .relaxed) }
         ctx.locks.willAcquire(.reaperControl, file: #fileID, line: #line)
         let size = table.sweepSlots
         let plan = policy.plan(tableSize: size)
@@ -829,6 +838,11 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
             return Int(min(Int64(Int32.max), (end - nextDue) / interval + 1))
         }
     }
+
+    /// 2k - 1 while pass k (from 1, as numbered in `history`) is walked,
+    /// 2k once it ended (computed passes take no time and leave it alone);
+    /// it only grows.
+    public var passActivity: UInt64 { activity.load(ordering: .relaxed) }
 
     /// Connections removed by the reaper so far: as of the last time the
     /// control lock was released after passes, without the lock.

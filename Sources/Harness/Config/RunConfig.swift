@@ -87,6 +87,10 @@ public struct RunConfig: Sendable {
     public var source: RunSource = .scenario
     /// A soak instead of a fixed number of packets (windowed runs only).
     public var soak: SoakConfig? = nil
+    /// A paced run (`--rate`, `--ring`): packets arrive in real time into
+    /// each worker's receive ring (`PacedDriver`); nil: as fast as the
+    /// table takes them.
+    public var pacing: Pacing? = nil
     /// Unix time (ns) of the virtual clock's 0: a scenario's nominal start
     /// (what `generate` writes), a capture's first timestamp. Saved tables
     /// store `lastUsed` as Unix time through it.
@@ -210,6 +214,21 @@ public struct RunConfig: Sendable {
                 throw ConfigError("--restore: the table holds \(r.records.count) connections, more than --max-connections \(m)")
             }
         }
+        if let p = pacing {
+            guard (1...Pacing.maxRate).contains(p.rate) else {
+                throw ConfigError("--rate must be in 1...\(Pacing.maxRate) packets per second, got \(p.rate)")
+            }
+            guard (1...Pacing.maxRing).contains(p.ring) else {
+                throw ConfigError("--ring must be in 1...\(Pacing.maxRing) descriptors, got \(p.ring)")
+            }
+            guard p.rate >= threads else {
+                throw ConfigError("--rate must be at least 1 packet per second per worker (\(threads) workers), got \(p.rate)")
+            }
+            let isWorkload = if case .workload = source { true } else { false }
+            guard !deterministic && soak == nil && saveAt == nil && !isWorkload && warmup == 0 else {
+                throw ConfigError("--rate paces a free-running run in real time: not with --deterministic, --soak, --save-at, --workload or --warmup")
+            }
+        }
         if let s = soak {
             guard !deterministic && clock == .virtual && windowNanos > 0, case .scenario = source else {
                 throw ConfigError("--soak needs a generated scenario on the virtual clock with lock-step windows (not --deterministic, --pcap, --clock \(clock.rawValue) or --window-ms 0)")
@@ -222,5 +241,21 @@ public struct RunConfig: Sendable {
                 throw ConfigError("--soak-rss-growth must be in 0...1000 %, got \(s.rssGrowthLimit * 100)")
             }
         }
+    }
+}
+
+/// A paced run's arrivals: `rate` packets per second over the whole run,
+/// split evenly between the workers' rings of `ring` descriptors.
+public struct Pacing: Sendable, Equatable {
+    public var rate: Int
+    public var ring: Int
+    /// DPDK-based switches' common receive ring.
+    public static let defaultRing = 1024
+    public static let maxRate = 1_000_000_000
+    public static let maxRing = 1 << 20
+
+    public init(rate: Int, ring: Int = Pacing.defaultRing) {
+        self.rate = rate
+        self.ring = ring
     }
 }

@@ -14,4 +14,6 @@ struct DriveResult {
     /// The soak's checks (soak runs only); the runner sets it from its soak
     /// hook after the drive.
     var soak: SoakReport? = nil
+    /// A paced run's rings (paced runs only).
+    var paced: PacedReport? = nil
 }

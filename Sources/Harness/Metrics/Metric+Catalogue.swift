@@ -252,6 +252,30 @@ extension Metric {
         $0.workload.map(\.catchUpReaperCPUSeconds)
     }
 
+    // MARK: Paced runs (`--rate`; timing: the wall clock decides what arrives when)
+
+    public static let ringDrops = Metric(
+        "paced.dropped", name: "ring drops", unit: "packets", jsonKey: "paced.dropped", kind: .timing,
+        higherIsBetter: false, summary: "packets that found their worker's receive ring full and never reached the table") {
+        $0.paced.map { Double($0.dropped) }
+    }
+    public static let ringHighWater = Metric(
+        "paced.highWater", name: "ring high-water", unit: "descriptors", jsonKey: "paced.highWater", kind: .timing,
+        higherIsBetter: false, summary: "the most packets any worker's receive ring held") { $0.paced.map { Double($0.highWater) } }
+    public static let queueingP99 = Metric(
+        "paced.queueingNanos.p99", name: "queueing p99", unit: "ns", jsonKey: "paced.queueingNanos.p99", kind: .timing,
+        higherIsBetter: false, summary: "99th percentile of the time from a packet's arrival to its worker taking it from the ring") {
+        $0.paced.map(\.queueingNanos.p99)
+    }
+    public static let queueingMax = Metric(
+        "paced.queueingNanos.max", name: "queueing max", unit: "ns", jsonKey: "paced.queueingNanos.max", kind: .timing,
+        higherIsBetter: false, summary: "the longest any packet waited in a ring") { $0.paced.map(\.queueingNanos.max) }
+    public static let longestPause = Metric(
+        "paced.longestPause.nanos", name: "longest pause", unit: "ns", jsonKey: "paced.longestPause.nanos", kind: .timing,
+        higherIsBetter: false, summary: "the longest batch, or late wake-up, of any worker: the time its ring went unserved (its cause is in the report)") {
+        $0.paced?.longestPause.map { Double($0.nanos) }
+    }
+
     /// What `compare --workload` and `sweep --workload` show: the recovery
     /// figures, peak memory, and the reaper's and the table's cost.
     public static let workloadFigures: [Metric] = [
@@ -274,6 +298,7 @@ extension Metric {
         bucketLockAcquisitions, connectionLockAcquisitions, tableLockAcquisitions,
         reaperPasses, reaperChecked, reaperExpired, reaperPassesDue, virtualSeconds,
         worstRecovery, garbagePeak, workloadRSSPeak, catchUpReaperCPU,
+        ringDrops, ringHighWater, queueingP99, queueingMax, longestPause,
     ]
 
     /// The figure with this id.

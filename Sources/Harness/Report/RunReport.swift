@@ -162,6 +162,8 @@ public struct RunReport: Codable, Sendable {
     public var soak: SoakReport?
     /// A workload run's phases and time series (nil: not a workload).
     public var workload: WorkloadReport? = nil
+    /// A paced run's rings, drops, queueing and longest pause (`--rate`).
+    public var paced: PacedReport? = nil
     /// A run that started from a saved table: what was loaded and how long
     /// the import into the table took (wall clock).
     public var restoredConnections: Int?
