@@ -557,7 +557,9 @@ struct ctb_design {
     uint64_t (*inspect)(void *table, struct ctb_slot_info *slots, uint64_t n);
     /** Optional. Writes violations, one per line, NUL-terminated within `len`, into `buf`; returns how many. */
     uint64_t (*check_invariants)(void *table, char *buf, size_t len);
-    /** Optional. Bytes the table holds now. */
+    /** Optional. Bytes the table holds now that the process's malloc does not see (memory it maps itself,
+     *  another runtime's heap): the report adds them to the allocator's heap growth, so heap from malloc
+     *  reported here is counted twice. NULL for a table that allocates with malloc. */
     uint64_t (*memory_bytes)(void *table);
     /** Optional. The most connections held at once (with a limit); negative: not tracked. */
     int64_t (*peak_connections)(void *table);
