@@ -46,6 +46,14 @@ struct Run: ParsableCommand {
     var rate: Int?
     @Option(help: "Paced run: descriptors in each worker's receive ring (1...1048576; default 1024).")
     var ring: Int?
+    @Flag(help: "Find the lossless rate (RFC 2544 section 26.1, as RFC 9693 uses it): a full-speed run, then paced trials binary-searched to --resolution; the lowest of --searches searches is kept (docs/operations.md).")
+    var findLosslessRate = false
+    @Option(help: "Seconds of arrivals: per trial of --find-lossless-rate (default 5), or of a paced run (--rate; default: until the stream ends) (0.1...3600).")
+    var trialSeconds: Double?
+    @Option(help: "Lossless-rate search: stop when the passing and failing rates are within this percent of the failing one (0.1...50; default 1).")
+    var resolution: Double?
+    @Option(help: "Lossless-rate search: searches to run, the lowest result kept (1...100; default 1).")
+    var searches: Int?
 
     func makeConfig() throws -> RunConfig {
         if let s = sampleInterval, !(s >= 0.001 && s <= 3600) {
@@ -70,12 +78,21 @@ struct Run: ParsableCommand {
         if let ring, !(1...Pacing.maxRing).contains(ring) {
             throw ValidationError("--ring must be in 1...\(Pacing.maxRing) descriptors, got \(ring)")
         }
-        if ring != nil && rate == nil { throw ValidationError("--ring applies to a paced run: give --rate too") }
+        if ring != nil && rate == nil && !findLosslessRate {
+            throw ValidationError("--ring applies to a paced run: give --rate or --find-lossless-rate too")
+        }
+        _ = try losslessSettings()
         if let rate {
             if driver.windowMs != nil {
                 throw ValidationError("--window-ms does not apply to a paced run (--rate): its workers run free, each at its own ring")
             }
             c.pacing = Pacing(rate: rate, ring: ring ?? Pacing.defaultRing)
+            if let s = trialSeconds {
+                guard LosslessSearch.Settings.trialSecondsRange.contains(s) else {
+                    throw ValidationError("--trial-seconds must be in 0.1...3600, got \(s)")
+                }
+                c.pacing!.seconds = s
+            }
             c = try validated(c)
         }
         if let soak {
@@ -94,7 +111,34 @@ struct Run: ParsableCommand {
         return c
     }
 
+    /// The search's settings; nil without --find-lossless-rate (whose
+    /// options are then refused).
+    func losslessSettings() throws -> LosslessSearch.Settings? {
+        guard findLosslessRate else {
+            let given = [("--trial-seconds", trialSeconds != nil && rate == nil), ("--resolution", resolution != nil), ("--searches", searches != nil)]
+            if let g = given.first(where: { $0.1 }) {
+                throw ValidationError("\(g.0) applies to --find-lossless-rate" + (g.0 == "--trial-seconds" ? " or a paced run (--rate)" : ""))
+            }
+            return nil
+        }
+        var s = LosslessSearch.Settings()
+        if let trialSeconds { s.trialSeconds = trialSeconds }
+        if let resolution { s.resolution = resolution / 100 }
+        if let searches { s.searches = searches }
+        do { try s.validate() } catch { throw ValidationError(error.description) }
+        if rate != nil { throw ValidationError("--find-lossless-rate finds the rate itself: drop --rate") }
+        let refused = [("--repeats", repeats != 1), ("--soak", soak != nil), ("--deterministic", driver.deterministic),
+                       ("--window-ms", driver.windowMs != nil), ("--warmup", driver.warmup != 0),
+                       ("--verdicts", verdicts != nil), ("--events", events != nil), ("--csv", csv != nil),
+                       ("--save", snapshot.save != nil), ("--dump", snapshot.dump != nil), ("--restore", snapshot.restore != nil)]
+        if let r = refused.first(where: { $0.1 }) {
+            throw ValidationError("--find-lossless-rate runs its own trials: not with \(r.0)")
+        }
+        return s
+    }
+
     mutating func run() throws {
+        if let search = try losslessSettings() { return try runLosslessSearch(search) }
         var cfg = try makeConfig()
         AllocatorSwitch.ensure(allocator)
         drawDefaultSeeds(&cfg)
@@ -134,12 +178,7 @@ struct Run: ParsableCommand {
         if showProgress && pcap != nil {
             try? OutputFile.writeAll(textFD, Array("\r  check  reading the capture's structure   ".utf8), what: "the terminal")
         }
-        let capture = pcap.map { openCapture($0, allowTruncated: allowTruncated) }
-        if let capture {
-            cfg.source = .capture(file: capture.path, stats: capture.stats)
-            cfg.scenario.packets = max(1, capture.stats.used)
-            cfg.clockEpochUnixNanos = capture.firstTimestamp ?? 0
-        }
+        let capture = openedCapture(&cfg)
         let saveOut = try snapshot.save.map { try OutputFile($0, option: "--save") }
         let dumpOut = try snapshot.dump.map { try OutputFile($0, option: "--dump") }
         let designBefore = cfg.design
@@ -185,6 +224,18 @@ struct Run: ParsableCommand {
         // The worst outcome of any repeat decides the exit code.
         let outcome = ReportWithOutcome(repeated).outcome
         if outcome != .ok { throw ArgumentParser.ExitCode(outcome.exitCode) }
+    }
+}
+
+extension Run {
+    /// The capture `--pcap` names, checked, made the run's source (or
+    /// exit 2 with its one-line error).
+    func openedCapture(_ cfg: inout RunConfig) -> Capture? {
+        guard let capture = pcap.map({ openCapture($0, allowTruncated: allowTruncated) }) else { return nil }
+        cfg.source = .capture(file: capture.path, stats: capture.stats)
+        cfg.scenario.packets = max(1, capture.stats.used)
+        cfg.clockEpochUnixNanos = capture.firstTimestamp ?? 0
+        return capture
     }
 }
 

@@ -367,3 +367,26 @@ import Testing
         #expect((paced["highWater"] as! Int) <= 16)
     }
 }
+
+/// The lossless-rate search from the command line: a full-speed run, then
+/// trials (each a child run) downwards from its rate; the text names the
+/// rate and the JSON holds every trial.
+@Suite(CLI.skipSanitized) struct LosslessCLITests {
+    @Test func aSearchReportsItsRateAndTrials() throws {
+        let dir = try TempDir()
+        let r = try CLI.run(["run", "--variant", "fixed", "--packets", "20000", "--flows", "500", "--threads", "1",
+                             "--find-lossless-rate", "--trial-seconds", "0.2", "--resolution", "25", "--ring", "64",
+                             "--no-progress", "--json", dir.path("s.json")])
+        #expect(r.exited(0), "\(r)")
+        #expect(r.stdout.contains("lossless rate"), "\(r)")
+        #expect(r.stdout.contains("ring of 64 descriptors per worker"), "\(r)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("s.json")))) as! [String: Any]
+        let mean = json["meanCostRate"] as! Double, lossless = json["losslessRate"] as! Int
+        let trials = (json["trials"] as! [[[String: Any]]]).first!
+        #expect(!trials.isEmpty && lossless <= Int(mean.rounded(.up)))
+        // The first trial is at the full-speed rate, and the kept rate passed.
+        #expect(trials.first!["rate"] as! Int == Int(mean.rounded(.up)))
+        if lossless > 0 { #expect(trials.contains { $0["rate"] as! Int == lossless && $0["passed"] as! Bool }) }
+        #expect((json["preliminary"] as? [String: Any])?["paced"] == nil)
+    }
+}

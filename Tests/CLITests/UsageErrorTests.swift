@@ -25,6 +25,7 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
             args += ["--design", design.traits.name]
         }
         if o.option == "--check-every" || o.option == "--soak-rss-growth" { args += ["--soak", "1"] }
+        if ["--trial-seconds", "--resolution", "--searches"].contains(o.option) { args += ["--find-lossless-rate"] }
         if o.option == "--save-at" { args += ["--save", dir.path("out.snap")] }
         // A workload's options need one, and its runs take no scenario sizes.
         let workloadOnly = ["--time-scale", "--reaper-cpu-budget"].contains(o.option)
@@ -88,6 +89,11 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
         Bad(args: ["--rate", "1", "--threads", "2"], mentions: ["--rate", "per worker"]),
         Bad(args: ["--rate", "fast"], mentions: ["--rate"]),
         Bad(args: ["--rate", "100000", "--warmup", "10"], mentions: ["--rate", "--warmup"]),
+        Bad(args: ["--trial-seconds", "2"], mentions: ["--trial-seconds", "--find-lossless-rate", "--rate"]),
+        Bad(args: ["--rate", "1000", "--trial-seconds", "0"], mentions: ["--trial-seconds", "0.1...3600"]),
+        Bad(args: ["--find-lossless-rate", "--rate", "1000"], mentions: ["--find-lossless-rate", "--rate"]),
+        Bad(args: ["--find-lossless-rate", "--repeats", "2"], mentions: ["--repeats"]),
+        Bad(args: ["--find-lossless-rate", "--resolution", "0"], mentions: ["--resolution", "0.1...50"]),
     ]
 
     @Test(arguments: badValues)

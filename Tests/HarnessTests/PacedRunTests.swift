@@ -154,3 +154,54 @@ import TestSupport
         #expect(r.lockOrderViolations.isEmpty)
     }
 }
+
+/// The lossless-rate search, on a fake table of trials: a trial passes
+/// below a threshold rate, so the search must land within the resolution
+/// under it, keep the lowest of several searches, and name the lowest
+/// failing trial.
+@Suite(.oneThread) struct LosslessSearchTests {
+    @Test(arguments: [(threshold: 123_456, resolution: 0.01), (threshold: 9_000, resolution: 0.005), (threshold: 700_000, resolution: 0.05)])
+    func theSearchFindsTheThreshold(_ p: (threshold: Int, resolution: Double)) throws {
+        var c = RunConfig()
+        c.threads = 1
+        c.scenario.packets = 10_000
+        var s = LosslessSearch.Settings()
+        s.trialSeconds = 1
+        s.resolution = p.resolution
+        s.searches = 3
+        var search = 0
+        var rates: [Int] = []
+        let r = try LosslessSearch.run(c, s, ring: 64, trial: { cfg in
+            guard let pacing = cfg.pacing else { return Self.report(rate: nil, fullSpeed: 1_000_000) }
+            if pacing.rate == 1_000_000 { search += 1 }
+            rates.append(pacing.rate)
+            // The third search's table is 1 % slower.
+            let threshold = search == 3 ? p.threshold * 99 / 100 : p.threshold
+            return Self.report(rate: pacing.rate, drops: pacing.rate > threshold ? 5 : 0)
+        })
+        #expect(r.meanCostRate == 1_000_000)
+        #expect(r.searchResults.count == 3 && r.trials.count == 3)
+        let slow = p.threshold * 99 / 100
+        #expect(r.losslessRate == r.searchResults.min())
+        #expect(r.losslessRate <= slow && Double(slow - r.losslessRate) <= p.resolution * Double(r.firstDrops!.rate) + 1)
+        #expect(r.firstDrops!.rate > slow && !r.firstDrops!.passed)
+        #expect(r.trials[2].allSatisfy { $0.passed == ($0.rate <= slow) })
+    }
+
+    /// A small real run, made once, that the fake trials dress up.
+    static let base = try! MetricCatalogueTests.report()
+
+    /// A report as a paced trial (or, with no rate, the full-speed run) gives it.
+    static func report(rate: Int?, drops: Int = 0, fullSpeed: Double = 0) -> RunReport {
+        var r = base
+        r.packetsPerSecond = fullSpeed
+        r.threads = 1
+        if let rate {
+            r.paced = PacedReport(offeredRate: rate, perWorkerRate: rate, ring: 64, arrived: rate, dropped: drops, highWater: 0,
+                                  perWorkerDropped: [drops], perWorkerHighWater: [0],
+                                  queueingNanos: Distribution(count: 0, p50: 0, p99: 0, max: 0, mean: 0), seconds: 1,
+                                  servedRate: Double(rate), longestPause: nil, boundaryCostNanos: nil)
+        }
+        return r
+    }
+}

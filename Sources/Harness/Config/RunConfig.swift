@@ -249,6 +249,10 @@ public struct RunConfig: Sendable {
 public struct Pacing: Sendable, Equatable {
     public var rate: Int
     public var ring: Int
+    /// A trial of the lossless-rate search: packets arrive for this many
+    /// seconds of the arrival clock, then the rings drain; nil: until the
+    /// stream ends.
+    public var seconds: Double? = nil
     /// DPDK-based switches' common receive ring.
     public static let defaultRing = 1024
     public static let maxRate = 1_000_000_000

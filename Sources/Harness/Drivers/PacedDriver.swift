@@ -33,7 +33,7 @@ enum PacedDriver {
         let contexts = ContextBox(threads)
         let states = (0..<threads).map { w in
             PacedWorker(index: w, rate: pacing.rate / threads + (w < pacing.rate % threads ? 1 : 0),
-                        ring: pacing.ring, chunk: cfg.chunk)
+                        ring: pacing.ring, chunk: cfg.chunk, seconds: pacing.seconds)
         }
         let boundaryCost = PacedWorker.measureBoundaryCost()
         if cfg.reaperEnabled {
@@ -95,6 +95,8 @@ final class PacedWorker: @unchecked Sendable {
     var freshStream = 0, freshOffset = 0, bufferEnd = 0
     /// The source has no more packets.
     var exhausted = false
+    /// Arrivals stop after this many (a trial's length); Int.max: none.
+    let arrivalLimit: Int
     var queueing = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
     var longest: PacedReport.Pause?
     /// From the first arrival to the last batch's end, less generation.
@@ -105,9 +107,10 @@ final class PacedWorker: @unchecked Sendable {
     static let sleepBeyondNanos: Int64 = 60_000
     static let wakeEarlyNanos: Int64 = 50_000
 
-    init(index: Int, rate: Int, ring: Int, chunk: Int) {
+    init(index: Int, rate: Int, ring: Int, chunk: Int, seconds: Double? = nil) {
         self.index = index
         self.ring = ReceiveRing(capacity: ring, rate: max(1, rate), t0: 0)
+        arrivalLimit = seconds.map { max(1, Int(Double(max(1, rate)) * $0)) } ?? Int.max
         self.chunk = chunk
         buf = .allocate(capacity: chunk + ring)
     }
@@ -145,18 +148,23 @@ final class PacedWorker: @unchecked Sendable {
     }
 
     /// The arrivals due by `now`, generating packets as the stream needs
-    /// them (dropped packets are part of the stream too).
-    func admit<T: ConnTrackTable>(_ env: RunEnvironment<T>, now: Int64) {
-        let target = ring.dueCount(at: now)
+    /// them (dropped packets are part of the stream too); true when it
+    /// generated (the clock moved on meanwhile, the arrivals' did not).
+    @discardableResult
+    func admit<T: ConnTrackTable>(_ env: RunEnvironment<T>, now: Int64) -> Bool {
+        let target = min(ring.dueCount(at: now), arrivalLimit)
+        var refilled = false
         while ring.arrived < target {
             if ring.arrived == bufferEnd {
-                if exhausted { return }
+                if exhausted { return refilled }
                 refill(env)
+                refilled = true
                 continue
             }
             let n = min(target, bufferEnd) - ring.arrived
             ring.arrive(n, offset: freshOffset + (ring.arrived - freshStream))
         }
+        return refilled
     }
 
     func run<T: ConnTrackTable>(_ env: RunEnvironment<T>, slot: Int, t0: Int64, _ ctx: inout WorkerContext) {
@@ -169,9 +177,10 @@ final class PacedWorker: @unchecked Sendable {
         var lastEnd = t0
         while StopSignal.requested == nil {
             var now = MonotonicClock.read()
-            admit(env, now: now)
+            // The batch starts after any generation: its time is not the table's.
+            if admit(env, now: now) { now = MonotonicClock.read() }
             if ring.isEmpty {
-                if exhausted && ring.arrived == bufferEnd { break }
+                if (exhausted && ring.arrived == bufferEnd) || ring.arrived >= arrivalLimit { break }
                 // Nothing waits: sleep or spin until the next arrival.
                 let next = ring.due(ring.arrived)
                 if next - now > Self.sleepBeyondNanos {
