@@ -113,6 +113,9 @@ public enum Runner {
         if let workloadMonitor { hooks.append(workloadMonitor) }
         hooks += extraHooks
         let processedBefore = workers.map(\.processed)
+        let operations = cfg.operations.isEmpty ? nil
+            : OperationRunner(env, specs: cfg.operations, dumpFD: cfg.operationDumpFD, wallStart: wallStart)
+        operations?.start()
         var drive: DriveResult
         if cfg.pacing != nil {
             precondition(hooks.isEmpty, "a paced run has no boundaries to call hooks at")
@@ -125,6 +128,7 @@ public enum Runner {
             precondition(hooks.isEmpty, "the free-running driver has no boundaries to call hooks at")
             drive = RoundsDriver.drive(env)
         }
+        let operationsReport = operations?.stop()
         let usageEnd = ProcessUsage.now()
         let producerNanos = sources.finish()
         if let t = cfg.trace {
@@ -158,6 +162,7 @@ public enum Runner {
         if sources.prefetching { report.generationOverlappedSeconds = Double(producerNanos) / 1e9 }
         report.workload = workloadMonitor?.report()
         report.paced = drive.paced
+        report.operations = operationsReport
         report.provenance = Provenance.current(allocator: report.memory.allocator, startedAt: startedAt)
         report.warnings += cfg.configWarnings
         if let w = cfg.zeroBudgetWarning(table: table.sweepSlots) { report.warnings.append(w) }

@@ -46,6 +46,10 @@ struct Run: ParsableCommand {
     var rate: Int?
     @Option(help: "Paced run: descriptors in each worker's receive ring (1...1048576; default 1024).")
     var ring: Int?
+    @Option(help: "Run an operation on the table while packets flow, on its own thread: KIND@SECONDS or KIND@every:SECONDS of virtual time; KIND dump (conntrack -L) or stats (conntrack -S). Repeatable (docs/operations.md).")
+    var op: [String] = []
+    @Option(help: "Write the --op dumps' conntrack -L lines to this file ('-': standard output).")
+    var opOut: String?
     @Flag(help: "Find the lossless rate (RFC 2544 section 26.1, as RFC 9693 uses it): a full-speed run, then paced trials binary-searched to --resolution; the lowest of --searches searches is kept (docs/operations.md).")
     var findLosslessRate = false
     @Option(help: "Seconds of arrivals: per trial of --find-lossless-rate (default 5), or of a paced run (--rate; default: until the stream ends) (0.1...3600).")
@@ -74,6 +78,13 @@ struct Run: ParsableCommand {
             try validated(c)
         } else if plots != nil {
             throw ValidationError("--plots applies to a workload run (--workload); sweep and compare draw their own")
+        }
+        if !op.isEmpty {
+            do { c.operations = try op.map { s throws(ConfigError) in try OperationSpec.parse(s) } } catch { throw ValidationError(error.description) }
+            c = try validated(c)
+        }
+        if opOut != nil && !c.operations.contains(where: { $0.kind == .dump }) {
+            throw ValidationError("--op-out takes the lines of a dump: give --op dump@SECONDS too")
         }
         if let ring, !(1...Pacing.maxRing).contains(ring) {
             throw ValidationError("--ring must be in 1...\(Pacing.maxRing) descriptors, got \(ring)")
@@ -159,8 +170,21 @@ struct Run: ParsableCommand {
             let dir = beside.map { OutputFile.split($0.path).0 } ?? (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
             cfg.trace = TraceRecorder(verdicts: verdictsOut != nil, events: eventsOut != nil, spillDirectory: dir)
         }
+        // The dumps of --op go to a spill file beside --op-out (or in
+        // $TMPDIR), copied to it whole at the end.
+        let opOutFile = try opOut.map { try OutputFile($0, option: "--op-out") }
+        var opSpill: (fd: Int32, path: String)? = nil
+        if let f = opOutFile {
+            let dir = f.isStdout ? (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") : OutputFile.split(f.path).0
+            let path = dir + "/.conntrack-bench-op-\(getpid()).tmp"
+            let fd = open(path, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { fail("--op-out: cannot write a spill file in \(dir): \(OutputFile.errnoText())", code: 1) }
+            cfg.operationDumpFD = fd
+            opSpill = (fd, path)
+        }
+        defer { if let s = opSpill { close(s.fd); unlink(s.path) } }
         let textFD: Int32 = jsonOut?.isStdout == true || csvOut?.isStdout == true || snapshot.dump == "-"
-            || verdictsOut?.isStdout == true || eventsOut?.isStdout == true ? 2 : 1
+            || verdictsOut?.isStdout == true || eventsOut?.isStdout == true || opOutFile?.isStdout == true ? 2 : 1
         let showProgress = !noProgress && isatty(textFD) == 1
         // The wall-clock series goes to --csv and to the JSON's
         // `timeSeries`. A workload's series is its own; the wall-clock
@@ -218,6 +242,18 @@ struct Run: ParsableCommand {
             for (name, svg) in w.plots(title: title) { try plotsOut.file(name).write(svg) }
         }
         if let sink { try snapshot.write(sink, save: saveOut, dump: dumpOut) }
+        if let f = opOutFile, let s = opSpill {
+            try f.write { emit in
+                _ = lseek(s.fd, 0, SEEK_SET)
+                var buf = [UInt8](repeating: 0, count: 1 << 20)
+                while true {
+                    let n = read(s.fd, &buf, buf.count)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    try emit(Array(buf[0..<n]))
+                }
+            }
+        }
         if let trace = cfg.trace { try writeTrace(trace, cfg, verdicts: verdictsOut, events: eventsOut) }
         // Stopped by a signal: the partial report was written; 128 + signal.
         if let sig = StopSignal.requested { throw ArgumentParser.ExitCode(128 + sig) }

@@ -390,3 +390,31 @@ import Testing
         #expect((json["preliminary"] as? [String: Any])?["paced"] == nil)
     }
 }
+
+/// Operations from the command line: `--op-out` holds each dump's lines
+/// after its header, as many as the report says were listed.
+@Suite(CLI.skipSanitized) struct OperationCLITests {
+    @Test func dumpsGoToTheirFile() throws {
+        let dir = try TempDir()
+        let r = try CLI.run(["run", "--variant", "fixed", "--packets", "20000", "--flows", "500", "--threads", "2",
+                             "--op", "dump@10", "--op", "dump@every:100", "--op-out", dir.path("l.txt"),
+                             "--no-progress", "--json", dir.path("r.json")])
+        #expect(r.exited(0), "\(r)")
+        #expect(r.stdout.contains("Operations on the running table"), "\(r)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("r.json")))) as! [String: Any]
+        let ops = try #require((json["operations"] as? [String: Any])?["operations"] as? [[String: Any]])
+        let listed = ops.compactMap { ($0["counts"] as? [String: Any])?["listed"] as? Int }
+        let text = try String(contentsOfFile: dir.path("l.txt"), encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("# dump ") }.count == ops.count)
+        #expect(lines.filter { !$0.hasPrefix("#") }.count == listed.reduce(0, +))
+        #expect(lines.contains { $0.hasPrefix("tcp      6 ") }, "\(text.prefix(300))")
+    }
+
+    /// A plugin has no ABI entry for operations: one line, exit 2.
+    @Test(PluginFixture.unavailable) func aPluginRefusesOperations() throws {
+        let r = try CLI.run(["run", "--design", "plugin:" + PluginFixture.example, "--op", "dump@10", "--packets", "1000", "--no-progress"])
+        CLI.expectUsageError(r)
+        #expect(r.stderr.contains("not supported by design"), "\(r)")
+    }
+}

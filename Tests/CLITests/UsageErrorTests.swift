@@ -94,6 +94,10 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
         Bad(args: ["--find-lossless-rate", "--rate", "1000"], mentions: ["--find-lossless-rate", "--rate"]),
         Bad(args: ["--find-lossless-rate", "--repeats", "2"], mentions: ["--repeats"]),
         Bad(args: ["--find-lossless-rate", "--resolution", "0"], mentions: ["--resolution", "0.1...50"]),
+        Bad(args: ["--op", "flush@10"], mentions: ["--op", "dump, stats"]),
+        Bad(args: ["--op", "dump@every:0"], mentions: ["--op"]),
+        Bad(args: ["--op", "dump@10", "--deterministic"], mentions: ["--op", "--deterministic"]),
+        Bad(args: ["--op-out", "x.txt"], mentions: ["--op-out", "--op dump"]),
     ]
 
     @Test(arguments: badValues)

@@ -165,6 +165,13 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     /// structure. Preconditions: no other thread changes the table.
     func forEachConnection(now: Int64, _ body: (ConnectionRecord) -> Void)
 
+    /// `conntrack -L` while workers run, with the design's own walk
+    /// (TableOperations.swift); nil when the design cannot.
+    /// Preconditions: the caller is registered (`registerWorker` gave
+    /// `slot`) and holds no lock.
+    func dumpWhileRunning(now: Int64, slot: Int, _ ctx: inout WorkerContext,
+                          _ body: (ConnectionRecord) -> Void) -> OperationCounts?
+
     /// Inserts `records` into this table, which must be empty. Nothing is
     /// inserted when it throws. Preconditions: no other thread uses the table.
     func importConnections(_ records: [ConnectionRecord], _ ctx: inout WorkerContext) throws(ImportError)

@@ -8,7 +8,9 @@ import struct Synchronization.Atomic
 /// Something retired while the epoch was `e` may be reused once every
 /// registered thread has seen an epoch greater than `e`.
 final class QuiescentEpochs: @unchecked Sendable {
-    static let maxThreads = 64
+    // 64 workers (the most --threads allows), the reaper, the operation
+    // thread (--op) and a spare.
+    static let maxThreads = 68
 
     struct Slot: ~Copyable {
         /// Epoch the thread last saw at a quiescent point; .max when offline.

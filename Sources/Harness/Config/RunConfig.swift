@@ -91,6 +91,11 @@ public struct RunConfig: Sendable {
     /// each worker's receive ring (`PacedDriver`); nil: as fast as the
     /// table takes them.
     public var pacing: Pacing? = nil
+    /// Operations on the running table (`--op`), on their own thread.
+    public var operations: [OperationSpec] = []
+    /// Where dumps' `conntrack -L` lines go (an open file the caller
+    /// owns); nil: formatted and counted only.
+    public var operationDumpFD: Int32? = nil
     /// Unix time (ns) of the virtual clock's 0: a scenario's nominal start
     /// (what `generate` writes), a capture's first timestamp. Saved tables
     /// store `lastUsed` as Unix time through it.
@@ -212,6 +217,14 @@ public struct RunConfig: Sendable {
             }
             if let m = table.maxConnections, r.records.count > m {
                 throw ConfigError("--restore: the table holds \(r.records.count) connections, more than --max-connections \(m)")
+            }
+        }
+        if !operations.isEmpty {
+            guard !deterministic else {
+                throw ConfigError("--op runs operations on their own thread while the workers run: not with --deterministic")
+            }
+            if PluginLoader.isPluginSpec(design) {
+                throw ConfigError("--op \(operations[0].kind.rawValue) is not supported by design \(d.traits.name): the plugin ABI has no entry for operations on a running table")
             }
         }
         if let p = pacing {

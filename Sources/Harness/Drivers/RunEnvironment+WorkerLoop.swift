@@ -59,6 +59,11 @@ extension RunEnvironment {
             if worker.tracksIntervalLatency {
                 for k in 0..<b.latencyCount { worker.intervalLatency.record(latencies[k]) }
             }
+            // Operations scheduled (`--op`): the batch's end and samples, for
+            // the figures around each operation.
+            if let tl = worker.timeline {
+                tl.noteBatch(time: MonotonicClock.read(), count: b.position - first, samples: latencies, sampleCount: b.latencyCount)
+            }
             // Between batches: no connection reference is held.
             table.workerQuiescent(slot)
             worker.virtualNow.store(frozenNow ?? packets[b.position - 1].timestamp, ordering: .relaxed)

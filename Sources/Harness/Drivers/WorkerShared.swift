@@ -53,6 +53,9 @@ final class WorkerShared: @unchecked Sendable {
     var sampleCountdown = 0
     /// Written by the worker, read after it joined.
     var lastTimestamp: Int64 = 0
+    /// Batch ends and latency samples with their times, when operations
+    /// are scheduled (`--op`); set before the run, written by the worker.
+    var timeline: WorkerTimeline? = nil
 
     init(index: Int) {
         self.index = index

@@ -149,6 +149,7 @@ public enum ReportFormatter {
         o += row("pause per pass (µs)", "p50 " + f(r.reaperPauseMicros.p50, 1) + "  p99 " + f(r.reaperPauseMicros.p99, 1) + "  max " + f(r.reaperPauseMicros.max, 1))
         if let w = r.workload { o += workloadText(w) }
         if let p = r.paced { o += pacedText(p) }
+        if let ops = r.operations { o += operationsText(ops) }
         let m = r.memory
         o += "\nMemory (\(m.allocator))\n"
         o += row("peak RSS", mb(m.peakRSSBytes))

@@ -164,6 +164,8 @@ public struct RunReport: Codable, Sendable {
     public var workload: WorkloadReport? = nil
     /// A paced run's rings, drops, queueing and longest pause (`--rate`).
     public var paced: PacedReport? = nil
+    /// Operations run on the live table (`--op`), with their cost to the packets.
+    public var operations: OperationsReport? = nil
     /// A run that started from a saved table: what was loaded and how long
     /// the import into the table took (wall clock).
     public var restoredConnections: Int?

@@ -55,6 +55,11 @@ struct CuckooMap: @unchecked Sendable {
     let touched: UnsafeMutablePointer<UInt64>
     let touchedCount: UnsafeMutablePointer<Int>
     let touchedWords: Int
+    /// Displacements (`insertBFS` moves) so far: bumped before an entry
+    /// moves, so a walk that read it unchanged across its length saw no
+    /// entry move between buckets (a moved entry can be missed or met
+    /// twice). Written under the insert lock, read without it.
+    let moves: UnsafeMutablePointer<Atomic<UInt64>>
 
     /// A path for the breadth-first search: its first bucket, the slot
     /// followed at each step, and the bucket it ends at.
@@ -100,6 +105,8 @@ struct CuckooMap: @unchecked Sendable {
         touched.initialize(repeating: 0, count: touchedWords)
         touchedCount = .allocate(capacity: 1)
         touchedCount.initialize(to: 0)
+        moves = .allocate(capacity: 1)
+        moves.initialize(to: Atomic(0))
     }
 
     /// Bytes of the pages writers have written. Preconditions: the insert lock is held.
@@ -111,6 +118,7 @@ struct CuckooMap: @unchecked Sendable {
         precondition(rc == 0, "munmap failed: errno \(errno)")
         touched.deallocate()
         touchedCount.deallocate()
+        moves.deallocate()
     }
 
     // MARK: Hashes
@@ -309,6 +317,7 @@ struct CuckooMap: @unchecked Sendable {
                     slots[n] = i; slots[n + 1] = j
                     buckets[0] = Int(path.start)
                     for k in 0...n { buckets[k + 1] = otherBucket(hashAt(buckets[k], slots[k]), from: buckets[k]) }
+                    moves.pointee.add(1, ordering: .sequentiallyConsistent)
                     var k = n + 1
                     while k > 0 {
                         let from = buckets[k - 1], s = slots[k - 1]

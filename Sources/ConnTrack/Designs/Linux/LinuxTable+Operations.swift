@@ -1,0 +1,30 @@
+// Operations while packets flow (`--op`).
+extension LinuxTable {
+    /// As `ctnetlink_dump_table` walks (net/netfilter/nf_conntrack_netlink.c):
+    /// bucket by bucket under the bucket's stripe lock
+    /// (`nf_conntrack_locks[]`), listing the original-direction entries
+    /// that have not expired, each read under its own lock. Nodes leave or
+    /// join a chain only under its stripe, so the chain holds still while
+    /// it is walked, and a connection is listed once, at its original
+    /// tuple. Lookups go on without locks meanwhile; an insert or removal
+    /// in the bucket waits for the walk of that bucket.
+    public func dumpWhileRunning(now: Int64, slot: Int, _ ctx: inout WorkerContext,
+                                 _ body: (ConnectionRecord) -> Void) -> OperationCounts? {
+        var n = OperationCounts()
+        for b in 0..<bucketCount {
+            let s = Self.stripe(b)
+            lockStripe(s, &ctx)
+            var listed: [LinuxConn] = []
+            forEachNode(bucket: b) { c, d in
+                n.visited += 1
+                if d == 0 && c.remaining(now: now) >= 0 { listed.append(c) }
+            }
+            for c in listed { body(record(c, now: now, &ctx)) }
+            n.listed += listed.count
+            unlockStripe(s, &ctx)
+            // The walk held no node past the stripe: a quiescent point.
+            workerQuiescent(slot)
+        }
+        return n
+    }
+}

@@ -1,0 +1,7 @@
+// Operations while packets flow (`--op`): the null design keeps nothing.
+extension NullTable {
+    public func dumpWhileRunning(now: Int64, slot: Int, _ ctx: inout WorkerContext,
+                                 _ body: (ConnectionRecord) -> Void) -> OperationCounts? {
+        OperationCounts()
+    }
+}

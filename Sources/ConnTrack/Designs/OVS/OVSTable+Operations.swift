@@ -1,0 +1,54 @@
+// Operations while packets flow (`--op`).
+extension OVSTable {
+    /// As `conntrack_dump_next` walks (lib/conntrack.c): a cursor over the
+    /// cmap without a lock, each bucket read between two loads of its
+    /// counter, forward keys only, each connection's state read under its
+    /// own lock, expired ones skipped. A cuckoo insert that displaces
+    /// entries can hide one from a cursor or show it twice; OVS accepts
+    /// that. Here a connection met twice is listed once, and a walk during
+    /// which an entry moved is repeated (`retries`), up to three times,
+    /// then walked under ct_lock, which displacements need, so every
+    /// connection live for the whole walk is listed exactly once.
+    public func dumpWhileRunning(now: Int64, slot: Int, _ ctx: inout WorkerContext,
+                                 _ body: (ConnectionRecord) -> Void) -> OperationCounts? {
+        var n = OperationCounts()
+        for attempt in 0...3 {
+            let locked = attempt == 3
+            if locked { lockCT(&ctx) }
+            let before = map.moves.pointee.load(ordering: .sequentiallyConsistent)
+            var seen = Set<UnsafeMutablePointer<ConnNode>>()
+            var records: [ConnectionRecord] = []
+            var nodes: [UnsafeMutablePointer<ConnNode>] = []
+            for b in 0..<map.bucketCount {
+                while true {
+                    let w0 = map.readEven(b)
+                    nodes.removeAll(keepingCapacity: true)
+                    for i in 0..<CuckooMap.slots {
+                        let e = map.word(b, 3 &+ i).pointee.load(ordering: .acquiring)
+                        guard e != 0, let node = UnsafeMutablePointer<TupleNode>(bitPattern: UInt(e)) else { continue }
+                        n.visited += 1
+                        if node.pointee.direction == .original { nodes.append(node.pointee.conn) }
+                    }
+                    if !map.changed(b, since: w0) { break }
+                    n.retries += 1
+                }
+                for c in nodes where seen.insert(c).inserted {
+                    lockConnection(c, &ctx)
+                    let r = c.record(timeouts, now: now)
+                    unlockConnection(c, &ctx)
+                    if r.timeoutLeft >= 0 { records.append(r) }
+                }
+                if !locked { workerQuiescent(slot) }
+            }
+            let moved = map.moves.pointee.load(ordering: .sequentiallyConsistent) != before
+            if locked { unlockCT(&ctx) }
+            if !moved || locked {
+                for r in records { body(r) }
+                n.listed = records.count
+                return n
+            }
+            n.retries += 1
+        }
+        preconditionFailure("unreachable: the fourth walk holds ct_lock")
+    }
+}

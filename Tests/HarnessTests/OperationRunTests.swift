@@ -1,0 +1,63 @@
+import Testing
+@testable import ConnTrack
+@testable import FlowGen
+@testable import Harness
+import TestSupport
+
+/// Operations scheduled in a run (`--op`): they run on their thread while
+/// two workers and the reaper do, leave the table sound, and report what
+/// they did and what the packets saw.
+@Suite struct OperationRunTests {
+    static let designs = TableDesigns.names
+
+    @Test(arguments: designs)
+    func dumpsAndStatsRunWhilePacketsFlow(_ design: String) throws {
+        var c = RunConfig()
+        c.design = design
+        let traits = try #require(TableDesigns.named(design)).traits
+        c.table = TableConfig(buckets: 512, hashSeed: traits.hasHashSeed ? 42 : nil)
+        switch traits.defaultPolicy {
+        case "linux2022": c.policy = .linux2022(Linux2022ReaperPolicy())
+        case "ovs": c.policy = .ovs(OVSReaperPolicy())
+        default: c.policy = .seed(SeedReaperPolicy())
+        }
+        c.scenario.scenario = .mix
+        c.scenario.flows = 2000
+        c.scenario.packets = 200_000
+        c.scenario.duration = 600 * Duration_ns.second
+        c.threads = 2
+        c.chunk = 8192
+        c.reaperStartDelay = 0
+        c.checkLockOrder = true
+        c.operations = [try OperationSpec.parse("dump@every:100"), try OperationSpec.parse("stats@300"),
+                        try OperationSpec.parse("dump@5000")]
+        try c.validate()
+        let r = try Runner.run(c)
+        let ops = try #require(r.operations)
+        let dumps = ops.operations.filter { $0.kind == "dump" }
+        #expect(dumps.count >= 1)
+        for d in dumps {
+            let counts = try #require(d.counts)
+            #expect(counts.visited >= counts.listed)
+            #expect(d.durationMillis >= 0 && d.bytes != nil)
+            if traits.tracksConnections { #expect(counts.listed > 0, "\(d)") }
+        }
+        let stats = ops.operations.filter { $0.kind == "stats" }
+        #expect(stats.count + ops.notRun.filter { $0.hasPrefix("stats@") }.count == 1, "\(ops.operations.map(\.spec)) not run \(ops.notRun)")
+        for s in stats { #expect(s.stats?["found"] != nil) }
+        // Due after the last packet's time: reported as not run.
+        #expect(ops.notRun.contains { $0.hasPrefix("dump@5000") })
+        #expect(r.invariants.ok, "\(r.invariants)")
+        #expect(r.lockOrderViolations.isEmpty)
+    }
+
+    @Test(.oneThread, arguments: ["dump", "dump@", "dump@-1", "dump@every:0", "flush@10", "dump@every:x", "@10"])
+    func aBadOperationIsRefused(_ text: String) {
+        #expect(throws: ConfigError.self) { try OperationSpec.parse(text) }
+    }
+
+    @Test(.oneThread) func operationsParse() throws {
+        #expect(try OperationSpec.parse("dump@12.5") == OperationSpec(kind: .dump, at: 12.5))
+        #expect(try OperationSpec.parse("stats@every:10") == OperationSpec(kind: .stats, at: 10, every: 10))
+    }
+}
