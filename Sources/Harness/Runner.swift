@@ -65,7 +65,7 @@ public enum Runner {
         let reaperWatch = WatchSlot(name: "reaper")
         let reaper = Reaper(table: table, policy: cfg.policy, startDelay: cfg.reaperStartDelay, startTime: startTime,
                             checkLockOrder: cfg.checkLockOrder, lockAction: cfg.checkLockOrder ? .trap : .record,
-                            watch: reaperWatch, fastForward: cfg.reaperFastForward)
+                            watch: reaperWatch, fastForward: cfg.fastForwardsReaper)
         if let t = cfg.trace {
             t.prepare(workers: threads)
             reaper.attachTrace(t.reaperLane)
@@ -129,6 +129,11 @@ public enum Runner {
             drive = RoundsDriver.drive(env)
         }
         let operationsReport = operations?.stop()
+        // The operation thread's removals count with the workers'.
+        if let o = operations, !drive.contexts.isEmpty {
+            drive.contexts[0].stats.merge(o.ctx.stats)
+            drive.contexts[0].locks.violations += o.ctx.locks.violations
+        }
         let usageEnd = ProcessUsage.now()
         let producerNanos = sources.finish()
         if let t = cfg.trace {
@@ -163,6 +168,9 @@ public enum Runner {
         report.workload = workloadMonitor?.report()
         report.paced = drive.paced
         report.operations = operationsReport
+        if operations != nil {
+            report.removedByOperation = drive.contexts.reduce(0) { $0 + $1.stats.removedByOperation }
+        }
         report.provenance = Provenance.current(allocator: report.memory.allocator, startedAt: startedAt)
         report.warnings += cfg.configWarnings
         if let w = cfg.zeroBudgetWarning(table: table.sweepSlots) { report.warnings.append(w) }

@@ -70,4 +70,73 @@ import struct Synchronization.Atomic
         let inv = t._checkInvariants(uniqueIDs: nil)
         #expect(inv.ok, "\(inv)")
     }
+
+    /// A flush while two workers open new connections removes every
+    /// connection that was there before it started, and the table stays
+    /// sound; a delete removes exactly what its filter matches of those.
+    @Test(arguments: dumping)
+    func aFlushWhileRunningRemovesEveryConnectionFromBefore(_ e: DesignEntry) throws {
+        try Self.removeWhileRunning(e, filter: ConnectionFilter())
+    }
+
+    @Test(arguments: dumping)
+    func aDeleteWhileRunningRemovesWhatItMatches(_ e: DesignEntry) throws {
+        var f = ConnectionFilter()
+        // client(i)'s source port is 20000 + i: the first 1,000 of 3,000.
+        f.sport = 20_000...20_999
+        try Self.removeWhileRunning(e, filter: f)
+    }
+
+    static func removeWhileRunning(_ e: DesignEntry, filter: ConnectionFilter) throws {
+        let t = makeTable(e, slots: 8192)
+        let now = 2 * sec
+        let setup = t.registerWorker()
+        var c = context()
+        let before = 3000
+        for i in 0..<before { _ = t.handlePacket(syn(client(i)), clock: VirtualClock(sec), &c) }
+        t.workerOffline(setup)
+        let a = Set(t.exportConnections(now: now).map(\.original))
+        let doomed = a.filter { filter.matches($0) }
+        #expect(a.count == before && !doomed.isEmpty)
+        let opSlot = t.registerWorker()
+        let slots = (0..<2).map { _ in t.registerWorker() }
+        for s in slots { t.workerOffline(s) }
+        let go = Atomic<Bool>(false), done = Atomic<Bool>(false)
+        let opened0 = Atomic<Int>(0), opened1 = Atomic<Int>(0)
+        let workers = (0..<2).map { k in
+            OSThread {
+                var ctx = context()
+                t.workerQuiescent(slots[k])
+                while !go.load(ordering: .acquiring) {}
+                var i = 0
+                // New tuples only (none of the first 3,000 is touched again).
+                while (!done.load(ordering: .acquiring) || i < 300) && i < 8000 {
+                    _ = t.handlePacket(syn(client(before + 2 * i + k)), clock: VirtualClock(now), &ctx)
+                    i += 1
+                    if i % 64 == 0 { t.workerQuiescent(slots[k]) }
+                }
+                if k == 0 { opened0.store(i, ordering: .relaxed) } else { opened1.store(i, ordering: .relaxed) }
+                t.workerOffline(slots[k])
+                #expect(ctx.locks.violations.isEmpty, "\(ctx.locks.violations)")
+            }
+        }
+        var d = context()
+        go.store(true, ordering: .releasing)
+        t.workerQuiescent(opSlot)
+        let n = t.removeWhileRunning(filter, now: now, slot: opSlot, &d)
+        t.workerOffline(opSlot)
+        done.store(true, ordering: .releasing)
+        for w in workers { w.join() }
+        let counts = try #require(n, "\(e.traits.name) cannot remove while running")
+        let b = Set(t.exportConnections(now: now).map(\.original))
+        #expect(doomed.intersection(b).isEmpty, "\(doomed.intersection(b).count) connections from before survived")
+        #expect(a.subtracting(doomed).subtracting(b).isEmpty, "\(a.subtracting(doomed).subtracting(b).count) unmatched connections were removed")
+        let new = opened0.load(ordering: .relaxed) + opened1.load(ordering: .relaxed)
+        #expect(counts.removed >= doomed.count && counts.removed <= doomed.count + new)
+        #expect(b.count == before + new - counts.removed, "\(b.count) at the end, \(counts.removed) removed")
+        #expect(Int(d.stats.removedByOperation) == counts.removed)
+        #expect(d.locks.violations.isEmpty, "\(d.locks.violations)")
+        let inv = t._checkInvariants(uniqueIDs: nil)
+        #expect(inv.ok, "\(inv)")
+    }
 }

@@ -51,7 +51,9 @@ import TestSupport
         #expect(r.lockOrderViolations.isEmpty)
     }
 
-    @Test(.oneThread, arguments: ["dump", "dump@", "dump@-1", "dump@every:0", "flush@10", "dump@every:x", "@10"])
+    @Test(.oneThread, arguments: ["dump", "dump@", "dump@-1", "dump@every:0", "resize:10@10", "dump@every:x", "@10", "delete@10", "delete:@10",
+                                     "delete:x=1@10", "delete:src=10.0.0.0/33@1", "delete:dport=5-3@1", "delete:src=nope@1",
+                                     "delete:sport=1,sport=2@1", "flush:src=10.0.0.0/8@1"])
     func aBadOperationIsRefused(_ text: String) {
         #expect(throws: ConfigError.self) { try OperationSpec.parse(text) }
     }
@@ -59,5 +61,53 @@ import TestSupport
     @Test(.oneThread) func operationsParse() throws {
         #expect(try OperationSpec.parse("dump@12.5") == OperationSpec(kind: .dump, at: 12.5))
         #expect(try OperationSpec.parse("stats@every:10") == OperationSpec(kind: .stats, at: 10, every: 10))
+        let d = try OperationSpec.parse("delete:src=10.1.0.0/16,dport=80-90@7")
+        #expect(d.kind == .delete && d.at == 7 && d.description == "delete:src=10.1.0.0/16,dport=80-90@7.000")
+        func id(_ src: String, _ dport: UInt16) -> TupleID {
+            TupleID(srcAddr: OperationSpec.prefix(src)!.address, srcPort: 1, dstAddr: IPAddress(v4: 1), dstPort: dport,
+                    transProto: .tcp, netProto: .ipv4)
+        }
+        #expect(d.filter.matches(id("10.1.200.3", 85)))
+        #expect(!d.filter.matches(id("10.2.0.1", 85)))
+        #expect(!d.filter.matches(id("10.1.0.1", 91)))
+        let v6 = try OperationSpec.parse("delete:src=2001:db8::/32@1")
+        let a = OperationSpec.prefix("2001:db8:ffff::1")!.address, b = OperationSpec.prefix("2001:db9::1")!.address
+        #expect(v6.filter.matches(TupleID(srcAddr: a, srcPort: 1, dstAddr: a, dstPort: 1, transProto: .udp, netProto: .ipv6)))
+        #expect(!v6.filter.matches(TupleID(srcAddr: b, srcPort: 1, dstAddr: b, dstPort: 1, transProto: .udp, netProto: .ipv6)))
+        // An IPv6 prefix does not match an IPv4 address.
+        #expect(!v6.filter.matches(id("32.1.13.184", 1)))
+    }
+
+    /// Flushes and deletes in a run: the removals are counted as the
+    /// operations' own, the live count agrees, the table is sound.
+    @Test(arguments: designs)
+    func flushesAndDeletesRunWhilePacketsFlow(_ design: String) throws {
+        var c = RunConfig()
+        c.design = design
+        let traits = try #require(TableDesigns.named(design)).traits
+        c.table = TableConfig(buckets: 512, hashSeed: traits.hasHashSeed ? 42 : nil)
+        switch traits.defaultPolicy {
+        case "linux2022": c.policy = .linux2022(Linux2022ReaperPolicy())
+        case "ovs": c.policy = .ovs(OVSReaperPolicy())
+        default: c.policy = .seed(SeedReaperPolicy())
+        }
+        c.scenario.scenario = .mix
+        c.scenario.flows = 2000
+        c.scenario.packets = 200_000
+        c.scenario.duration = 600 * Duration_ns.second
+        c.threads = 2
+        c.chunk = 8192
+        c.reaperStartDelay = 0
+        c.checkLockOrder = true
+        c.operations = [try OperationSpec.parse("flush@100"), try OperationSpec.parse("delete:src=10.0.0.0/9@every:150")]
+        try c.validate()
+        let r = try Runner.run(c)
+        let ops = try #require(r.operations)
+        let removed = ops.operations.compactMap { $0.counts?.removed }.reduce(0, +)
+        #expect(r.removedByOperation == UInt64(removed))
+        if traits.tracksConnections { #expect(removed > 0, "\(ops.operations.map(\.spec))") }
+        #expect(r.live == Int64(r.created) - Int64(r.removedInline + r.removedByReaper + r.removedOther + UInt64(removed)))
+        #expect(r.invariants.ok, "\(r.invariants)")
+        #expect(r.lockOrderViolations.isEmpty)
     }
 }

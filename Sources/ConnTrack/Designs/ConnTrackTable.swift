@@ -171,6 +171,11 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     /// `slot`) and holds no lock.
     func dumpWhileRunning(now: Int64, slot: Int, _ ctx: inout WorkerContext,
                           _ body: (ConnectionRecord) -> Void) -> OperationCounts?
+    /// Removes what `filter` matches while workers run, with the design's
+    /// own locking (TableOperations.swift); nil when the design cannot.
+    /// Preconditions: as for `dumpWhileRunning`.
+    func removeWhileRunning(_ filter: ConnectionFilter, now: Int64, slot: Int,
+                            _ ctx: inout WorkerContext) -> OperationCounts?
 
     /// Inserts `records` into this table, which must be empty. Nothing is
     /// inserted when it throws. Preconditions: no other thread uses the table.

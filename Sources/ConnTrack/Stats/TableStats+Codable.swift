@@ -31,12 +31,12 @@ extension TableStats: Codable, Equatable {
         case packets, lookups, found, notFound, insert, insertClash, insertFailed, drop, earlyDrop, searchRestart
         case packetDigest, created, removedInline, removedByReaper, removedOther, deferredByLockOrder
         case trackerResults, trackerInit, chain, bucketLock, connLock, tableLock
-        case chainTooLong, invalid
+        case chainTooLong, invalid, removedByOperation
     }
 
     /// Counters added after the format was first saved.
     private static var added: [(CodingKeys, WritableKeyPath<TableStats, UInt64>)] {
-        [(.chainTooLong, \.chainTooLong), (.invalid, \.invalid)]
+        [(.chainTooLong, \.chainTooLong), (.invalid, \.invalid), (.removedByOperation, \.removedByOperation)]
     }
 
     /// The plain counters, by key (everything but the arrays and locks).

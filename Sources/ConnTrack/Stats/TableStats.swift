@@ -35,6 +35,8 @@ public struct TableStats: Sendable {
     public var removedInline: UInt64 = 0
     public var removedByReaper: UInt64 = 0
     public var removedOther: UInt64 = 0
+    /// Removed by an operation on the running table (`--op flush`, `delete`).
+    public var removedByOperation: UInt64 = 0
     /// Expired tuples left in place because the partner's bucket is lower.
     public var deferredByLockOrder: UInt64 = 0
     /// Tracker results of packets that reached the tracker.
@@ -47,7 +49,7 @@ public struct TableStats: Sendable {
 
     public init() {}
 
-    public var removed: UInt64 { removedInline &+ removedByReaper &+ removedOther }
+    public var removed: UInt64 { removedInline &+ removedByReaper &+ removedOther &+ removedByOperation }
     /// Connections created less those removed (negative for a thread that
     /// removed what others created).
     public var createdLessRemoved: Int64 { Int64(created) &- Int64(removed) }
@@ -59,7 +61,8 @@ public struct TableStats: Sendable {
         chainTooLong &+= o.chainTooLong; invalid &+= o.invalid
         packetDigest ^= o.packetDigest
         created &+= o.created; removedInline &+= o.removedInline; removedByReaper &+= o.removedByReaper
-        removedOther &+= o.removedOther; deferredByLockOrder &+= o.deferredByLockOrder
+        removedOther &+= o.removedOther; removedByOperation &+= o.removedByOperation
+        deferredByLockOrder &+= o.deferredByLockOrder
         for i in 0..<6 { trackerResults[i] &+= o.trackerResults[i] }
         trackerInit &+= o.trackerInit
         chain.merge(o.chain)

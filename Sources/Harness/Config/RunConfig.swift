@@ -50,6 +50,17 @@ public struct RunConfig: Sendable {
     /// `scansForReap` are split across the waiting workers (same counters
     /// as one walk); false: the leader walks them while the others wait.
     public var splitReaperPasses = true
+    /// Operations that change the table (`--op flush`, `delete`) run on
+    /// their own thread at any moment, window boundaries included; a split
+    /// pass (its scan predicts the walk) and a computed idle pass (its
+    /// summary is kept true by the reaper's and workers' removals only)
+    /// both assume nothing else changes the table there. With such
+    /// operations the passes are walked, whole, by one thread.
+    public var operationsChangeTable: Bool { operations.contains { $0.kind == .flush || $0.kind == .delete } }
+    /// `splitReaperPasses`, unless operations change the table.
+    public var splitsReaperPasses: Bool { splitReaperPasses && !operationsChangeTable }
+    /// `reaperFastForward`, unless operations change the table.
+    public var fastForwardsReaper: Bool { reaperFastForward && !operationsChangeTable }
     /// Tests: within each lock-step window the workers take turns (worker
     /// 0's packets, then worker 1's, …), ordered by the barrier, so a
     /// windowed run is a function of its inputs: what is left of the

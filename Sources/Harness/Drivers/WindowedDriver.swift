@@ -101,7 +101,7 @@ extension WindowedDriver {
             laneScratch = .allocate(capacity: threads)
             laneScratch.initialize(repeating: 0)
             contexts = ContextBox(threads)
-            team = threads > 1 && env.cfg.reaperEnabled && env.cfg.splitReaperPasses && env.table.scansForReap
+            team = threads > 1 && env.cfg.reaperEnabled && env.cfg.splitsReaperPasses && env.table.scansForReap
                 ? ReapTeam(parties: threads, spinNanos: env.cfg.waitSpinNanos) : nil
         }
 

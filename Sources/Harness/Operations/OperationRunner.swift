@@ -22,6 +22,10 @@ final class OperationRunner<T: ConnTrackTable>: @unchecked Sendable {
     private var reports: [OperationReport] = []
     private var next: [Double]
     private var runs = 0
+    /// The thread's context: its counters (removals by flush and delete)
+    /// join the workers' at the end. Touched by the operation thread,
+    /// read after `stop` joined it.
+    private(set) var ctx: WorkerContext
     let wallStart: Int64
 
     init(_ env: RunEnvironment<T>, specs: [OperationSpec], dumpFD: Int32?, wallStart: Int64) {
@@ -30,6 +34,8 @@ final class OperationRunner<T: ConnTrackTable>: @unchecked Sendable {
         self.dumpFD = dumpFD
         self.wallStart = wallStart
         next = specs.map(\.at)
+        ctx = WorkerContext(name: "operations", checkLockOrder: env.cfg.checkLockOrder,
+                            action: env.cfg.checkLockOrder ? .trap : .record)
         slot = env.table.registerWorker()
         env.table.workerOffline(slot)
         for w in env.workers { w.timeline = WorkerTimeline() }
@@ -66,8 +72,6 @@ final class OperationRunner<T: ConnTrackTable>: @unchecked Sendable {
 
     private func run(_ spec: OperationSpec, due: Double, at virtualNow: Int64) {
         runs += 1
-        var ctx = WorkerContext(name: "operations", checkLockOrder: env.cfg.checkLockOrder,
-                                action: env.cfg.checkLockOrder ? .trap : .record)
         let wait0 = lockWaits()
         let t0 = MonotonicClock.read()
         var counts: OperationCounts? = nil
@@ -88,6 +92,11 @@ final class OperationRunner<T: ConnTrackTable>: @unchecked Sendable {
             }
             env.table.workerOffline(slot)
             bytes = total
+        case .flush, .delete:
+            env.table.workerQuiescent(slot)
+            counts = env.table.removeWhileRunning(spec.kind == .flush ? ConnectionFilter() : spec.filter, now: virtualNow,
+                                                  slot: slot, &ctx)
+            env.table.workerOffline(slot)
         case .stats:
             var s = TableStats()
             for w in env.workers { s.merge(w.read()) }

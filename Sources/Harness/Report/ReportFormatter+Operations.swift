@@ -5,7 +5,9 @@ extension ReportFormatter {
         for r in ops.operations {
             var what = "at \(f(r.startedAtSeconds, 3)) s: " + f(r.durationMillis, 3) + " ms"
             if let c = r.counts {
-                what += ", visited \(num(c.visited)), listed \(num(c.listed))" + (c.retries > 0 ? " (walks repeated \(num(c.retries)))" : "")
+                what += ", visited \(num(c.visited))" + (r.kind == "dump" ? ", listed \(num(c.listed))" : "")
+                    + (r.kind == "flush" || r.kind == "delete" ? ", removed \(num(c.removed))" : "")
+                    + (c.retries > 0 ? " (walks repeated \(num(c.retries)))" : "")
             }
             if let b = r.bytes { what += ", \(mb(b)) of conntrack -L lines" }
             if let s = r.stats {

@@ -164,6 +164,9 @@ public struct RunReport: Codable, Sendable {
     public var workload: WorkloadReport? = nil
     /// A paced run's rings, drops, queueing and longest pause (`--rate`).
     public var paced: PacedReport? = nil
+    /// Connections removed by operations on the running table (`--op
+    /// flush`, `delete`); nil when none ran.
+    public var removedByOperation: UInt64? = nil
     /// Operations run on the live table (`--op`), with their cost to the packets.
     public var operations: OperationsReport? = nil
     /// A run that started from a saved table: what was loaded and how long

@@ -33,3 +33,42 @@ extension BucketTable {
         return n
     }
 }
+
+extension BucketTable {
+    /// Bucket by bucket under the table's read lock and the bucket's lock;
+    /// a matching connection is removed at the lower of its two buckets,
+    /// with the partner's bucket locked after it (ascending, as the lock
+    /// order says), so it is met once with both locks takeable.
+    public func removeWhileRunning(_ filter: ConnectionFilter, now: Int64, slot: Int,
+                                   _ ctx: inout WorkerContext) -> OperationCounts? {
+        var n = OperationCounts()
+        var b = 0
+        while true {
+            readLock(&ctx)
+            guard b < bucketCount else { unlockTable(&ctx); break }
+            lockBucket(b, &ctx)
+            var t = bucketPtr(b).pointee.head
+            while let x = t {
+                n.visited += 1
+                let next = x.pointee.next
+                let afterNext = next?.pointee.next
+                let original = x.pointee.direction == .original ? x : x.partner
+                let rb = partnerBucket(x)
+                guard rb >= b, filter.matches(original.pointee.id) else { t = next; continue }
+                let different = rb != b
+                let lockPartner = different && !rules.skipPartnerBucketLock
+                if lockPartner { lockBucket(rb, &ctx) }
+                unlink(x.partner, rb)
+                unlink(x, b)
+                if lockPartner { unlockBucket(rb, &ctx) }
+                finishRemoval(x.pointee.conn, kind: .operation, now: now, &ctx)
+                n.removed += 1
+                t = next == x.partner ? afterNext : next
+            }
+            unlockBucket(b, &ctx)
+            unlockTable(&ctx)
+            b += 1
+        }
+        return n
+    }
+}

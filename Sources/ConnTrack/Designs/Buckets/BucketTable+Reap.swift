@@ -12,13 +12,15 @@ enum ReapOutcome {
 
 enum RemovalKind {
     case inline, reaper, other
+    /// An operation on the running table (`--op flush`, `delete`).
+    case operation
 
     /// The cause a [DESTROY] event names.
     var reason: RemovalReason {
         switch self {
         case .inline: .inline
         case .reaper: .reaper
-        case .other: .other
+        case .other, .operation: .other
         }
     }
 }
@@ -31,6 +33,7 @@ extension TableStats {
         case .inline: removedInline &+= 1
         case .reaper: removedByReaper &+= 1
         case .other: removedOther &+= 1
+        case .operation: removedByOperation &+= 1
         }
     }
 }

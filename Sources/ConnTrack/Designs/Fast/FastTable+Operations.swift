@@ -37,3 +37,31 @@ extension FastTable {
         return n
     }
 }
+
+extension FastTable {
+    /// The seqlock walk of the dump; each matching connection is removed
+    /// under its homes' stripes, taken in order, if it is still published.
+    public func removeWhileRunning(_ filter: ConnectionFilter, now: Int64, slot: Int,
+                                   _ ctx: inout WorkerContext) -> OperationCounts? {
+        var n = OperationCounts()
+        var entries: [UInt32] = []
+        entries.reserveCapacity(64)
+        for b in 0..<homeBuckets {
+            while true {
+                let v0 = word(b, 0).pointee.load(ordering: .acquiring) & 0xFFFF_FFFF
+                if v0 & 1 == 1 { n.retries += 1; continue }
+                entries.removeAll(keepingCapacity: true)
+                forEachFirstSlot(home: b) { entries.append($0) }
+                let v1 = word(b, 0).pointee.load(ordering: .acquiring) & 0xFFFF_FFFF
+                if v1 == v0 { break }
+                n.retries += 1
+            }
+            n.visited += entries.count
+            for i in entries where filter.matches(pool.entry(i).original) {
+                if remove(i, kind: .operation, now: now, &ctx, if: { _, _ in true }) { n.removed += 1 }
+            }
+            workerQuiescent(slot)
+        }
+        return n
+    }
+}

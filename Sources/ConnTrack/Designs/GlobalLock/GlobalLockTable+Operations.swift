@@ -22,3 +22,24 @@ extension GlobalLockTable {
         return n
     }
 }
+
+extension GlobalLockTable {
+    /// Under the one lock: the matching connections, then their removal.
+    public func removeWhileRunning(_ filter: ConnectionFilter, now: Int64, slot: Int,
+                                   _ ctx: inout WorkerContext) -> OperationCounts? {
+        var n = OperationCounts()
+        lock(&ctx)
+        defer { unlock(&ctx) }
+        var doomed: [UnsafeMutablePointer<ConnNode>] = []
+        for node in map.values {
+            n.visited += 1
+            if node.pointee.direction == .original && filter.matches(node.pointee.id) { doomed.append(node.pointee.conn) }
+        }
+        for c in doomed {
+            removeLocked(c, reason: .other, now: now, &ctx)
+            ctx.stats.countRemoval(.operation)
+            n.removed += 1
+        }
+        return n
+    }
+}

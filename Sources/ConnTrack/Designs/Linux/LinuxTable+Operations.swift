@@ -28,3 +28,32 @@ extension LinuxTable {
         return n
     }
 }
+
+extension LinuxTable {
+    /// As `nf_ct_iterate_cleanup` (net/netfilter/nf_conntrack_core.c):
+    /// `get_next_corpse` walks a bucket under its stripe lock and takes a
+    /// reference on each matching entry; with the lock let go, each is
+    /// killed (`nf_ct_delete`, which takes both buckets' stripes in order)
+    /// and its reference dropped.
+    public func removeWhileRunning(_ filter: ConnectionFilter, now: Int64, slot: Int,
+                                   _ ctx: inout WorkerContext) -> OperationCounts? {
+        var n = OperationCounts()
+        var corpses: [LinuxConn] = []
+        for b in 0..<bucketCount {
+            let s = Self.stripe(b)
+            lockStripe(s, &ctx)
+            corpses.removeAll(keepingCapacity: true)
+            forEachNode(bucket: b) { c, d in
+                n.visited += 1
+                if d == 0 && filter.matches(c.keys.pointee.original) && c.refIncNotZero() { corpses.append(c) }
+            }
+            unlockStripe(s, &ctx)
+            for c in corpses {
+                if kill(c, kind: .operation, now: now, &ctx) { n.removed += 1 }
+                c.put()
+            }
+            workerQuiescent(slot)
+        }
+        return n
+    }
+}

@@ -5,3 +5,10 @@ extension NullTable {
         OperationCounts()
     }
 }
+
+extension NullTable {
+    public func removeWhileRunning(_ filter: ConnectionFilter, now: Int64, slot: Int,
+                                   _ ctx: inout WorkerContext) -> OperationCounts? {
+        OperationCounts()
+    }
+}

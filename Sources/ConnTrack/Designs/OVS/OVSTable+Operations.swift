@@ -52,3 +52,52 @@ extension OVSTable {
         preconditionFailure("unreachable: the fourth walk holds ct_lock")
     }
 }
+
+extension OVSTable {
+    /// As `conntrack_flush` (lib/conntrack.c): a cursor over the cmap
+    /// without a lock, and each matching connection cleaned under ct_lock
+    /// (`conn_clean`), taken per connection, if no one removed it since.
+    /// A connection an insert moved past the cursor is caught by walking
+    /// again while entries moved (at most three walks, the last under
+    /// ct_lock).
+    public func removeWhileRunning(_ filter: ConnectionFilter, now: Int64, slot: Int,
+                                   _ ctx: inout WorkerContext) -> OperationCounts? {
+        var n = OperationCounts()
+        for attempt in 0...3 {
+            let locked = attempt == 3
+            if locked { lockCT(&ctx) }
+            let before = map.moves.pointee.load(ordering: .sequentiallyConsistent)
+            var nodes: [UnsafeMutablePointer<ConnNode>] = []
+            for b in 0..<map.bucketCount {
+                while true {
+                    let w0 = map.readEven(b)
+                    nodes.removeAll(keepingCapacity: true)
+                    for i in 0..<CuckooMap.slots {
+                        let e = map.word(b, 3 &+ i).pointee.load(ordering: .acquiring)
+                        guard e != 0, let node = UnsafeMutablePointer<TupleNode>(bitPattern: UInt(e)) else { continue }
+                        n.visited += 1
+                        if node.pointee.direction == .original && filter.matches(node.pointee.id) { nodes.append(node.pointee.conn) }
+                    }
+                    if !map.changed(b, since: w0) { break }
+                    n.retries += 1
+                }
+                for c in nodes {
+                    if !locked { lockCT(&ctx) }
+                    // Removed by someone else since the cursor read it: retired.
+                    if !c.pointee.retired {
+                        remove(c, reason: .other, now: now, &ctx)
+                        ctx.stats.countRemoval(.operation)
+                        n.removed += 1
+                    }
+                    if !locked { unlockCT(&ctx) }
+                }
+                if !locked { workerQuiescent(slot) }
+            }
+            let moved = map.moves.pointee.load(ordering: .sequentiallyConsistent) != before
+            if locked { unlockCT(&ctx) }
+            if !moved || locked { return n }
+            n.retries += 1
+        }
+        preconditionFailure("unreachable: the fourth walk holds ct_lock")
+    }
+}
