@@ -50,6 +50,8 @@ struct Run: ParsableCommand {
     var op: [String] = []
     @Option(help: "Write the --op dumps' conntrack -L lines to this file ('-': standard output).")
     var opOut: String?
+    @Option(help: "With --op: write a plot per operation, packets per millisecond around it, as SVG files in this directory (created; op-N-KIND.svg).")
+    var opPlots: String?
     @Flag(help: "Find the lossless rate (RFC 2544 section 26.1, as RFC 9693 uses it): a full-speed run, then paced trials binary-searched to --resolution; the lowest of --searches searches is kept (docs/operations.md).")
     var findLosslessRate = false
     @Option(help: "Seconds of arrivals: per trial of --find-lossless-rate (default 5), or of a paced run (--rate; default: until the stream ends) (0.1...3600).")
@@ -82,6 +84,9 @@ struct Run: ParsableCommand {
         if !op.isEmpty {
             do { c.operations = try op.map { s throws(ConfigError) in try OperationSpec.parse(s) } } catch { throw ValidationError(error.description) }
             c = try validated(c)
+        }
+        if opPlots != nil && c.operations.isEmpty {
+            throw ValidationError("--op-plots draws the operations: give --op KIND@SECONDS too")
         }
         if opOut != nil && !c.operations.contains(where: { $0.kind == .dump }) {
             throw ValidationError("--op-out takes the lines of a dump: give --op dump@SECONDS too")
@@ -157,6 +162,7 @@ struct Run: ParsableCommand {
         let jsonOut = try json.map { try OutputFile($0, option: "--json") }
         let csvOut = try csv.map { try OutputFile($0, option: "--csv") }
         let plotsOut = try plots.map { try OutputDirectory($0, option: "--plots") }
+        let opPlotsOut = try opPlots.map { try OutputDirectory($0, option: "--op-plots") }
         let isWorkload = if case .workload = cfg.source { true } else { false }
         // Machine-readable output on stdout moves the human text to stderr.
         if verdicts != nil || events != nil, let d = cfg.designType, !d.traits.traces {
@@ -240,6 +246,11 @@ struct Run: ParsableCommand {
             try plotsOut.create()
             let title = "\(report.variant == report.design ? report.design : report.design + "/" + report.variant), \(w.name)"
             for (name, svg) in w.plots(title: title) { try plotsOut.file(name).write(svg) }
+        }
+        if let opPlotsOut, let ops = report.operations {
+            try opPlotsOut.create()
+            let title = report.variant == report.design ? report.design : report.design + "/" + report.variant
+            for (name, svg) in ops.plots(title: title) { try opPlotsOut.file(name).write(svg) }
         }
         if let sink { try snapshot.write(sink, save: saveOut, dump: dumpOut) }
         if let f = opOutFile, let s = opSpill {

@@ -397,7 +397,7 @@ import Testing
     @Test func dumpsGoToTheirFile() throws {
         let dir = try TempDir()
         let r = try CLI.run(["run", "--variant", "fixed", "--packets", "20000", "--flows", "500", "--threads", "2",
-                             "--op", "dump@10", "--op", "dump@every:100", "--op-out", dir.path("l.txt"),
+                             "--op", "dump@10", "--op", "dump@every:100", "--op-out", dir.path("l.txt"), "--op-plots", dir.path("plots"),
                              "--no-progress", "--json", dir.path("r.json")])
         #expect(r.exited(0), "\(r)")
         #expect(r.stdout.contains("Operations on the running table"), "\(r)")
@@ -409,6 +409,11 @@ import Testing
         #expect(lines.filter { $0.hasPrefix("# dump ") }.count == ops.count)
         #expect(lines.filter { !$0.hasPrefix("#") }.count == listed.reduce(0, +))
         #expect(lines.contains { $0.hasPrefix("tcp      6 ") }, "\(text.prefix(300))")
+        // A plot per operation, its start and end marked.
+        for k in 1...ops.count {
+            let svg = try String(contentsOfFile: dir.path("plots/op-\(k)-dump.svg"), encoding: .utf8)
+            #expect(svg.contains("<svg") && svg.contains("packets per ms") && svg.contains(">start<"), "\(svg.prefix(200))")
+        }
     }
 
     /// A plugin has no ABI entry for operations: one line, exit 2.

@@ -10,7 +10,11 @@ public struct OperationReport: Codable, Sendable, Equatable {
     public var startedAtSeconds: Double
     /// Wall time from the run's start to the operation's, seconds.
     public var wallOffsetSeconds: Double
+    /// The operation on the table (a dump's walk), wall-clock ms.
     public var durationMillis: Double
+    /// A dump: formatting its `conntrack -L` lines after the walk, outside
+    /// every lock, ms (not in `durationMillis` or the figures during it).
+    public var formatMillis: Double? = nil
     /// What the walk did (visited entries, connections listed, repeats).
     public var counts: OperationCounts?
     /// `dump`: bytes of `conntrack -L` lines it formatted.

@@ -75,23 +75,17 @@ final class OperationRunner<T: ConnTrackTable>: @unchecked Sendable {
         let wait0 = lockWaits()
         let t0 = MonotonicClock.read()
         var counts: OperationCounts? = nil
-        var bytes: Int? = nil
         var stats: [String: UInt64]? = nil
+        var records: [ConnectionRecord] = []
         switch spec.kind {
         case .dump:
+            // The walk copies the records; the lines are formatted after
+            // it, outside every lock (as conntrack's netlink dump hands
+            // records to the program that prints them), and timed apart.
             env.table.workerQuiescent(slot)
-            var total = 0
-            if let fd = dumpFD {
-                writeAll(fd, "# dump \(runs) at \(ReportFormatter.f(Double(virtualNow) / 1e9, 3)) s of virtual time\n")
-            }
-            let timeouts = env.cfg.table.timeouts
-            counts = env.table.dumpWhileRunning(now: virtualNow, slot: slot, &ctx) { r in
-                let line = ConntrackListing.text(ConntrackListing.rows([r], timeouts: timeouts, now: virtualNow))
-                total += line.utf8.count
-                if let fd = dumpFD { writeAll(fd, line) }
-            }
+            records.reserveCapacity(1024)
+            counts = env.table.dumpWhileRunning(now: virtualNow, slot: slot, &ctx) { records.append($0) }
             env.table.workerOffline(slot)
-            bytes = total
         case .flush, .delete:
             env.table.workerQuiescent(slot)
             counts = env.table.removeWhileRunning(spec.kind == .flush ? ConnectionFilter() : spec.filter, now: virtualNow,
@@ -110,8 +104,27 @@ final class OperationRunner<T: ConnTrackTable>: @unchecked Sendable {
         // figures are read once 60 ms more have passed.
         OSThread.sleep(nanoseconds: 60_000_000)
         let wait1 = lockWaits()
-        reports.append(measure(spec, due: due, virtualNow: virtualNow, t0: t0, t1: t1, counts: counts, bytes: bytes,
-                               stats: stats, lockWait: wait1 - wait0))
+        var report = measure(spec, due: due, virtualNow: virtualNow, t0: t0, t1: t1, counts: counts, bytes: nil,
+                             stats: stats, lockWait: wait1 - wait0)
+        if spec.kind == .dump {
+            let f0 = MonotonicClock.read()
+            var total = 0
+            if let fd = dumpFD {
+                writeAll(fd, "# dump \(runs) at \(ReportFormatter.f(Double(virtualNow) / 1e9, 3)) s of virtual time\n")
+            }
+            let timeouts = env.cfg.table.timeouts
+            var k = 0
+            while k < records.count {
+                let lines = ConntrackListing.text(ConntrackListing.rows(Array(records[k..<min(records.count, k + 4096)]),
+                                                                        timeouts: timeouts, now: virtualNow))
+                total += lines.utf8.count
+                if let fd = dumpFD { writeAll(fd, lines) }
+                k += 4096
+            }
+            report.bytes = total
+            report.formatMillis = Double(MonotonicClock.read() - f0) / 1e6
+        }
+        reports.append(report)
     }
 
     private func lockWaits() -> Int64 {

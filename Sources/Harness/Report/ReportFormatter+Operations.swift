@@ -9,7 +9,7 @@ extension ReportFormatter {
                     + (r.kind == "flush" || r.kind == "delete" ? ", removed \(num(c.removed))" : "")
                     + (c.retries > 0 ? " (walks repeated \(num(c.retries)))" : "")
             }
-            if let b = r.bytes { what += ", \(mb(b)) of conntrack -L lines" }
+            if let b = r.bytes { what += ", \(mb(b)) of conntrack -L lines" + (r.formatMillis.map { " formatted after it in " + f($0, 1) + " ms" } ?? "") }
             if let s = r.stats {
                 what += ": " + ["found", "insert", "insert_failed", "drop", "early_drop", "invalid"].map { "\($0)=\(s[$0] ?? 0)" }.joined(separator: " ")
             }
