@@ -140,6 +140,8 @@ import TestSupport
         // Far beyond what any design serves, into rings of 8: drops are
         // certain, and so are chunk refills with packets waiting.
         c.pacing = Pacing(rate: 200_000_000, ring: 8)
+        // Operations alongside: a dump now and then and a flush.
+        c.operations = [try OperationSpec.parse("dump@every:120"), try OperationSpec.parse("flush@300")]
         try c.validate()
         let r = try Runner.run(c)
         let p = try #require(r.paced)
@@ -152,6 +154,25 @@ import TestSupport
         #expect(p.longestPause != nil)
         #expect(r.invariants.ok, "\(r.invariants)")
         #expect(r.lockOrderViolations.isEmpty)
+        #expect(r.operations != nil)
+    }
+
+    /// A pause is named by what explains most of it, in the documented order.
+    @Test(.oneThread) func aPauseIsNamedByItsCause() {
+        typealias P = PacedReport.Pause
+        let ms = 1_000_000 as Int64
+        #expect(P.cause(kind: "batch", nanos: 10 * ms, packets: 5, lockWaitNanos: 0, cpuNanos: 2 * ms, reaperPass: 3, operation: 1)
+            .hasPrefix("the worker was descheduled"))
+        #expect(P.cause(kind: "batch", nanos: 10 * ms, packets: 5, lockWaitNanos: 6 * ms, cpuNanos: 10 * ms, reaperPass: nil, operation: 2)
+            .hasPrefix("lock waits: 6.000 ms of it while operation 2"))
+        #expect(P.cause(kind: "batch", nanos: 10 * ms, packets: 5, lockWaitNanos: 0, cpuNanos: 10 * ms, reaperPass: 4, operation: 2)
+            .hasPrefix("operation 2 (--op) ran alongside, as did reaper pass 4"))
+        #expect(P.cause(kind: "batch", nanos: 10 * ms, packets: 5, lockWaitNanos: 0, cpuNanos: 10 * ms, reaperPass: 4, operation: nil)
+            .hasPrefix("reaper pass 4 ran alongside"))
+        #expect(P.cause(kind: "batch", nanos: 10 * ms, packets: 5, lockWaitNanos: 0, cpuNanos: 10 * ms, reaperPass: nil, operation: nil)
+            .hasPrefix("the table's own work on 5 packets"))
+        #expect(P.cause(kind: "late wake-up", nanos: 10 * ms, packets: 0, lockWaitNanos: 0, cpuNanos: 0, reaperPass: nil)
+            .hasPrefix("the worker woke 10.000 ms after"))
     }
 }
 

@@ -193,11 +193,12 @@ final class PacedWorker: @unchecked Sendable {
                 if late > (longest?.nanos ?? 0) {
                     longest = PacedReport.Pause(kind: "late wake-up", worker: index, atSeconds: Double(next - ring.t0) / 1e9,
                                                 nanos: late, packets: 0, lockWaitNanos: 0, cpuNanos: 0, reaperPass: nil,
-                                                cause: "")
+                                                operation: nil, cause: "")
                 }
                 continue
             }
             let lock0 = Self.lockWait(ctx.stats), cpu0 = threadCPUNanos(), pass0 = reaper.passActivity
+            let op0 = env.operationActivity.current
             let taken = now, first = ring.t0
             let count = ring.take(upTo: env.cfg.batch) { s in
                 // Packet i arrived at first + ceil(i * 1e9 / rate).
@@ -214,9 +215,12 @@ final class PacedWorker: @unchecked Sendable {
                 let pass1 = reaper.passActivity
                 // Odd: that pass was running; a change: one started during it.
                 let pass: UInt64? = pass0 & 1 == 1 ? pass0 : pass1 != pass0 ? pass1 : nil
+                let op1 = env.operationActivity.current
+                let op: UInt64? = op0 & 1 == 1 ? op0 : op1 != op0 ? op1 : nil
                 longest = PacedReport.Pause(kind: "batch", worker: index, atSeconds: Double(taken - ring.t0) / 1e9, nanos: nanos,
                                             packets: count, lockWaitNanos: Self.lockWait(ctx.stats) - lock0,
-                                            cpuNanos: threadCPUNanos() - cpu0, reaperPass: pass.map { Int(($0 + 1) / 2) }, cause: "")
+                                            cpuNanos: threadCPUNanos() - cpu0, reaperPass: pass.map { Int(($0 + 1) / 2) },
+                                            operation: op.map { Int(($0 + 1) / 2) }, cause: "")
             }
             lastEnd = end
         }
@@ -255,7 +259,7 @@ final class PacedWorker: @unchecked Sendable {
         for s in states { if let p = s.longest, p.nanos > (longest?.nanos ?? -1) { longest = p } }
         if var p = longest {
             p.cause = PacedReport.Pause.cause(kind: p.kind, nanos: p.nanos, packets: p.packets, lockWaitNanos: p.lockWaitNanos,
-                                              cpuNanos: p.cpuNanos, reaperPass: p.reaperPass)
+                                              cpuNanos: p.cpuNanos, reaperPass: p.reaperPass, operation: p.operation)
             longest = p
         }
         let seconds = Double(states.map(\.servedNanos).max() ?? 0) / 1e9

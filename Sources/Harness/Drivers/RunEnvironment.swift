@@ -13,6 +13,8 @@ struct RunEnvironment<T: ConnTrackTable>: @unchecked Sendable {
     let startTime: Int64
     /// Counters of a restored run before its save: worker 0 starts from them.
     var carried: TableStats? = nil
+    /// Which operation (`--op`) runs now, for the paced driver's pauses.
+    let operationActivity = OperationActivity()
 }
 
 extension RunEnvironment {

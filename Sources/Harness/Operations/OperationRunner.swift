@@ -73,6 +73,7 @@ final class OperationRunner<T: ConnTrackTable>: @unchecked Sendable {
     private func run(_ spec: OperationSpec, due: Double, at virtualNow: Int64) {
         runs += 1
         let wait0 = lockWaits()
+        env.operationActivity.begin(reports.count + 1)
         let t0 = MonotonicClock.read()
         var counts: OperationCounts? = nil
         var stats: [String: UInt64]? = nil
@@ -99,6 +100,7 @@ final class OperationRunner<T: ConnTrackTable>: @unchecked Sendable {
                      "chaintoolong": s.chainTooLong, "clash": s.insertClash]
         }
         let t1 = MonotonicClock.read()
+        env.operationActivity.end(reports.count + 1)
         // The workers publish their counters and timelines at batch ends:
         // a worker the operation held up ends its batch after it. The
         // figures are read once 60 ms more have passed.

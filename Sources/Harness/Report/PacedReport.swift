@@ -48,6 +48,9 @@ public struct PacedReport: Codable, Sendable, Equatable {
         public var cpuNanos: Int64
         /// The reaper pass (numbered from 1) that ran during the batch.
         public var reaperPass: Int?
+        /// The operation (`--op`, numbered from 1 as the report lists
+        /// them) that ran during the batch.
+        public var operation: Int?
         /// What the pause was, in words: the reading that explains most
         /// of it.
         public var cause: String
@@ -60,17 +63,21 @@ extension PacedReport.Pause {
     /// of it are the cause (the reaper's, when a pass ran); a reaper pass
     /// that ran alongside is named next; otherwise it was the table's own
     /// work.
-    static func cause(kind: String, nanos: Int64, packets: Int, lockWaitNanos: Int64, cpuNanos: Int64, reaperPass: Int?) -> String {
+    static func cause(kind: String, nanos: Int64, packets: Int, lockWaitNanos: Int64, cpuNanos: Int64, reaperPass: Int?,
+                      operation: Int? = nil) -> String {
         let ms = { (n: Int64) in ReportFormatter.f(Double(n) / 1e6, 3) + " ms" }
         if kind == "late wake-up" {
             return "the worker woke \(ms(nanos)) after the next packet arrived (it slept while its ring was empty; the scheduler ran it late)"
         }
-        let pass = reaperPass.map { " while reaper pass \($0) ran" } ?? ""
+        let pass = (operation.map { " while operation \($0) (--op) ran" } ?? "") + (reaperPass.map { " while reaper pass \($0) ran" } ?? "")
         if cpuNanos * 2 < nanos {
             return "the worker was descheduled: it got \(ms(cpuNanos)) of CPU in \(ms(nanos))\(pass)"
         }
         if lockWaitNanos * 2 >= nanos {
             return "lock waits: \(ms(lockWaitNanos)) of it\(pass)"
+        }
+        if let o = operation {
+            return "operation \(o) (--op) ran alongside\(reaperPass.map { ", as did reaper pass \($0)" } ?? ""): the table's work on \(packets) packets took \(ms(cpuNanos)) of CPU (lock waits \(ms(lockWaitNanos)))"
         }
         if let p = reaperPass {
             return "reaper pass \(p) ran alongside: the table's work on \(packets) packets took \(ms(cpuNanos)) of CPU (lock waits \(ms(lockWaitNanos)))"
