@@ -104,8 +104,11 @@ extension SnapshotOptions {
             cfg.restore = s
             cfg.rehash = rehash
         }
-        cfg.saveAtEnd = (save != nil && saveAt == nil) || dump != nil
-        let sink = SnapshotSink(saveMidRun: saveAt != nil)
+        // `--op save` saves while running: the last one is written.
+        let saveOp = cfg.operations.contains { $0.kind == .save }
+        if saveOp && saveAt != nil { throw ValidationError("--op save and --save-at both say when to save: give one") }
+        cfg.saveAtEnd = (save != nil && saveAt == nil && !saveOp) || dump != nil
+        let sink = SnapshotSink(saveMidRun: saveAt != nil || saveOp)
         cfg.onSnapshot = { s, end in sink.take(s, atEnd: end) }
         try validated(cfg)
         return sink
@@ -116,7 +119,7 @@ extension SnapshotOptions {
         let (mid, end) = sink.lock.withLock { (sink.toSave, sink.atEnd) }
         if let saveOut {
             // --save-at beyond the last packet: the table at the end.
-            guard let s = saveAt != nil ? (mid ?? end) : end else { return }
+            guard let s = sink.saveMidRun ? (mid ?? end) : end else { return }
             let t0 = MonotonicClock.read()
             let bytes = try s.encoded()
             try saveOut.write(bytes)

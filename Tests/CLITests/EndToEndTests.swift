@@ -416,6 +416,17 @@ import Testing
         }
     }
 
+    /// A save while running goes to --save, and loads: `dump` lists it.
+    @Test func aSaveWhileRunningIsWrittenAndLoads() throws {
+        let dir = try TempDir()
+        let r = try CLI.run(["run", "--design", "fast", "--packets", "20000", "--flows", "500", "--threads", "2",
+                             "--op", "save@30", "--save", dir.path("t.snap"), "--no-progress"])
+        #expect(r.exited(0), "\(r)")
+        #expect(r.stdout.contains("saved ") && r.stdout.contains("at virtual 3"), "\(r)")
+        let d = try CLI.run(["dump", dir.path("t.snap")])
+        #expect(d.exited(0) && d.stdout.contains("src="), "\(d)")
+    }
+
     /// A plugin has no ABI entry for operations: one line, exit 2.
     @Test(PluginFixture.unavailable) func aPluginRefusesOperations() throws {
         let r = try CLI.run(["run", "--design", "plugin:" + PluginFixture.example, "--op", "dump@10", "--packets", "1000", "--no-progress"])

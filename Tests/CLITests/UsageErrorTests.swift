@@ -99,6 +99,7 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
         Bad(args: ["--op", "dump@every:0"], mentions: ["--op"]),
         Bad(args: ["--op", "dump@10", "--deterministic"], mentions: ["--op", "--deterministic"]),
         Bad(args: ["--op-out", "x.txt"], mentions: ["--op-out", "--op dump"]),
+        Bad(args: ["--op", "save@10"], mentions: ["--op save", "--save"]),
     ]
 
     @Test(arguments: badValues)

@@ -800,7 +800,8 @@ public final class Reaper<Table: ConnTrackTable>: @unchecked Sendable {
     }
 
     /// The reaper's state and counters, for a save. Preconditions: the
-    /// reaper thread is stopped (the seed's `beforeSave`).
+    /// reaper thread is stopped (the seed's `beforeSave`), or the caller
+    /// takes the state between two passes (a save while running).
     public func savedState() -> ReaperState {
         control.withLock {
             ReaperState(policy: policy, passes: passes, nextStart: nextStart, interval: interval, nextDue: nextDue,

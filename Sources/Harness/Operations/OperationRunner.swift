@@ -87,6 +87,17 @@ final class OperationRunner<T: ConnTrackTable>: @unchecked Sendable {
             records.reserveCapacity(1024)
             counts = env.table.dumpWhileRunning(now: virtualNow, slot: slot, &ctx) { records.append($0) }
             env.table.workerOffline(slot)
+        case .save:
+            // A dump's walk, kept as a saved table. A connection removed
+            // during the walk and one that replaced it with the same tuple
+            // may both be listed: the later-used one is kept, so that the
+            // file loads.
+            env.table.workerQuiescent(slot)
+            var all: [ConnectionRecord] = []
+            counts = env.table.dumpWhileRunning(now: virtualNow, slot: slot, &ctx) { all.append($0) }
+            env.table.workerOffline(slot)
+            records = Self.unique(all)
+            env.saveWhileRunning(at: virtualNow, records: records)
         case .flush, .delete:
             env.table.workerQuiescent(slot)
             counts = env.table.removeWhileRunning(spec.kind == .flush ? ConnectionFilter() : spec.filter, now: virtualNow,
@@ -127,6 +138,22 @@ final class OperationRunner<T: ConnTrackTable>: @unchecked Sendable {
             report.formatMillis = Double(MonotonicClock.read() - f0) / 1e6
         }
         reports.append(report)
+    }
+
+    /// `records` with no tuple twice: of records sharing a tuple, the one
+    /// used last (then the later listed) is kept; the order is kept.
+    static func unique(_ records: [ConnectionRecord]) -> [ConnectionRecord] {
+        let byRecency = records.indices.sorted { a, b in
+            records[a].lastUsed != records[b].lastUsed ? records[a].lastUsed > records[b].lastUsed : a > b
+        }
+        var claimed = Set<TupleID>()
+        var keep = [Bool](repeating: false, count: records.count)
+        for i in byRecency where !claimed.contains(records[i].original) && !claimed.contains(records[i].reply) {
+            keep[i] = true
+            claimed.insert(records[i].original)
+            claimed.insert(records[i].reply)
+        }
+        return records.indices.filter { keep[$0] }.map { records[$0] }
     }
 
     private func lockWaits() -> Int64 {

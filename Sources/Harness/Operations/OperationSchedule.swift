@@ -15,6 +15,8 @@ public struct OperationSpec: Sendable, Equatable, CustomStringConvertible {
         case flush
         /// `conntrack -D` with a filter (`delete:src=PREFIX,dport=RANGE`).
         case delete
+        /// A snapshot taken while packets flow, no pause (to `--save`).
+        case save
     }
 
     public var kind: Kind

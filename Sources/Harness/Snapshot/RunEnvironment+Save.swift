@@ -29,6 +29,25 @@ extension RunEnvironment {
         sink(s, atEnd)
     }
 
+    /// A save while the workers run (`--op save`): the records a dump's
+    /// walk listed, the workers' counters as last published, the reaper's
+    /// state between two passes. The stream's position is not saved (the
+    /// workers are mid-chunk), so a restore starts the scenario afresh.
+    func saveWhileRunning(at now: Int64, records: [ConnectionRecord]) {
+        guard let sink = cfg.onSnapshot else { return }
+        var stats = TableStats()
+        for w in workers { stats.merge(w.read()) }
+        let header = SnapshotHeader(
+            design: T.traits.name, variant: (cfg.table.variant ?? T.traits.defaultVariant)?.rawValue,
+            buckets: table.sweepSlots, hashSeed: table.hashSeed, timeouts: cfg.table.timeouts,
+            maxConnections: cfg.table.maxConnections, connections: records.count,
+            clock: cfg.clock == .virtual ? "virtual" : "real", clockEpochUnixNanos: clockEpoch, savedAt: now,
+            reaper: cfg.reaperEnabled ? reaper.savedState() : nil, counters: stats,
+            livePeak: Int64(max(records.count, table.inspect().peakConnections ?? 0)),
+            scenario: nil, streamPositions: nil)
+        sink(TableSnapshot(header: header, records: records), false)
+    }
+
     /// Unix time of the run clock's 0: the configured virtual epoch, or for
     /// a real clock (CLOCK_MONOTONIC) the offset of CLOCK_REALTIME from it.
     var clockEpoch: Int64 {
