@@ -24,7 +24,7 @@ import TestSupport
         }
         c.scenario.scenario = .mix
         c.scenario.flows = 2000
-        c.scenario.packets = 200_000
+        c.scenario.packets = 60_000
         c.scenario.duration = 600 * Duration_ns.second
         c.threads = 2
         c.chunk = 8192
@@ -81,7 +81,8 @@ import TestSupport
 
     /// Flushes and deletes in a run: the removals are counted as the
     /// operations' own, the live count agrees, the table is sound.
-    @Test(arguments: designs)
+    @Test(.racedElsewhere("the removal walks are raced by OperationTests (two workers against them, every design); the operation thread by dumpsAndStatsRunWhilePacketsFlow"),
+          arguments: designs)
     func flushesAndDeletesRunWhilePacketsFlow(_ design: String) throws {
         var c = RunConfig()
         c.design = design
@@ -114,7 +115,8 @@ import TestSupport
 
     /// A save while the workers run (`--op save`) holds each tuple once and
     /// restores into a table whose invariants hold.
-    @Test(arguments: designs.filter { TableDesigns.named($0)?.traits.tracksConnections == true })
+    @Test(.racedElsewhere("a save is a dump's walk, raced by OperationTests; the operation thread by dumpsAndStatsRunWhilePacketsFlow"),
+          arguments: designs.filter { TableDesigns.named($0)?.traits.tracksConnections == true })
     func aSaveWhileRunningRestores(_ design: String) throws {
         var c = RunConfig()
         c.design = design
