@@ -56,17 +56,11 @@ public enum PThread {
 
     /// Tries a mutex: true when taken, false when it is held elsewhere.
     ///
-    /// Built with `-DCONNTRACK_BLOCKING_LOCKS` (the GCC ThreadSanitizer
-    /// lock-order build, `scripts/tsan-lockorder`) it blocks instead and
-    /// returns true: ThreadSanitizer's deadlock detector ignores try-locks,
-    /// so with the try-lock fast path it saw a lock order only when the
-    /// lock happened to be contended.
+    /// Every caller may wait: the GCC ThreadSanitizer lock-order binary
+    /// (`scripts/tsan-lockorder`) makes every try-lock block, because the
+    /// deadlock detector ignores try-locks (scripts/tsan-shim.c).
     @inlinable @inline(__always)
     public static func tryLock(_ m: UnsafeMutablePointer<pthread_mutex_t>) -> Bool {
-        #if CONNTRACK_BLOCKING_LOCKS
-        lock(m)
-        return true
-        #endif
         let rc = pthread_mutex_trylock(m)
         precondition(rc == 0 || rc == EBUSY, "pthread_mutex_trylock failed: \(rc)")
         return rc == 0
@@ -81,11 +75,6 @@ public enum PThread {
     /// Tries a reader/writer lock: true when taken.
     @inlinable @inline(__always)
     public static func tryLockRW(_ l: UnsafeMutablePointer<pthread_rwlock_t>, write: Bool) -> Bool {
-        #if CONNTRACK_BLOCKING_LOCKS
-        let blocking = write ? pthread_rwlock_wrlock(l) : pthread_rwlock_rdlock(l)
-        precondition(blocking == 0, "pthread_rwlock lock failed: \(blocking)")
-        return true
-        #endif
         let rc = write ? pthread_rwlock_trywrlock(l) : pthread_rwlock_tryrdlock(l)
         precondition(rc == 0 || rc == EBUSY, "pthread_rwlock_try\(write ? "wr" : "rd")lock failed: \(rc)")
         return rc == 0

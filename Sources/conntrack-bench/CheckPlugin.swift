@@ -91,7 +91,7 @@ struct CheckPlugin: ParsableCommand {
         let loads: [(String, [String])] = [
             ("mix", ["--scenario", "mix"]),
             ("NAT", ["--scenario", "nat", "--nat-fraction", "1"]),
-            ("long gaps", ["--scenario", "mix", "--duration", "200000", "--reaper-start-delay", "0"]),
+            ("long gaps", ["--scenario", "mix", "--duration", "20000", "--reaper-start-delay", "0"]),
         ]
         for (name, args) in loads {
             let r = k.run(["run"] + d + det + small + args + ["--json", k.path("\(name).json")])

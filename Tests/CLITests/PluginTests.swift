@@ -227,8 +227,8 @@ enum PluginFixture {
         CLI.expectUsageError(r)
         #expect(r.stderr.contains("add --rehash"), "\(r)")
         #expect(!dir.exists("r.json"))
-        let rehashed = try CLI.run(["run", "--design", spec, "--restore", Fixtures.savedTable, "--rehash", "--no-progress",
-                                    "--json", dir.path("ok.json")])
+        let rehashed = try CLI.run(["run", "--design", spec, "--restore", Fixtures.savedTable, "--rehash", "--packets", "2000",
+                                    "--flows", "200", "--no-progress", "--json", dir.path("ok.json")])
         #expect(rehashed.exited(0), "\(rehashed)")
         #expect(canonical(try jsonObject(atPath: dir.path("ok.json"))["design"]) == canonical("example-buckets"))
     }
@@ -249,7 +249,7 @@ enum PluginFixture {
     /// gives a plugin the loader refuses the loader's line (exit 2).
     @Test(PluginFixture.unavailable) func checkPluginJudgesPlugins() throws {
         let dir = try TempDir()
-        let good = try CLI.run(["check-plugin", PluginFixture.example, "--packets", "5000"])
+        let good = try CLI.run(["check-plugin", PluginFixture.example, "--packets", "2000"])
         #expect(good.exited(0), "\(good)")
         #expect(good.stdout.contains("0 failed") && !good.stdout.contains("FAIL"), "\(good)")
         for check in ["loads and runs", "two deterministic runs are equal", "invariants after NAT", "rehash to fixed",
@@ -257,7 +257,7 @@ enum PluginFixture {
             #expect(good.stdout.contains("PASS " ) && good.stdout.contains(check), "\(check): \(good)")
         }
         let lossy = try PluginFixture.build("lossy.so", defines: ["CASE_LOSSY"], in: dir)
-        let bad = try CLI.run(["check-plugin", lossy, "--packets", "5000"])
+        let bad = try CLI.run(["check-plugin", lossy, "--packets", "2000"])
         #expect(bad.exited(1), "\(bad)")
         #expect(bad.stdout.split(separator: "\n").contains { $0.contains("FAIL") && $0.contains("invariants after mix") }, "\(bad)")
         let refused = try CLI.run(["check-plugin", dir.path("missing.so")])

@@ -129,7 +129,7 @@ let tiny = ["--packets", "2000", "--flows", "100", "--threads", "1", "--no-progr
 
     /// The same settings run where their policy is the run's.
     @Test func settingOfTheRunsPolicyRuns() throws {
-        let r = try CLI.run(["run", "--design", "ovs", "--ovs-sweep-ms", "5", "--packets", "2000", "--flows", "100", "--no-progress"])
+        let r = try CLI.run(["run", "--design", "ovs", "--ovs-sweep-ms", "500", "--packets", "2000", "--flows", "100", "--no-progress"])
         #expect(r.exited(0), "\(r)")
         let f = try CLI.run(["run", "--design", "fast", "--policy", "seed", "--fraction", "16", "--packets", "2000", "--flows", "100", "--no-progress"])
         #expect(f.exited(0), "\(f)")
