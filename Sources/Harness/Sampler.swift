@@ -60,7 +60,7 @@ final class Sampler<T: ConnTrackTable>: @unchecked Sendable {
         return Sample(
             wallSeconds: Double(now - wallStart) / 1e9, virtualSeconds: Double(vnow) / 1e9,
             packets: s.packets, pps: Double(s.packets &- lastPackets) / max(1e-9, Double(now - lastT) / 1e9),
-            live: s.createdLessRemoved, reaperInterval: Double(r.interval) / 1e9,
+            live: s.createdLessRemoved &- env.operationActivity.removedSoFar, reaperInterval: Double(r.interval) / 1e9,
             expiredRatio: last.map { $0.checked > 0 ? Double($0.expired) / Double($0.checked) : 0 } ?? 0,
             contendedPerMillion: Contention.percent(s) * 1e4,
             fractionDone: totalVirtual.map { min(1, Double(vnow) / Double(max(1, $0))) }

@@ -19,19 +19,12 @@ extension Run {
         let textFD: Int32 = jsonOut?.isStdout == true ? 2 : 1
         _ = openedCapture(&cfg)
         for w in cfg.configWarnings { writeLine(2, "warning: " + w) }
-        let base = Self.trialArguments(Array(CommandLine.arguments.dropFirst()), hashSeed: cfg.table.hashSeed)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ctb-lossless-\(getpid())").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = ScratchDirectory(prefix: "ctb-lossless")
+        defer { dir.remove() }
         var n = 0
         let report = try LosslessSearch.run(cfg, settings, ring: ring ?? Pacing.defaultRing, trial: { c in
             n += 1
-            var args = base
-            if case .scenario = c.source { args += ["--packets", String(c.scenario.packets)] }
-            if let p = c.pacing {
-                args += ["--rate", String(p.rate), "--ring", String(p.ring)] + (p.seconds.map { ["--trial-seconds", String($0)] } ?? [])
-            }
-            return try Self.trial(args, json: dir + "/trial-\(n).json")
+            return try Self.trial(Self.childArguments(CommandLine.arguments, c), json: try dir.path(n))
         }, progress: { line in
             if !noProgress { writeLine(2, "  " + line) }
         })
@@ -45,11 +38,24 @@ extension Run {
         if outcome != .ok { throw ArgumentParser.ExitCode(outcome.exitCode) }
     }
 
-    /// The command line's `run` arguments without what the search decides
-    /// per trial (its own options, the output, the stream's length), with
-    /// the hash seed this invocation drew, so every trial hashes alike.
+    /// A child run of `c`: the command line's arguments with what the
+    /// parent decides per child (pacing, the stream's length) given anew.
+    static func childArguments(_ argv: [String], _ c: RunConfig) -> [String] {
+        var args = trialArguments(Array(argv.dropFirst()), hashSeed: c.table.hashSeed)
+        if case .scenario = c.source { args += ["--packets", String(c.scenario.packets)] }
+        if let p = c.pacing {
+            args += ["--rate", String(p.rate), "--ring", String(p.ring)] + (p.seconds.map { ["--trial-seconds", String($0)] } ?? [])
+        }
+        return args
+    }
+
+    /// The command line's `run` arguments without what the parent decides
+    /// per child (the search's or the repeats' options, the outputs, the
+    /// pacing, the stream's length), with the hash seed this invocation
+    /// drew, so every child hashes alike.
     static func trialArguments(_ argv: [String], hashSeed: UInt32?) -> [String] {
-        let dropWithValue: Set = ["--trial-seconds", "--resolution", "--searches", "--json", "--packets", "--hash-seed", "--csv", "--ring"]
+        let dropWithValue: Set = ["--trial-seconds", "--resolution", "--searches", "--json", "--packets", "--hash-seed", "--csv", "--ring",
+                                  "--rate", "--repeats", "--op-plots", "--plots"]
         let dropFlags: Set = ["--find-lossless-rate", "--no-progress"]
         var out: [String] = []
         var i = argv.first == "run" ? 1 : 0
@@ -62,6 +68,23 @@ extension Run {
             i += 1
         }
         return ["run"] + out + (hashSeed.map { ["--hash-seed", String($0)] } ?? []) + ["--no-progress"]
+    }
+
+    /// A folder for the children's reports, removed at the end.
+    struct ScratchDirectory {
+        let root: String
+
+        init(prefix: String) {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(getpid())").path
+        }
+
+        /// The report path of child `n`; the folder is made on first use.
+        func path(_ n: Int) throws -> String {
+            try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            return root + "/child-\(n).json"
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: root) }
     }
 
     /// One child run; its report, or the search ends with the child's

@@ -91,6 +91,9 @@ struct Run: ParsableCommand {
         if opPlots != nil && c.operations.isEmpty {
             throw ValidationError("--op-plots draws the operations: give --op KIND@SECONDS too")
         }
+        if opOut != nil && repeats > 1 {
+            throw ValidationError("--op-out records a single run's dumps (not with --repeats)")
+        }
         if opOut != nil && !c.operations.contains(where: { $0.kind == .dump }) {
             throw ValidationError("--op-out takes the lines of a dump: give --op dump@SECONDS too")
         }
@@ -227,11 +230,20 @@ struct Run: ParsableCommand {
         }
         for w in cfg.configWarnings { writeLine(2, "warning: " + w) }
         var reports: [RunReport] = []
+        let repeatDir = ScratchDirectory(prefix: "ctb-repeats")
+        defer { repeatDir.remove() }
         for i in 0..<repeats {
             if repeats > 1 && showProgress {
                 try? OutputFile.writeAll(textFD, Array("\r  repeat \(i + 1) of \(repeats)\n".utf8), what: "the terminal")
             }
-            reports.append(try capture.map { try Runner.run(cfg, capture: $0) } ?? Runner.run(cfg))
+            if repeats > 1 && cfg.pacing != nil {
+                // Each repeat of a paced run in a fresh process, as the
+                // lossless search's trials (see runLosslessSearch: the
+                // second in one process stalls in malloc).
+                reports.append(try Self.trial(Self.childArguments(CommandLine.arguments, cfg), json: try repeatDir.path(i)))
+            } else {
+                reports.append(try capture.map { try Runner.run(cfg, capture: $0) } ?? Runner.run(cfg))
+            }
             if StopSignal.requested != nil { break }
         }
         let repeated = RepeatedRun(reports)

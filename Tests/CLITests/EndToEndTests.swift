@@ -389,6 +389,33 @@ import Testing
         if lossless > 0 { #expect(trials.contains { $0["rate"] as! Int == lossless && $0["passed"] as! Bool }) }
         #expect((json["preliminary"] as? [String: Any])?["paced"] == nil)
     }
+
+    /// Each repeat of a paced run is a child process of its own, as a
+    /// search's trials are (in one process the second started on the heap
+    /// the first freed and stalled in malloc), with the same hash seed and
+    /// pacing; --op-out, a single run's file, is refused with --repeats.
+    @Test func pacedRepeatsRunInChildProcesses() throws {
+        let dir = try TempDir()
+        let r = try CLI.run(["run", "--variant", "fixed", "--packets", "20000", "--flows", "500", "--threads", "1",
+                             "--rate", "200000", "--ring", "256", "--repeats", "2", "--no-progress", "--json", dir.path("r.json")])
+        #expect(r.exited(0), "\(r)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("r.json")))) as! [String: Any]
+        let runs = try #require(json["runs"] as? [[String: Any]])
+        #expect(runs.count == 2)
+        let seeds = Set(runs.compactMap { $0["hashSeed"] as? Int })
+        #expect(seeds.count == 1, "\(seeds)")
+        for run in runs {
+            let command = ((run["provenance"] as? [String: Any])?["commandLine"] as? [String]) ?? []
+            #expect(command.contains("--rate") && command.contains("200000") && command.contains("256") && !command.contains("--repeats"),
+                    "\(command)")
+            #expect(command.last?.hasSuffix(".json") == true && command.last != dir.path("r.json"), "\(command)")
+            #expect(run["paced"] != nil)
+        }
+        let bad = try CLI.run(["run", "--op", "dump@10", "--op-out", dir.path("l.txt"), "--repeats", "2", "--packets", "2000"])
+        CLI.expectUsageError(bad)
+        #expect(bad.stderr.contains("--op-out records a single run"), "\(bad)")
+        #expect(!dir.exists("l.txt"))
+    }
 }
 
 /// Operations from the command line: `--op-out` holds each dump's lines

@@ -140,7 +140,9 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
         cfg.table = TableConfig(buckets: 256, hashSeed: e.traits.hashSeed(9), variant: e.variant)
         cfg.scenario.scenario = .mix
         cfg.scenario.flows = 1500
-        cfg.scenario.packets = 80_000
+        // Under ThreadSanitizer, fewer: 80,000 took 14 s per design there.
+        let packets = builtWithThreadSanitizer ? 30_000 : 80_000
+        cfg.scenario.packets = packets
         cfg.scenario.duration = 900 * sec
         cfg.scenario.shared = true
         cfg.threads = 2
@@ -149,7 +151,7 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
         cfg.checkLockOrder = true
         let r = try Runner.run(cfg)
         #expect(r.outcome == .ok, "\(r.invariants)")
-        #expect(r.packets == 80_000)
+        #expect(r.packets == packets)
         #expect(r.reaperPasses > 0)
         #expect(r.tuplesAtEnd == 2 * Int(r.live))
         #expect(r.found + r.notFound == r.lookups)

@@ -1,5 +1,6 @@
 import Testing
 import Sync
+import TestSupport
 @testable import ConnTrack
 
 /// A pass split across a team (scans by every party; removals by the
@@ -58,7 +59,13 @@ import Sync
         var description: String { "policy \(policy)\(fastForward ? " fast-forward" : "")" }
     }
 
-    @Test(arguments: Design.allCases, (0..<4).flatMap { p in [false, true].map { Case(policy: p, fastForward: $0) } })
+    /// Every policy, walked and fast-forwarded; under ThreadSanitizer the
+    /// walked ones only (the same threads meet in both; all 16 took 35 s
+    /// there).
+    static let cases = (0..<4).flatMap { p in [false, true].map { Case(policy: p, fastForward: $0) } }
+        .filter { !builtWithThreadSanitizer || !$0.fastForward }
+
+    @Test(arguments: Design.allCases, cases)
     func aSplitPassIsTheWalk(_ d: Design, _ c: Case) {
         switch d {
         case .fast: check(c.policy, c.fastForward) { makeFast(capacity: 8192, slices: 1024) }

@@ -19,14 +19,15 @@ struct RunEnvironment<T: ConnTrackTable>: @unchecked Sendable {
 
 extension RunEnvironment {
     /// Live connections from the workers' merged counters and the reaper's
-    /// removals. Exact when every worker is at a quiescent point.
+    /// and the operations' removals. Exact when every worker is at a
+    /// quiescent point and no flush or delete is under way.
     func liveConnections(_ workers: TableStats) -> Int64 {
         liveConnections(workersCreatedLessRemoved: workers.createdLessRemoved)
     }
 
     /// `liveConnections` from the workers' created less removed alone.
     func liveConnections(workersCreatedLessRemoved n: Int64) -> Int64 {
-        n &- Int64(reaper.removedSoFar)
+        n &- Int64(reaper.removedSoFar) &- operationActivity.removedSoFar
     }
 
     /// Worker `w`'s next packets from its source into `buf` (generated or

@@ -103,6 +103,7 @@ final class OperationRunner<T: ConnTrackTable>: @unchecked Sendable {
             counts = env.table.removeWhileRunning(spec.kind == .flush ? ConnectionFilter() : spec.filter, now: virtualNow,
                                                   slot: slot, &ctx)
             env.table.workerOffline(slot)
+            env.operationActivity.didRemove(counts?.removed ?? 0)
         case .stats:
             var s = TableStats()
             for w in env.workers { s.merge(w.read()) }
