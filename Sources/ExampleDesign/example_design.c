@@ -699,6 +699,70 @@ static int import_connections(void *table, const struct ctb_record *rs, size_t n
     return 0;
 }
 
+/* ---- operations on a running table (ABI 3) ---------------------------- */
+
+/*
+ * Bucket by bucket, each under the table's read lock and its own lock, as
+ * the packet path takes them: a tuple cannot be unlinked from a bucket
+ * while its lock is held, so each connection is listed once, at its
+ * original tuple. Between buckets nothing is held, so a packet or a pass
+ * waits for one bucket at most.
+ */
+static void dump_running(void *table, int64_t now, void (*body)(void *, const struct ctb_record *), void *arg,
+                         struct ctb_op_counts *out, struct ctb_ctx *ctx) {
+    struct table *t = table;
+    (void)now;
+    for (uint64_t b = 0; b < t->n; b++) {
+        table_rdlock(t, ctx);
+        lock_bucket(t, b, ctx);
+        for (struct tnode *x = t->buckets[b].head; x; x = x->next) {
+            out->visited++;
+            if (x != &x->conn->original) continue;
+            struct ctb_record r;
+            fill_record(t, x->conn, &r, ctx);
+            body(arg, &r);
+            out->listed++;
+        }
+        unlock_bucket(t, b, ctx);
+        table_unlock(t, ctx);
+    }
+}
+
+/*
+ * The same walk; a matching connection is removed at the lower of its two
+ * buckets, with the partner's bucket locked after it (ascending, as the
+ * lock order says), so it is met once with both locks takeable.
+ */
+static void remove_running(void *table, int64_t now, int (*matches)(void *, const struct ctb_tuple *), void *arg,
+                           struct ctb_op_counts *out, struct ctb_ctx *ctx) {
+    struct table *t = table;
+    (void)now;
+    for (uint64_t b = 0; b < t->n; b++) {
+        table_rdlock(t, ctx);
+        lock_bucket(t, b, ctx);
+        struct tnode *x = t->buckets[b].head;
+        while (x) {
+            out->visited++;
+            struct tnode *next = x->next;
+            struct tnode *after = next ? next->next : NULL;
+            struct conn *c = x->conn;
+            struct tnode *p = partner(x);
+            uint64_t rb = node_bucket(p);
+            if (rb < b || !matches(arg, &c->original.id)) { x = next; continue; }
+            int lock_partner = rb != b && !t->skip_partner_lock;
+            if (lock_partner) lock_bucket(t, rb, ctx);
+            unlink_node(t, p, rb);
+            unlink_node(t, x, b);
+            if (lock_partner) unlock_bucket(t, rb, ctx);
+            retire(t, c);
+            out->removed++;
+            x = next == p ? after : next;
+        }
+        unlock_bucket(t, b, ctx);
+        table_unlock(t, ctx);
+    }
+}
+
 /* ---- inspection ------------------------------------------------------ */
 
 static uint64_t inspect(void *table, struct ctb_slot_info *slots, uint64_t n) {
@@ -781,6 +845,8 @@ static const struct ctb_design design = {
      * already measures: no memory_bytes (it would count them twice). */
     .memory_bytes = NULL,
     .peak_connections = peak_connections,
+    .dump_running = dump_running,
+    .remove_running = remove_running,
 };
 
 __attribute__((visibility("default")))

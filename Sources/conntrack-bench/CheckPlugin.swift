@@ -111,6 +111,18 @@ struct CheckPlugin: ParsableCommand {
         rows.append(Row(check: "two workers, lock order and watchdog", result: two.status == 0 ? .pass : .fail,
                         detail: two.summary + (t.locksObserved ? "" : " (its locks are unobserved: no CTB_TRAIT_REPORTS_LOCKS)")))
 
+        // Operations while two workers run (ABI 3): a dump, a delete and a
+        // flush on their own thread; the run's invariant check and the
+        // lost/duplicate cross-check judge what they left.
+        if t.operatesWhileRunning {
+            let ops = k.run(["run"] + d + small + ["--threads", "2", "--check-lock-order", "--op", "dump@100", "--op",
+                                                   "delete:sport=1-30000@200", "--op", "flush@400"])
+            rows.append(Row(check: "dump, delete and flush while running", result: ops.status == 0 ? .pass : .fail, detail: ops.summary))
+        } else {
+            rows.append(Row(check: "dump, delete and flush while running", result: .notApplicable,
+                            detail: "no dump_running and remove_running (ABI 3)"))
+        }
+
         // Save, restore, dump; rehash both ways with fixed.
         let save = k.run(["run"] + d + det + small + ["--scenario", "nat", "--save", k.path("p.snap"), "--json", k.path("p.json")])
         var ok = save.status == 0

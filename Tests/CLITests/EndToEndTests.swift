@@ -454,10 +454,29 @@ import Testing
         #expect(d.exited(0) && d.stdout.contains("src="), "\(d)")
     }
 
-    /// A plugin has no ABI entry for operations: one line, exit 2.
-    @Test(PluginFixture.unavailable) func aPluginRefusesOperations() throws {
-        let r = try CLI.run(["run", "--design", "plugin:" + PluginFixture.example, "--op", "dump@10", "--packets", "1000", "--no-progress"])
-        CLI.expectUsageError(r)
-        #expect(r.stderr.contains("not supported by design"), "\(r)")
+    /// A plugin without the ABI 3 entries refuses operations (one line,
+    /// exit 2), an ABI 2 plugin too (it still loads and runs); the example,
+    /// which has them, dumps, flushes and deletes while its workers run.
+    @Test(PluginFixture.unavailable) func pluginsOperateThroughTheirEntries() throws {
+        let dir = try TempDir()
+        let nothing = try PluginFixture.build("nothing.so", defines: [], in: dir)
+        let old = try PluginFixture.build("v2.so", defines: ["CASE_VERSION=2u"], in: dir)
+        for p in [nothing, old] {
+            let r = try CLI.run(["run", "--design", "plugin:" + p, "--op", "dump@10", "--packets", "1000", "--no-progress"])
+            CLI.expectUsageError(r)
+            #expect(r.stderr.contains("--op dump is not supported by design") && r.stderr.contains("dump_running"), "\(r)")
+        }
+        let v2 = try CLI.run(["run", "--design", "plugin:" + old, "--packets", "2000", "--no-progress"])
+        #expect(v2.exited(0), "\(v2)")
+        let r = try CLI.run(["run", "--design", "plugin:" + PluginFixture.example, "--packets", "20000", "--flows", "500",
+                             "--threads", "2", "--op", "dump@10", "--op", "delete:sport=1-30000@20", "--op", "flush@40",
+                             "--no-progress", "--json", dir.path("r.json")])
+        #expect(r.exited(0), "\(r)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("r.json")))) as! [String: Any]
+        let ops = try #require((json["operations"] as? [String: Any])?["operations"] as? [[String: Any]])
+        #expect(ops.count == 3)
+        let counts = ops.compactMap { $0["counts"] as? [String: Any] }
+        #expect(counts.count == 3 && (counts[0]["listed"] as? Int ?? 0) > 0 && (counts[2]["removed"] as? Int ?? 0) > 0, "\(counts)")
+        #expect(json["removedByOperation"] as? Int == counts.compactMap { $0["removed"] as? Int }.reduce(0, +))
     }
 }

@@ -1,7 +1,9 @@
 /*
  * conntrack_bench_design.h: the C ABI through which conntrack-bench loads a
  * connection-tracking table design built outside the package (a "plugin").
- * ABI version 2 (version 1 had no call site in `will_acquire`). Self-contained
+ * ABI version 3 (version 2, which the loader still takes, ends the
+ * descriptor at `peak_connections`; version 1 had no call site in
+ * `will_acquire`). Self-contained
  * C11; no Swift types. docs/plugins.md walks
  * through it; Sources/ExampleDesign is a complete plugin.
  *
@@ -10,7 +12,8 @@
  *     const struct ctb_design *conntrack_bench_design(void);
  *
  * The returned descriptor must stay valid while the object is loaded. Its
- * first field is the ABI version; the loader refuses any other version.
+ * first field is the ABI version; the loader takes versions 2 and 3 and
+ * refuses any other.
  *
  * Threads: `process_batch` is called concurrently from the harness's worker
  * threads (one call per batch, each with its own worker state), and
@@ -34,7 +37,7 @@ extern "C" {
 #endif
 
 /** The ABI version this header describes. */
-#define CTB_ABI_VERSION 2u
+#define CTB_ABI_VERSION 3u
 
 /** The symbol the loader looks up. */
 #define CTB_DESIGN_SYMBOL "conntrack_bench_design"
@@ -464,6 +467,14 @@ struct ctb_record {
     uint8_t reserved[7];               /**< 0 */
 };
 
+/** What an operation on a running table did (ABI 3: `dump_running`, `remove_running`). */
+struct ctb_op_counts {
+    uint64_t visited;  /**< entries walked: tuples in chains, slots, map entries, as the table keeps them */
+    uint64_t listed;   /**< connections handed to `body` */
+    uint64_t removed;  /**< connections removed */
+    uint64_t retries;  /**< walks repeated because the structure moved under them */
+};
+
 /** A setting of the plugin's own that `sweep` can vary (`sweep --vary NAME=V1,V2,...`). */
 struct ctb_knob {
     const char *name;     /**< option name without dashes, [a-z0-9-]; must not be a harness option */
@@ -563,6 +574,28 @@ struct ctb_design {
     uint64_t (*memory_bytes)(void *table);
     /** Optional. The most connections held at once (with a limit); negative: not tracked. */
     int64_t (*peak_connections)(void *table);
+
+    /* ABI 3: operations on a running table (`run --op`). The loader reads
+     * these only from a descriptor whose abi_version is 3; without them,
+     * `--op` is refused for the plugin (exit 2). Both are called on the
+     * operation thread, concurrently with process_batch and reap_pass,
+     * between `worker_quiescent` and `worker_offline` of a slot of its own
+     * (when the plugin has them), with its own `ctx`. `*out` is zeroed
+     * before the call. */
+
+    /** Optional. `conntrack -L` while workers run (--op dump, save): calls
+     *  `body` once for every connection live for the whole walk, with its
+     *  state read under its lock; a connection created or removed during
+     *  the walk may or may not be listed, but none twice. */
+    void (*dump_running)(void *table, int64_t now, void (*body)(void *arg, const struct ctb_record *r), void *arg,
+                         struct ctb_op_counts *out, struct ctb_ctx *ctx);
+    /** Optional. `conntrack -D` / `-F` while workers run (--op delete, flush):
+     *  removes every connection live for the whole walk whose original tuple
+     *  `matches` accepts (nonzero); one created during the walk may remain.
+     *  Counts them in `out->removed` only (not in process_batch's or
+     *  reap_pass's counters). */
+    void (*remove_running)(void *table, int64_t now, int (*matches)(void *arg, const struct ctb_tuple *original),
+                           void *arg, struct ctb_op_counts *out, struct ctb_ctx *ctx);
 };
 
 /** The one exported symbol. */

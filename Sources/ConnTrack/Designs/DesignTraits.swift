@@ -72,6 +72,10 @@ public struct DesignTraits: Sendable {
     /// events (`--verdicts`, `--events`; false: plugins, whose ABI has no
     /// trace calls yet).
     public var traces = true
+    /// The design lists and removes connections while workers run (`--op
+    /// dump`, `save`, `flush`, `delete`; false: a plugin without the ABI 3
+    /// entries `dump_running` and `remove_running`).
+    public var operatesWhileRunning = true
 
     public init(name: String, summary: String, hasHashSeed: Bool, slotName: String?, sizedByBuckets: Bool,
                 variants: [Variant], defaultVariant: Variant?, faults: Set<Fault>, connectionLimit: Bool,

@@ -234,8 +234,8 @@ public struct RunConfig: Sendable {
             guard !deterministic else {
                 throw ConfigError("--op runs operations on their own thread while the workers run: not with --deterministic")
             }
-            if PluginLoader.isPluginSpec(design) {
-                throw ConfigError("--op \(operations[0].kind.rawValue) is not supported by design \(d.traits.name): the plugin ABI has no entry for operations on a running table")
+            if let k = operations.first(where: { $0.kind != .stats }), !d.traits.operatesWhileRunning {
+                throw ConfigError("--op \(k.kind.rawValue) is not supported by design \(d.traits.name): the plugin has no dump_running and remove_running (ABI 3, docs/plugins.md)")
             }
         }
         if let p = pacing {

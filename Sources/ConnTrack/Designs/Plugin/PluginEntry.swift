@@ -18,6 +18,8 @@ enum PluginEntry {
     static let workerQuiescent = StaticCString("worker_quiescent")
     static let workerOffline = StaticCString("worker_offline")
     static let peakConnections = StaticCString("peak_connections")
+    static let dumpRunning = StaticCString("dump_running")
+    static let removeRunning = StaticCString("remove_running")
     static let entry = StaticCString("conntrack_bench_design")
 }
 

@@ -109,14 +109,15 @@ public enum PluginLoader {
         }
         ctb_guard_install()
         ctb_guard_enter(strdupOrDie(path), PluginEntry.entry.p)
-        let d = entry()
+        let given = entry()
         ctb_guard_leave()
-        guard let d else { throw fail("\(CTB_DESIGN_SYMBOL)() returned NULL") }
-        let version = d.pointee.abi_version
-        guard version == CTB_ABI_VERSION else {
-            throw fail("plugin ABI version \(version), but this conntrack-bench speaks ABI version \(CTB_ABI_VERSION)"
+        guard let given else { throw fail("\(CTB_DESIGN_SYMBOL)() returned NULL") }
+        let version = UnsafeRawPointer(given).load(as: UInt32.self)
+        guard version == CTB_ABI_VERSION || version == 2 else {
+            throw fail("plugin ABI version \(version), but this conntrack-bench speaks ABI versions 2 and \(CTB_ABI_VERSION)"
                        + (version == 1 ? " (version 2 passes the call site, file and line, to will_acquire: rebuild with the current header)" : ""))
         }
+        let d = Self.fullDescriptor(given, version: version)
         let name = d.pointee.name.map { String(cString: $0) }
         guard let name, !name.isEmpty else { throw fail("the descriptor's name is NULL or empty") }
         let who = "--design \(spec) (\(name))"
@@ -181,6 +182,21 @@ public enum PluginLoader {
         return plugin
     }
 
+    /// The descriptor as this harness reads it: the plugin's own for the
+    /// current version; for version 2, whose descriptor ends before the
+    /// ABI 3 entries, a copy of it with those entries NULL (reading them
+    /// from the plugin's would read past its end). Never freed: plugins are
+    /// never unloaded.
+    static func fullDescriptor(_ d: UnsafePointer<ctb_design>, version: UInt32) -> UnsafePointer<ctb_design> {
+        guard version == 2 else { return d }
+        let v2Size = MemoryLayout<ctb_design>.offset(of: \ctb_design.dump_running)!
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<ctb_design>.size,
+                                                    alignment: MemoryLayout<ctb_design>.alignment)
+        copy.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<ctb_design>.size)
+        copy.copyMemory(from: UnsafeRawPointer(d), byteCount: v2Size)
+        return UnsafePointer(copy.assumingMemoryBound(to: ctb_design.self))
+    }
+
     static func makeTraits(_ d: UnsafePointer<ctb_design>, name: String, policy: String, knobs: [PluginKnob]) -> DesignTraits {
         let f = d.pointee.traits
         func has(_ t: UInt32) -> Bool { f & t != 0 }
@@ -195,6 +211,7 @@ public enum PluginLoader {
         t.pluginCompleteSweep = has(CTB_TRAIT_COMPLETE_SWEEP)
         t.locksObserved = has(CTB_TRAIT_REPORTS_LOCKS)
         t.traces = has(CTB_TRAIT_TRACES)
+        t.operatesWhileRunning = d.pointee.dump_running != nil && d.pointee.remove_running != nil
         var k: [Knob<TableConfig>] = []
         if has(CTB_TRAIT_SIZED_BY_BUCKETS) { k.append(.buckets("hash buckets", grid: [1024, 4096, 16384, 65536, 262144])) }
         for (i, kn) in knobs.enumerated() {
