@@ -12,6 +12,10 @@ extension Run {
     /// shows it from the second repeat on), a pause of the harness's making.
     func runLosslessSearch(_ settings: LosslessSearch.Settings) throws {
         var cfg = try makeConfig()
+        // --restore: every trial (and the full-speed run) starts from that
+        // table, each in its child; read here too, so that a bad file is
+        // refused before any child runs.
+        _ = try snapshot.apply(&cfg, repeats: 1, designGiven: !table.designs.isEmpty)
         AllocatorSwitch.ensure(allocator)
         drawDefaultSeeds(&cfg)
         StopSignal.install()

@@ -152,7 +152,7 @@ struct Run: ParsableCommand {
         let refused = [("--repeats", repeats != 1), ("--soak", soak != nil), ("--deterministic", driver.deterministic),
                        ("--window-ms", driver.windowMs != nil), ("--warmup", driver.warmup != 0),
                        ("--verdicts", verdicts != nil), ("--events", events != nil), ("--csv", csv != nil),
-                       ("--save", snapshot.save != nil), ("--dump", snapshot.dump != nil), ("--restore", snapshot.restore != nil)]
+                       ("--save", snapshot.save != nil), ("--dump", snapshot.dump != nil)]
         if let r = refused.first(where: { $0.1 }) {
             throw ValidationError("--find-lossless-rate runs its own trials: not with \(r.0)")
         }

@@ -390,6 +390,23 @@ import Testing
         #expect((json["preliminary"] as? [String: Any])?["paced"] == nil)
     }
 
+    /// With --restore, every trial starts from the saved table (the
+    /// lossless rate at that many connections); a bad file is refused
+    /// before any trial, in one line.
+    @Test func aSearchStartsEveryTrialFromARestoredTable() throws {
+        let dir = try TempDir()
+        let r = try CLI.run(["run", "--restore", Fixtures.savedTable, "--packets", "20000", "--threads", "1",
+                             "--find-lossless-rate", "--trial-seconds", "0.2", "--resolution", "25", "--ring", "64",
+                             "--no-progress", "--json", dir.path("s.json")])
+        #expect(r.exited(0), "\(r)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("s.json")))) as! [String: Any]
+        let restored = (json["preliminary"] as? [String: Any])?["restoredConnections"] as? Int ?? 0
+        #expect(restored > 0, "\(json["preliminary"] ?? "none")")
+        let bad = try CLI.run(["run", "--restore", dir.path("missing.tbl"), "--find-lossless-rate", "--no-progress"])
+        CLI.expectUsageError(bad)
+        #expect(bad.stderr.contains("--restore"), "\(bad)")
+    }
+
     /// Each repeat of a paced run is a child process of its own, as a
     /// search's trials are (in one process the second started on the heap
     /// the first freed and stalled in malloc), with the same hash seed and
