@@ -460,6 +460,24 @@ import Testing
         }
     }
 
+    /// A resize while running grows the bucket array, then shrinks it: the
+    /// report gives the sizes, the end-of-run check finds the table sound,
+    /// and a save after them records the size it ended at.
+    @Test func aResizeWhileRunningIsReportedAndLeavesASoundTable() throws {
+        let dir = try TempDir()
+        let r = try CLI.run(["run", "--variant", "fixed", "--packets", "20000", "--flows", "500", "--threads", "2",
+                             "--buckets", "1024", "--op", "resize:65536@10", "--op", "resize:3000@30",
+                             "--save", dir.path("t.snap"), "--no-progress", "--json", dir.path("r.json")])
+        #expect(r.exited(0), "\(r)")
+        #expect(r.stdout.contains("1,024 -> 65,536 slots") && r.stdout.contains("65,536 -> 3,000 slots"), "\(r)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("r.json")))) as! [String: Any]
+        let ops = try #require((json["operations"] as? [String: Any])?["operations"] as? [[String: Any]])
+        let after = ops.compactMap { ($0["counts"] as? [String: Any])?["slotsAfter"] as? Int }
+        #expect(after == [65_536, 3000], "\(ops)")
+        let d = try CLI.run(["run", "--variant", "fixed", "--restore", dir.path("t.snap"), "--buckets", "3000", "--packets", "2000", "--no-progress"])
+        #expect(d.exited(0), "\(d)")
+    }
+
     /// A save while running goes to --save, and loads: `dump` lists it.
     @Test func aSaveWhileRunningIsWrittenAndLoads() throws {
         let dir = try TempDir()

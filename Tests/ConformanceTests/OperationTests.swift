@@ -148,4 +148,70 @@ import struct Synchronization.Atomic
         let inv = t._checkInvariants(uniqueIDs: nil)
         #expect(inv.ok, "\(inv)")
     }
+
+    /// The designs that rehash while running, each grown and shrunk.
+    static let resizing = stateful.filter { $0.traits.resizesWhileRunning }.flatMap { e in [(e, 65_536), (e, 1_000)] }
+
+    /// A resize while one worker refreshes the 3,000 connections from
+    /// before it and another opens new ones loses and duplicates nothing:
+    /// every packet of the first finds its connection (none is created
+    /// again), the table holds each connection once at the end, at the new
+    /// size, and its invariants hold.
+    @Test(arguments: resizing)
+    func aResizeWhileRunningLosesAndDuplicatesNothing(_ e: DesignEntry, to size: Int) throws {
+        let t = makeTable(e, slots: 8192)
+        let now = 2 * sec
+        let setup = t.registerWorker()
+        var c = context()
+        let before = 3000
+        for i in 0..<before { _ = t.handlePacket(syn(client(i)), clock: VirtualClock(sec), &c) }
+        t.workerOffline(setup)
+        let a = Set(t.exportConnections(now: now).map(\.original))
+        #expect(a.count == before)
+        let opSlot = t.registerWorker()
+        let slots = (0..<2).map { _ in t.registerWorker() }
+        for s in slots { t.workerOffline(s) }
+        let go = Atomic<Bool>(false), done = Atomic<Bool>(false)
+        let opened = Atomic<Int>(0), recreated = Atomic<Int>(0)
+        let workers = (0..<2).map { k in
+            OSThread {
+                var ctx = context()
+                t.workerQuiescent(slots[k])
+                while !go.load(ordering: .acquiring) {}
+                var i = 0, created = 0
+                // Worker 1 opens at most 2,500 (a small table may refuse
+                // some: linux's chain limit); worker 0 refreshes the first
+                // 3,000, and must create none.
+                while (!done.load(ordering: .acquiring) || i < 300) && i < 2500 {
+                    let id = k == 0 ? client(i % before) : client(before + i)
+                    if t.handlePacket(syn(id), clock: VirtualClock(now), &ctx) == .created { created += 1 }
+                    i += 1
+                    if i % 64 == 0 { t.workerQuiescent(slots[k]) }
+                }
+                if k == 1 { opened.store(created, ordering: .relaxed) } else { recreated.store(created, ordering: .relaxed) }
+                t.workerOffline(slots[k])
+                #expect(ctx.locks.violations.isEmpty, "\(ctx.locks.violations)")
+            }
+        }
+        var d = context()
+        go.store(true, ordering: .releasing)
+        t.workerQuiescent(opSlot)
+        let n = t.resizeWhileRunning(to: size, now: now, slot: opSlot, &d)
+        t.workerOffline(opSlot)
+        done.store(true, ordering: .releasing)
+        for w in workers { w.join() }
+        let counts = try #require(n, "\(e.traits.name) cannot resize while running")
+        #expect(recreated.load(ordering: .relaxed) == 0, "connections from before were created again during the resize")
+        let listed = t.exportConnections(now: now).map(\.original)
+        let b = Set(listed)
+        #expect(b.count == listed.count, "\(listed.count - b.count) connections twice")
+        #expect(a.subtracting(b).isEmpty, "\(a.subtracting(b).count) connections from before lost")
+        #expect(b.count == before + opened.load(ordering: .relaxed), "\(b.count) connections at the end")
+        #expect(counts.visited >= 2 * before && counts.visited <= 2 * b.count, "rehashed \(counts.visited) entries")
+        // linux rounds up to a page of heads (512).
+        if e.traits.sizedByBuckets { #expect(t.sweepSlots == counts.slotsAfter && (size...size + 511).contains(t.sweepSlots)) }
+        #expect(d.locks.violations.isEmpty, "\(d.locks.violations)")
+        let inv = t._checkInvariants(uniqueIDs: nil)
+        #expect(inv.ok, "\(inv)")
+    }
 }

@@ -107,7 +107,7 @@ func tuples(in b: Int, of t: LinuxTable, count: Int) -> [TupleID] {
         for (o, r, dir) in [(id, id.reversed, 0), (tcpTuple(v4(10, 0, 0, 7), 1, v4(10, 0, 0, 8), 2), id.reversed, 1)] {
             let dup = LinuxConn.make(original: o, reply: r, hook: .output, nat: false, streamAt: 0,
                                      tcp: LinuxTCPConntrack(), lastUsed: 0)
-            guard case .clash(let other?, let d) = t.confirm(dup, t.bucket(o), t.bucket(r), now: 0, &c) else {
+            guard case .clash(let other?, let d) = t.confirm(dup, JenkinsHash.hash(o, seed: t.seed), JenkinsHash.hash(r, seed: t.seed), now: 0, &c) else {
                 Issue.record("no clash for \(o)")
                 LinuxConn.destroy(dup)
                 continue

@@ -54,7 +54,7 @@ import TestSupport
         #expect(r.lockOrderViolations.isEmpty)
     }
 
-    @Test(.oneThread, arguments: ["dump", "dump@", "dump@-1", "dump@every:0", "resize:10@10", "dump@every:x", "@10", "delete@10", "delete:@10",
+    @Test(.oneThread, arguments: ["dump", "dump@", "dump@-1", "dump@every:0", "resize:0@10", "resize@10", "resize:x@1", "resize:268435457@1", "dump:5@1", "dump@every:x", "@10", "delete@10", "delete:@10",
                                      "delete:x=1@10", "delete:src=10.0.0.0/33@1", "delete:dport=5-3@1", "delete:src=nope@1",
                                      "delete:sport=1,sport=2@1", "flush:src=10.0.0.0/8@1"])
     func aBadOperationIsRefused(_ text: String) {
@@ -64,6 +64,8 @@ import TestSupport
     @Test(.oneThread) func operationsParse() throws {
         #expect(try OperationSpec.parse("dump@12.5") == OperationSpec(kind: .dump, at: 12.5))
         #expect(try OperationSpec.parse("stats@every:10") == OperationSpec(kind: .stats, at: 10, every: 10))
+        let r = try OperationSpec.parse("resize:65536@every:30")
+        #expect(r == OperationSpec(kind: .resize, size: 65_536, at: 30, every: 30) && r.description == "resize:65536@every:30.000")
         let d = try OperationSpec.parse("delete:src=10.1.0.0/16,dport=80-90@7")
         #expect(d.kind == .delete && d.at == 7 && d.description == "delete:src=10.1.0.0/16,dport=80-90@7.000")
         func id(_ src: String, _ dport: UInt16) -> TupleID {

@@ -176,6 +176,12 @@ public protocol ConnTrackTable: AnyObject, Sendable {
     /// Preconditions: as for `dumpWhileRunning`.
     func removeWhileRunning(_ filter: ConnectionFilter, now: Int64, slot: Int,
                             _ ctx: inout WorkerContext) -> OperationCounts?
+    /// Rehashes to `slots` slots while workers run, with the design's own
+    /// locking (TableOperations.swift); nil when the design cannot
+    /// (`DesignTraits.resizesWhileRunning` is false).
+    /// Preconditions: as for `dumpWhileRunning`; `slots` >= 1.
+    func resizeWhileRunning(to slots: Int, now: Int64, slot: Int,
+                            _ ctx: inout WorkerContext) -> OperationCounts?
 
     /// Inserts `records` into this table, which must be empty. Nothing is
     /// inserted when it throws. Preconditions: no other thread uses the table.

@@ -76,6 +76,11 @@ public struct DesignTraits: Sendable {
     /// dump`, `save`, `flush`, `delete`; false: a plugin without the ABI 3
     /// entries `dump_running` and `remove_running`).
     public var operatesWhileRunning = true
+    /// The design rehashes to a new size while workers run (`--op
+    /// resize:N`); false: it sizes its table once, and the run is refused.
+    public var resizesWhileRunning = false
+    /// Why it does not (the refusal's reason).
+    public var noResizeReason = "it sizes its table once, at the start"
 
     public init(name: String, summary: String, hasHashSeed: Bool, slotName: String?, sizedByBuckets: Bool,
                 variants: [Variant], defaultVariant: Variant?, faults: Set<Fault>, connectionLimit: Bool,

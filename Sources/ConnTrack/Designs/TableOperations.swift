@@ -11,6 +11,10 @@ public struct OperationCounts: Sendable, Equatable, Codable {
     /// Walks repeated because the structure moved under them (a cuckoo
     /// map's displacement, a seqlock's retry).
     public var retries = 0
+    /// A resize: the slots before and after it (entries rehashed are
+    /// `visited`).
+    public var slotsBefore: Int? = nil
+    public var slotsAfter: Int? = nil
     public init() {}
 }
 
@@ -92,6 +96,16 @@ extension ConnTrackTable {
     /// walk is removed; one created during it may remain. nil: the design
     /// cannot.
     public func removeWhileRunning(_ filter: ConnectionFilter, now: Int64, slot: Int,
+                                   _ ctx: inout WorkerContext) -> OperationCounts? {
+        nil
+    }
+}
+
+extension ConnTrackTable {
+    /// `--op resize:N`: every connection is in the table after it exactly
+    /// once, in the slot the new size gives it; a packet during it finds
+    /// what it would have found without it. nil: the design cannot.
+    public func resizeWhileRunning(to slots: Int, now: Int64, slot: Int,
                                    _ ctx: inout WorkerContext) -> OperationCounts? {
         nil
     }

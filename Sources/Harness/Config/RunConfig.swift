@@ -50,13 +50,13 @@ public struct RunConfig: Sendable {
     /// `scansForReap` are split across the waiting workers (same counters
     /// as one walk); false: the leader walks them while the others wait.
     public var splitReaperPasses = true
-    /// Operations that change the table (`--op flush`, `delete`) run on
+    /// Operations that change the table (`--op flush`, `delete`, `resize`) run on
     /// their own thread at any moment, window boundaries included; a split
     /// pass (its scan predicts the walk) and a computed idle pass (its
     /// summary is kept true by the reaper's and workers' removals only)
     /// both assume nothing else changes the table there. With such
     /// operations the passes are walked, whole, by one thread.
-    public var operationsChangeTable: Bool { operations.contains { $0.kind == .flush || $0.kind == .delete } }
+    public var operationsChangeTable: Bool { operations.contains { $0.kind == .flush || $0.kind == .delete || $0.kind == .resize } }
     /// `splitReaperPasses`, unless operations change the table.
     public var splitsReaperPasses: Bool { splitReaperPasses && !operationsChangeTable }
     /// `reaperFastForward`, unless operations change the table.
@@ -234,8 +234,12 @@ public struct RunConfig: Sendable {
             guard !deterministic else {
                 throw ConfigError("--op runs operations on their own thread while the workers run: not with --deterministic")
             }
-            if let k = operations.first(where: { $0.kind != .stats }), !d.traits.operatesWhileRunning {
+            if let k = operations.first(where: { $0.kind != .stats && $0.kind != .resize }), !d.traits.operatesWhileRunning {
                 throw ConfigError("--op \(k.kind.rawValue) is not supported by design \(d.traits.name): the plugin has no dump_running and remove_running (ABI 3, docs/plugins.md)")
+            }
+            if operations.contains(where: { $0.kind == .resize }), !d.traits.resizesWhileRunning {
+                let able = TableDesigns.all.map { $0.traits }.filter(\.resizesWhileRunning).map(\.name).joined(separator: ", ")
+                throw ConfigError("--op resize is not supported by design \(d.traits.name): \(d.traits.noResizeReason) (designs that resize while running: \(able))")
             }
         }
         if let p = pacing {

@@ -104,6 +104,10 @@ final class OperationRunner<T: ConnTrackTable>: @unchecked Sendable {
                                                   slot: slot, &ctx)
             env.table.workerOffline(slot)
             env.operationActivity.didRemove(counts?.removed ?? 0)
+        case .resize:
+            env.table.workerQuiescent(slot)
+            counts = env.table.resizeWhileRunning(to: spec.size!, now: virtualNow, slot: slot, &ctx)
+            env.table.workerOffline(slot)
         case .stats:
             var s = TableStats()
             for w in env.workers { s.merge(w.read()) }

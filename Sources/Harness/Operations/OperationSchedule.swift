@@ -17,25 +17,35 @@ public struct OperationSpec: Sendable, Equatable, CustomStringConvertible {
         case delete
         /// A snapshot taken while packets flow, no pause (to `--save`).
         case save
+        /// Rehash to N slots while packets flow (`resize:N`: buckets, or
+        /// entries of capacity, as the design sizes itself).
+        case resize
     }
+
+    /// The most slots `resize:N` asks for (as `--buckets`).
+    public static let maxResize = 1 << 28
 
     public var kind: Kind
     /// `delete`'s filter (`flush`: none, every connection).
     public var filter: ConnectionFilter
+    /// `resize`'s slot count.
+    public var size: Int?
     /// Virtual seconds of the first run.
     public var at: Double
     /// Virtual seconds between runs; nil: once.
     public var every: Double?
 
-    public init(kind: Kind, filter: ConnectionFilter = ConnectionFilter(), at: Double, every: Double? = nil) {
+    public init(kind: Kind, filter: ConnectionFilter = ConnectionFilter(), size: Int? = nil, at: Double, every: Double? = nil) {
+        precondition((kind == .resize) == (size != nil), "resize, and only resize, has a size")
         self.kind = kind
         self.filter = filter
+        self.size = size
         self.at = at
         self.every = every
     }
 
     public var description: String {
-        kind.rawValue + (kind == .delete ? ":" + filter.description : "") + "@"
+        kind.rawValue + (kind == .delete ? ":" + filter.description : "") + (size.map { ":\($0)" } ?? "") + "@"
             + (every.map { "every:\(ReportFormatter.f($0, 3))" } ?? ReportFormatter.f(at, 3))
     }
 
@@ -43,8 +53,8 @@ public struct OperationSpec: Sendable, Equatable, CustomStringConvertible {
     /// FILTER conditions joined by commas: `src=PREFIX`, `dst=PREFIX`
     /// (IPv4 or IPv6, `/LEN` optional), `sport=PORT[-PORT]`, `dport=…`.
     public static func parse(_ text: String) throws(ConfigError) -> OperationSpec {
-        let kinds = Kind.allCases.map { $0 == .delete ? "delete:FILTER" : $0.rawValue }.joined(separator: ", ")
-        let usage = "--op must be KIND@SECONDS or KIND@every:SECONDS (KIND one of \(kinds); FILTER: src=PREFIX, dst=PREFIX, sport=PORT[-PORT], dport=PORT[-PORT], joined by commas; seconds of virtual time, 0...1e9, a period above 0), got '\(text)'"
+        let kinds = Kind.allCases.map { $0 == .delete ? "delete:FILTER" : $0 == .resize ? "resize:N" : $0.rawValue }.joined(separator: ", ")
+        let usage = "--op must be KIND@SECONDS or KIND@every:SECONDS (KIND one of \(kinds); FILTER: src=PREFIX, dst=PREFIX, sport=PORT[-PORT], dport=PORT[-PORT], joined by commas; N: slots, 1...\(maxResize); seconds of virtual time, 0...1e9, a period above 0), got '\(text)'"
         guard let atSign = text.lastIndex(of: "@") else { throw ConfigError(usage) }
         let what = String(text[..<atSign]), when = String(text[text.index(after: atSign)...])
         var spec = OperationSpec(kind: .dump, at: 0)
@@ -52,8 +62,12 @@ public struct OperationSpec: Sendable, Equatable, CustomStringConvertible {
             spec.kind = .delete
             guard let f = parseFilter(String(what.dropFirst(7))) else { throw ConfigError(usage) }
             spec.filter = f
+        } else if what.hasPrefix("resize:") {
+            guard let n = Int(what.dropFirst(7)), (1...maxResize).contains(n) else { throw ConfigError(usage) }
+            spec.kind = .resize
+            spec.size = n
         } else {
-            guard let k = Kind(rawValue: what), k != .delete else { throw ConfigError(usage) }
+            guard let k = Kind(rawValue: what), k != .delete, k != .resize else { throw ConfigError(usage) }
             spec.kind = k
         }
         if when.hasPrefix("every:") {

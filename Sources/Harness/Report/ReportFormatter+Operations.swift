@@ -5,7 +5,9 @@ extension ReportFormatter {
         for r in ops.operations {
             var what = "at \(f(r.startedAtSeconds, 3)) s: " + f(r.durationMillis, 3) + " ms"
             if let c = r.counts {
-                what += ", visited \(num(c.visited))" + (r.kind == "dump" ? ", listed \(num(c.listed))" : "")
+                what += (r.kind == "resize" ? ", rehashed \(num(c.visited)) entries" : ", visited \(num(c.visited))")
+                    + (c.slotsBefore.map { b in c.slotsAfter.map { ", \(num(b)) -> \(num($0)) slots" } ?? "" } ?? "")
+                    + (r.kind == "dump" ? ", listed \(num(c.listed))" : "")
                     + (r.kind == "flush" || r.kind == "delete" ? ", removed \(num(c.removed))" : "")
                     + (c.retries > 0 ? " (walks repeated \(num(c.retries)))" : "")
             }

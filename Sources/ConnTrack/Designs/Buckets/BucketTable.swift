@@ -49,6 +49,7 @@ public final class BucketTable: ConnTrackTable, @unchecked Sendable {
         t.duplicateIDVariants = Set(Variant.allCases.filter { !TableRules(variant: $0).uniqueTupleIDs })
         t.knobs = [.buckets("hash buckets", grid: [1024, 4096, 16384, 65536, 262144])]
         t.bytesPerConnection = MemoryLayout<ConnNode>.stride
+        t.resizesWhileRunning = true
         return t
     }()
 
@@ -56,6 +57,9 @@ public final class BucketTable: ConnTrackTable, @unchecked Sendable {
     let rw: UnsafeMutablePointer<pthread_rwlock_t>
     /// protected by rw (the array; each bucket's contents by its own mutex)
     let array: UnsafeMutablePointer<BucketArray>
+    /// The array's size, for readers that hold no lock (the reaper's
+    /// budget, reports). Written under the write lock, with `array`.
+    let publishedCount: Atomic<Int>
     /// immutable
     public let seed: UInt32
     /// immutable
@@ -85,6 +89,7 @@ public final class BucketTable: ConnTrackTable, @unchecked Sendable {
         PThread.initRWLock(rw)
         array = .allocate(capacity: 1)
         array.initialize(to: BucketArray(base: Self.makeBuckets(config.buckets), count: config.buckets))
+        publishedCount = Atomic(config.buckets)
         // Injected faults can leave removed connections reachable: never
         // free memory during such a run (it is a detector test, not a soak).
         reclaimer = Reclaimer(enabled: config.faults.isEmpty)
@@ -129,9 +134,9 @@ public final class BucketTable: ConnTrackTable, @unchecked Sendable {
     /// The variant this table runs.
     public var variant: Variant { config.variant ?? .seed2020 }
 
-    /// Number of buckets. The array is allocated once and never replaced,
-    /// so reading its size needs no lock.
-    public var bucketCount: Int { array.pointee.count }
+    /// Number of buckets. Without the table lock, a resize may change it
+    /// right after (`--op resize`); under it, it is the array's size.
+    public var bucketCount: Int { publishedCount.load(ordering: .relaxed) }
 
     /// A reaper pass budgets over buckets.
     public var sweepSlots: Int { bucketCount }

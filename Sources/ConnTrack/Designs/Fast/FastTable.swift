@@ -58,6 +58,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         // An entry plus its share of the index: one or two 8-byte slots in
         // buckets filled to 2–4 slots of 7 (16–32 bytes per slot).
         t.bytesPerConnection = EntryLayout.wide.stride + 32
+        t.noResizeReason = "its index is sized once, for the connections the run expects (--capacity)"
         return t
     }()
 

@@ -22,6 +22,7 @@ public final class GlobalLockTable: ConnTrackTable, @unchecked Sendable {
         // The block, plus two map entries (key and pointer) at ~75 % load.
         t.bytesPerConnection = MemoryLayout<ConnNode>.stride
             + 2 * (MemoryLayout<TupleID>.stride + MemoryLayout<UnsafeMutablePointer<TupleNode>>.stride) * 4 / 3
+        t.resizesWhileRunning = true
         return t
     }()
 

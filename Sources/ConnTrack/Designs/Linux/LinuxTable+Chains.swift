@@ -8,9 +8,10 @@ extension LinuxTable {
     /// `hlist_nulls_add_head_rcu`: puts c's node `dir` at the front of
     /// bucket b's chain; the store of the head publishes it (release), so
     /// a reader that loads the link sees the node's keys and next link.
-    /// Preconditions: b's stripe is locked; the node is in no chain.
+    /// Preconditions: b's stripe is locked (or, in a resize, every stripe
+    /// drained); the node is in no chain; `heads` is the table b is of.
     @inline(__always)
-    func pushFront(_ c: LinuxConn, _ dir: Int, _ b: Int) {
+    func pushFront(_ c: LinuxConn, _ dir: Int, _ b: Int, heads: UnsafeMutablePointer<Atomic<UInt>>) {
         let h = heads + b
         let first = h.pointee.load(ordering: .relaxed)
         c.next(dir).pointee.store(first, ordering: .relaxed)
@@ -37,16 +38,21 @@ extension LinuxTable {
         c.pprev(dir).pointee = nil
     }
 
-    /// `____nf_conntrack_find`: walks bucket b's chain without a lock for
-    /// `id`; an expired connection met on the way is removed
-    /// (`nf_ct_gc_expired`) and skipped; when the walk ends at another
-    /// bucket's marker (an entry moved under it), it restarts.
+    /// `____nf_conntrack_find`: walks the chain of `id` (whose hash is
+    /// `hash`) in the current table without a lock; an expired connection
+    /// met on the way is removed (`nf_ct_gc_expired`) and skipped; when the
+    /// walk ends at another bucket's marker (an entry moved under it, by a
+    /// removal or a resize), it restarts. During a resize it can miss a
+    /// connection being moved, as the kernel's can; the insert that may
+    /// follow finds it under the stripes (a clash).
     /// Preconditions: the caller is between quiescent points.
     @inline(__always)
-    func find(_ id: TupleID, bucket b: Int, now: Int64, _ ctx: inout WorkerContext) -> (LinuxConn, Int)? {
+    func find(_ id: TupleID, hash: UInt32, now: Int64, _ ctx: inout WorkerContext) -> (LinuxConn, Int)? {
         while true {
             var walked = 0
-            var v = heads[b].load(ordering: .acquiring)
+            let t = ht
+            let b = Self.scale(hash, size: t.size)
+            var v = t.heads[b].load(ordering: .acquiring)
             while v & 1 == 0 {
                 let c = LinuxConn(link: v)
                 let dir = LinuxConn.direction(v)
@@ -70,8 +76,8 @@ extension LinuxTable {
     /// `__nf_conntrack_find_get`: `find`, then a reference (which fails
     /// once the connection was removed), then the key checked again.
     @inline(__always)
-    func findGet(_ id: TupleID, bucket b: Int, now: Int64, _ ctx: inout WorkerContext) -> (LinuxConn, Int)? {
-        guard let (c, dir) = find(id, bucket: b, now: now, &ctx) else { return nil }
+    func findGet(_ id: TupleID, hash: UInt32, now: Int64, _ ctx: inout WorkerContext) -> (LinuxConn, Int)? {
+        guard let (c, dir) = find(id, hash: hash, now: now, &ctx) else { return nil }
         if c.refIncNotZero() {
             if c.tuple(dir) == id { return (c, dir) }
             c.put()
@@ -105,11 +111,12 @@ extension LinuxTable {
               _ ctx: inout WorkerContext) -> Bool {
         guard c.set(LinuxStatus.dying) else { return false }
         if ctx.tracingEvents { ctx.traceEvent(.destroy, record(c, now: now, &ctx), now: now, reason: reason ?? kind.reason) }
-        let h = bucket(c.keys.pointee.original), rh = bucket(c.keys.pointee.reply)
-        let held = doubleLock(h, rh, partner: !skipPartnerStripe, &ctx)
+        let k = c.keys.pointee
+        let locked = lockBuckets(JenkinsHash.hash(k.original, seed: seed), JenkinsHash.hash(k.reply, seed: seed),
+                                 partner: !skipPartnerStripe, &ctx)
         unlink(c, 0)
         unlink(c, 1)
-        doubleUnlock(held, &ctx)
+        doubleUnlock(locked.held, &ctx)
         c.put()
         ctx.stats.countRemoval(kind)
         limit.release()

@@ -20,7 +20,7 @@ extension LinuxTable {
         _ = table.handlePacket(Packet(id: flow, tcp: TCPSegment(flags: .syn, seq: 1), hook: .output), clock: VirtualClock(0), &ctx)
         let (low, high) = (table.bucket(flow), table.bucket(flow.reversed))
         // The reply node: the first (only) node of `high`'s chain.
-        let link = table.heads[high].load(ordering: .relaxed)
+        let link = table.ht.heads[high].load(ordering: .relaxed)
         precondition(link & 1 == 0 && LinuxConn.direction(link) == 1, "the reply node heads bucket \(high)")
         let reply = LinuxConnRef(LinuxConn(link: link))
         DataRaceSelftest.unordered({ _ in

@@ -9,6 +9,12 @@ extension LinuxTable {
     /// Calls `body` with every node link of bucket b's chain, in order.
     @inline(__always)
     func forEachNode(bucket b: Int, _ body: (LinuxConn, Int) -> Void) {
+        forEachNode(bucket: b, heads: ht.heads, body)
+    }
+
+    /// The same in the table of `heads`.
+    @inline(__always)
+    func forEachNode(bucket b: Int, heads: UnsafeMutablePointer<Atomic<UInt>>, _ body: (LinuxConn, Int) -> Void) {
         var v = heads[b].load(ordering: .acquiring)
         while v & 1 == 0 {
             let c = LinuxConn(link: v)
@@ -115,11 +121,10 @@ extension LinuxTable {
             if l.assured { status |= LinuxStatus.assured }
             c.status.pointee.store(status, ordering: .relaxed)
             c.refs.pointee.store(1, ordering: .relaxed)
-            let h = bucket(r.original), rh = bucket(r.reply)
-            let held = doubleLock(h, rh, &ctx)
-            pushFront(c, 0, h)
-            pushFront(c, 1, rh)
-            doubleUnlock(held, &ctx)
+            let locked = lockBuckets(JenkinsHash.hash(r.original, seed: seed), JenkinsHash.hash(r.reply, seed: seed), &ctx)
+            pushFront(c, 0, locked.b1, heads: locked.table.heads)
+            pushFront(c, 1, locked.b2, heads: locked.table.heads)
+            doubleUnlock(locked.held, &ctx)
         }
         limit.noteImported(records.count)
     }

@@ -5,17 +5,20 @@ import struct Synchronization.Atomic
 // sure no worker changes the table meanwhile).
 extension LinuxTable {
     /// Nodes in bucket b's chain.
-    func chainLength(_ b: Int) -> Int {
+    func chainLength(_ b: Int) -> Int { chainLength(b, heads: ht.heads) }
+
+    func chainLength(_ b: Int, heads: UnsafeMutablePointer<Atomic<UInt>>) -> Int {
         var n = 0
-        forEachNode(bucket: b) { _, _ in n += 1 }
+        forEachNode(bucket: b, heads: heads) { _, _ in n += 1 }
         return n
     }
 
     public func inspect() -> TableInspection {
-        let lengths = (0..<bucketCount).map { chainLength($0) }
+        let t = ht
+        let lengths = (0..<t.size).map { chainLength($0, heads: t.heads) }
         let tuples = lengths.reduce(0, +)
         var conns = 0
-        for b in 0..<bucketCount { forEachNode(bucket: b) { _, d in if d == 0 { conns += 1 } } }
+        for b in 0..<t.size { forEachNode(bucket: b, heads: t.heads) { _, d in if d == 0 { conns += 1 } } }
         var i = TableInspection(slotName: "bucket", slotLengths: lengths, stripeName: "stripe lock",
                                 stripeContention: (0..<Self.stripeCount).map { stripes[$0].contended },
                                 tuples: tuples, connections: conns)
@@ -34,6 +37,7 @@ extension LinuxTable {
         var nodes = Set<UInt>()
         var conns = Set<UnsafeMutableRawPointer>()
         var ids = Set<TupleID>()
+        let heads = ht.heads
         for b in 0..<bucketCount {
             var prevWord = heads + b
             var v = prevWord.pointee.load(ordering: .acquiring)
@@ -92,8 +96,9 @@ extension LinuxTable {
     public func expiredCount(now: Int64, part: Int, of parts: Int) -> Int? {
         precondition(parts >= 1 && (0..<parts).contains(part), "part \(part) of \(parts)")
         var n = 0
-        for b in stride(from: part, to: bucketCount, by: parts) {
-            forEachNode(bucket: b) { c, d in if d == 0 && c.remaining(now: now) < 0 { n += 1 } }
+        let t = ht
+        for b in stride(from: part, to: t.size, by: parts) {
+            forEachNode(bucket: b, heads: t.heads) { c, d in if d == 0 && c.remaining(now: now) < 0 { n += 1 } }
         }
         return n
     }
@@ -102,7 +107,7 @@ extension LinuxTable {
     /// the way, without refreshing): its record and direction.
     public func lookup(_ id: TupleID, now: Int64) -> (ConnectionRecord, Direction)? {
         var ctx = WorkerContext(name: "lookup", checkLockOrder: false)
-        guard let (c, d) = findGet(id, bucket: bucket(id), now: now, &ctx) else { return nil }
+        guard let (c, d) = findGet(id, hash: JenkinsHash.hash(id, seed: seed), now: now, &ctx) else { return nil }
         defer { c.put() }
         return (record(c, now: now, &ctx), d == 0 ? .original : .reply)
     }

@@ -11,11 +11,13 @@ extension LinuxTable {
     public func dumpWhileRunning(now: Int64, slot: Int, _ ctx: inout WorkerContext,
                                  _ body: (ConnectionRecord) -> Void) -> OperationCounts? {
         var n = OperationCounts()
-        for b in 0..<bucketCount {
+        // Resizes run on this thread too: the table holds still for it.
+        let t = ht
+        for b in 0..<t.size {
             let s = Self.stripe(b)
             lockStripe(s, &ctx)
             var listed: [LinuxConn] = []
-            forEachNode(bucket: b) { c, d in
+            forEachNode(bucket: b, heads: t.heads) { c, d in
                 n.visited += 1
                 if d == 0 && c.remaining(now: now) >= 0 { listed.append(c) }
             }
@@ -39,11 +41,12 @@ extension LinuxTable {
                                    _ ctx: inout WorkerContext) -> OperationCounts? {
         var n = OperationCounts()
         var corpses: [LinuxConn] = []
-        for b in 0..<bucketCount {
+        let t = ht
+        for b in 0..<t.size {
             let s = Self.stripe(b)
             lockStripe(s, &ctx)
             corpses.removeAll(keepingCapacity: true)
-            forEachNode(bucket: b) { c, d in
+            forEachNode(bucket: b, heads: t.heads) { c, d in
                 n.visited += 1
                 if d == 0 && filter.matches(c.keys.pointee.original) && c.refIncNotZero() { corpses.append(c) }
             }

@@ -18,11 +18,11 @@ extension LinuxTable {
     public func handlePacket<C: TimeSource>(_ p: Packet, clock: C, _ ctx: inout WorkerContext) -> PacketOutcome {
         ctx.stats.packets &+= 1
         let now = clock.now()
-        let h = bucket(p.id)
+        let hash = JenkinsHash.hash(p.id, seed: seed)
         var repeated = false
         while true {
             ctx.stats.lookups &+= 1
-            if let (c, dir) = findGet(p.id, bucket: h, now: now, &ctx) {
+            if let (c, dir) = findGet(p.id, hash: hash, now: now, &ctx) {
                 ctx.stats.found &+= 1
                 var invalid = false
                 let r = track(c, dir: dir, p, now: now, invalid: &invalid, &ctx)
@@ -41,7 +41,7 @@ extension LinuxTable {
                 return .tracked(r ?? .drop)
             }
             ctx.stats.notFound &+= 1
-            return create(p, bucket: h, now: now, &ctx)
+            return create(p, hash: hash, now: now, &ctx)
         }
     }
 
@@ -134,7 +134,7 @@ extension LinuxTable {
     /// tracker decides whether a connection may start here (`tcp_new`),
     /// the limit is taken (early drop when full), the packet is tracked on
     /// the unpublished connection, and `confirm` inserts it.
-    func create(_ p: Packet, bucket h: Int, now: Int64, _ ctx: inout WorkerContext) -> PacketOutcome {
+    func create(_ p: Packet, hash h: UInt32, now: Int64, _ ctx: inout WorkerContext) -> PacketOutcome {
         var tcp = LinuxTCPConntrack()
         if p.id.transProto != .udp {
             guard let t = LinuxTCPConntrack.new(p.tcp) else {
@@ -162,7 +162,7 @@ extension LinuxTable {
                                streamAt: now &+ timeouts.udpStreamAfter, tcp: tcp, lastUsed: now)
         c.expires.pointee.store(expires, ordering: .relaxed)
         ctx.stats.trackerInit &+= 1
-        switch confirm(c, h, bucket(reply), now: now, &ctx) {
+        switch confirm(c, h, JenkinsHash.hash(reply, seed: seed), now: now, &ctx) {
         case .inserted:
             ctx.stats.insert &+= 1
             ctx.noteCreated()
@@ -217,14 +217,15 @@ extension LinuxTable {
     /// `__nf_conntrack_confirm`: under both stripes, looks for the
     /// original tuple in its chain and the reply tuple in its, counting
     /// each chain against a random limit, then links both nodes and marks
-    /// the connection confirmed. Preconditions: no stripe lock is held; c
-    /// is unpublished.
-    func confirm(_ c: LinuxConn, _ h: Int, _ rh: Int, now: Int64, _ ctx: inout WorkerContext) -> LinuxConfirmOutcome {
+    /// the connection confirmed. `h` and `rh` are the two tuples' hashes.
+    /// Preconditions: no stripe lock is held; c is unpublished.
+    func confirm(_ c: LinuxConn, _ h: UInt32, _ rh: UInt32, now: Int64, _ ctx: inout WorkerContext) -> LinuxConfirmOutcome {
         let limitLength = maxChain(c.keys.pointee.original, now: now)
-        let held = doubleLock(h, rh, descending: descendingLocks, &ctx)
-        defer { doubleUnlock(held, &ctx) }
+        let locked = lockBuckets(h, rh, descending: descendingLocks, &ctx)
+        defer { doubleUnlock(locked.held, &ctx) }
+        let heads = locked.table.heads
         for dir in 0..<2 {
-            let b = dir == 0 ? h : rh
+            let b = dir == 0 ? locked.b1 : locked.b2
             let key = c.tuple(dir)
             var length = 0
             var v = heads[b].load(ordering: .relaxed)
@@ -243,21 +244,25 @@ extension LinuxTable {
         c.status.pointee.store(LinuxStatus.confirmed, ordering: .relaxed)
         // The table's reference.
         c.refs.pointee.store(1, ordering: .relaxed)
-        pushFront(c, 0, h)
-        pushFront(c, 1, rh)
+        pushFront(c, 0, locked.b1, heads: heads)
+        pushFront(c, 1, locked.b2, heads: heads)
         return .inserted
     }
 
-    /// `early_drop`: from bucket b and the next 7 (`earlyDropBuckets`
-    /// in all, default Linux's 8), walks each chain without
+    /// `early_drop`: from the bucket of `hash` and the next 7
+    /// (`earlyDropBuckets` in all, default Linux's 8), each in the table
+    /// current when it is reached, walks each chain without
     /// a lock, removing expired connections on the way and every confirmed
     /// connection that is not assured; stops after the first bucket where
     /// it dropped any. Preconditions: no lock is held.
-    func earlyDrop(from b: Int, now: Int64, _ ctx: inout WorkerContext) -> Bool {
-        for i in 0..<min(config.earlyDropBuckets, bucketCount) {
-            let bucket = (b &+ i) % bucketCount
+    func earlyDrop(from hash: UInt32, now: Int64, _ ctx: inout WorkerContext) -> Bool {
+        var bucket = 0
+        for i in 0..<config.earlyDropBuckets {
+            let t = ht
+            guard i < t.size else { break }
+            bucket = i == 0 ? Self.scale(hash, size: t.size) : (bucket &+ 1) % t.size
             var drops: UInt64 = 0
-            var v = heads[bucket].load(ordering: .acquiring)
+            var v = t.heads[bucket].load(ordering: .acquiring)
             while v & 1 == 0 {
                 let c = LinuxConn(link: v)
                 let dir = LinuxConn.direction(v)

@@ -27,15 +27,18 @@ extension LinuxTable {
     private func walk(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64,
                       summary: UnsafeMutablePointer<SweepSummary>?, _ ctx: inout WorkerContext) -> ReapPassResult {
         var res = ReapPassResult()
-        let n = bucketCount
-        // Nothing removed from now on is freed before the pass ends.
+        // Nothing removed from now on is freed before the pass ends (nor a
+        // table a resize replaced).
         reclaimer.sweepBegin()
         defer { reclaimer.sweepEnd() }
+        let n = bucketCount
         var idx = 0
         var i = 0
         while i < maxSlots {
-            idx = (i &+ start) % n
-            var v = heads[idx].load(ordering: .acquiring)
+            // The table as it is at each bucket, as `gc_worker` reads it.
+            let t = ht
+            idx = (i &+ start) % t.size
+            var v = t.heads[idx].load(ordering: .acquiring)
             while v & 1 == 0 {
                 let c = LinuxConn(link: v)
                 let dir = LinuxConn.direction(v)
@@ -54,7 +57,7 @@ extension LinuxTable {
             i += 1
             if res.removed >= maxEvictions { res.stoppedEarly = i < maxSlots; break }
         }
-        if let summary, summary.pointee.valid, summary.pointee.size == n {
+        if let summary, summary.pointee.valid, summary.pointee.size == n, n == bucketCount {
             for k in 0..<min(i, n) {
                 let b = (start &+ k) % n
                 summary.pointee.set(b, summarise(bucket: b))
@@ -66,9 +69,11 @@ extension LinuxTable {
     }
 
     /// Bucket b's leaf: its nodes and their connections' expiry times.
+    /// Preconditions: no resize runs (operations that change the table
+    /// turn the summary off).
     func summarise(bucket b: Int) -> SweepSummary.Leaf {
         var leaf = SweepSummary.Leaf.empty
-        var v = heads[b].load(ordering: .acquiring)
+        var v = ht.heads[b].load(ordering: .acquiring)
         while v & 1 == 0 {
             let c = LinuxConn(link: v)
             leaf.add(expiry: c.expires.pointee.load(ordering: .relaxed))

@@ -26,8 +26,12 @@ import struct Synchronization.Atomic
 ///   stream rule, Linux's timeouts; the garbage collector is the
 ///   `linux2022` policy.
 ///
-/// Lock order: stripe[i] < stripe[j] for i < j  <  connection  <  retire list.
-/// No table lock exists.
+/// - **Resize** (`nf_conntrack_hash_resize`, `--op resize:N`): under the
+///   all-stripes lock, entries move to a new array while lookups go on;
+///   writers check a generation count after taking their stripes.
+///
+/// Lock order: all-stripes lock (rank: table) < stripe[i] < stripe[j] for
+/// i < j  <  connection  <  retire list.
 public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
     public static let traits: DesignTraits = {
         var t = DesignTraits(
@@ -44,6 +48,7 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
                         range: 1...(1 << 28), grid: [1024, 16384, 65536, 262144],
                         get: { $0.buckets }, set: { $0.buckets = $1; $0.bucketsGiven = true })]
         t.bytesPerConnection = LinuxConn.Layout.stride + 16
+        t.resizesWhileRunning = true
         return t
     }()
 
@@ -62,11 +67,22 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
     let timeouts: LinuxTimeouts
     /// immutable
     public let seed: UInt32
-    /// immutable: the number of buckets (`nf_conntrack_htable_size`)
-    public let bucketCount: Int
-    /// The chain heads: a link word each (`hlist_nulls_head`). Written
-    /// under the bucket's stripe lock; read without a lock.
-    let heads: UnsafeMutablePointer<Atomic<UInt>>
+    /// The hash table (`nf_conntrack_hash` and `nf_conntrack_htable_size`,
+    /// read together as `nf_conntrack_get_ht` does): read without a lock,
+    /// replaced by a resize under `allLock`.
+    let current: Atomic<UnsafeMutablePointer<LinuxHash>>
+    /// `nf_conntrack_generation`: odd while a resize moves entries. A writer
+    /// that hashed before taking its stripes checks it after, and starts
+    /// again when it moved (`nf_conntrack_double_lock`).
+    let generation = Atomic<UInt>(0)
+    /// `nf_conntrack_locks_all`: a resize holds or is draining the stripes;
+    /// a first stripe taken then is retaken behind `allLock`.
+    let locksAll = Atomic<Bool>(false)
+    /// `nf_conntrack_locks_all_lock` (rank: table).
+    let allLock: UnsafeMutablePointer<pthread_mutex_t>
+    /// Tables replaced by a resize while reclamation is off (an injected
+    /// fault): freed with the table. Touched only by the operation thread.
+    var keptHashes: [UnsafeMutablePointer<LinuxHash>] = []
     /// The stripe locks, one per cache line.
     let stripes: UnsafeMutablePointer<Stripe>
     /// The connection count and limit (`cnet->count`, `nf_conntrack_max`).
@@ -89,15 +105,17 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
         self.config = config
         timeouts = LinuxTimeouts(config.timeouts)
         seed = config.hashSeed ?? UInt32.random(in: .min ... .max)
-        bucketCount = Self.size(config)
-        heads = .allocate(capacity: bucketCount)
-        for b in 0..<bucketCount { (heads + b).initialize(to: Atomic(UInt(b) << 1 | 1)) }
+        let size = Self.size(config)
+        current = Atomic(LinuxHash.make(size: size))
+        allLock = .allocate(capacity: 1)
+        allLock.initialize(to: pthread_mutex_t())
+        PThread.initMutex(allLock)
         stripes = .allocate(capacity: Self.stripeCount)
         for i in 0..<Self.stripeCount {
             (stripes + i).initialize(to: Stripe(mutex: pthread_mutex_t(), contended: 0))
             PThread.initMutex((stripes + i).pointer(to: \.mutex)!)
         }
-        limit = ConnectionLimit(config.maxConnections ?? bucketCount)
+        limit = ConnectionLimit(config.maxConnections ?? size)
         descendingLocks = config.faults.contains(.descendingLockOrder)
         skipPartnerStripe = config.faults.contains(.skipBucketLock)
         // A fault can leave a removed connection linked: free nothing then.
@@ -106,7 +124,8 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
 
     deinit {
         var all = Set<UnsafeMutableRawPointer>()
-        for b in 0..<bucketCount {
+        let heads = ht.heads
+        for b in 0..<ht.size {
             var v = heads[b].load(ordering: .relaxed)
             var hops = 0
             while v & 1 == 0 && hops < 1 << 24 {
@@ -118,8 +137,10 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
         }
         for c in reclaimer.takeAll() { all.insert(c.base) }
         for p in all { LinuxConn.destroy(LinuxConn(p)) }
-        heads.deinitialize(count: bucketCount)
-        heads.deallocate()
+        LinuxHash.destroy(current.load(ordering: .relaxed))
+        for h in keptHashes { LinuxHash.destroy(h) }
+        PThread.destroyMutex(allLock)
+        allLock.deallocate()
         for i in 0..<Self.stripeCount { PThread.destroyMutex((stripes + i).pointer(to: \.mutex)!) }
         stripes.deinitialize(count: Self.stripeCount)
         stripes.deallocate()
@@ -154,6 +175,14 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
 
     public var hashSeed: UInt32? { seed }
 
+    /// The current hash table (`nf_conntrack_get_ht`): heads and size of
+    /// one table, whatever a resize does meanwhile.
+    @inline(__always)
+    var ht: LinuxHash { current.load(ordering: .acquiring).pointee }
+
+    /// Number of buckets now (`nf_conntrack_htable_size`).
+    public var bucketCount: Int { ht.size }
+
     /// A reaper pass budgets over buckets (as `gc_worker` walks them).
     public var sweepSlots: Int { bucketCount }
 
@@ -168,8 +197,15 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
     /// The bucket of a tuple: a 32-bit hash scaled to the table
     /// (`reciprocal_scale`, as `scale_hash` does).
     @inline(__always)
-    public func bucket(_ id: TupleID) -> Int {
-        Int(truncatingIfNeeded: (UInt64(JenkinsHash.hash(id, seed: seed)) &* UInt64(bucketCount)) &>> 32)
+    public func bucket(_ id: TupleID) -> Int { bucket(id, size: bucketCount) }
+
+    @inline(__always)
+    func bucket(_ id: TupleID, size: Int) -> Int { Self.scale(JenkinsHash.hash(id, seed: seed), size: size) }
+
+    /// `scale_hash`: a tuple's 32-bit hash onto a table of `size` buckets.
+    @inline(__always)
+    static func scale(_ hash: UInt32, size: Int) -> Int {
+        Int(truncatingIfNeeded: (UInt64(hash) &* UInt64(size)) &>> 32)
     }
 
     /// The stripe guarding bucket b.
@@ -185,12 +221,41 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
         RankedLock(PThreadMutexRef((stripes + i).pointer(to: \.mutex)!), rank: .bucket(i))
     }
 
+    /// `nf_conntrack_lock`: stripe i; when a resize has claimed the
+    /// stripes, let go and take it again behind the all-stripes lock, so
+    /// this waits for the resize (parked on a mutex, not spinning).
     @inline(__always)
     func lockStripe(_ i: Int, _ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
+        lockStripePlain(i, &ctx, file: file, line: line)
+        if locksAll.load(ordering: .acquiring) { lockStripeAfterResize(i, &ctx, file: file, line: line) }
+    }
+
+    /// Preconditions: this thread holds stripe i and no other.
+    @inline(never)
+    func lockStripeAfterResize(_ i: Int, _ ctx: inout WorkerContext, file: StaticString, line: UInt) {
+        unlockStripe(i, &ctx)
+        lockAll(&ctx)
+        lockStripePlain(i, &ctx, file: file, line: line)
+        unlockAll(&ctx)
+    }
+
+    /// The stripe alone (`spin_lock`): a second stripe, or the resize's drain.
+    @inline(__always)
+    func lockStripePlain(_ i: Int, _ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
         if stripeLock(i).lock(&ctx.locks, counting: &ctx.stats.bucketLock, file: file, line: line) {
             stripes[i].contended &+= 1
         }
     }
+
+    @inline(__always)
+    var allStripesLock: RankedLock<PThreadMutexRef> { RankedLock(PThreadMutexRef(allLock), rank: .table) }
+
+    func lockAll(_ ctx: inout WorkerContext) {
+        allStripesLock.lock(&ctx.locks, counting: &ctx.stats.tableLock)
+    }
+
+    /// Preconditions: this thread holds `allLock`.
+    func unlockAll(_ ctx: inout WorkerContext) { allStripesLock.unlock(&ctx.locks) }
 
     /// Preconditions: this thread holds stripe i.
     @inline(__always)
@@ -206,8 +271,43 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
         let s1 = Self.stripe(b1), s2 = partner ? Self.stripe(b2) : s1
         let (first, second) = descending ? (max(s1, s2), min(s1, s2)) : (min(s1, s2), max(s1, s2))
         lockStripe(first, &ctx)
-        if second != first { lockStripe(second, &ctx) }
+        if second != first { lockStripePlain(second, &ctx) }
         return (first, second)
+    }
+
+    /// Buckets locked for a writer: the table they belong to, the buckets
+    /// of its two hashes and the stripes held.
+    struct LockedBuckets {
+        let table: LinuxHash
+        let b1: Int
+        let b2: Int
+        let held: (Int, Int)
+    }
+
+    /// `nf_conntrack_double_lock` as its callers loop on it: the buckets of
+    /// hashes h1 and h2 in the current table, their stripes taken, and all
+    /// of it again when a resize ran in between (the generation moved).
+    /// While a resize moves entries this waits behind the all-stripes lock.
+    /// Preconditions: no stripe is held.
+    @inline(__always)
+    func lockBuckets(_ h1: UInt32, _ h2: UInt32, descending: Bool = false, partner: Bool = true,
+                     _ ctx: inout WorkerContext) -> LockedBuckets {
+        while true {
+            let seq = generation.load(ordering: .acquiring)
+            if seq & 1 != 0 { waitForResize(&ctx); continue }
+            let t = ht
+            let b1 = Self.scale(h1, size: t.size), b2 = Self.scale(h2, size: t.size)
+            let held = doubleLock(b1, b2, descending: descending, partner: partner, &ctx)
+            if generation.load(ordering: .acquiring) == seq { return LockedBuckets(table: t, b1: b1, b2: b2, held: held) }
+            doubleUnlock(held, &ctx)
+        }
+    }
+
+    /// Parks until the resize in progress has let go of the stripes.
+    @inline(never)
+    func waitForResize(_ ctx: inout WorkerContext) {
+        lockAll(&ctx)
+        unlockAll(&ctx)
     }
 
     @inline(__always)
@@ -229,4 +329,29 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
 
     @inline(__always)
     func unlockConn(_ c: LinuxConn, _ ctx: inout WorkerContext) { connLock(c).unlock(&ctx.locks) }
+}
+
+/// One hash table: its chain heads (`hlist_nulls_head`, a link word each,
+/// written under the bucket's stripe lock and read without a lock) and
+/// their number. Immutable once published; a resize makes a new one.
+struct LinuxHash {
+    let heads: UnsafeMutablePointer<Atomic<UInt>>
+    let size: Int
+
+    /// A table of empty chains, each ending in its own bucket's marker.
+    static func make(size: Int) -> UnsafeMutablePointer<LinuxHash> {
+        let heads = UnsafeMutablePointer<Atomic<UInt>>.allocate(capacity: size)
+        for b in 0..<size { (heads + b).initialize(to: Atomic(UInt(b) << 1 | 1)) }
+        let p = UnsafeMutablePointer<LinuxHash>.allocate(capacity: 1)
+        p.initialize(to: LinuxHash(heads: heads, size: size))
+        return p
+    }
+
+    /// Preconditions: no thread can reach it.
+    static func destroy(_ p: UnsafeMutablePointer<LinuxHash>) {
+        p.pointee.heads.deinitialize(count: p.pointee.size)
+        p.pointee.heads.deallocate()
+        p.deinitialize(count: 1)
+        p.deallocate()
+    }
 }

@@ -12,3 +12,11 @@ extension NullTable {
         OperationCounts()
     }
 }
+
+extension NullTable {
+    /// Nothing to rehash.
+    public func resizeWhileRunning(to slots: Int, now: Int64, slot: Int,
+                                   _ ctx: inout WorkerContext) -> OperationCounts? {
+        OperationCounts()
+    }
+}

@@ -6,11 +6,16 @@ import Sync
 /// design can show under this harness; `compare` prints it beside the real
 /// designs so a reader sees how much of each figure is the table.
 public final class NullTable: ConnTrackTable, @unchecked Sendable {
-    public static let traits = DesignTraits(
-        name: "null",
-        summary: "no table: reads and counts each packet; the harness's own ceiling",
-        hasHashSeed: false, slotName: nil, sizedByBuckets: false, variants: [], defaultVariant: nil,
-        faults: [], connectionLimit: false, tracksConnections: false, incompleteSweepVariants: [])
+    public static let traits: DesignTraits = {
+        var t = DesignTraits(
+            name: "null",
+            summary: "no table: reads and counts each packet; the harness's own ceiling",
+            hasHashSeed: false, slotName: nil, sizedByBuckets: false, variants: [], defaultVariant: nil,
+            faults: [], connectionLimit: false, tracksConnections: false, incompleteSweepVariants: [])
+        // Its operations do nothing, as its packets do.
+        t.resizesWhileRunning = true
+        return t
+    }()
 
     /// immutable
     public let config: TableConfig

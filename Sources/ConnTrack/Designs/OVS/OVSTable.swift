@@ -43,6 +43,7 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
         // The block, and two map slots in buckets at most 85 % full (12 bytes
         // of a 64-byte bucket of 5 per slot, over 0.85).
         t.bytesPerConnection = MemoryLayout<ConnNode>.stride + 2 * 64 / 5 * 100 / 85
+        t.noResizeReason = "its cmap is allocated for --max-connections and never rehashed here; OVS has no operator resize (its cmap rehashes itself when an insert finds it full)"
         return t
     }()
 

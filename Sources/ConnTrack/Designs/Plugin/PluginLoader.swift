@@ -212,6 +212,7 @@ public enum PluginLoader {
         t.locksObserved = has(CTB_TRAIT_REPORTS_LOCKS)
         t.traces = has(CTB_TRAIT_TRACES)
         t.operatesWhileRunning = d.pointee.dump_running != nil && d.pointee.remove_running != nil
+        t.noResizeReason = "the plugin ABI has no resize entry"
         var k: [Knob<TableConfig>] = []
         if has(CTB_TRAIT_SIZED_BY_BUCKETS) { k.append(.buckets("hash buckets", grid: [1024, 4096, 16384, 65536, 262144])) }
         for (i, kn) in knobs.enumerated() {
