@@ -182,6 +182,10 @@ public struct FlowGenerator {
             return server(f, [], len: 120)
         }
         switch f.phase {
+        case 0 where f.kind == .rstOnly:
+            f.cseq &+= 1
+            f.phase = 255
+            return client(f, .rst)
         case 0:
             let p = client(f, .syn)
             f.cseq &+= 1

@@ -3,7 +3,7 @@ import ConnTrack
 /// The traffic presets. Each draws the kind of every new flow from its own
 /// weights; the knobs in `ScenarioOptions` scale them.
 public enum ScenarioKind: String, Sendable, CaseIterable, Codable {
-    case steady, churn, synflood, elephants, nat, udp, mix
+    case steady, churn, synflood, elephants, nat, udp, mix, setups, teardowns
 
     public var summary: String {
         switch self {
@@ -14,6 +14,8 @@ public enum ScenarioKind: String, Sendable, CaseIterable, Codable {
         case .nat: "churn where --nat-fraction (default 50%) of flows have NAT-redirected replies"
         case .udp: "UDP request/response flows (DNS-like), some never answered"
         case .mix: "40% steady, 30% churn, 10% abandoned mid-handshake, 10% UDP, 10% NAT churn"
+        case .setups: "every packet a SYN that opens a new connection (RFC 9693's connection establishment)"
+        case .teardowns: "every packet an RST closing a connection that setups opened with the same --seed, --flows and workers: restore that run's table (RFC 9693's connection tear-down)"
         }
     }
 
@@ -26,6 +28,10 @@ public enum ScenarioKind: String, Sendable, CaseIterable, Codable {
         case .nat: return [(.short, 1)]
         case .udp: return [(.udp, 0.8), (.udpUnanswered, 0.2)]
         case .mix: return [(.long, 0.4), (.short, 0.27), (.reset, 0.03), (.abandoned, 0.1), (.udp, 0.1), (.short, 0.1)]
+        // One kind each, so that both draw the same flows: a flow's tuple
+        // depends on the seed, its slot and its generation only.
+        case .setups: return [(.synOnly, 1)]
+        case .teardowns: return [(.rstOnly, 1)]
         }
     }
 }
@@ -33,6 +39,9 @@ public enum ScenarioKind: String, Sendable, CaseIterable, Codable {
 /// Kinds of flow lifecycle the generator can play.
 public enum FlowKind: UInt8, Sendable {
     case long, short, reset, abandoned, synOnly, udp, udpUnanswered
+    /// One RST from the client where `synOnly` sent its SYN (the next
+    /// sequence number), then a new flow.
+    case rstOnly
 }
 
 /// Every knob of a generated stream. Same options and seed: same packets.

@@ -390,6 +390,30 @@ import Testing
         #expect((json["preliminary"] as? [String: Any])?["paced"] == nil)
     }
 
+    /// RFC 9693's two rates from the same flows: `setups` opens a
+    /// connection per packet and is saved; `teardowns`, restored from it,
+    /// sends each one's RST. On linux an RST before any reply removes the
+    /// connection, so none is left; a search over teardowns runs its trials
+    /// from the saved table.
+    @Test func setupsThenTeardownsCloseEveryConnection() throws {
+        let dir = try TempDir()
+        let common = ["--design", "linux", "--flows", "300", "--packets", "3000", "--threads", "1", "--duration", "10",
+                      "--seed", "3", "--no-progress"]
+        let up = try CLI.run(["run", "--scenario", "setups"] + common + ["--save", dir.path("t.snap"), "--json", dir.path("up.json")])
+        #expect(up.exited(0), "\(up)")
+        let u = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("up.json")))) as! [String: Any]
+        let opened = try #require(u["live"] as? Int)
+        #expect(opened >= 2990, "\(opened) connections from 3,000 SYNs")
+        let down = try CLI.run(["run", "--scenario", "teardowns"] + common + ["--restore", dir.path("t.snap"), "--json", dir.path("down.json")])
+        #expect(down.exited(0), "\(down)")
+        let d = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("down.json")))) as! [String: Any]
+        #expect(d["live"] as? Int == 0, "\(d["live"] ?? "none") connections left")
+        let search = try CLI.run(["run", "--scenario", "teardowns", "--design", "linux", "--flows", "300", "--packets", "3000", "--threads", "1",
+                                  "--seed", "3", "--restore", dir.path("t.snap"), "--find-lossless-rate", "--trial-seconds", "0.2",
+                                  "--resolution", "25", "--no-progress"])
+        #expect(search.exited(0) && search.stdout.contains("lossless rate"), "\(search)")
+    }
+
     /// With --restore, every trial starts from the saved table (the
     /// lossless rate at that many connections); a bad file is refused
     /// before any trial, in one line.

@@ -249,6 +249,31 @@ import TestSupport
         #expect(r.determinism.mode == "free-running" && r.determinism.connectionCounterBound == nil)
     }
 
+    /// `teardowns` replays `setups`'s flows with the same seed, flows and
+    /// stream: packet for packet the same tuple, an RST one past the SYN's
+    /// sequence number; every SYN of `setups` opens a flow of its own.
+    @Test(.oneThread, arguments: [(0, 1), (1, 2)])
+    func teardownsCloseWhatSetupsOpened(_ stream: Int, of streams: Int) throws {
+        var o = ScenarioOptions()
+        o.flows = 300; o.packets = 6000; o.seed = 7; o.ipv6Ratio = 0.2
+        o.scenario = .setups
+        var up = FlowGenerator(o, stream: stream, streams: streams)
+        o.scenario = .teardowns
+        var down = FlowGenerator(o, stream: stream, streams: streams)
+        var tuples = Set<TupleID>()
+        var n = 0
+        while let s = up.next() {
+            let next = down.next()
+            let r = try #require(next)
+            #expect(s.id == r.id && s.tcp.flags == .syn && r.tcp.flags == .rst && r.tcp.seq == s.tcp.seq &+ 1)
+            tuples.insert(s.id)
+            n += 1
+        }
+        #expect(down.next() == nil && n == 6000 / streams)
+        // Distinct flows, but for the rare chance draw of one tuple twice.
+        #expect(tuples.count >= n - 2, "\(n - tuples.count) tuples repeated")
+    }
+
     @Test(.oneThread) func generatorIsDeterministicAndReachesEveryTrackerState() throws {
         var o = ScenarioOptions()
         o.flows = 500; o.packets = 50_000; o.scenario = .mix
