@@ -68,7 +68,7 @@ struct conn {
      * then has a line of its own. */
     pthread_mutex_t mu;           /* the connection lock */
     int64_t last_used;            /* protected by mu */
-    uint32_t bucket[2];           /* immutable: the buckets the original and reply tuples hash to */
+    uint32_t bucket[2];           /* the buckets the original and reply tuples hash to: set at insert, changed only by a resize (under the table write lock) */
     struct ctb_tracker_state tr;  /* protected by mu */
     uint64_t serial;              /* immutable after insert: insertion order (export) */
     uint8_t removed;              /* with a fault: on the removed list (destroy frees it from there) */
@@ -88,9 +88,9 @@ struct bucket {
 
 struct table {
     pthread_rwlock_t rw;          /* the table lock: read by every operation, written by export/import/checks */
-    struct bucket *buckets;       /* immutable array; contents protected by each bucket's mu */
-    uint64_t n;                   /* immutable */
-    uint64_t n_inverse;           /* immutable: 2^64 / n rounded up, for bucket_of when n < 2^32 (else 0) */
+    struct bucket *buckets;       /* protected by rw: replaced only by a resize, under the write lock; contents protected by each bucket's mu */
+    uint64_t n;                   /* protected by rw, as buckets */
+    uint64_t n_inverse;           /* protected by rw, as buckets: 2^64 / n rounded up, for bucket_of when n < 2^32 (else 0) */
     uint32_t seed;                /* immutable */
     const struct ctb_host *host;  /* immutable */
     int descending;               /* immutable: fault descending-lock-order */
@@ -763,6 +763,46 @@ static void remove_running(void *table, int64_t now, int (*matches)(void *, cons
     }
 }
 
+/*
+ * ABI 4: the table lock taken for writing, which every packet, pass and
+ * walk read-locks, as the bucket table's resize does: the new array is
+ * made first and the old one freed after, so only the move is in the
+ * pause. Each old list is moved from its tail, so the tuples that share a
+ * new bucket and came from one old list keep their order.
+ */
+static uint64_t resize_running(void *table, uint64_t slots, struct ctb_op_counts *out, struct ctb_ctx *ctx) {
+    struct table *t = table;
+    if (slots > UINT32_MAX) slots = UINT32_MAX; /* a connection keeps its buckets in 32 bits */
+    struct bucket *fresh = calloc(slots, sizeof *fresh);
+    if (!fresh) die("calloc", ENOMEM);
+    int rc;
+    for (uint64_t i = 0; i < slots; i++)
+        if ((rc = pthread_mutex_init(&fresh[i].mu, NULL)) != 0) die("pthread_mutex_init", rc);
+    table_wrlock(t, ctx);
+    struct bucket *old = t->buckets;
+    uint64_t old_n = t->n;
+    t->buckets = fresh;
+    t->n = slots;
+    t->n_inverse = slots >= 2 ? UINT64_MAX / slots + 1 : 0;
+    for (uint64_t b = 0; b < old_n; b++) {
+        struct tnode *x = old[b].head;
+        while (x && x->next) x = x->next;
+        while (x) {
+            struct tnode *prev = x->prev;
+            uint64_t nb = bucket_of(t, &x->id);
+            x->conn->bucket[x == &x->conn->original ? 0 : 1] = (uint32_t)nb;
+            push_front(t, x, nb);
+            out->visited++;
+            x = prev;
+        }
+    }
+    table_unlock(t, ctx);
+    for (uint64_t b = 0; b < old_n; b++)
+        if ((rc = pthread_mutex_destroy(&old[b].mu)) != 0) die("pthread_mutex_destroy", rc);
+    free(old);
+    return slots;
+}
+
 /* ---- inspection ------------------------------------------------------ */
 
 static uint64_t inspect(void *table, struct ctb_slot_info *slots, uint64_t n) {
@@ -847,6 +887,7 @@ static const struct ctb_design design = {
     .peak_connections = peak_connections,
     .dump_running = dump_running,
     .remove_running = remove_running,
+    .resize_running = resize_running,
 };
 
 __attribute__((visibility("default")))

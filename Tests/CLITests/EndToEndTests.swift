@@ -527,12 +527,20 @@ import Testing
         }
         let v2 = try CLI.run(["run", "--design", "plugin:" + old, "--packets", "2000", "--no-progress"])
         #expect(v2.exited(0), "\(v2)")
+        // ABI 3: operations, but no resize_running.
+        let v3 = try PluginFixture.build("v3.so", defines: ["CASE_VERSION=3u"], in: dir)
+        let noResize = try CLI.run(["run", "--design", "plugin:" + v3, "--op", "resize:4096@10", "--packets", "1000", "--no-progress"])
+        CLI.expectUsageError(noResize)
+        #expect(noResize.stderr.contains("--op resize is not supported by design") && noResize.stderr.contains("resize_running"), "\(noResize)")
         let r = try CLI.run(["run", "--design", "plugin:" + PluginFixture.example, "--packets", "20000", "--flows", "500",
                              "--threads", "2", "--op", "dump@10", "--op", "delete:sport=1-30000@20", "--op", "flush@40",
-                             "--no-progress", "--json", dir.path("r.json")])
+                             "--op", "resize:4096@30", "--no-progress", "--json", dir.path("r.json")])
         #expect(r.exited(0), "\(r)")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("r.json")))) as! [String: Any]
-        let ops = try #require((json["operations"] as? [String: Any])?["operations"] as? [[String: Any]])
+        var ops = try #require((json["operations"] as? [String: Any])?["operations"] as? [[String: Any]])
+        let resized = ops.filter { $0["kind"] as? String == "resize" }
+        #expect(resized.count == 1 && (resized.first?["counts"] as? [String: Any])?["slotsAfter"] as? Int == 4096, "\(resized)")
+        ops.removeAll { $0["kind"] as? String == "resize" }
         #expect(ops.count == 3)
         let counts = ops.compactMap { $0["counts"] as? [String: Any] }
         #expect(counts.count == 3 && (counts[0]["listed"] as? Int ?? 0) > 0 && (counts[2]["removed"] as? Int ?? 0) > 0, "\(counts)")

@@ -1,9 +1,9 @@
 /*
  * conntrack_bench_design.h: the C ABI through which conntrack-bench loads a
  * connection-tracking table design built outside the package (a "plugin").
- * ABI version 3 (version 2, which the loader still takes, ends the
- * descriptor at `peak_connections`; version 1 had no call site in
- * `will_acquire`). Self-contained
+ * ABI version 4 (the loader still takes version 3, whose descriptor ends
+ * at `remove_running`, and version 2, which ends at `peak_connections`;
+ * version 1 had no call site in `will_acquire`). Self-contained
  * C11; no Swift types. docs/plugins.md walks
  * through it; Sources/ExampleDesign is a complete plugin.
  *
@@ -12,8 +12,8 @@
  *     const struct ctb_design *conntrack_bench_design(void);
  *
  * The returned descriptor must stay valid while the object is loaded. Its
- * first field is the ABI version; the loader takes versions 2 and 3 and
- * refuses any other.
+ * first field is the ABI version; the loader takes versions 2, 3 and 4
+ * and refuses any other.
  *
  * Threads: `process_batch` is called concurrently from the harness's worker
  * threads (one call per batch, each with its own worker state), and
@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /** The ABI version this header describes. */
-#define CTB_ABI_VERSION 3u
+#define CTB_ABI_VERSION 4u
 
 /** The symbol the loader looks up. */
 #define CTB_DESIGN_SYMBOL "conntrack_bench_design"
@@ -467,7 +467,7 @@ struct ctb_record {
     uint8_t reserved[7];               /**< 0 */
 };
 
-/** What an operation on a running table did (ABI 3: `dump_running`, `remove_running`). */
+/** What an operation on a running table did (ABI 3: `dump_running`, `remove_running`; ABI 4: `resize_running`). */
 struct ctb_op_counts {
     uint64_t visited;  /**< entries walked: tuples in chains, slots, map entries, as the table keeps them */
     uint64_t listed;   /**< connections handed to `body` */
@@ -542,7 +542,8 @@ struct ctb_design {
     void (*process_batch)(void *table, void *worker, struct ctb_batch *batch,
                           struct ctb_counters *counters, struct ctb_ctx *ctx);
 
-    /** Required. Units a reaper pass budgets over; constant for the table's life. */
+    /** Required. Units a reaper pass budgets over; constant for the table's life, but for what
+     *  `resize_running` returns (the harness calls this once, at create). */
     uint64_t (*sweep_slots)(void *table);
     /** Required. One reaper pass (concurrent with process_batch). */
     void (*reap_pass)(void *table, const struct ctb_pass_args *args, struct ctb_pass_result *out,
@@ -596,6 +597,18 @@ struct ctb_design {
      *  reap_pass's counters). */
     void (*remove_running)(void *table, int64_t now, int (*matches)(void *arg, const struct ctb_tuple *original),
                            void *arg, struct ctb_op_counts *out, struct ctb_ctx *ctx);
+
+    /* ABI 4. Read only from a descriptor whose abi_version is 4; called as
+     * the ABI 3 entries are. */
+
+    /** Optional. Rehashes to `slots` slots while workers run (--op
+     *  resize:N; `nf_conntrack_hashsize`): afterwards every connection is
+     *  in the table exactly once, and a packet during it finds what it
+     *  would have found without it. `out->visited`: the entries moved.
+     *  Returns the table's slot count after it (what `sweep_slots` would
+     *  now say; it may round `slots`), at least 1. Without it, `--op
+     *  resize` is refused for the plugin (exit 2). */
+    uint64_t (*resize_running)(void *table, uint64_t slots, struct ctb_op_counts *out, struct ctb_ctx *ctx);
 };
 
 /** The one exported symbol. */

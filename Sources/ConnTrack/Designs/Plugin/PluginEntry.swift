@@ -20,6 +20,7 @@ enum PluginEntry {
     static let peakConnections = StaticCString("peak_connections")
     static let dumpRunning = StaticCString("dump_running")
     static let removeRunning = StaticCString("remove_running")
+    static let resizeRunning = StaticCString("resize_running")
     static let entry = StaticCString("conntrack_bench_design")
 }
 

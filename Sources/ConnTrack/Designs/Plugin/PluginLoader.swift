@@ -113,8 +113,8 @@ public enum PluginLoader {
         ctb_guard_leave()
         guard let given else { throw fail("\(CTB_DESIGN_SYMBOL)() returned NULL") }
         let version = UnsafeRawPointer(given).load(as: UInt32.self)
-        guard version == CTB_ABI_VERSION || version == 2 else {
-            throw fail("plugin ABI version \(version), but this conntrack-bench speaks ABI versions 2 and \(CTB_ABI_VERSION)"
+        guard (2...CTB_ABI_VERSION).contains(version) else {
+            throw fail("plugin ABI version \(version), but this conntrack-bench speaks ABI versions 2, 3 and \(CTB_ABI_VERSION)"
                        + (version == 1 ? " (version 2 passes the call site, file and line, to will_acquire: rebuild with the current header)" : ""))
         }
         let d = Self.fullDescriptor(given, version: version)
@@ -183,13 +183,15 @@ public enum PluginLoader {
     }
 
     /// The descriptor as this harness reads it: the plugin's own for the
-    /// current version; for version 2, whose descriptor ends before the
-    /// ABI 3 entries, a copy of it with those entries NULL (reading them
-    /// from the plugin's would read past its end). Never freed: plugins are
+    /// current version; for an older one, whose descriptor ends before the
+    /// later entries (version 2 before the ABI 3 ones, version 3 before
+    /// ABI 4's), a copy of it with those entries NULL (reading them from
+    /// the plugin's would read past its end). Never freed: plugins are
     /// never unloaded.
     static func fullDescriptor(_ d: UnsafePointer<ctb_design>, version: UInt32) -> UnsafePointer<ctb_design> {
-        guard version == 2 else { return d }
-        let v2Size = MemoryLayout<ctb_design>.offset(of: \ctb_design.dump_running)!
+        guard version < CTB_ABI_VERSION else { return d }
+        let v2Size = version == 2 ? MemoryLayout<ctb_design>.offset(of: \ctb_design.dump_running)!
+                                  : MemoryLayout<ctb_design>.offset(of: \ctb_design.resize_running)!
         let copy = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<ctb_design>.size,
                                                     alignment: MemoryLayout<ctb_design>.alignment)
         copy.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<ctb_design>.size)
@@ -212,7 +214,8 @@ public enum PluginLoader {
         t.locksObserved = has(CTB_TRAIT_REPORTS_LOCKS)
         t.traces = has(CTB_TRAIT_TRACES)
         t.operatesWhileRunning = d.pointee.dump_running != nil && d.pointee.remove_running != nil
-        t.noResizeReason = "the plugin ABI has no resize entry"
+        t.resizesWhileRunning = d.pointee.resize_running != nil
+        t.noResizeReason = "the plugin has no resize_running (ABI 4, docs/plugins.md)"
         var k: [Knob<TableConfig>] = []
         if has(CTB_TRAIT_SIZED_BY_BUCKETS) { k.append(.buckets("hash buckets", grid: [1024, 4096, 16384, 65536, 262144])) }
         for (i, kn) in knobs.enumerated() {

@@ -52,6 +52,26 @@ extension PluginTable {
     }
 }
 
+extension PluginTable {
+    /// Through the ABI 4 entry `resize_running`; the slot count it returns
+    /// is the reaper's from then on.
+    public func resizeWhileRunning(to slots: Int, now: Int64, slot: Int,
+                                   _ ctx: inout WorkerContext) -> OperationCounts? {
+        guard let resize = d.pointee.resize_running else { return nil }
+        var out = ctb_op_counts()
+        let before = sweepSlots
+        let after = call(PluginEntry.resizeRunning, &ctx) { c in resize(handle, UInt64(slots), &out, c) }
+        guard after >= 1 && after <= UInt64(Int.max) else {
+            Self.refuse("resize_running returned \(after) slots, allowed 1...\(Int.max)")
+        }
+        slotCount.store(Int(after), ordering: .relaxed)
+        var n = OperationCounts(out)
+        n.slotsBefore = before
+        n.slotsAfter = Int(after)
+        return n
+    }
+}
+
 extension OperationCounts {
     init(_ c: ctb_op_counts) {
         self.init()

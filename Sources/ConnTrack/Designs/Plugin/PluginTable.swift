@@ -35,8 +35,10 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
     let timeouts: UnsafeMutablePointer<Timeouts>
     /// immutable: the knob values handed to create
     let knobValues: UnsafeMutablePointer<Int64>
-    /// immutable: `sweep_slots`, read once
-    public let sweepSlots: Int
+    /// `sweep_slots`, read once, then what `resize_running` returned (set
+    /// by the operation thread, read by the reaper's).
+    let slotCount: Atomic<Int>
+    public var sweepSlots: Int { slotCount.load(ordering: .relaxed) }
     /// Connections created less those removed, summed per batch and pass:
     /// what an export must find (the end-of-run cross-check).
     let net = Atomic<Int>(0)
@@ -88,7 +90,7 @@ public final class PluginTable<Slot: PluginSlot>: ConnTrackTable, @unchecked Sen
         guard slots >= 1 && slots <= UInt64(Int.max) else {
             Self.refuse("sweep_slots returned \(slots), allowed 1...\(Int.max)")
         }
-        sweepSlots = Int(slots)
+        slotCount = Atomic(Int(slots))
         serial = PluginTableSerial.next.wrappingAdd(1, ordering: .relaxed).newValue
     }
 
