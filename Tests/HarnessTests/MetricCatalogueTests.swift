@@ -49,6 +49,29 @@ import TestSupport
         }
     }
 
+    /// The operation figures summarise the run's `--op` operations: the
+    /// longest, the lowest rate, the worst latency, the summed waits; none
+    /// without operations.
+    @Test func operationFiguresSummariseTheRunsOperations() throws {
+        var r = try Self.report()
+        for m in [Metric.longestOperation, .packetsPerSecondDuringOperation, .latencyMaxDuringOperation, .operationLockWait] {
+            #expect(m.value(r) == nil, "\(m.id) without operations")
+        }
+        func op(_ ms: Double, _ pps: Double, _ latencyMax: Double?, _ wait: Double) -> OperationReport {
+            OperationReport(kind: "dump", spec: "dump@1", dueSeconds: 1, startedAtSeconds: 1, wallOffsetSeconds: 0,
+                            durationMillis: ms, counts: nil, bytes: nil, stats: nil, packetsDuring: 0,
+                            packetsPerSecondDuring: pps, packetsPerSecondBefore: nil, beforeSeconds: nil,
+                            latencyDuring: latencyMax.map { .init(samples: 1, p50: $0, p99: $0, p999: $0, max: $0) },
+                            latencyBefore: nil, workerLockWaitMillis: wait, perMillisecond: [],
+                            perMillisecondStartOffsetMillis: 0)
+        }
+        r.operations = OperationsReport(operations: [op(7, 2e6, 900, 1.5), op(3, 5e5, nil, 2), op(5, 1e6, 4000, 0)], notRun: [])
+        #expect(Metric.longestOperation.value(r) == 7)
+        #expect(Metric.packetsPerSecondDuringOperation.value(r) == 5e5)
+        #expect(Metric.latencyMaxDuringOperation.value(r) == 4000)
+        #expect(Metric.operationLockWait.value(r) == 3.5)
+    }
+
     /// Derived figures are what their summaries say.
     @Test func derivedFigures() throws {
         let r = try Self.report()

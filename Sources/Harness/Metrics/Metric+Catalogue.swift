@@ -276,6 +276,35 @@ extension Metric {
         $0.paced?.longestPause.map { Double($0.nanos) }
     }
 
+    // MARK: Operations on the running table (`--op`; timing)
+
+    private static func ops(_ r: RunReport) -> [OperationReport]? {
+        r.operations.flatMap { $0.operations.isEmpty ? nil : $0.operations }
+    }
+    public static let longestOperation = Metric(
+        "operations.longestMillis", name: "longest operation", unit: "ms", jsonKey: nil, kind: .timing,
+        higherIsBetter: false, digits: 3, suffix: " ms",
+        summary: "the longest operation's own duration (a dump's walk, a flush, a resize), over the run's --op operations") {
+        ops($0).map { $0.map(\.durationMillis).max()! }
+    }
+    public static let packetsPerSecondDuringOperation = Metric(
+        "operations.lowestPacketsPerSecondDuring", name: "packets/s during an operation", unit: "packets/s", jsonKey: nil,
+        kind: .timing, higherIsBetter: true, scale: 1e6, digits: 2, suffix: " M",
+        summary: "the workers' packets per second while an operation ran, the lowest over the run's operations") {
+        ops($0).map { $0.map(\.packetsPerSecondDuring).min()! }
+    }
+    public static let latencyMaxDuringOperation = Metric(
+        "operations.latencyMaxDuring", name: "latency max during an operation", unit: "ns", jsonKey: nil, kind: .timing,
+        higherIsBetter: false, summary: "the longest sampled packet latency while any operation ran") {
+        ops($0)?.compactMap { $0.latencyDuring?.max }.max()
+    }
+    public static let operationLockWait = Metric(
+        "operations.workerLockWaitMillis", name: "lock wait for operations", unit: "ms", jsonKey: nil, kind: .timing,
+        higherIsBetter: false, digits: 3, suffix: " ms",
+        summary: "what the workers waited for locks while operations ran (and 60 ms after each), summed") {
+        ops($0).map { $0.reduce(0) { $0 + $1.workerLockWaitMillis } }
+    }
+
     /// What `compare --workload` and `sweep --workload` show: the recovery
     /// figures, peak memory, and the reaper's and the table's cost.
     public static let workloadFigures: [Metric] = [
@@ -299,6 +328,7 @@ extension Metric {
         reaperPasses, reaperChecked, reaperExpired, reaperPassesDue, virtualSeconds,
         worstRecovery, garbagePeak, workloadRSSPeak, catchUpReaperCPU,
         ringDrops, ringHighWater, queueingP99, queueingMax, longestPause,
+        longestOperation, packetsPerSecondDuringOperation, latencyMaxDuringOperation, operationLockWait,
     ]
 
     /// The figure with this id.
