@@ -489,16 +489,22 @@ import Testing
     /// and a save after them records the size it ended at.
     @Test func aResizeWhileRunningIsReportedAndLeavesASoundTable() throws {
         let dir = try TempDir()
-        let r = try CLI.run(["run", "--variant", "fixed", "--packets", "20000", "--flows", "500", "--threads", "2",
-                             "--buckets", "1024", "--op", "resize:65536@10", "--op", "resize:3000@30",
+        let r = try CLI.run(["run", "--variant", "fixed", "--packets", "200000", "--flows", "500", "--threads", "2",
+                             "--buckets", "1024", "--op", "resize:65536@2", "--op", "resize:3000@4",
                              "--save", dir.path("t.snap"), "--no-progress", "--json", dir.path("r.json")])
         #expect(r.exited(0), "\(r)")
-        #expect(r.stdout.contains("1,024 -> 65,536 slots") && r.stdout.contains("65,536 -> 3,000 slots"), "\(r)")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("r.json")))) as! [String: Any]
-        let ops = try #require((json["operations"] as? [String: Any])?["operations"] as? [[String: Any]])
+        let report = try #require(json["operations"] as? [String: Any])
+        let ops = try #require(report["operations"] as? [[String: Any]])
+        // The workers do not wait for operations: on a busy machine the
+        // packets may run out before the second (reported as not run).
         let after = ops.compactMap { ($0["counts"] as? [String: Any])?["slotsAfter"] as? Int }
-        #expect(after == [65_536, 3000], "\(ops)")
-        let d = try CLI.run(["run", "--variant", "fixed", "--restore", dir.path("t.snap"), "--buckets", "3000", "--packets", "2000", "--no-progress"])
+        let notRun = report["notRun"] as? [String] ?? []
+        #expect(after.count + notRun.count == 2 && after == Array([65_536, 3000].prefix(after.count)), "\(ops) not run \(notRun)")
+        if after.count >= 1 { #expect(r.stdout.contains("1,024 -> 65,536 slots"), "\(r)") }
+        if after.count == 2 { #expect(r.stdout.contains("65,536 -> 3,000 slots"), "\(r)") }
+        // The end-of-run checks passed (exit 0); the save loads back.
+        let d = try CLI.run(["run", "--variant", "fixed", "--restore", dir.path("t.snap"), "--rehash", "--packets", "2000", "--no-progress"])
         #expect(d.exited(0), "\(d)")
     }
 
@@ -532,18 +538,31 @@ import Testing
         let noResize = try CLI.run(["run", "--design", "plugin:" + v3, "--op", "resize:4096@10", "--packets", "1000", "--no-progress"])
         CLI.expectUsageError(noResize)
         #expect(noResize.stderr.contains("--op resize is not supported by design") && noResize.stderr.contains("resize_running"), "\(noResize)")
-        let r = try CLI.run(["run", "--design", "plugin:" + PluginFixture.example, "--packets", "20000", "--flows", "500",
-                             "--threads", "2", "--op", "dump@10", "--op", "delete:sport=1-30000@20", "--op", "flush@40",
-                             "--op", "resize:4096@30", "--no-progress", "--json", dir.path("r.json")])
+        // The operations are due early and run one after another while the
+        // workers go on; the workers do not wait for them, so on a busy
+        // machine the packets can run out before the later ones start
+        // (reported as not run: a failure of this test once). Each one
+        // either ran, with what its kind must show, or is listed as not run.
+        let r = try CLI.run(["run", "--design", "plugin:" + PluginFixture.example, "--packets", "200000", "--flows", "500",
+                             "--threads", "2", "--op", "dump@1", "--op", "delete:sport=1-30000@2", "--op", "resize:4096@3",
+                             "--op", "flush@4", "--no-progress", "--json", dir.path("r.json")])
         #expect(r.exited(0), "\(r)")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("r.json")))) as! [String: Any]
-        var ops = try #require((json["operations"] as? [String: Any])?["operations"] as? [[String: Any]])
-        let resized = ops.filter { $0["kind"] as? String == "resize" }
-        #expect(resized.count == 1 && (resized.first?["counts"] as? [String: Any])?["slotsAfter"] as? Int == 4096, "\(resized)")
-        ops.removeAll { $0["kind"] as? String == "resize" }
-        #expect(ops.count == 3)
-        let counts = ops.compactMap { $0["counts"] as? [String: Any] }
-        #expect(counts.count == 3 && (counts[0]["listed"] as? Int ?? 0) > 0 && (counts[2]["removed"] as? Int ?? 0) > 0, "\(counts)")
-        #expect(json["removedByOperation"] as? Int == counts.compactMap { $0["removed"] as? Int }.reduce(0, +))
+        let report = try #require(json["operations"] as? [String: Any])
+        let ops = try #require(report["operations"] as? [[String: Any]])
+        let notRun = report["notRun"] as? [String] ?? []
+        #expect(ops.count + notRun.count == 4, "\(ops.map { $0["spec"] ?? "" }) not run \(notRun)")
+        var removed = 0
+        for o in ops {
+            let c = try #require(o["counts"] as? [String: Any], "\(o)")
+            switch o["kind"] as? String {
+            case "dump": #expect((c["listed"] as? Int ?? 0) > 0, "\(c)")
+            case "flush": #expect((c["removed"] as? Int ?? 0) > 0, "\(c)")
+            case "resize": #expect(c["slotsAfter"] as? Int == 4096, "\(c)")
+            default: break
+            }
+            removed += c["removed"] as? Int ?? 0
+        }
+        #expect(json["removedByOperation"] as? Int == removed)
     }
 }
