@@ -24,7 +24,8 @@ extension BucketTable {
             while let t = tail, let next = t.pointee.next { tail = next }
             while let t = tail {
                 tail = t.pointee.prev
-                pushFront(t, JenkinsHash.bucket(t.pointee.id, seed: seed, count: slots))
+                // `bucketIndex` hashes onto the array just installed.
+                pushFront(t, bucketIndex(t.pointee.id))
                 n.visited += 1
             }
             old.base[b].head = nil

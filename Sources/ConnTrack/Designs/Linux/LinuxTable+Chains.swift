@@ -112,8 +112,7 @@ extension LinuxTable {
         guard c.set(LinuxStatus.dying) else { return false }
         if ctx.tracingEvents { ctx.traceEvent(.destroy, record(c, now: now, &ctx), now: now, reason: reason ?? kind.reason) }
         let k = c.keys.pointee
-        let locked = lockBuckets(JenkinsHash.hash(k.original, seed: seed), JenkinsHash.hash(k.reply, seed: seed),
-                                 partner: !skipPartnerStripe, &ctx)
+        let locked = lockBuckets(hash(k.original), hash(k.reply), partner: !skipPartnerStripe, &ctx)
         unlink(c, 0)
         unlink(c, 1)
         doubleUnlock(locked.held, &ctx)

@@ -121,7 +121,7 @@ extension LinuxTable {
             if l.assured { status |= LinuxStatus.assured }
             c.status.pointee.store(status, ordering: .relaxed)
             c.refs.pointee.store(1, ordering: .relaxed)
-            let locked = lockBuckets(JenkinsHash.hash(r.original, seed: seed), JenkinsHash.hash(r.reply, seed: seed), &ctx)
+            let locked = lockBuckets(hash(r.original), hash(r.reply), &ctx)
             pushFront(c, 0, locked.b1, heads: locked.table.heads)
             pushFront(c, 1, locked.b2, heads: locked.table.heads)
             doubleUnlock(locked.held, &ctx)

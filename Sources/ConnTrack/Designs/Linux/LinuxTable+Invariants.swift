@@ -107,7 +107,7 @@ extension LinuxTable {
     /// the way, without refreshing): its record and direction.
     public func lookup(_ id: TupleID, now: Int64) -> (ConnectionRecord, Direction)? {
         var ctx = WorkerContext(name: "lookup", checkLockOrder: false)
-        guard let (c, d) = findGet(id, hash: JenkinsHash.hash(id, seed: seed), now: now, &ctx) else { return nil }
+        guard let (c, d) = findGet(id, hash: hash(id), now: now, &ctx) else { return nil }
         defer { c.put() }
         return (record(c, now: now, &ctx), d == 0 ? .original : .reply)
     }

@@ -18,11 +18,11 @@ extension LinuxTable {
     public func handlePacket<C: TimeSource>(_ p: Packet, clock: C, _ ctx: inout WorkerContext) -> PacketOutcome {
         ctx.stats.packets &+= 1
         let now = clock.now()
-        let hash = JenkinsHash.hash(p.id, seed: seed)
+        let h = hash(p.id)
         var repeated = false
         while true {
             ctx.stats.lookups &+= 1
-            if let (c, dir) = findGet(p.id, hash: hash, now: now, &ctx) {
+            if let (c, dir) = findGet(p.id, hash: h, now: now, &ctx) {
                 ctx.stats.found &+= 1
                 var invalid = false
                 let r = track(c, dir: dir, p, now: now, invalid: &invalid, &ctx)
@@ -41,7 +41,7 @@ extension LinuxTable {
                 return .tracked(r ?? .drop)
             }
             ctx.stats.notFound &+= 1
-            return create(p, hash: hash, now: now, &ctx)
+            return create(p, hash: h, now: now, &ctx)
         }
     }
 
@@ -162,7 +162,7 @@ extension LinuxTable {
                                streamAt: now &+ timeouts.udpStreamAfter, tcp: tcp, lastUsed: now)
         c.expires.pointee.store(expires, ordering: .relaxed)
         ctx.stats.trackerInit &+= 1
-        switch confirm(c, h, JenkinsHash.hash(reply, seed: seed), now: now, &ctx) {
+        switch confirm(c, h, hash(reply), now: now, &ctx) {
         case .inserted:
             ctx.stats.insert &+= 1
             ctx.noteCreated()

@@ -16,8 +16,7 @@ extension LinuxTable {
     public func resizeWhileRunning(to slots: Int, now: Int64, slot: Int,
                                    _ ctx: inout WorkerContext) -> OperationCounts? {
         precondition(slots >= 1, "resize to \(slots) buckets")
-        // `nf_ct_alloc_hashtable` rounds up to a page of heads.
-        let size = (slots + Self.headsPerPage - 1) / Self.headsPerPage * Self.headsPerPage
+        let size = Self.roundedToPage(slots)
         var n = OperationCounts()
         let fresh = LinuxHash.make(size: size)
         let newHeads = fresh.pointee.heads

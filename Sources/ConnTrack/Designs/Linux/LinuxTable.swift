@@ -170,8 +170,11 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
         if !c.bucketsGiven {
             n = max(kernelDefaultBuckets(memory: physicalMemory), c.expectedConnections ?? 0)
         }
-        return (n + headsPerPage - 1) / headsPerPage * headsPerPage
+        return roundedToPage(n)
     }
+
+    /// `nf_ct_alloc_hashtable` rounds a size up to a page of heads.
+    static func roundedToPage(_ n: Int) -> Int { (n + headsPerPage - 1) / headsPerPage * headsPerPage }
 
     public var hashSeed: UInt32? { seed }
 
@@ -200,7 +203,11 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
     public func bucket(_ id: TupleID) -> Int { bucket(id, size: bucketCount) }
 
     @inline(__always)
-    func bucket(_ id: TupleID, size: Int) -> Int { Self.scale(JenkinsHash.hash(id, seed: seed), size: size) }
+    func bucket(_ id: TupleID, size: Int) -> Int { Self.scale(hash(id), size: size) }
+
+    /// A tuple's 32-bit hash (`hash_conntrack_raw`), before it is scaled.
+    @inline(__always)
+    func hash(_ id: TupleID) -> UInt32 { JenkinsHash.hash(id, seed: seed) }
 
     /// `scale_hash`: a tuple's 32-bit hash onto a table of `size` buckets.
     @inline(__always)
