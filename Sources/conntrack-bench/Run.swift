@@ -46,7 +46,7 @@ struct Run: ParsableCommand {
     var rate: Int?
     @Option(help: "Paced run: descriptors in each worker's receive ring (1...1048576; default 1024).")
     var ring: Int?
-    @Option(help: "Run an operation on the table while packets flow, on its own thread: KIND@SECONDS or KIND@every:SECONDS of virtual time; KIND dump (conntrack -L), stats (conntrack -S), flush (conntrack -F), delete:FILTER (conntrack -D; FILTER src=PREFIX,dst=PREFIX,sport=PORT[-PORT],dport=PORT[-PORT], any of them), save (to --save FILE, no pause) or resize:N (rehash to N buckets while packets flow). Repeatable (docs/operations.md).")
+    @Option(help: "Run an operation on the table while packets flow, on its own thread: KIND@SECONDS or KIND@every:SECONDS of virtual time; KIND dump (conntrack -L), stats (conntrack -S), flush (conntrack -F), delete:FILTER (conntrack -D; FILTER src=PREFIX,dst=PREFIX,sport=PORT[-PORT],dport=PORT[-PORT], any of them), save (to --save FILE, no pause) or resize:N (rehash to N buckets while packets flow; fast: an index for N connections, as --capacity). Repeatable (docs/operations.md).")
     var op: [String] = []
     @Option(help: "Write the --op dumps' conntrack -L lines to this file ('-': standard output).")
     var opOut: String?

@@ -484,13 +484,34 @@ import Testing
         }
     }
 
-    /// A resize while running grows the bucket array, then shrinks it: the
-    /// report gives the sizes, the end-of-run check finds the table sound,
-    /// and a save after them records the size it ended at.
-    @Test func aResizeWhileRunningIsReportedAndLeavesASoundTable() throws {
+    /// A design, its sizes and two resizes, what they give and how its save
+    /// loads back.
+    struct ResizeCase: Sendable, CustomTestStringConvertible {
+        var table: [String]
+        var sizes: [Int]
+        var slotsAfter: [Int]
+        var lines: [String]
+        var restore: [String]
+        var testDescription: String { table.joined(separator: " ") }
+    }
+
+    static let resizeCases = [
+        // The bucket table: N buckets.
+        ResizeCase(table: ["--variant", "fixed", "--buckets", "1024"], sizes: [65_536, 3000], slotsAfter: [65_536, 3000],
+                   lines: ["1,024 -> 65,536 slots", "65,536 -> 3,000 slots"], restore: ["--variant", "fixed", "--rehash"]),
+        // fast: an index for N connections, 4 a home bucket (a power of two).
+        ResizeCase(table: ["--design", "fast", "--capacity", "2048", "--buckets", "64"], sizes: [65_536, 1000],
+                   slotsAfter: [16_384, 256], lines: ["512 -> 16,384 slots", "16,384 -> 256 slots"], restore: ["--design", "fast"]),
+    ]
+
+    /// A resize while running grows the table, then shrinks it: the report
+    /// gives the sizes, the end-of-run check finds the table sound, and a
+    /// save after them loads back.
+    @Test(arguments: resizeCases)
+    func aResizeWhileRunningIsReportedAndLeavesASoundTable(_ c: ResizeCase) throws {
         let dir = try TempDir()
-        let r = try CLI.run(["run", "--variant", "fixed", "--packets", "200000", "--flows", "500", "--threads", "2",
-                             "--buckets", "1024", "--op", "resize:65536@2", "--op", "resize:3000@4",
+        let r = try CLI.run(["run"] + c.table + ["--packets", "200000", "--flows", "500", "--threads", "2",
+                             "--op", "resize:\(c.sizes[0])@2", "--op", "resize:\(c.sizes[1])@4",
                              "--save", dir.path("t.snap"), "--no-progress", "--json", dir.path("r.json")])
         #expect(r.exited(0), "\(r)")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.path("r.json")))) as! [String: Any]
@@ -500,11 +521,10 @@ import Testing
         // packets may run out before the second (reported as not run).
         let after = ops.compactMap { ($0["counts"] as? [String: Any])?["slotsAfter"] as? Int }
         let notRun = report["notRun"] as? [String] ?? []
-        #expect(after.count + notRun.count == 2 && after == Array([65_536, 3000].prefix(after.count)), "\(ops) not run \(notRun)")
-        if after.count >= 1 { #expect(r.stdout.contains("1,024 -> 65,536 slots"), "\(r)") }
-        if after.count == 2 { #expect(r.stdout.contains("65,536 -> 3,000 slots"), "\(r)") }
+        #expect(after.count + notRun.count == 2 && after == Array(c.slotsAfter.prefix(after.count)), "\(ops) not run \(notRun)")
+        for k in 0..<after.count { #expect(r.stdout.contains(c.lines[k]), "\(r)") }
         // The end-of-run checks passed (exit 0); the save loads back.
-        let d = try CLI.run(["run", "--variant", "fixed", "--restore", dir.path("t.snap"), "--rehash", "--packets", "2000", "--no-progress"])
+        let d = try CLI.run(["run"] + c.restore + ["--restore", dir.path("t.snap"), "--packets", "2000", "--no-progress"])
         #expect(d.exited(0), "\(d)")
     }
 

@@ -29,7 +29,7 @@ func udpTuple(_ i: Int) -> TupleID {
         #expect(MemoryLayout<TCB>.size == 36, "the tracker's flags share one byte")
         #expect(EntryPool.segmentBytes == 2 << 20, "a segment is one 2 MiB huge page")
         let t = makeFast()
-        #expect(UInt(bitPattern: t.words) % 64 == 0, "buckets start on a cache line")
+        #expect(UInt(bitPattern: t.index.words) % 64 == 0, "buckets start on a cache line")
         #expect(t.pool.segmentEntries * t.pool.stride + 8 <= EntryPool.segmentBytes,
                 "the NAT side table's address fits in the segment's tail")
         #expect(t.pool.stride == 96 && t.pool.segmentEntries == 21_845)
@@ -142,17 +142,17 @@ func udpTuple(_ i: Int) -> TupleID {
         var c = ctx()
         let id = tcpTuple(v4(10, 0, 0, 1), 1000, v4(10, 0, 0, 2), 80)
         _ = t.handlePacket(out(id, .syn, seq: 1), clock: VirtualClock(0), &c)
-        let h = t.hash(id), b = t.home(h)
+        let ix = t.index, h = t.hash(id), b = ix.home(h)
         var rc = WorkerContext(name: "reader", checkLockOrder: true)
         t.lockStripe(t.stripe(ofHome: b), &c)
-        t.beginWrite(b)
-        #expect(t.findOnce(id, home: b, tag: FastTable.tag(h), &rc) == nil)
-        t.endWrite(b)
+        t.beginWrite(b, in: ix)
+        #expect(t.findOnce(id, in: ix, home: b, tag: FastTable.tag(h), &rc) == nil)
+        t.endWrite(b, in: ix)
         t.unlockStripe(t.stripe(ofHome: b), &c)
-        let found = t.findOnce(id, home: b, tag: FastTable.tag(h), &rc)
+        let found = t.findOnce(id, in: ix, home: b, tag: FastTable.tag(h), &rc)
         #expect(found?.0 != nil)
         // And `find` goes on to the hit, counting what it restarted.
-        let (hit, _) = t.find(id, hash: h, &rc)
+        let (hit, _) = t.find(id, hash: h, in: ix, &rc)
         #expect(hit != nil && rc.stats.searchRestart == 0)
         #expect(c.locks.violations.isEmpty)
     }
@@ -166,21 +166,21 @@ func udpTuple(_ i: Int) -> TupleID {
         var c = ctx()
         let id = tcpTuple(v4(10, 0, 0, 1), 1000, v4(10, 0, 0, 2), 80)
         _ = t.handlePacket(out(id, .syn, seq: 1), clock: VirtualClock(0), &c)
-        let b = t.home(t.hash(id))
+        let ix = t.index, b = ix.home(t.hash(id))
         final class Box: @unchecked Sendable {
             let started = Atomic<Int>(0)
             var found = false
         }
         let box = Box()
         t.lockStripe(t.stripe(ofHome: b), &c)
-        t.beginWrite(b)
+        t.beginWrite(b, in: ix)
         let reader = OSThread {
             var rc = WorkerContext(name: "reader", checkLockOrder: true)
             box.started.store(1, ordering: .releasing)
-            box.found = t.find(id, hash: t.hash(id), &rc).0 != nil
+            box.found = t.find(id, hash: t.hash(id), in: ix, &rc).0 != nil
         }
         while box.started.load(ordering: .acquiring) == 0 { usleepMillis(1) }
-        t.endWrite(b)
+        t.endWrite(b, in: ix)
         t.unlockStripe(t.stripe(ofHome: b), &c)
         reader.join()
         #expect(box.found)
@@ -196,7 +196,7 @@ func udpTuple(_ i: Int) -> TupleID {
         let id = { (p: UInt16) in tcpTuple(v4(10, 0, 0, 1), p, v4(10, 0, 0, 2), 80) }
         let target = (v4(172, 16, 0, 9), UInt16(9999))
         // A NAT connection whose two slots fall under different stripes.
-        while t.stripe(ofHome: t.home(t.hash(id(port)))) == t.stripe(ofHome: t.home(t.hash(id(port).redirectedReply(to: target.0, port: target.1)))) {
+        while t.stripeOf(id(port)) == t.stripeOf(id(port).redirectedReply(to: target.0, port: target.1)) {
             port += 1
         }
         _ = t.handlePacket(out(id(port), .syn, seq: 1, nat: target), clock: VirtualClock(0), &c)

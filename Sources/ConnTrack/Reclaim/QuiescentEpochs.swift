@@ -1,4 +1,6 @@
+import Sync
 import struct Synchronization.Atomic
+import func Synchronization.atomicMemoryFence
 
 /// The epoch half of quiescent-state reclamation, shared by every design
 /// that defers freeing (connection blocks, pool entries).
@@ -57,6 +59,22 @@ final class QuiescentEpochs: @unchecked Sendable {
     /// tagged with the returned value.
     func advance() -> UInt64 {
         global.add(1, ordering: .acquiringAndReleasing).newValue - 1
+    }
+
+    /// A grace period (`synchronize_net`) for something unlinked before
+    /// this call, such as a replaced index or hash array: returns once every
+    /// registered thread has passed a quiescent point since, and
+    /// `othersDone(e)` holds for the epoch `e` it closed (readers that are
+    /// not registered: a reaper walk). Looks every millisecond, asleep in
+    /// between. Preconditions: the caller, registered in `slot`, holds no
+    /// reference into the table.
+    func synchronize(slot: Int, until othersDone: (UInt64) -> Bool) {
+        let e = advance()
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        quiescent(slot)
+        while minSeen() <= e || !othersDone(e) {
+            OSThread.sleep(nanoseconds: 1_000_000)
+        }
     }
 
     /// The oldest epoch any registered thread may still be in; a list

@@ -29,13 +29,14 @@ extension FastTable {
         }
     }
 
-    /// Prefetches the entry of the first slot in home bucket `b` whose tag
-    /// matches (a hint: a wrong guess costs one wasted prefetch).
+    /// Prefetches the entry of the first slot in the home bucket of `h` in
+    /// `ix` whose tag matches (a hint: a wrong guess costs one wasted
+    /// prefetch).
     @inline(__always)
-    func prefetchCandidate(_ h: UInt64) {
-        let b = home(h), tag = Self.tag(h)
+    func prefetchCandidate(_ h: UInt64, in ix: FastIndex) {
+        let b = ix.home(h), tag = Self.tag(h)
         for k in 1...Self.slotsPerBucket {
-            let s = word(b, k).pointee.load(ordering: .relaxed)
+            let s = ix.word(b, k).pointee.load(ordering: .relaxed)
             if s != 0 && s &>> 48 == tag {
                 // A lookup reads the slot from its tuple to the flags
                 // (bytes 0–55 of a wide slot, 0–31 of a compact one), which
@@ -62,13 +63,17 @@ extension FastTable {
             let limit = min(end, i + g)
             var j = i
             while j < limit && b.packets[j].timestamp < stop { j += 1 }
+            // One index for the group: a resize publishing meanwhile is
+            // seen by the next group (a lookup here may miss what was
+            // created since; its insert then finds it, as a clash).
+            let ix = index
             if g > 1 {
                 for k in i..<j {
                     let h = hash(b.packets[k].id)
                     hashes[k - i] = h
-                    prefetchBucket(home(h))
+                    ix.prefetchBucket(ix.home(h))
                 }
-                for k in i..<j { prefetchCandidate(hashes[k - i]) }
+                for k in i..<j { prefetchCandidate(hashes[k - i], in: ix) }
             } else if j > i {
                 hashes[0] = hash(b.packets[i].id)
             }
@@ -81,13 +86,13 @@ extension FastTable {
                     // A sampled packet's latency: its hash and its
                     // processing, after its group's prefetches.
                     let t0 = MonotonicClock.read()
-                    _ = handle(p, hash: hash(p.id), now: clock.now(), &ctx)
+                    _ = handle(p, hash: hash(p.id), in: ix, now: clock.now(), &ctx)
                     if b.latencyCount < b.latencies.count {
                         b.latencies[b.latencyCount] = UInt64(max(0, MonotonicClock.read() - t0))
                         b.latencyCount += 1
                     }
                 } else {
-                    _ = handle(p, hash: hashes[k - i], now: clock.now(), &ctx)
+                    _ = handle(p, hash: hashes[k - i], in: ix, now: clock.now(), &ctx)
                 }
             }
             i = j

@@ -47,9 +47,9 @@ extension FastTable {
             e.lastUsedWord.pointee.store(r.lastUsed, ordering: .relaxed)
             refreshTimeoutClass(e)
             let h1 = hash(r.original), h2 = layout == .pair ? hash(r.reply) : h1
-            let held = lockStripes(home(h1), home(h2), &ctx)
-            let ok = publish(i, layout: layout, h1: h1, h2: h2)
-            unlockStripes(held, &ctx)
+            let l = lockHomes(h1, h2, &ctx)
+            let ok = publish(i, layout: layout, h1: h1, h2: h2, at: l)
+            unlockStripes(l.held, &ctx)
             guard ok else {
                 pool.giveBack(i, &ctx)
                 // Nothing stays inserted (each removal gives its live slot back).

@@ -1,13 +1,13 @@
 // Inspection and structural checks (not on the packet path; callers make
 // sure no worker changes the table meanwhile).
 extension FastTable {
-    /// Slots in the chain of home bucket b.
-    func chainLength(home b: Int) -> Int {
+    /// Slots in the chain of home bucket b of `ix`.
+    func chainLength(in ix: FastIndex, home b: Int) -> Int {
         var n = 0
         var bucket = b
         while true {
-            for k in 1...Self.slotsPerBucket where word(bucket, k).pointee.load(ordering: .acquiring) != 0 { n += 1 }
-            let link = word(bucket, 0).pointee.load(ordering: .acquiring) &>> 32
+            for k in 1...Self.slotsPerBucket where ix.word(bucket, k).pointee.load(ordering: .acquiring) != 0 { n += 1 }
+            let link = ix.word(bucket, 0).pointee.load(ordering: .acquiring) &>> 32
             if link == 0 { return n }
             bucket = Int(truncatingIfNeeded: link) &- 1
         }
@@ -20,34 +20,36 @@ extension FastTable {
     public func inspect() -> TableInspection {
         var conns = 0
         forEachPublished { _, _ in conns += 1 }
-        var i = TableInspection(slotName: "index bucket", slotLengths: (0..<homeBuckets).map { chainLength(home: $0) },
+        let ix = index
+        var i = TableInspection(slotName: "index bucket", slotLengths: (0..<ix.homeBuckets).map { chainLength(in: ix, home: $0) },
                                 stripeName: "stripe lock", stripeContention: (0..<stripeCount).map { stripes[$0].contended },
                                 tuples: 2 * conns, connections: conns)
         i.retiredNotFreed = reclaimer.backlog
         i.peakConnections = limit.peakConnections
-        i.mappedBytes = (homeBuckets + overflowUsed.load(ordering: .relaxed)) * 64 + pool.bytes
+        i.mappedBytes = (ix.homeBuckets + ix.overflowUsed.pointee.load(ordering: .relaxed)) * 64 + pool.bytes
         return i
     }
 
     /// Home buckets, overflow buckets in use and their capacity, and bytes
     /// of index and entry memory (the `fast` section of a report).
     public var layoutFigures: (homeBuckets: Int, overflowUsed: Int, overflowCapacity: Int, indexBytes: Int, entryBytes: Int) {
-        (homeBuckets, overflowUsed.load(ordering: .relaxed), overflowCapacity,
-         (homeBuckets + overflowCapacity) * 64, pool.bytes)
+        let ix = index
+        return (ix.homeBuckets, ix.overflowUsed.pointee.load(ordering: .relaxed), ix.overflowCapacity, ix.bytes, pool.bytes)
     }
 
     public func _checkInvariants(uniqueIDs: Bool?) -> InvariantReport {
         var rep = InvariantReport()
         var slotsOf: [UInt32: Int] = [:]
         let handedOut = pool.counts().handedOut
-        for b in 0..<homeBuckets {
-            let w0 = word(b, 0).pointee.load(ordering: .acquiring)
+        let ix = index
+        for b in 0..<ix.homeBuckets {
+            let w0 = ix.word(b, 0).pointee.load(ordering: .acquiring)
             if w0 & 1 != 0 { rep.violations.append("bucket \(b): odd version \(w0 & 0xFFFF_FFFF) at rest") }
             var bucket = b
             var hops = 0
             while true {
                 for k in 1...Self.slotsPerBucket {
-                    let s = word(bucket, k).pointee.load(ordering: .acquiring)
+                    let s = ix.word(bucket, k).pointee.load(ordering: .acquiring)
                     guard s != 0 else { continue }
                     let i = Self.entryIndex(s)
                     guard Int(i) < handedOut else {
@@ -59,8 +61,8 @@ extension FastTable {
                     let kind = Self.kind(s)
                     let key = kind == .reply ? e.reply : e.original
                     let h = hash(key)
-                    if home(h) != b || Self.tag(h) != s &>> 48 {
-                        rep.violations.append("entry \(i) (\(key)) sits in bucket \(b), hashes to \(home(h))")
+                    if ix.home(h) != b || Self.tag(h) != s &>> 48 {
+                        rep.violations.append("entry \(i) (\(key)) sits in bucket \(b), hashes to \(ix.home(h))")
                     }
                     let expected: SlotKind = e.layout == .symmetric ? .both : (kind == .reply ? .reply : .original)
                     if kind != expected || (kind == .reply && e.layout != .pair) {
@@ -68,11 +70,11 @@ extension FastTable {
                     }
                     slotsOf[i, default: 0] += 1
                 }
-                let link = word(bucket, 0).pointee.load(ordering: .acquiring) &>> 32
+                let link = ix.word(bucket, 0).pointee.load(ordering: .acquiring) &>> 32
                 if link == 0 { break }
                 bucket = Int(truncatingIfNeeded: link) &- 1
                 hops += 1
-                if bucket < homeBuckets || hops > overflowCapacity {
+                if bucket < ix.homeBuckets || hops > ix.overflowCapacity {
                     rep.violations.append("bucket \(b): overflow chain broken at \(bucket)")
                     break
                 }

@@ -21,16 +21,16 @@ extension FastTable {
         }
     }
 
-    /// Scans the chain of home bucket `b` for `id`, without a lock.
-    /// Returns the hit and how many entries it compared.
+    /// Scans the chain of home bucket `b` of index `ix` for `id`, without
+    /// a lock. Returns the hit and how many entries it compared.
     @inline(__always)
-    func scan(_ id: TupleID, home b: Int, tag: UInt64, first w0: UInt64) -> (FastHit?, Int) {
+    func scan(_ id: TupleID, in ix: FastIndex, home b: Int, tag: UInt64, first w0: UInt64) -> (FastHit?, Int) {
         var w = w0
         var bucket = b
         var compared = 0
         while true {
             for k in 1...Self.slotsPerBucket {
-                let s = word(bucket, k).pointee.load(ordering: .acquiring)
+                let s = ix.word(bucket, k).pointee.load(ordering: .acquiring)
                 if s != 0 && s &>> 48 == tag {
                     compared &+= 1
                     let i = Self.entryIndex(s)
@@ -40,19 +40,19 @@ extension FastTable {
             let link = w &>> 32
             if link == 0 { return (nil, compared) }
             bucket = Int(truncatingIfNeeded: link) &- 1
-            w = word(bucket, 0).pointee.load(ordering: .acquiring)
+            w = ix.word(bucket, 0).pointee.load(ordering: .acquiring)
         }
     }
 
     /// The lock-free lookup: reads the home bucket's version, scans its
     /// chain, and validates the version; a writer in between (odd or
     /// changed version) restarts it. Returns the hit and the version the
-    /// scan was valid for.
+    /// scan was valid for, in index `ix`.
     @inline(__always)
-    func find(_ id: TupleID, hash h: UInt64, _ ctx: inout WorkerContext) -> (FastHit?, UInt64) {
-        let b = home(h), tag = Self.tag(h)
+    func find(_ id: TupleID, hash h: UInt64, in ix: FastIndex, _ ctx: inout WorkerContext) -> (FastHit?, UInt64) {
+        let b = ix.home(h), tag = Self.tag(h)
         while true {
-            if let found = findOnce(id, home: b, tag: tag, &ctx) { return found }
+            if let found = findOnce(id, in: ix, home: b, tag: tag, &ctx) { return found }
             ctx.stats.searchRestart &+= 1
         }
     }
@@ -61,11 +61,12 @@ extension FastTable {
     /// for, or nil when a writer was in the chain (odd or changed version)
     /// and the lookup must start again.
     @inline(__always)
-    func findOnce(_ id: TupleID, home b: Int, tag: UInt64, _ ctx: inout WorkerContext) -> (FastHit?, UInt64)? {
-        let w0 = word(b, 0).pointee.load(ordering: .acquiring)
+    func findOnce(_ id: TupleID, in ix: FastIndex, home b: Int, tag: UInt64,
+                  _ ctx: inout WorkerContext) -> (FastHit?, UInt64)? {
+        let w0 = ix.word(b, 0).pointee.load(ordering: .acquiring)
         guard w0 & 1 == 0 else { return nil }
-        let (hit, compared) = scan(id, home: b, tag: tag, first: w0)
-        guard word(b, 0).pointee.load(ordering: .acquiring) == w0 else { return nil }
+        let (hit, compared) = scan(id, in: ix, home: b, tag: tag, first: w0)
+        guard ix.word(b, 0).pointee.load(ordering: .acquiring) == w0 else { return nil }
         ctx.stats.chain.record(compared)
         return (hit, w0)
     }
@@ -74,7 +75,7 @@ extension FastTable {
     /// absent or expired at `now`.
     public func lookup(_ id: TupleID, now: Int64) -> (ConnectionRecord, Direction)? {
         var ctx = WorkerContext(name: "lookup", checkLockOrder: false)
-        guard let hit = find(id, hash: hash(id), &ctx).0 else { return nil }
+        guard let hit = find(id, hash: hash(id), in: index, &ctx).0 else { return nil }
         let e = pool.entry(hit.entry)
         guard remaining(e, now: now) >= 0 else { return nil }
         return (lockedRecord(e, now: now, &ctx), hit.direction)

@@ -7,19 +7,22 @@ extension FastTable {
     /// stripe is taken, so packets never wait for the walk. An entry
     /// removed after its chain was read is not reused before this thread's
     /// next quiescent point (after the bucket), so what is read is a
-    /// connection that was live at the read.
+    /// connection that was live at the read. Preconditions: no resize runs
+    /// meanwhile (operations run one at a time, on one thread), so the
+    /// index read at the start stays current and mapped.
     public func dumpWhileRunning(now: Int64, slot: Int, _ ctx: inout WorkerContext,
                                  _ body: (ConnectionRecord) -> Void) -> OperationCounts? {
         var n = OperationCounts()
         var entries: [UInt32] = []
         entries.reserveCapacity(64)
-        for b in 0..<homeBuckets {
+        let ix = index
+        for b in 0..<ix.homeBuckets {
             while true {
-                let v0 = word(b, 0).pointee.load(ordering: .acquiring) & 0xFFFF_FFFF
+                let v0 = ix.word(b, 0).pointee.load(ordering: .acquiring) & 0xFFFF_FFFF
                 if v0 & 1 == 1 { n.retries += 1; continue }
                 entries.removeAll(keepingCapacity: true)
-                forEachFirstSlot(home: b) { entries.append($0) }
-                let v1 = word(b, 0).pointee.load(ordering: .acquiring) & 0xFFFF_FFFF
+                forEachFirstSlot(in: ix, home: b) { entries.append($0) }
+                let v1 = ix.word(b, 0).pointee.load(ordering: .acquiring) & 0xFFFF_FFFF
                 if v1 == v0 { break }
                 n.retries += 1
             }
@@ -41,18 +44,20 @@ extension FastTable {
 extension FastTable {
     /// The seqlock walk of the dump; each matching connection is removed
     /// under its homes' stripes, taken in order, if it is still published.
+    /// Preconditions: as the dump's.
     public func removeWhileRunning(_ filter: ConnectionFilter, now: Int64, slot: Int,
                                    _ ctx: inout WorkerContext) -> OperationCounts? {
         var n = OperationCounts()
         var entries: [UInt32] = []
         entries.reserveCapacity(64)
-        for b in 0..<homeBuckets {
+        let ix = index
+        for b in 0..<ix.homeBuckets {
             while true {
-                let v0 = word(b, 0).pointee.load(ordering: .acquiring) & 0xFFFF_FFFF
+                let v0 = ix.word(b, 0).pointee.load(ordering: .acquiring) & 0xFFFF_FFFF
                 if v0 & 1 == 1 { n.retries += 1; continue }
                 entries.removeAll(keepingCapacity: true)
-                forEachFirstSlot(home: b) { entries.append($0) }
-                let v1 = word(b, 0).pointee.load(ordering: .acquiring) & 0xFFFF_FFFF
+                forEachFirstSlot(in: ix, home: b) { entries.append($0) }
+                let v1 = ix.word(b, 0).pointee.load(ordering: .acquiring) & 0xFFFF_FFFF
                 if v1 == v0 { break }
                 n.retries += 1
             }

@@ -6,16 +6,25 @@ import CPrefetch
 // connection's stripes are locked, to remove it. A connection is checked
 // once, through its first slot (a NAT reply's slot is skipped).
 extension FastTable {
-    /// Home buckets of slice s.
+    /// Home buckets of slice s in `ix`.
     @inline(__always)
-    func buckets(ofSlice s: Int) -> Range<Int> {
-        (s * homeBuckets / slices)..<((s + 1) * homeBuckets / slices)
+    func buckets(ofSlice s: Int, in ix: FastIndex) -> Range<Int> {
+        (s * ix.homeBuckets / slices)..<((s + 1) * ix.homeBuckets / slices)
+    }
+
+    /// Runs `body` with the current index, counted as a walker, so that a
+    /// resize that replaces it meanwhile does not unmap it under `body`.
+    @inline(__always)
+    func walkingIndex<R>(_ body: (FastIndex) -> R) -> R {
+        walkers.add(1, ordering: .sequentiallyConsistent)
+        defer { walkers.subtract(1, ordering: .releasing) }
+        return body(current.load(ordering: .sequentiallyConsistent).pointee)
     }
 
     /// Calls `body` with the entry index of every connection whose first
-    /// slot is in the chain of home bucket b (read without a lock).
+    /// slot is in the chain of home bucket b of `ix` (read without a lock).
     @inline(__always)
-    func forEachFirstSlot(home b: Int, _ body: (UInt32) -> Void) {
+    func forEachFirstSlot(in ix: FastIndex, home b: Int, _ body: (UInt32) -> Void) {
         // A sparse index is mostly empty buckets: the seven slots are read
         // first and tested at once. `body` may remove connections, which
         // only clears their own slots: one whose first slot is later in
@@ -24,20 +33,20 @@ extension FastTable {
         assert(Self.slotsPerBucket == 7, "the unrolled read below assumes 7 slots")
         var bucket = b
         while true {
-            let s1 = word(bucket, 1).pointee.load(ordering: .acquiring)
-            let s2 = word(bucket, 2).pointee.load(ordering: .acquiring)
-            let s3 = word(bucket, 3).pointee.load(ordering: .acquiring)
-            let s4 = word(bucket, 4).pointee.load(ordering: .acquiring)
-            let s5 = word(bucket, 5).pointee.load(ordering: .acquiring)
-            let s6 = word(bucket, 6).pointee.load(ordering: .acquiring)
-            let s7 = word(bucket, 7).pointee.load(ordering: .acquiring)
+            let s1 = ix.word(bucket, 1).pointee.load(ordering: .acquiring)
+            let s2 = ix.word(bucket, 2).pointee.load(ordering: .acquiring)
+            let s3 = ix.word(bucket, 3).pointee.load(ordering: .acquiring)
+            let s4 = ix.word(bucket, 4).pointee.load(ordering: .acquiring)
+            let s5 = ix.word(bucket, 5).pointee.load(ordering: .acquiring)
+            let s6 = ix.word(bucket, 6).pointee.load(ordering: .acquiring)
+            let s7 = ix.word(bucket, 7).pointee.load(ordering: .acquiring)
             if s1 | s2 | s3 | s4 | s5 | s6 | s7 != 0 {
                 let slots: InlineArray<7, UInt64> = [s1, s2, s3, s4, s5, s6, s7]
                 for k in 0..<7 where slots[k] != 0 && Self.kind(slots[k]) != .reply {
                     body(Self.entryIndex(slots[k]))
                 }
             }
-            let link = word(bucket, 0).pointee.load(ordering: .acquiring) &>> 32
+            let link = ix.word(bucket, 0).pointee.load(ordering: .acquiring) &>> 32
             if link == 0 { return }
             bucket = Int(truncatingIfNeeded: link) &- 1
         }
@@ -47,15 +56,15 @@ extension FastTable {
     /// with the entries' cache misses overlapped: indexes are collected and
     /// their entries prefetched 32 at a time before `body` sees them.
     @inline(__always)
-    func forEachFirstSlot(inBuckets range: Range<Int>, _ body: (UInt32) -> Void) {
+    func forEachFirstSlot(in ix: FastIndex, buckets range: Range<Int>, _ body: (UInt32) -> Void) {
         var batch = InlineArray<32, UInt32>(repeating: 0)
         var n = 0
         for b in range {
             // The index is read in order, a line per home bucket: fetched
             // 16 lines ahead (into the next slice), so that its misses
             // overlap too.
-            if b &+ 16 < homeBuckets { prefetchBucket(b &+ 16) }
-            forEachFirstSlot(home: b) { i in
+            if b &+ 16 < ix.homeBuckets { ix.prefetchBucket(b &+ 16) }
+            forEachFirstSlot(in: ix, home: b) { i in
                 // lastUsed and flags: the 16 bytes before the entry.
                 ct_prefetch_read(UnsafeRawPointer(pool.entry(i)) - 16)
                 batch[n] = i
@@ -85,12 +94,20 @@ extension FastTable {
     /// after the slice where it reached `maxEvictions` removals.
     private func sweep(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64,
                        summary: UnsafeMutablePointer<SweepSummary>?, _ ctx: inout WorkerContext) -> ReapPassResult {
+        walkingIndex { ix in
+            sweep(ix, start: start, maxSlots: maxSlots, maxEvictions: maxEvictions, now: now, summary: summary, &ctx)
+        }
+    }
+
+    /// `sweep` over index `ix`. Preconditions: counted in `walkers`.
+    private func sweep(_ ix: FastIndex, start: Int, maxSlots: Int, maxEvictions: Int, now: Int64,
+                       summary: UnsafeMutablePointer<SweepSummary>?, _ ctx: inout WorkerContext) -> ReapPassResult {
         var res = ReapPassResult()
         var idx = 0
         var i = 0
         while i < maxSlots {
             idx = (i &+ start) % slices
-            forEachFirstSlot(inBuckets: buckets(ofSlice: idx)) { entry in
+            forEachFirstSlot(in: ix, buckets: buckets(ofSlice: idx, in: ix)) { entry in
                 let e = pool.entry(entry)
                 let r = remaining(e, now: now)
                 res.checked += 1
@@ -110,7 +127,7 @@ extension FastTable {
         if let summary, summary.pointee.valid {
             for k in 0..<min(i, slices) {
                 let s = (start &+ k) % slices
-                summary.pointee.set(s, summarise(slice: s))
+                summary.pointee.set(s, summarise(slice: s, in: ix))
             }
         }
         res.slotsScanned = i
@@ -125,15 +142,16 @@ extension FastTable {
         remove(i, kind: .reaper, now: now, &ctx, if: { e, _ in remaining(e, now: now) < 0 })
     }
 
-    /// Slice s's leaf: its connections and their expiry times.
-    func summarise(slice s: Int) -> SweepSummary.Leaf {
+    /// Slice s's leaf in `ix`: its connections and their expiry times.
+    /// Preconditions: counted in `walkers`.
+    func summarise(slice s: Int, in ix: FastIndex) -> SweepSummary.Leaf {
         var leaf = SweepSummary.Leaf.empty
-        forEachFirstSlot(inBuckets: buckets(ofSlice: s)) { leaf.add(expiry: remaining(pool.entry($0), now: 0)) }
+        forEachFirstSlot(in: ix, buckets: buckets(ofSlice: s, in: ix)) { leaf.add(expiry: remaining(pool.entry($0), now: 0)) }
         return leaf
     }
 
     public func makeSweepSummary() -> SweepSummary {
-        SweepSummary(leaves: (0..<slices).map { summarise(slice: $0) })
+        walkingIndex { ix in SweepSummary(leaves: (0..<slices).map { summarise(slice: $0, in: ix) }) }
     }
 
     /// The sweep of `reapPass` when nothing in its window has expired: it
@@ -184,9 +202,18 @@ extension FastTable {
     private func scan(start: Int, range: Range<Int>, now: Int64, into tallies: UnsafeMutableBufferPointer<ReapSlotTally>,
                       onExpired: (UInt32) -> Void) {
         precondition(tallies.count >= range.count, "tally buffer too small")
+        walkingIndex { ix in
+            scan(ix, start: start, range: range, now: now, into: tallies, onExpired: onExpired)
+        }
+    }
+
+    /// `scan` over index `ix`. Preconditions: counted in `walkers`.
+    @inline(__always)
+    private func scan(_ ix: FastIndex, start: Int, range: Range<Int>, now: Int64,
+                      into tallies: UnsafeMutableBufferPointer<ReapSlotTally>, onExpired: (UInt32) -> Void) {
         for k in range {
             var t = ReapSlotTally()
-            forEachFirstSlot(inBuckets: buckets(ofSlice: (start &+ k) % slices)) { entry in
+            forEachFirstSlot(in: ix, buckets: buckets(ofSlice: (start &+ k) % slices, in: ix)) { entry in
                 let r = remaining(pool.entry(entry), now: now)
                 t.checked += 1
                 if r >= 0 {
@@ -208,7 +235,9 @@ extension FastTable {
     }
 
     public func summariseSlots(_ range: Range<Int>, into leaves: UnsafeMutableBufferPointer<SweepSummary.Leaf>) -> Bool {
-        for s in range { leaves[s - range.lowerBound] = summarise(slice: s) }
+        walkingIndex { ix in
+            for s in range { leaves[s - range.lowerBound] = summarise(slice: s, in: ix) }
+        }
         return true
     }
 

@@ -35,10 +35,12 @@ import struct Synchronization.Atomic
 /// - **Garbage collection is off the packet path:** a lookup skips an
 ///   expired entry (and removes it when its own tuple needs the place, as
 ///   `fixed`'s walk would); the reaper sweeps slices of the index.
+/// - **Resize** (`--op resize:N`): a new index is built beside the old one
+///   while every stripe is drained; lookups go on in the old one, which is
+///   not written meanwhile, and move to the new one when it is published.
 ///
-/// Lock order: stripe[i] < stripe[j] for i < j  <  entry  <  entry pool  <  retire list.
-/// No table lock exists.
-public final class FastTable: ConnTrackTable, @unchecked Sendable {
+/// Lock order: all-stripes (a resize; rank table)  <  stripe[i] < stripe[j] for i < j  <  entry  <  entry pool  <  retire list.
+public final class FastTable: ConnTrackTable, ClaimableStripes, @unchecked Sendable {
     public static let traits: DesignTraits = {
         var t = DesignTraits(
             name: "fast",
@@ -58,7 +60,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         // An entry plus its share of the index: one or two 8-byte slots in
         // buckets filled to 2–4 slots of 7 (16–32 bytes per slot).
         t.bytesPerConnection = EntryLayout.wide.stride + 32
-        t.noResizeReason = "its index is sized once, for the connections the run expects (--capacity)"
+        t.resizesWhileRunning = true
         return t
     }()
 
@@ -81,20 +83,23 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     public let seed: UInt32
     /// immutable: hash keys
     let k0: UInt64, k1: UInt64, k2: UInt64, k3: UInt64
-    /// immutable: home buckets (a power of two)
-    let homeBuckets: Int
-    /// immutable: homeBuckets - 1
-    let mask: UInt64
-    /// immutable: overflow buckets after the home buckets
-    let overflowCapacity: Int
-    /// The index: (homeBuckets + overflowCapacity) buckets of 8 words.
-    /// Word 0 of a home bucket: overflow link << 32 | version; of an
-    /// overflow bucket: link << 32. Words 1–7: slots (0: empty). Written
-    /// under the home bucket's stripe lock; read without a lock.
-    let words: UnsafeMutablePointer<Atomic<UInt64>>
-    /// Overflow buckets handed out (taken under a stripe lock; stripes
-    /// compete, so it is atomic; touched only when a chain overflows).
-    let overflowUsed = Atomic<Int>(0)
+    /// The index packets, walks and writers use (`FastIndex`). A resize
+    /// replaces it under `allLock` with every stripe drained; a writer
+    /// checks after taking its stripes that it is still the one it hashed
+    /// into (`lockHomes`). A replaced index stays mapped until no thread can
+    /// be reading it (`resizeWhileRunning`).
+    let current: Atomic<UnsafeMutablePointer<FastIndex>>
+    /// Set while a resize holds the stripes: a first stripe taken then is
+    /// let go and taken again behind `allLock` (Linux's `nf_conntrack_locks_all`).
+    let locksAll = Atomic<Bool>(false)
+    /// The all-stripes lock a resize holds (rank: table, before every stripe).
+    let allLock: UnsafeMutablePointer<pthread_mutex_t>
+    /// Reaper passes, scans and summaries reading an index right now: a
+    /// replaced index is unmapped only after this was seen at zero.
+    let walkers = Atomic<Int>(0)
+    /// protected by allLock: indexes replaced while recycling was off (an
+    /// injected fault), unmapped with the table.
+    var keptIndexes: [UnsafeMutablePointer<FastIndex>] = []
     /// immutable: stripe count (a power of two)
     let stripeCount: Int
     /// The stripe locks, one per cache line.
@@ -122,14 +127,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
 
     static let generations = Atomic<UInt64>(0)
 
-    struct Stripe {
-        /// A stripe lock: guards the chains of the home buckets b with
-        /// b & (stripeCount - 1) == its index.
-        var mutex: pthread_mutex_t
-        /// protected by mutex: acquisitions that found it held
-        var contended: UInt64
-        var pad: (UInt64, UInt64) = (0, 0)
-    }
+    typealias Stripe = LockStripe
 
     public init(_ config: TableConfig) {
         do { try config.validate(for: Self.traits) } catch { preconditionFailure(error.description) }
@@ -143,17 +141,14 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
                "a slot is 96 (compact: 72) bytes")
         ipv4Only = config.ipv4Only
         compactFlag = config.ipv4Only ? FastEntry.Flags.compact : 0
-        (homeBuckets, overflowCapacity) = Self.size(config)
-        mask = UInt64(homeBuckets - 1)
-        // Anonymous memory reads as zero (every word an empty slot or an
-        // even version without a link) and costs nothing until touched, so
-        // the overflow area can be generous: only chains in use take pages.
-        let bytes = (homeBuckets + overflowCapacity) * 64
-        let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        precondition(raw != MAP_FAILED && raw != nil, "mmap of a \(bytes)-byte index failed: errno \(errno)")
-        words = raw!.bindMemory(to: Atomic<UInt64>.self, capacity: bytes / 8)
-        Self.prefault(words, bytes: homeBuckets * 64)
-        stripeCount = min(homeBuckets, Self.maxStripes)
+        let (home, overflow) = Self.size(config)
+        current = Atomic(FastIndex.make(home: home, overflow: overflow))
+        // Fixed for the table's life: a resize keeps the stripes, so a home
+        // bucket's stripe is its number modulo this in every index.
+        stripeCount = min(home, Self.maxStripes)
+        allLock = .allocate(capacity: 1)
+        allLock.initialize(to: pthread_mutex_t())
+        PThread.initMutex(allLock)
         stripes = .allocate(capacity: stripeCount)
         for i in 0..<stripeCount {
             (stripes + i).initialize(to: Stripe(mutex: pthread_mutex_t(), contended: 0))
@@ -171,23 +166,6 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         generation = Self.generations.add(1, ordering: .relaxed).newValue
     }
 
-    /// Writes each page of `bytes` from `words` once (a zero, which it
-    /// already reads as). Lookups read home buckets before anything is
-    /// written to them, and a read of an untouched anonymous page maps the
-    /// kernel's shared zero page: the first write must then replace a
-    /// present mapping, which flushes the TLB of every CPU running a
-    /// worker, an interrupt to each (16 % of a 2-worker capture replay's
-    /// samples). A page written first gets its own frame with no flush.
-    /// Overflow buckets are written when taken, before any read.
-    static func prefault(_ words: UnsafeMutablePointer<Atomic<UInt64>>, bytes: Int) {
-        let step = max(8, Int(sysconf(Int32(_SC_PAGESIZE)))) / 8
-        var k = 0
-        while k < bytes / 8 {
-            words[k].store(0, ordering: .relaxed)
-            k += step
-        }
-    }
-
     /// Home buckets for the expected connections at 2–4 slots of 7 (a
     /// power of two, and at least one per reaper slice), and room for four
     /// times as many overflow buckets (reserved, not touched), so the
@@ -198,13 +176,20 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     /// more chains of two buckets), which with its 72-byte slots keeps a
     /// connection at 96 bytes or less.
     static func size(_ c: TableConfig) -> (home: Int, overflow: Int) {
-        let expected = c.maxConnections ?? c.expectedConnections ?? defaultExpected
+        size(expected: c.maxConnections ?? c.expectedConnections ?? defaultExpected, c)
+    }
+
+    /// `size` for `expected` connections (a resize's N).
+    static func size(expected: Int, _ c: TableConfig) -> (home: Int, overflow: Int) {
         let perBucket = c.ipv4Only ? 8 : 4
         var home = 64
         while home * perBucket < expected { home <<= 1 }
         while home < c.buckets { home <<= 1 }
-        return (home, 4 * home + 64)
+        return (home, overflowBuckets(home: home))
     }
+
+    /// Overflow buckets reserved behind `home` home buckets.
+    static func overflowBuckets(home: Int) -> Int { 4 * home + 64 }
 
     /// Every timeout the table can give a connection, once each.
     static func distinctTimeouts(_ t: Timeouts) -> (InlineArray<16, Int64>, Int) {
@@ -240,8 +225,10 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     }
 
     deinit {
-        let rc = munmap(UnsafeMutableRawPointer(words), (homeBuckets + overflowCapacity) * 64)
-        precondition(rc == 0, "munmap of the index failed: errno \(errno)")
+        FastIndex.destroy(current.load(ordering: .acquiring))
+        for p in keptIndexes { FastIndex.destroy(p) }
+        PThread.destroyMutex(allLock)
+        allLock.deallocate()
         for i in 0..<stripeCount { PThread.destroyMutex((stripes + i).pointer(to: \.mutex)!) }
         stripes.deinitialize(count: stripeCount)
         stripes.deallocate()
@@ -281,20 +268,17 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         return Self.mum(e ^ k2, (UInt64(id.transProto.rawValue) << 16 | UInt64(id.netProto.rawValue)) ^ k3)
     }
 
-    @inline(__always) func home(_ h: UInt64) -> Int { Int(truncatingIfNeeded: h & mask) }
     @inline(__always) static func tag(_ h: UInt64) -> UInt64 { h &>> 48 }
     @inline(__always) func stripe(ofHome b: Int) -> Int { b & (stripeCount - 1) }
 
     /// The stripe lock that guards a tuple's slot (diagnostics, self-tests).
-    public func stripeOf(_ id: TupleID) -> Int { stripe(ofHome: home(hash(id))) }
+    public func stripeOf(_ id: TupleID) -> Int { stripe(ofHome: index.home(hash(id))) }
 
-    // MARK: Index words
+    // MARK: The index
 
-    @inline(__always) func word(_ bucket: Int, _ k: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
-        words + (bucket &<< 3) + k
-    }
-
-    @inline(__always) func prefetchBucket(_ b: Int) { ct_prefetch_read(UnsafeRawPointer(words + (b &<< 3))) }
+    /// The current index, for one lookup group, walk or check: every
+    /// bucket number taken from it belongs to it.
+    @inline(__always) var index: FastIndex { current.load(ordering: .acquiring).pointee }
 
     /// A slot's value: tag, kind, entry index + 1 (0 is an empty slot).
     @inline(__always)
@@ -309,23 +293,8 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
 
     // MARK: Locks
 
-    @inline(__always)
-    func stripeLock(_ i: Int) -> RankedLock<PThreadMutexRef> {
-        RankedLock(PThreadMutexRef((stripes + i).pointer(to: \.mutex)!), rank: .bucket(i))
-    }
-
-    @inline(__always)
-    func lockStripe(_ i: Int, _ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
-        if stripeLock(i).lock(&ctx.locks, counting: &ctx.stats.bucketLock, file: file, line: line) {
-            stripes[i].contended &+= 1
-        }
-    }
-
-    /// Preconditions: this thread holds stripe i (taken by `lockStripe`).
-    @inline(__always)
-    func unlockStripe(_ i: Int, _ ctx: inout WorkerContext) {
-        stripeLock(i).unlock(&ctx.locks)
-    }
+    /// A resize holds the stripes (`ClaimableStripes`).
+    var stripesClaimed: Bool { locksAll.load(ordering: .acquiring) }
 
     /// Locks the stripes of two home buckets in ascending order (once when
     /// they share one); returns them for `unlockStripes`. `descending` is
@@ -336,7 +305,7 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
         let lo = min(s1, s2), hi = max(s1, s2)
         let (first, second) = descending ? (hi, lo) : (lo, hi)
         lockStripe(first, &ctx)
-        if second != first { lockStripe(second, &ctx) }
+        if second != first { lockStripePlain(second, &ctx) }
         return (first, second)
     }
 
@@ -344,6 +313,32 @@ public final class FastTable: ConnTrackTable, @unchecked Sendable {
     func unlockStripes(_ s: (Int, Int), _ ctx: inout WorkerContext) {
         if s.1 != s.0 { unlockStripe(s.1, &ctx) }
         unlockStripe(s.0, &ctx)
+    }
+
+    /// What a writer holds: the index it writes, its home buckets for two
+    /// hashes there and the stripes taken.
+    struct LockedHomes {
+        let pointer: UnsafeMutablePointer<FastIndex>
+        let ix: FastIndex
+        let b1: Int
+        let b2: Int
+        let held: (Int, Int)
+    }
+
+    /// The home buckets of hashes h1 and h2 in the current index, their
+    /// stripes taken; all of it again when a resize replaced the index in
+    /// between (`LinuxTable.lockBuckets`). While a resize runs, this parks
+    /// behind the all-stripes lock. Preconditions: no stripe is held.
+    @inline(__always)
+    func lockHomes(_ h1: UInt64, _ h2: UInt64, descending: Bool = false, _ ctx: inout WorkerContext) -> LockedHomes {
+        while true {
+            let p = current.load(ordering: .acquiring)
+            let ix = p.pointee
+            let b1 = ix.home(h1), b2 = ix.home(h2)
+            let held = lockStripes(b1, b2, descending: descending, &ctx)
+            if current.load(ordering: .acquiring) == p { return LockedHomes(pointer: p, ix: ix, b1: b1, b2: b2, held: held) }
+            unlockStripes(held, &ctx)
+        }
     }
 
     /// Takes an entry's spinlock (rank: connection).

@@ -1,6 +1,5 @@
 import Sync
 import struct Synchronization.Atomic
-import func Synchronization.atomicMemoryFence
 
 // `nf_conntrack_hash_resize` (net/netfilter/nf_conntrack_core.c), which a
 // write to `nf_conntrack_hashsize` runs, as `--op resize:N`. The new array
@@ -68,16 +67,10 @@ extension LinuxTable {
     }
 
     /// Returns once every registered thread has passed a quiescent point
-    /// and any reaper pass has ended, since this call: none can still be
-    /// on a table replaced before it. Sleeps between looks (a millisecond).
-    /// Preconditions: the caller, registered in `slot`, holds nothing of
-    /// the table.
+    /// and any reaper pass has ended, since this call: none can still be on
+    /// a table replaced before it. Preconditions: the caller, registered in
+    /// `slot`, holds nothing of the table.
     func waitForReaders(slot: Int) {
-        let e = reclaimer.epochs.advance()
-        atomicMemoryFence(ordering: .sequentiallyConsistent)
-        workerQuiescent(slot)
-        while min(reclaimer.epochs.minSeen(), reclaimer.sweeperSeen.load(ordering: .sequentiallyConsistent)) <= e {
-            OSThread.sleep(nanoseconds: 1_000_000)
-        }
+        reclaimer.epochs.synchronize(slot: slot) { e in reclaimer.sweeperSeen.load(ordering: .sequentiallyConsistent) > e }
     }
 }

@@ -32,7 +32,7 @@ import struct Synchronization.Atomic
 ///
 /// Lock order: all-stripes lock (rank: table) < stripe[i] < stripe[j] for
 /// i < j  <  connection  <  retire list.
-public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
+public final class LinuxTable: ConnTrackTable, ClaimableStripes, @unchecked Sendable {
     public static let traits: DesignTraits = {
         var t = DesignTraits(
             name: "linux",
@@ -92,13 +92,7 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
     let descendingLocks: Bool
     let skipPartnerStripe: Bool
 
-    struct Stripe {
-        /// guards the chains of the buckets b with b % 1024 == its index
-        var mutex: pthread_mutex_t
-        /// protected by mutex: acquisitions that found it held
-        var contended: UInt64
-        var pad: (UInt64, UInt64) = (0, 0)
-    }
+    typealias Stripe = LockStripe
 
     public init(_ config: TableConfig) {
         do { try config.validate(for: Self.traits) } catch { preconditionFailure(error.description) }
@@ -223,50 +217,8 @@ public final class LinuxTable: ConnTrackTable, @unchecked Sendable {
 
     // MARK: Locks
 
-    @inline(__always)
-    func stripeLock(_ i: Int) -> RankedLock<PThreadMutexRef> {
-        RankedLock(PThreadMutexRef((stripes + i).pointer(to: \.mutex)!), rank: .bucket(i))
-    }
-
-    /// `nf_conntrack_lock`: stripe i; when a resize has claimed the
-    /// stripes, let go and take it again behind the all-stripes lock, so
-    /// this waits for the resize (parked on a mutex, not spinning).
-    @inline(__always)
-    func lockStripe(_ i: Int, _ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
-        lockStripePlain(i, &ctx, file: file, line: line)
-        if locksAll.load(ordering: .acquiring) { lockStripeAfterResize(i, &ctx, file: file, line: line) }
-    }
-
-    /// Preconditions: this thread holds stripe i and no other.
-    @inline(never)
-    func lockStripeAfterResize(_ i: Int, _ ctx: inout WorkerContext, file: StaticString, line: UInt) {
-        unlockStripe(i, &ctx)
-        lockAll(&ctx)
-        lockStripePlain(i, &ctx, file: file, line: line)
-        unlockAll(&ctx)
-    }
-
-    /// The stripe alone (`spin_lock`): a second stripe, or the resize's drain.
-    @inline(__always)
-    func lockStripePlain(_ i: Int, _ ctx: inout WorkerContext, file: StaticString = #fileID, line: UInt = #line) {
-        if stripeLock(i).lock(&ctx.locks, counting: &ctx.stats.bucketLock, file: file, line: line) {
-            stripes[i].contended &+= 1
-        }
-    }
-
-    @inline(__always)
-    var allStripesLock: RankedLock<PThreadMutexRef> { RankedLock(PThreadMutexRef(allLock), rank: .table) }
-
-    func lockAll(_ ctx: inout WorkerContext) {
-        allStripesLock.lock(&ctx.locks, counting: &ctx.stats.tableLock)
-    }
-
-    /// Preconditions: this thread holds `allLock`.
-    func unlockAll(_ ctx: inout WorkerContext) { allStripesLock.unlock(&ctx.locks) }
-
-    /// Preconditions: this thread holds stripe i.
-    @inline(__always)
-    func unlockStripe(_ i: Int, _ ctx: inout WorkerContext) { stripeLock(i).unlock(&ctx.locks) }
+    /// `nf_conntrack_locks_all` (`ClaimableStripes`).
+    var stripesClaimed: Bool { locksAll.load(ordering: .acquiring) }
 
     /// `nf_conntrack_double_lock`: the stripes of buckets b1 and b2, lower
     /// first (once when they share one). `descending` is the injected
