@@ -270,6 +270,27 @@ func udpTuple(_ i: Int) -> TupleID {
         #expect(inv.ok && inv.connections == Int(c.stats.created), "\(inv)")
     }
 
+    /// A resize for fewer connections than the table holds: at N the new
+    /// index cannot take every slot, so it is doubled until it can, and no
+    /// connection is lost. (One thread: the retry depends on no timing.)
+    @Test(.oneThread) func aResizeBelowTheConnectionsHeldDoublesUntilTheyFit() throws {
+        let t = makeFast(capacity: 16_384, slices: 64)
+        var c = ctx()
+        let ids = (0..<10_000).map { i in tcpTuple(v4(10, 2, UInt8(i >> 8), UInt8(truncatingIfNeeded: i)), 1000, v4(10, 0, 0, 2), 80) }
+        for id in ids { _ = t.handlePacket(out(id, .syn, seq: 1), clock: VirtualClock(0), &c) }
+        let slot = t.registerWorker()
+        // An index for 1 connection is 64 home buckets here, 2,688 slots.
+        let n = try #require(t.resizeWhileRunning(to: 1, now: 0, slot: slot, &c))
+        t.workerOffline(slot)
+        #expect(n.visited == ids.count && n.slotsBefore == 4096, "\(n)")
+        let after = try #require(n.slotsAfter)
+        #expect(after > 64 && after & (after - 1) == 0 && t.index.homeBuckets == after, "\(n)")
+        #expect(ids.allSatisfy { t.lookup($0, now: 0) != nil })
+        let inv = t._checkInvariants(uniqueIDs: nil)
+        #expect(inv.ok && inv.connections == ids.count, "\(inv)")
+        #expect(c.locks.violations.isEmpty)
+    }
+
     /// An import the index cannot hold throws, names the record, and
     /// leaves the table empty.
     @Test(.oneThread) func anImportThatDoesNotFitInsertsNothing() {
