@@ -318,7 +318,6 @@ public final class FastTable: ConnTrackTable, ClaimableStripes, @unchecked Senda
     /// What a writer holds: the index it writes, its home buckets for two
     /// hashes there and the stripes taken.
     struct LockedHomes {
-        let pointer: UnsafeMutablePointer<FastIndex>
         let ix: FastIndex
         let b1: Int
         let b2: Int
@@ -336,7 +335,7 @@ public final class FastTable: ConnTrackTable, ClaimableStripes, @unchecked Senda
             let ix = p.pointee
             let b1 = ix.home(h1), b2 = ix.home(h2)
             let held = lockStripes(b1, b2, descending: descending, &ctx)
-            if current.load(ordering: .acquiring) == p { return LockedHomes(pointer: p, ix: ix, b1: b1, b2: b2, held: held) }
+            if current.load(ordering: .acquiring) == p { return LockedHomes(ix: ix, b1: b1, b2: b2, held: held) }
             unlockStripes(held, &ctx)
         }
     }
