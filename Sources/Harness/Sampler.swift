@@ -12,7 +12,8 @@ final class Sampler<T: ConnTrackTable>: @unchecked Sendable {
     /// A workload's length: progress goes by virtual time instead.
     let totalVirtual: Int64?
     let wallStart: Int64
-    let done = Atomic<Bool>(false)
+    /// Stops the thread; it sleeps on it between samples.
+    let done = StopLatch()
     let mutex = HeapMutex()
     /// protected by mutex
     private var samples: [Sample] = []
@@ -32,21 +33,16 @@ final class Sampler<T: ConnTrackTable>: @unchecked Sendable {
             // taken after `stop`, at the end state.
             let interval = Int64(env.cfg.sampleSeconds * 1e9)
             repeat {
-                // In slices, so that `stop` waits for one slice, not for
-                // a whole interval, before the last sample.
-                let due = lastT + interval
-                while !done.load(ordering: .relaxed) {
-                    let left = due - MonotonicClock.read()
-                    if left <= 0 { break }
-                    OSThread.sleep(nanoseconds: min(left, 10_000_000))
-                }
+                // Woken by `stop` at once, not polled: a thread waking
+                // beside busy workers preempts one.
+                done.sleep(until: lastT + interval)
                 let now = MonotonicClock.read()
                 let s = sample(now: now, lastPackets: lastPackets, lastT: lastT)
                 mutex.withLock { samples.append(s) }
                 env.cfg.progress?(s)
                 lastPackets = s.packets
                 lastT = now
-            } while !done.load(ordering: .relaxed)
+            } while !done.isStopped
         }
     }
 
@@ -77,7 +73,7 @@ final class Sampler<T: ConnTrackTable>: @unchecked Sendable {
 
     /// Stops the thread and returns the series.
     func stop() -> [Sample] {
-        done.store(true, ordering: .relaxed)
+        done.stop()
         thread?.join()
         thread = nil
         return mutex.withLock { samples }

@@ -9,7 +9,8 @@ final class Watchdog: @unchecked Sendable {
     let slots: [WatchSlot]
     let seconds: Double
     let onStall: (@Sendable (String) -> Void)?
-    let done = Atomic<Bool>(false)
+    /// Stops the thread; it sleeps on it between looks.
+    let done = StopLatch()
     /// owned by the controlling thread
     private var thread: OSThread?
 
@@ -22,8 +23,11 @@ final class Watchdog: @unchecked Sendable {
         thread = OSThread { [self] in
             var last = slots.map { $0.progress.load(ordering: .relaxed) }
             var stalledSince = MonotonicClock.read()
-            while !done.load(ordering: .relaxed) {
-                OSThread.sleep(nanoseconds: 20_000_000)
+            // A tenth of the stall time between looks, at most a quarter
+            // of a second: a thread waking beside busy workers preempts
+            // one, so it wakes a few times a second, not fifty.
+            let period = min(250_000_000, max(1_000_000, Int64(seconds * 1e8)))
+            while !done.sleep(nanoseconds: period) {
                 let cur = slots.map { $0.progress.load(ordering: .relaxed) }
                 let anyWaiting = slots.contains { $0.waitingFor.load(ordering: .relaxed) != 0 }
                 if cur != last || !anyWaiting {
@@ -43,7 +47,7 @@ final class Watchdog: @unchecked Sendable {
     }
 
     func stop() {
-        done.store(true, ordering: .relaxed)
+        done.stop()
         thread?.join()
         thread = nil
     }

@@ -2,6 +2,9 @@
 @testable import Sync
 import Testing
 import struct Synchronization.Atomic
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The one wait primitive (spin briefly, then park), the barrier built on
 /// it, and the reaper team's job hand-over, which must not wait for a
@@ -38,6 +41,27 @@ import struct Synchronization.Atomic
         // Waits that did not end at once are counted, parked or not.
         #expect(w.stats.waits >= w.stats.parks)
         if spin == 0 { #expect(w.stats.spinNanos == 0 || w.stats.parks == w.stats.waits) }
+    }
+
+    /// A sleeper on a stop latch whose deadline is an hour away returns
+    /// when the latch is stopped (a lost wake-up would hang: the time limit
+    /// fails it), saying it was stopped; once stopped, a sleep returns at
+    /// once; a deadline already past returns without stopping.
+    @Test func aStopLatchWakesItsSleeper() {
+        let latch = StopLatch()
+        #expect(latch.sleep(until: monotonicNanos() - 1) == false)
+        let started = Atomic<Bool>(false)
+        let result = Atomic<Int>(0)
+        let sleeper = OSThread {
+            started.store(true, ordering: .releasing)
+            result.store(latch.sleep(nanoseconds: 3_600_000_000_000) ? 1 : 2, ordering: .releasing)
+        }
+        while !started.load(ordering: .acquiring) { sched_yield() }
+        latch.stop()
+        sleeper.join()
+        #expect(result.load(ordering: .acquiring) == 1)
+        #expect(latch.isStopped)
+        #expect(latch.sleep(nanoseconds: 3_600_000_000_000))
     }
 
     /// Three parties, a thousand crossings: the action runs once per

@@ -138,7 +138,7 @@ enum ReportBuilder {
                                     lockWaitSeconds: wait,
                                     packetsPerBusySecond: busy > 0 ? Double(w.processed) / busy : 0,
                                     cpuShareWhileBusy: min(1, cpuShare / (1 - waitShare)),
-                                    waits: w.waits.waits, parkedWaits: w.waits.parks,
+                                    waits: w.waits.waits, parkedWaits: w.waits.parks, shortSpinWaits: w.waits.contendedWaits,
                                     waitSpinSeconds: Double(w.waits.spinNanos) / 1e9,
                                     waitParkedSeconds: Double(w.waits.parkedNanos) / 1e9,
                                     onCPUSeconds: w.sched.map { Double($0.onCPUNanos) / 1e9 },

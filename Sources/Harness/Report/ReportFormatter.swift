@@ -84,7 +84,7 @@ public enum ReportFormatter {
                        + (w.cpuShareWhileBusy < r.cpu.starvedBelow && w.busySeconds < ReportBuilder.starvedJudgedFromBusySeconds
                           ? "; not judged starved: busy under " + String(Int(ReportBuilder.starvedJudgedFromBusySeconds * 1000)) + " ms" : "") + ")")
             if let n = w.waits, n > 0 {
-                o += row("", "waited " + f((w.waitSpinSeconds ?? 0) + (w.waitParkedSeconds ?? 0), 3) + " s at barriers and in the reaper team (spinning " + f(w.waitSpinSeconds ?? 0, 3) + " s, parked " + f(w.waitParkedSeconds ?? 0, 3) + " s; " + num(w.parkedWaits ?? 0) + " of " + num(n) + " waits parked)")
+                o += row("", "waited " + f((w.waitSpinSeconds ?? 0) + (w.waitParkedSeconds ?? 0), 3) + " s at barriers and in the reaper team (spinning " + f(w.waitSpinSeconds ?? 0, 3) + " s, parked " + f(w.waitParkedSeconds ?? 0, 3) + " s; " + num(w.parkedWaits ?? 0) + " of " + num(n) + " waits parked, " + num(w.shortSpinWaits ?? 0) + " spun briefly as the worker was being preempted)")
             }
             if let q = w.runQueueSeconds, let c = w.onCPUSeconds {
                 o += row("", "scheduler: on a CPU " + f(c, 3) + " s, queued for one " + f(q, 3) + " s")

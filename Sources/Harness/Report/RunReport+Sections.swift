@@ -46,6 +46,10 @@ public struct CPUReport: Codable, Sendable, Equatable {
         /// nil in reports written before waits were counted.
         public var waits: Int? = nil
         public var parkedWaits: Int? = nil
+        /// Of the waits, those that spun only briefly because the worker
+        /// was being preempted (a busy machine, `Waiter`). nil in reports
+        /// written before they were counted.
+        public var shortSpinWaits: Int? = nil
         public var waitSpinSeconds: Double? = nil
         public var waitParkedSeconds: Double? = nil
         /// From the scheduler (/proc/thread-self/schedstat): the worker
