@@ -143,9 +143,12 @@ public final class WaitPoint: @unchecked Sendable {
 /// of involuntary context switches is read. `preemptionsToContend` of them
 /// within `calmNanos` mean other threads keep wanting this CPU, so
 /// spinning would take CPU someone needs: the waiter spins briefly until
-/// `calmNanos` pass without that many. (One now and then is no sign: a
-/// quiet machine preempts a worker a few times a second, a CPU-bound
-/// process beside it about two thousand times.)
+/// `calmNanos` pass without that many. (A few now and then are no sign: a
+/// quiet machine's own threads preempt a worker tens of times a second,
+/// and on an AMD EPYC host up to 5 within 100 ms happened often enough to
+/// make quiet runs spin 2 µs and park (results/wakeups-counts.txt); a
+/// CPU-bound process beside it preempts each worker about 3,000 times a
+/// second, 300 in 100 ms.)
 public struct Waiter: Sendable {
     public var stats = WaitStats()
     /// The thread's involuntary context switches at the last read (-1:
@@ -160,7 +163,7 @@ public struct Waiter: Sendable {
     /// The window preemptions are counted over, and how long spins stay
     /// short after a window with enough of them.
     public static let calmNanos: Int64 = 100_000_000
-    public static let preemptionsToContend = 5
+    public static let preemptionsToContend = 20
     /// A spin this long is followed by a read of the preemption count.
     public static let checkAfterNanos: Int64 = 20_000
 
