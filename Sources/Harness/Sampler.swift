@@ -1,6 +1,5 @@
 import ConnTrack
 import Sync
-import struct Synchronization.Atomic
 
 /// The one time-series collector: every `sampleSeconds` of wall time it
 /// merges the workers' published counters with the reaper's, records a

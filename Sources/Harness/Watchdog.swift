@@ -1,6 +1,5 @@
 import ConnTrack
 import Sync
-import struct Synchronization.Atomic
 
 /// The deadlock watchdog: when no thread made progress for `seconds` while
 /// one of them waits for a lock, it prints what each thread holds and waits
