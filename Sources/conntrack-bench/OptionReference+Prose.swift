@@ -87,7 +87,7 @@ extension OptionReference {
             | `fast` | `buckets`: reaper slices (64, 1024, 16384); `lookup-batch` (1, 4, 16, 32) |
             | `null` | none |
             | `linux` | `buckets`: hash buckets, rounded up to a multiple of 512 (1024, 16384, 65536, 262144) |
-            | `ovs` | `max-connections`: the limit, which also sizes the map and the sweep (100000, 1000000, 3000000) |
+            | `ovs` | `max-connections`: the limit, which also sizes the sweep (100000, 1000000, 3000000) |
             | `plugin:PATH` | `buckets` when it is sized by buckets (1024, 4096, 16384, 65536, 262144); each knob it declares (its minimum, default and maximum) ([plugins.md](plugins.md)) |
             | policy `seed` | `fraction` (16, 128, 1024); `max-expired-pct` (50) |
             | policy `linux2022` | `linux-buckets-per-pass` (256, 1024, 4096) |

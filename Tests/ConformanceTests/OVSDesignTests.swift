@@ -70,6 +70,13 @@ private func udpOneWay(_ id: TupleID, at t0: Int64) -> [(Packet, String)] {
             (udp(id, at: t0 + 11 * ms), "est|trk")]
 }
 
+/// The displacement counter a table's maps share, for maps made alone.
+nonisolated(unsafe) private let standaloneMoves: UnsafeMutablePointer<Atomic<UInt64>> = {
+    let p = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: 1)
+    p.initialize(to: Atomic(0))
+    return p
+}()
+
 private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
     var c = context()
     return ps.map { t.track($0.0, now: $0.0.timestamp, &c).state.text }
@@ -82,7 +89,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
     /// entries must move along cuckoo paths, and every key stays findable;
     /// after half are removed the rest still are, the removed are not.
     @Test(.oneThread) func theMapFindsEveryKeyAtFullLoadAndAfterRemovals() throws {
-        let map = CuckooMap(buckets: 64, basis: 99)
+        let map = CuckooMap(buckets: 64, basis: 99, moves: standaloneMoves)
         defer { map.destroy() }
         let queue = UnsafeMutablePointer<CuckooMap.Path>.allocate(capacity: CuckooMap.maxQueue)
         defer { queue.deallocate() }
@@ -112,7 +119,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
     @Test func lockFreeReadersNeverMissAKeyWhileTheWriterDisplaces() {
         /// What the threads share: the map and connections stay until all joined.
         final class Rig: @unchecked Sendable {
-            let map = CuckooMap(buckets: 16, basis: 5)
+            let map = CuckooMap(buckets: 16, basis: 5, moves: standaloneMoves)
             let queue = UnsafeMutablePointer<CuckooMap.Path>.allocate(capacity: CuckooMap.maxQueue)
             let stable = (0..<30).map { ConnNode.make(original: flow($0), reply: flow($0).reversed, hook: .output, now: 0, nat: false) }
             let churn = (100..<136).map { ConnNode.make(original: flow($0), reply: flow($0).reversed, hook: .output, now: 0, nat: false) }
@@ -155,6 +162,60 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
         #expect(rig.moved.load(ordering: .relaxed) > 0, "the writer never moved an entry: the test shows nothing")
         #expect(rig.lookups.load(ordering: .relaxed) >= 20_000)
         for c in rig.stable { #expect(rig.map.find(c.pointee.original.id, hash: rig.h(c)).node == c.originalPtr) }
+    }
+
+    /// As cmap: the map starts at the fewest buckets and nothing is set
+    /// aside for the limit; it doubles as the keys pass 85 % of its slots,
+    /// halves as they fall under 20 %, and every key stays findable across
+    /// each rebuild. The maps replaced are freed once every registered
+    /// thread has passed a quiescent point.
+    @Test(.oneThread) func theMapGrowsAndShrinksWithTheConnections() {
+        let t = ovsTable(limit: 1_000_000)
+        var c = context()
+        let slot = t.registerWorker()
+        #expect(t.map.bucketCount == CuckooMap.minBuckets)
+        let n = 3000
+        for i in 0..<n { #expect(t.track(seg(flow(i), .syn, seq: 1), now: 0, &c).outcome == .created) }
+        // 6,000 keys at most 85 % full: 2,048 buckets (1,024 hold only 5,120 × 0.85).
+        #expect(t.map.bucketCount == 2048)
+        #expect(t.mapEntries == 2 * n)
+        #expect(t._checkInvariants(uniqueIDs: nil).ok)
+        for i in 0..<n { #expect(t.track(seg(flow(i), .ack, seq: 2), now: 1, &c).outcome != .created) }
+        #expect(t.retiredMaps.count == 7)
+        t.workerQuiescent(slot)
+        t.reclaim(&c)
+        #expect(t.retiredMaps.isEmpty)
+        // All but 10 expire and are swept: the map halves back down.
+        for i in 0..<10 { _ = t.track(seg(flow(i), .ack, seq: 2), now: 29 * sec, &c) }
+        #expect(t.reapPass(start: 0, maxSlots: t.sweepSlots, maxEvictions: .max, now: 31 * sec, &c).removed == n - 10)
+        #expect(t.map.bucketCount == CuckooMap.minBuckets)
+        #expect(t.mapEntries == 20)
+        #expect(t._checkInvariants(uniqueIDs: nil).ok)
+        for i in 0..<10 { #expect(t.track(seg(flow(i), .ack, seq: 2), now: 31 * sec, &c).outcome != .created) }
+        t.workerQuiescent(slot)
+        t.reclaim(&c)
+        #expect(t.retiredMaps.isEmpty)
+    }
+
+    /// A lookup that loaded a map keeps reading it after another thread
+    /// replaced it: the old map is not freed before that reader's next
+    /// quiescent point.
+    @Test(.oneThread) func aReplacedMapWaitsForItsReaders() {
+        let t = ovsTable(limit: 1_000_000)
+        var c = context()
+        let reader = t.registerWorker(), writer = t.registerWorker()
+        _ = t.track(seg(flow(0), .syn, seq: 1), now: 0, &c)
+        let held = t.mapSlot.load(ordering: .acquiring)
+        for i in 1..<200 { _ = t.track(seg(flow(i), .syn, seq: 1), now: 0, &c) }
+        #expect(t.mapSlot.load(ordering: .acquiring) != held)
+        t.workerQuiescent(writer)
+        t.reclaim(&c)
+        // The reader has not passed a quiescent point: what it holds is intact.
+        #expect(t.retiredMaps.contains { $0.map == held })
+        #expect(held.pointee.find(flow(0), hash: t.hash(flow(0))).node?.pointee.direction == .original)
+        t.workerQuiescent(reader)
+        t.reclaim(&c)
+        #expect(t.retiredMaps.isEmpty)
     }
 
     /// Both directions' keys are in the map; a NAT connection's reply key

@@ -25,12 +25,13 @@ import struct Synchronization.Atomic
 /// buckets is written to its new bucket before its old slot is reused, so it
 /// is always in one of them (as `cmap_insert_bfs` moves them).
 ///
-/// Differences from cmap: the size is fixed when the table is made (for the
-/// connection limit at 85 % load, cmap's own expansion threshold), so there
-/// is no rehash; an insert that finds no path of at most 4 moves fails
-/// (cmap rehashes the whole map then). Equal hashes take separate slots
-/// instead of a chain, so a reader compares the key of every slot whose
-/// hash matches.
+/// One map is one size, as one `cmap_impl`: the table grows and shrinks it
+/// as cmap does (`cmap_insert`, `cmap_replace`), by building a map of
+/// twice or half the buckets beside it, publishing that, and freeing the
+/// old one once no reader can hold it (`OVSTable+MapSize.swift`).
+///
+/// Difference from cmap: equal hashes take separate slots instead of a
+/// chain, so a reader compares the key of every slot whose hash matches.
 struct CuckooMap: @unchecked Sendable {
     static let slots = 5
     static let wordsPerBucket = 8
@@ -55,10 +56,11 @@ struct CuckooMap: @unchecked Sendable {
     let touched: UnsafeMutablePointer<UInt64>
     let touchedCount: UnsafeMutablePointer<Int>
     let touchedWords: Int
-    /// Displacements (`insertBFS` moves) so far: bumped before an entry
-    /// moves, so a walk that read it unchanged across its length saw no
-    /// entry move between buckets (a moved entry can be missed or met
-    /// twice). Written under the insert lock, read without it.
+    /// Displacements (`insertBFS` moves, and rehashes into another map) so
+    /// far: bumped before an entry moves, so a walk that read it unchanged
+    /// across its length saw no entry move between buckets (a moved entry
+    /// can be missed or met twice). Shared by a table's successive maps,
+    /// which the table owns. Written under the insert lock, read without it.
     let moves: UnsafeMutablePointer<Atomic<UInt64>>
 
     /// A path for the breadth-first search: its first bucket, the slot
@@ -82,12 +84,21 @@ struct CuckooMap: @unchecked Sendable {
     /// Buckets for `entries` at most 85 % full, a power of two, 16 at least.
     static func buckets(forEntries entries: Int) -> Int {
         let needed = (entries * 100 + slots * 85 - 1) / (slots * 85)
-        var b = 16
+        var b = minBuckets
         while b < needed { b <<= 1 }
         return b
     }
 
-    init(buckets: Int, basis: UInt32) {
+    /// The fewest buckets a map has (OVS's cmap starts at one, empty).
+    static var minBuckets: Int { 16 }
+    /// Entries at which the table doubles the map: 85 % of its slots
+    /// (cmap's `CMAP_MAX_LOAD`).
+    var maxEntries: Int { bucketCount * Self.slots * 85 / 100 }
+    /// Entries below which the table halves the map: 20 % of its slots
+    /// (`CMAP_MIN_LOAD`), never below `minBuckets`.
+    var minEntries: Int { bucketCount > Self.minBuckets ? bucketCount * Self.slots * 20 / 100 : 0 }
+
+    init(buckets: Int, basis: UInt32, moves: UnsafeMutablePointer<Atomic<UInt64>>) {
         precondition(buckets >= 1 && buckets & (buckets - 1) == 0 && buckets <= 1 << 30, "bucket count must be a power of two")
         bucketCount = buckets
         mask = UInt32(truncatingIfNeeded: buckets - 1)
@@ -105,8 +116,7 @@ struct CuckooMap: @unchecked Sendable {
         touched.initialize(repeating: 0, count: touchedWords)
         touchedCount = .allocate(capacity: 1)
         touchedCount.initialize(to: 0)
-        moves = .allocate(capacity: 1)
-        moves.initialize(to: Atomic(0))
+        self.moves = moves
     }
 
     /// Bytes of the pages writers have written. Preconditions: the insert lock is held.
@@ -118,7 +128,6 @@ struct CuckooMap: @unchecked Sendable {
         precondition(rc == 0, "munmap failed: errno \(errno)")
         touched.deallocate()
         touchedCount.deallocate()
-        moves.deallocate()
     }
 
     // MARK: Hashes

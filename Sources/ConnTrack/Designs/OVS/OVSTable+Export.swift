@@ -31,9 +31,9 @@ extension OVSTable {
             let cls = timeoutClass(c)
             c.pointee.serial = UInt64(Self.unlisted) &<< 56 | nextSerial
             let h = hash(r.original)
-            var ok = map.insert(c.originalPtr, hash: h, queue: bfsQueue) != nil
-            if ok && !c.isSelf && map.insert(c.replyPtr, hash: hash(r.reply), queue: bfsQueue) == nil {
-                map.remove(c.originalPtr, hash: h)
+            var ok = insertKey(c.originalPtr, hash: h, &ctx)
+            if ok && !c.isSelf && !insertKey(c.replyPtr, hash: hash(r.reply), &ctx) {
+                _ = removeKey(c.originalPtr, hash: h, &ctx)
                 ok = false
             }
             guard ok else {

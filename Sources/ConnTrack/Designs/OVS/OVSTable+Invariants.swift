@@ -39,6 +39,11 @@ extension OVSTable {
                 if !seen.insert(id).inserted { rep.duplicateIDs += 1; rep.violations.append("tuple \(id) in the map twice") }
             }
         }
+        if entries != mapEntries { rep.violations.append("map holds \(entries) keys, counted \(mapEntries)") }
+        // Past 85 % the next insert doubles it; under 20 % the last removal halved it.
+        if entries > map.maxEntries || entries < map.minEntries {
+            rep.violations.append("map of \(map.bucketCount) buckets holds \(entries) keys, outside \(map.minEntries)...\(map.maxEntries)")
+        }
         for c in listed {
             if map.find(c.pointee.original.id, hash: hash(c.pointee.original.id)).node != c.originalPtr
                 || (!c.isSelf && map.find(c.pointee.reply.id, hash: hash(c.pointee.reply.id)).node != c.replyPtr) {

@@ -15,7 +15,12 @@ extension OVSTable {
         for attempt in 0...3 {
             let locked = attempt == 3
             if locked { lockCT(&ctx) }
-            let before = map.moves.pointee.load(ordering: .sequentiallyConsistent)
+            let before = moves.pointee.load(ordering: .sequentiallyConsistent)
+            // One map for the whole walk; one rebuilt since is freed only
+            // after this thread's quiescent point, so the walk stops at the
+            // first one after a rebuild (and walks again: `moved`).
+            let mapPointer = mapSlot.load(ordering: .acquiring)
+            let map = mapPointer.pointee
             var seen = Set<UnsafeMutablePointer<ConnNode>>()
             var records: [ConnectionRecord] = []
             var nodes: [UnsafeMutablePointer<ConnNode>] = []
@@ -38,9 +43,12 @@ extension OVSTable {
                     unlockConnection(c, &ctx)
                     if r.timeoutLeft >= 0 { records.append(r) }
                 }
-                if !locked { workerQuiescent(slot) }
+                if !locked {
+                    workerQuiescent(slot)
+                    if mapSlot.load(ordering: .acquiring) != mapPointer { break }
+                }
             }
-            let moved = map.moves.pointee.load(ordering: .sequentiallyConsistent) != before
+            let moved = moves.pointee.load(ordering: .sequentiallyConsistent) != before
             if locked { unlockCT(&ctx) }
             if !moved || locked {
                 for r in records { body(r) }
@@ -66,7 +74,12 @@ extension OVSTable {
         for attempt in 0...3 {
             let locked = attempt == 3
             if locked { lockCT(&ctx) }
-            let before = map.moves.pointee.load(ordering: .sequentiallyConsistent)
+            let before = moves.pointee.load(ordering: .sequentiallyConsistent)
+            // One map for the whole walk; one rebuilt since is freed only
+            // after this thread's quiescent point, so the walk stops at the
+            // first one after a rebuild (and walks again: `moved`).
+            let mapPointer = mapSlot.load(ordering: .acquiring)
+            let map = mapPointer.pointee
             var nodes: [UnsafeMutablePointer<ConnNode>] = []
             for b in 0..<map.bucketCount {
                 while true {
@@ -91,9 +104,12 @@ extension OVSTable {
                     }
                     if !locked { unlockCT(&ctx) }
                 }
-                if !locked { workerQuiescent(slot) }
+                if !locked {
+                    workerQuiescent(slot)
+                    if mapSlot.load(ordering: .acquiring) != mapPointer { break }
+                }
             }
-            let moved = map.moves.pointee.load(ordering: .sequentiallyConsistent) != before
+            let moved = moves.pointee.load(ordering: .sequentiallyConsistent) != before
             if locked { unlockCT(&ctx) }
             if !moved || locked { return n }
             n.retries += 1

@@ -205,15 +205,15 @@ extension OVSTable {
         // only its mutex guards the tracker.
         let cls = timeoutClass(c)
         c.pointee.serial = UInt64(Self.unlisted) &<< 56 | nextSerial
-        guard map.insert(c.originalPtr, hash: h, queue: bfsQueue) != nil else {
+        guard insertKey(c.originalPtr, hash: h, &ctx) else {
             unlockCT(&ctx)
             ConnNode.destroy(c)
             ctx.stats.insertFailed &+= 1
             return (.notTracked, state)
         }
-        if !c.isSelf && map.insert(c.replyPtr, hash: hr, queue: bfsQueue) == nil {
+        if !c.isSelf && !insertKey(c.replyPtr, hash: hr, &ctx) {
             // The original key was visible: retire, never free at once.
-            map.remove(c.originalPtr, hash: h)
+            _ = removeKey(c.originalPtr, hash: h, &ctx)
             reclaimer.retire(c, &ctx)
             unlockCT(&ctx)
             ctx.stats.insertFailed &+= 1
@@ -243,8 +243,8 @@ extension OVSTable {
     /// in the table; c's lock is not held.
     func remove(_ c: UnsafeMutablePointer<ConnNode>, reason: RemovalReason, now: Int64, _ ctx: inout WorkerContext) {
         if ctx.tracingEvents { traceDestroyed(c, reason: reason, now: now, timeouts: timeouts, &ctx) }
-        let removedOriginal = map.remove(c.originalPtr, hash: hash(c.pointee.original.id))
-        let removedReply = c.isSelf || map.remove(c.replyPtr, hash: hash(c.pointee.reply.id))
+        let removedOriginal = removeKey(c.originalPtr, hash: hash(c.pointee.original.id), &ctx)
+        let removedReply = c.isSelf || removeKey(c.replyPtr, hash: hash(c.pointee.reply.id), &ctx)
         assert(removedOriginal && removedReply, "a connection's keys are missing from the map")
         unlink(c)
         count -= 1

@@ -92,7 +92,7 @@ extension OVSTable {
                                 tuples: tuples, connections: count)
         i.retiredNotFreed = reclaimer.backlog
         i.peakConnections = peak
-        i.mappedBytes = map.touchedBytes
+        i.mappedBytes = mapBytes
         return i
     }
 }

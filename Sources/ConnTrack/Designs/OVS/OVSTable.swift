@@ -4,12 +4,14 @@ import Glibc
 import Darwin
 #endif
 import Sync
+import struct Synchronization.Atomic
 
 /// The structure of Open vSwitch's userspace connection tracker
 /// (lib/conntrack.c; docs/ovs-design.md says what is faithful and what is not):
 ///
 /// - **Map:** a cmap-like concurrent cuckoo hash (`CuckooMap`) holding both
 ///   directions' keys of every connection; packets look up without a lock.
+///   It grows and shrinks with the connections, as cmap does.
 /// - **Insert lock:** one global mutex, OVS's `ct_lock`. A packet that finds
 ///   nothing takes it, looks up again, and inserts (`process_one` then
 ///   `conn_not_found`). Every removal, and every change of the expiry
@@ -37,13 +39,14 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
         t.earlyDropsAtLimit = false
         t.lockOrderPairSelftest = lockOrderPairSelftest
         t.dataRacePairSelftest = dataRacePairSelftest
-        t.knobs = [Knob("max-connections", summary: "connection limit: also sizes the map and the sweep (OVS default 3000000)",
+        t.knobs = [Knob("max-connections", summary: "connection limit: also sizes the sweep (OVS default 3000000)",
                         range: 1...(1 << 27), grid: [100_000, 1_000_000, 3_000_000],
                         get: { $0.maxConnections ?? OVSTable.defaultLimit }, set: { $0.maxConnections = $1 })]
-        // The block, and two map slots in buckets at most 85 % full (12 bytes
-        // of a 64-byte bucket of 5 per slot, over 0.85).
+        // The block, and two map slots in buckets 85 % full, the most the
+        // map holds before it doubles (12 bytes of a 64-byte bucket of 5
+        // per slot, over 0.85).
         t.bytesPerConnection = MemoryLayout<ConnNode>.stride + 2 * 64 / 5 * 100 / 85
-        t.noResizeReason = "its cmap is allocated for --max-connections and never rehashed here; OVS has no operator resize (its cmap rehashes itself when an insert finds it full)"
+        t.noResizeReason = "OVS has no operator resize: its cmap, like the map here, doubles and halves itself with the connections"
         return t
     }()
 
@@ -60,8 +63,19 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
     public let seed: UInt32
     /// immutable: the connection limit
     let limit: Int
-    /// The map: read without a lock, written under ct_lock.
-    let map: CuckooMap
+    /// The map (cmap's `impl`): replaced under ct_lock when it grows or
+    /// shrinks (`OVSTable+MapSize.swift`), loaded without a lock.
+    let mapSlot: Atomic<UnsafeMutablePointer<CuckooMap>>
+    /// immutable: the displacement count every map of this table shares
+    let moves: UnsafeMutablePointer<Atomic<UInt64>>
+    /// protected by ct_lock: keys in the map (cmap's `n`)
+    var mapEntries = 0
+    /// Maps replaced, each with the epoch it was replaced in, freed once
+    /// every registered thread has passed a quiescent point since.
+    /// protected by retiredMapsMutex
+    var retiredMaps: [(epoch: UInt64, map: UnsafeMutablePointer<CuckooMap>)] = []
+    /// The lock of `retiredMaps` (rank: retire list, a leaf).
+    let retiredMapsMutex = HeapMutex()
     /// OVS's `ct_lock` (rank: ct-lock).
     let ctMutex: UnsafeMutablePointer<pthread_mutex_t>
     /// protected by ct_lock: the breadth-first search's queue (cmap keeps it on the stack)
@@ -103,7 +117,11 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
         classTimeouts = values
         seed = config.hashSeed ?? UInt32.random(in: .min ... .max)
         limit = config.maxConnections ?? Self.defaultLimit
-        map = CuckooMap(buckets: CuckooMap.buckets(forEntries: 2 * limit), basis: seed &* 0x9E37_79B9 ^ 0x5bd1_e995)
+        // As cmap, the map starts small and grows with the connections:
+        // nothing is set aside for the limit.
+        moves = .allocate(capacity: 1)
+        moves.initialize(to: Atomic(0))
+        mapSlot = Atomic(Self.makeMap(buckets: CuckooMap.minBuckets, basis: seed &* 0x9E37_79B9 ^ 0x5bd1_e995, moves: moves))
         ctMutex = .allocate(capacity: 1)
         ctMutex.initialize(to: pthread_mutex_t())
         PThread.initMutex(ctMutex)
@@ -123,7 +141,9 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
         }
         conns.append(contentsOf: reclaimer.takeAll())
         for c in conns { ConnNode.destroy(c) }
-        map.destroy()
+        Self.destroyMap(mapSlot.load(ordering: .acquiring))
+        for r in retiredMaps { Self.destroyMap(r.map) }
+        moves.deallocate()
         lists.deinitialize(count: classTimeouts.count)
         lists.deallocate()
         bfsQueue.deinitialize(count: CuckooMap.maxQueue)
@@ -141,7 +161,10 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
     public func registerWorker() -> Int { reclaimer.register() }
     public func workerQuiescent(_ slot: Int) { reclaimer.quiescent(slot) }
     public func workerOffline(_ slot: Int) { reclaimer.offline(slot) }
-    public func reclaim(_ ctx: inout WorkerContext) { reclaimer.collect(&ctx) }
+    public func reclaim(_ ctx: inout WorkerContext) {
+        reclaimer.collect(&ctx)
+        freeRetiredMaps(&ctx)
+    }
 
     // MARK: Locks
 
