@@ -176,12 +176,13 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
         #expect(t.map.bucketCount == CuckooMap.minBuckets)
         let n = 3000
         for i in 0..<n { #expect(t.track(seg(flow(i), .syn, seq: 1), now: 0, &c).outcome == .created) }
-        // 6,000 keys at most 85 % full: 2,048 buckets (1,024 hold only 5,120 × 0.85).
-        #expect(t.map.bucketCount == 2048)
-        #expect(t.mapEntries == 2 * n)
+        // 3,000 forward keys at most 85 % full: 1,024 buckets (512 hold
+        // only 2,560 × 0.85), six doublings from 16.
+        #expect(t.map.bucketCount == 1024)
+        #expect(t.mapEntries == n)
         #expect(t._checkInvariants(uniqueIDs: nil).ok)
         for i in 0..<n { #expect(t.track(seg(flow(i), .ack, seq: 2), now: 1, &c).outcome != .created) }
-        #expect(t.retiredMaps.count == 7)
+        #expect(t.retiredMaps.count == 6)
         t.workerQuiescent(slot)
         t.reclaim(&c)
         #expect(t.retiredMaps.isEmpty)
@@ -189,7 +190,7 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
         for i in 0..<10 { _ = t.track(seg(flow(i), .ack, seq: 2), now: 29 * sec, &c) }
         #expect(t.reapPass(start: 0, maxSlots: t.sweepSlots, maxEvictions: .max, now: 31 * sec, &c).removed == n - 10)
         #expect(t.map.bucketCount == CuckooMap.minBuckets)
-        #expect(t.mapEntries == 20)
+        #expect(t.mapEntries == 10)
         #expect(t._checkInvariants(uniqueIDs: nil).ok)
         for i in 0..<10 { #expect(t.track(seg(flow(i), .ack, seq: 2), now: 31 * sec, &c).outcome != .created) }
         t.workerQuiescent(slot)
@@ -218,17 +219,45 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
         #expect(t.retiredMaps.isEmpty)
     }
 
-    /// Both directions' keys are in the map; a NAT connection's reply key
-    /// is its redirected tuple.
-    @Test(.oneThread) func bothDirectionsKeysAreInTheMap() {
+    /// As today's OVS keys a connection: the forward key alone, whose
+    /// symmetric hash a reply shares, so the reply finds the connection by
+    /// it; a NAT connection's translated reverse key goes in too.
+    @Test(.oneThread) func theMapHoldsForwardKeysAndReverseKeysOnlyForNAT() {
         let t = ovsTable()
         var c = context()
+        let plain = flow(2)
+        #expect(t.hash(plain) == t.hash(plain.reversed))
+        _ = t.track(seg(plain, .syn, seq: 1), now: 0, &c)
+        #expect(t.map.find(plain, hash: t.hash(plain)).node?.pointee.direction == .original)
+        #expect(t.map.find(plain.reversed, hash: t.hash(plain.reversed)).node == nil)
+        #expect(t.track(seg(plain, [.syn, .ack], seq: 9, ack: 2, reply: true), now: 1, &c).state.text == "est|rpl|trk")
         let id = flow(1)
         _ = t.track(Packet(id: id, tcp: TCPSegment(flags: .syn, seq: 1), hook: .output, nat: (v4(172, 16, 0, 9), 8080)), now: 0, &c)
         let reply = id.redirectedReply(to: v4(172, 16, 0, 9), port: 8080)
         #expect(t.map.find(id, hash: t.hash(id)).node?.pointee.direction == .original)
         #expect(t.map.find(reply, hash: t.hash(reply)).node?.pointee.direction == .reply)
         #expect(t.map.find(id.reversed, hash: t.hash(id.reversed)).node == nil)
+        #expect(t.mapEntries == 3)
+        #expect(t._checkInvariants(uniqueIDs: nil).ok)
+    }
+
+    /// `conn_key_lookup` passes over an expired connection: the packet that
+    /// finds only that makes a new one beside it, with the same key, and
+    /// the old one stays, counted, until the sweeper takes it. A key's
+    /// reply tuple held by an expired connection refuses nothing.
+    @Test(.oneThread) func anExpiredConnectionStaysBesideItsSuccessorUntilSwept() {
+        let t = ovsTable()
+        var c = context()
+        let id = flow(3, .udp, server: 53)
+        _ = t.track(udp(id), now: 0, &c)
+        let later = 61 * sec
+        #expect(t.track(udp(id.reversed), now: later, &c).outcome == .created)
+        #expect(t.track(udp(id), now: later + 1, &c).state.text == "est|rpl|trk")
+        #expect(t.inspect().connections == 2 && t.mapEntries == 2)
+        #expect(c.stats.insertFailed == 0 && c.stats.removedInline == 0)
+        #expect(t._checkInvariants(uniqueIDs: nil).ok)
+        #expect(t.reapPass(start: 0, maxSlots: t.sweepSlots, maxEvictions: .max, now: later + 2, &c).removed == 1)
+        #expect(t.inspect().connections == 1)
         #expect(t._checkInvariants(uniqueIDs: nil).ok)
     }
 
@@ -258,7 +287,8 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
     }
 
     /// A SYN on a connection closed in both directions is CT_UPDATE_NEW:
-    /// the old connection goes, the SYN creates a new one (tuple reuse).
+    /// the old connection is expired on the spot, the SYN creates a new one
+    /// beside it (tuple reuse), and the sweeper takes the old one.
     @Test(.oneThread) func aSynAfterBothFinsReplacesTheConnection() {
         let t = ovsTable()
         let id = flow(5)
@@ -269,7 +299,10 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
         let got = ps.map { t.track($0.0, now: $0.0.timestamp, &c) }
         #expect(got.map(\.state.text) == ps.map(\.1))
         #expect(got[10].outcome == .created)
-        #expect(c.stats.created == 2 && c.stats.removedInline == 1)
+        // The old one was expired on the spot and stays for the sweeper.
+        #expect(c.stats.created == 2 && c.stats.removedInline == 0)
+        #expect(t.inspect().connections == 2 && t._checkInvariants(uniqueIDs: nil).ok)
+        #expect(t.reapPass(start: 0, maxSlots: t.sweepSlots, maxEvictions: .max, now: sec + 2, &c).removed == 1)
         #expect(t.inspect().connections == 1 && t._checkInvariants(uniqueIDs: nil).ok)
     }
 

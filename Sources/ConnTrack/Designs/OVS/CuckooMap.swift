@@ -244,6 +244,70 @@ struct CuckooMap: @unchecked Sendable {
         }
     }
 
+    /// Entries found by `findAll`: every slot of a key's two buckets can
+    /// hold one.
+    struct Matches {
+        var nodes = InlineArray<10, UInt>(repeating: 0)
+        var count = 0
+        subscript(_ i: Int) -> UnsafeMutablePointer<TupleNode> { UnsafeMutablePointer(bitPattern: nodes[i])! }
+        mutating func append(_ n: UnsafeMutablePointer<TupleNode>) {
+            nodes[count] = UInt(bitPattern: n)
+            count += 1
+        }
+    }
+
+    /// The entries of `hash` in bucket `b` that `matches` accepts; `w0` is
+    /// its word 0 as read.
+    @inline(__always)
+    func scanAll(_ b: Int, w0: UInt64, hash: UInt32, into m: inout Matches, compared: inout Int,
+                 _ matches: (UnsafeMutablePointer<TupleNode>) -> Bool) {
+        let w1 = word(b, 1).pointee.load(ordering: .acquiring)
+        let w2 = word(b, 2).pointee.load(ordering: .acquiring)
+        for i in 0..<Self.slots where Self.hash(of: i, w0, w1, w2) == hash {
+            let e = word(b, 3 &+ i).pointee.load(ordering: .acquiring)
+            guard e != 0, let node = UnsafeMutablePointer<TupleNode>(bitPattern: UInt(e)) else { continue }
+            compared &+= 1
+            if matches(node) { m.append(node) }
+        }
+    }
+
+    /// `CMAP_FOR_EACH_WITH_HASH` as `conn_key_lookup` walks it: every entry
+    /// of `hash` that `matches` accepts, from both buckets read as `find`
+    /// reads them (each until its counter held still, then bucket 1's
+    /// counter once more). `matches` reads only what is immutable while an
+    /// entry is published. Returns the matches, the entries compared, and
+    /// the reads repeated.
+    @inline(__always)
+    func findAll(hash: UInt32, _ matches: (UnsafeMutablePointer<TupleNode>) -> Bool)
+        -> (matches: Matches, compared: Int, restarts: Int) {
+        let (b1, b2) = bucketsOf(hash)
+        var compared = 0, restarts = 0
+        while true {
+            var m = Matches()
+            var c1 = readEven(b1)
+            scanAll(b1, w0: c1, hash: hash, into: &m, compared: &compared, matches)
+            while changed(b1, since: c1) {
+                restarts &+= 1
+                m = Matches()
+                c1 = readEven(b1)
+                scanAll(b1, w0: c1, hash: hash, into: &m, compared: &compared, matches)
+            }
+            if b2 != b1 {
+                let first = m
+                var c2 = readEven(b2)
+                scanAll(b2, w0: c2, hash: hash, into: &m, compared: &compared, matches)
+                while changed(b2, since: c2) {
+                    restarts &+= 1
+                    m = first
+                    c2 = readEven(b2)
+                    scanAll(b2, w0: c2, hash: hash, into: &m, compared: &compared, matches)
+                }
+            }
+            if !changed(b1, since: c1) { return (m, compared, restarts) }
+            restarts &+= 1
+        }
+    }
+
     // MARK: Writer (the caller holds the insert lock)
 
     /// The entry in slot `i` of bucket `b`. Preconditions: the insert lock is held.

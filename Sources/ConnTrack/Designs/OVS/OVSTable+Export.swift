@@ -32,7 +32,7 @@ extension OVSTable {
             c.pointee.serial = UInt64(Self.unlisted) &<< 56 | nextSerial
             let h = hash(r.original)
             var ok = insertKey(c.originalPtr, hash: h, &ctx)
-            if ok && !c.isSelf && !insertKey(c.replyPtr, hash: hash(r.reply), &ctx) {
+            if ok && c.pointee.natRedirect && !c.isSelf && !insertKey(c.replyPtr, hash: hash(r.reply), &ctx) {
                 _ = removeKey(c.originalPtr, hash: h, &ctx)
                 ok = false
             }

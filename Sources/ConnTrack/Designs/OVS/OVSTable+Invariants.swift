@@ -1,10 +1,11 @@
 import Sync
 
 extension OVSTable {
-    /// Every map entry is a tuple of a listed connection in one of its key's
-    /// two buckets under its own hash; every listed connection has both keys
-    /// in the map, each once; each list's links, length and class agree; the
-    /// count is the number listed. Ids are always unique here.
+    /// Every map entry is a key of a listed connection (a reverse key only
+    /// under NAT) in one of its two buckets under its own hash; every listed
+    /// connection is found by both its keys; at most one connection live
+    /// when the last one was made holds a key; each list's links, length
+    /// and class agree; the count is the number listed.
     public func _checkInvariants(uniqueIDs: Bool?) -> InvariantReport {
         var ctx = WorkerContext(name: "invariants", checkLockOrder: false)
         lockCT(&ctx)
@@ -26,36 +27,52 @@ extension OVSTable {
             if lists[l].tail != prev { rep.violations.append("list \(l): tail is not the last connection") }
             if n != lists[l].count { rep.violations.append("list \(l): length \(lists[l].count) != \(n) linked") }
         }
-        var seen = Set<TupleID>()
         var entries = 0
         map.forEachBucket { b, occupied in
             for (node, h) in occupied {
                 entries += 1
                 let id = node.pointee.id
+                let c = node.pointee.conn
                 if h != hash(id) { rep.violations.append("bucket \(b): entry \(id) stored under another hash") }
                 let (b1, b2) = map.bucketsOf(h)
                 if b != b1 && b != b2 { rep.violations.append("entry \(id) in bucket \(b), not one of its own \(b1), \(b2)") }
-                if !listed.contains(node.pointee.conn) { rep.violations.append("entry \(id) belongs to no listed connection") }
-                if !seen.insert(id).inserted { rep.duplicateIDs += 1; rep.violations.append("tuple \(id) in the map twice") }
+                if !listed.contains(c) { rep.violations.append("entry \(id) belongs to no listed connection") }
+                if node.pointee.direction == .reply && !c.pointee.natRedirect {
+                    rep.violations.append("the reverse key \(id) of a connection without NAT is in the map")
+                }
             }
         }
+        let keyed = listed.count + listed.filter { $0.pointee.natRedirect && !$0.isSelf }.count
+        if entries != keyed { rep.violations.append("map holds \(entries) keys, its connections \(keyed)") }
         if entries != mapEntries { rep.violations.append("map holds \(entries) keys, counted \(mapEntries)") }
         // Past 85 % the next insert doubles it; under 20 % the last removal halved it.
         if entries > map.maxEntries || entries < map.minEntries {
             rep.violations.append("map of \(map.bucketCount) buckets holds \(entries) keys, outside \(map.minEntries)...\(map.maxEntries)")
         }
+        // A key may have several holders (an expired connection stays beside
+        // its successor until the sweeper takes it), but at most one that
+        // was live when the last connection was made.
+        var liveHolders: [TupleID: Int] = [:]
         for c in listed {
-            if map.find(c.pointee.original.id, hash: hash(c.pointee.original.id)).node != c.originalPtr
-                || (!c.isSelf && map.find(c.pointee.reply.id, hash: hash(c.pointee.reply.id)).node != c.replyPtr) {
-                rep.violations.append("connection \(c.pointee.original.id) is missing a key")
+            for id in [c.pointee.original.id, c.pointee.reply.id] {
+                let found = map.findAll(hash: hash(id)) { node in
+                    node.pointee.conn == c && (c.isOriginal(id) || c.pointee.reply.id == id)
+                }
+                if found.matches.count == 0 { rep.violations.append("connection \(c.pointee.original.id) is not found by its key \(id)") }
+            }
+            if timeRemaining(c, timeouts, now: newestCreate) >= 0 {
+                liveHolders[c.pointee.original.id, default: 0] += 1
+                if !c.isSelf { liveHolders[c.pointee.reply.id, default: 0] += 1 }
             }
         }
+        for (id, n) in liveHolders where n > 1 {
+            rep.duplicateIDs += n - 1
+            rep.violations.append("key \(id) held by \(n) connections live at \(newestCreate)")
+        }
         rep.connections = listed.count
-        // A self-connection holds one entry for both directions.
-        rep.tuples = entries + listed.filter(\.isSelf).count
+        rep.tuples = 2 * listed.count
         if count != listed.count { rep.violations.append("count \(count) != connections listed \(listed.count)") }
         if count > limit { rep.violations.append("count \(count) above the limit \(limit)") }
-        if rep.tuples != 2 * rep.connections { rep.violations.append("tuples \(rep.tuples) != 2 x connections \(rep.connections)") }
         return rep
     }
 }

@@ -26,10 +26,12 @@ func ovsTCPValidNew(_ f: TCPFlags) -> Bool {
 enum OVSUpdate {
     /// Tracked: the tracker's result (nil: it initialised the tracker) and the packet's state.
     case tracked(TrackerResult?, Verdict)
-    /// Expired: OVS's lookup skips it (`conn_expired`); the packet creates anew.
+    /// Expired: OVS's lookup skips it (`conn_expired`); the packet goes on
+    /// to the next match, or creates anew beside it.
     case expired
     /// A SYN on a connection closed in both directions (`CT_UPDATE_NEW`):
-    /// the old connection is removed and the packet creates a new one.
+    /// the old connection is expired on the spot (`conn_force_expire`) and
+    /// the packet creates a new one beside it.
     case reopen
 }
 
@@ -43,29 +45,44 @@ extension OVSTable {
 
     /// The packet path with the state OVS would give the packet
     /// (`process_one`): the lock-free lookup, then the found connection's
-    /// update under its mutex, or the insert under ct_lock.
+    /// update under its mutex, or the insert under ct_lock. An expired
+    /// connection is passed over (`conn_key_lookup`), and so is one a SYN
+    /// reopened, which is expired on the spot (`conn_force_expire`): the
+    /// new connection goes in beside it, and the sweeper takes the old.
     @inline(__always)
     public func track(_ p: Packet, now: Int64, _ ctx: inout WorkerContext) -> (outcome: PacketOutcome, state: Verdict) {
         ctx.stats.packets &+= 1
         ctx.stats.lookups &+= 1
         let h = hash(p.id)
-        let found = map.find(p.id, hash: h)
-        ctx.stats.chain.record(found.compared)
-        ctx.stats.searchRestart &+= UInt64(found.restarts)
-        var replacing: UnsafeMutablePointer<ConnNode>? = nil
-        if let node = found.node {
-            let c = node.pointer(to: \.conn)!.pointee
-            let reply = node.pointer(to: \.direction)!.pointee == .reply
-            switch update(c, p, reply: reply, now: now, &ctx) {
-            case .tracked(let r, let state):
+        let found = lookup(p.id, hash: h, &ctx)
+        var last: UnsafeMutablePointer<ConnNode>? = nil
+        for k in 0..<found.count {
+            let c = found[k].pointer(to: \.conn)!.pointee
+            // A NAT connection can match twice, by either key.
+            if c == last { continue }
+            last = c
+            if case .tracked(let r, let state) = update(c, p, reply: !c.isOriginal(p.id), now: now, &ctx) {
                 ctx.stats.found &+= 1
                 return (.tracked(r), state)
-            case .expired: break
-            case .reopen: replacing = c
             }
         }
         ctx.stats.notFound &+= 1
-        return create(p, hash: h, now: now, replacing: replacing, &ctx)
+        return create(p, hash: h, now: now, &ctx)
+    }
+
+    /// `conn_key_lookup`: the map's entries of `h` whose connection has
+    /// `id` as its forward or its reverse key; the reverse key of a
+    /// connection without NAT is not in the map, but hashes as its forward
+    /// key does (`hash` is symmetric).
+    @inline(__always)
+    func lookup(_ id: TupleID, hash h: UInt32, _ ctx: inout WorkerContext) -> CuckooMap.Matches {
+        let r = map.findAll(hash: h) { node in
+            let c = node.pointer(to: \.conn)!.pointee
+            return c.isOriginal(id) || c.pointer(to: \.reply.id)!.pointee == id
+        }
+        ctx.stats.chain.record(r.compared)
+        ctx.stats.searchRestart &+= UInt64(r.restarts)
+        return r.matches
     }
 
     /// `conn_update_state` for a found connection, under its mutex (skipped
@@ -97,7 +114,10 @@ extension OVSTable {
             if f.contains(.syn) && !f.contains(.ack) {
                 let ls = c.pointee.tcb.linuxState
                 if ls == .timeWait || ls == .close {
-                    // Both peers at FIN_WAIT_2 or beyond: a new connection.
+                    // Both peers at FIN_WAIT_2 or beyond: CT_UPDATE_NEW, the
+                    // old connection expired now (`conn_force_expire`) and
+                    // a new one made beside it.
+                    c.pointee.lastUsed = Self.forcedExpiry
                     if locked { unlockConnection(c, &ctx) }
                     return .reopen
                 }
@@ -153,9 +173,12 @@ extension OVSTable {
         return .alive
     }
 
-    /// `conn_not_found` under ct_lock: look up again, remove an expired (or
-    /// reopened) holder of either key, refuse at the limit, insert both keys.
-    func create(_ p: Packet, hash h: UInt32, now: Int64, replacing: UnsafeMutablePointer<ConnNode>?,
+    /// `conn_not_found` under ct_lock: look up again (a live match was
+    /// inserted since by another worker), refuse at the limit, insert the
+    /// forward key, and the reverse key only for NAT. Expired holders of
+    /// the key stay where they are for the sweeper, and count towards the
+    /// limit until it takes them.
+    func create(_ p: Packet, hash h: UInt32, now: Int64,
                 _ ctx: inout WorkerContext) -> (outcome: PacketOutcome, state: Verdict) {
         var state: Verdict = [.new, .trk]
         if p.id.transProto == .tcp && !ovsTCPValidNew(p.tcp.flags) {
@@ -164,30 +187,24 @@ extension OVSTable {
             return (.notTracked, [.inv, .trk])
         }
         lockCT(&ctx)
-        if let node = map.find(p.id, hash: h).node {
-            let c = node.pointee.conn
-            if c == replacing || lockedRemaining(c, now: now, &ctx) < 0 {
-                remove(c, reason: c == replacing ? .other : .inline, now: now, &ctx)
-                ctx.stats.removedInline &+= 1
-            } else {
-                // Another worker inserted it since the lock-free lookup.
-                unlockCT(&ctx)
-                ctx.stats.insertClash &+= 1
-                if case .tracked(let r, let s) = update(c, p, reply: node.pointee.direction == .reply, now: now, &ctx) {
-                    return (.tracked(r), s)
-                }
-                return (.notTracked, state)
+        let found = lookup(p.id, hash: h, &ctx)
+        for k in 0..<found.count {
+            let c = found[k].pointee.conn
+            guard lockedRemaining(c, now: now, &ctx) >= 0 else { continue }
+            // Another worker inserted it since the lock-free lookup.
+            unlockCT(&ctx)
+            ctx.stats.insertClash &+= 1
+            if case .tracked(let r, let s) = update(c, p, reply: !c.isOriginal(p.id), now: now, &ctx) {
+                return (.tracked(r), s)
             }
+            return (.notTracked, state)
         }
         let reply = p.replyForNewConnection
-        let hr = reply == p.id ? h : hash(reply)
-        if reply != p.id, let node = map.find(reply, hash: hr).node {
-            let c = node.pointee.conn
-            if lockedRemaining(c, now: now, &ctx) < 0 {
-                remove(c, reason: .inline, now: now, &ctx)
-                ctx.stats.removedInline &+= 1
-            } else {
-                // The reply key belongs to a live connection (a NAT clash).
+        let hr = hash(reply)
+        if p.nat && reply != p.id {
+            let holders = lookup(reply, hash: hr, &ctx)
+            for k in 0..<holders.count where lockedRemaining(holders[k].pointee.conn, now: now, &ctx) >= 0 {
+                // The translated reply key belongs to a live connection (a NAT clash).
                 unlockCT(&ctx)
                 ctx.stats.insertFailed &+= 1
                 return (.notTracked, state)
@@ -211,7 +228,7 @@ extension OVSTable {
             ctx.stats.insertFailed &+= 1
             return (.notTracked, state)
         }
-        if !c.isSelf && !insertKey(c.replyPtr, hash: hr, &ctx) {
+        if c.pointee.natRedirect && !c.isSelf && !insertKey(c.replyPtr, hash: hr, &ctx) {
             // The original key was visible: retire, never free at once.
             _ = removeKey(c.originalPtr, hash: h, &ctx)
             reclaimer.retire(c, &ctx)
@@ -220,6 +237,7 @@ extension OVSTable {
             return (.notTracked, state)
         }
         nextSerial &+= 1
+        newestCreate = max(newestCreate, now)
         pushBack(c, cls)
         count += 1
         if count > peak { peak = count }
@@ -238,16 +256,28 @@ extension OVSTable {
         return timeRemaining(c, timeouts, now: now)
     }
 
-    /// `conn_clean`: both keys out of the map, off its list, retired; a
+    /// `conn_clean`: its keys out of the map, off its list, retired; a
     /// [DESTROY] while tracing events. Preconditions: ct_lock is held; c is
     /// in the table; c's lock is not held.
     func remove(_ c: UnsafeMutablePointer<ConnNode>, reason: RemovalReason, now: Int64, _ ctx: inout WorkerContext) {
         if ctx.tracingEvents { traceDestroyed(c, reason: reason, now: now, timeouts: timeouts, &ctx) }
         let removedOriginal = removeKey(c.originalPtr, hash: hash(c.pointee.original.id), &ctx)
-        let removedReply = c.isSelf || removeKey(c.replyPtr, hash: hash(c.pointee.reply.id), &ctx)
+        let removedReply = !c.pointee.natRedirect || c.isSelf || removeKey(c.replyPtr, hash: hash(c.pointee.reply.id), &ctx)
         assert(removedOriginal && removedReply, "a connection's keys are missing from the map")
         unlink(c)
         count -= 1
         reclaimer.retire(c, &ctx)
     }
+}
+
+extension OVSTable {
+    /// `lastUsed` of a connection expired on the spot (`conn_force_expire`
+    /// sets the expiration to 0): before any time plus any timeout.
+    static var forcedExpiry: Int64 { Int64.min / 4 }
+}
+
+extension UnsafeMutablePointer where Pointee == ConnNode {
+    /// Whether `id` is the connection's forward key (immutable after
+    /// insert: read without its lock).
+    @inline(__always) func isOriginal(_ id: TupleID) -> Bool { pointer(to: \.original.id)!.pointee == id }
 }

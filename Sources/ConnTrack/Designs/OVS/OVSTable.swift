@@ -9,9 +9,11 @@ import struct Synchronization.Atomic
 /// The structure of Open vSwitch's userspace connection tracker
 /// (lib/conntrack.c; docs/ovs-design.md says what is faithful and what is not):
 ///
-/// - **Map:** a cmap-like concurrent cuckoo hash (`CuckooMap`) holding both
-///   directions' keys of every connection; packets look up without a lock.
-///   It grows and shrinks with the connections, as cmap does.
+/// - **Map:** a cmap-like concurrent cuckoo hash (`CuckooMap`) holding each
+///   connection's forward key, and its reverse key only under NAT, under a
+///   symmetric hash: a reply finds its connection by the forward key's
+///   entry. Packets look up without a lock, passing over expired
+///   connections. It grows and shrinks with the connections, as cmap does.
 /// - **Insert lock:** one global mutex, OVS's `ct_lock`. A packet that finds
 ///   nothing takes it, looks up again, and inserts (`process_one` then
 ///   `conn_not_found`). Every removal, and every change of the expiry
@@ -31,7 +33,7 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
     public static let traits: DesignTraits = {
         var t = DesignTraits(
             name: "ovs",
-            summary: "Open vSwitch's userspace conntrack: a cmap-like lock-free cuckoo map of both directions' keys, one global insert lock (ct_lock), a mutex per connection, expiry lists per timeout class swept every 20 s in passes of limit/64",
+            summary: "Open vSwitch's userspace conntrack: a cmap-like lock-free cuckoo map of forward keys (reverse keys for NAT only) under a symmetric hash, one global insert lock (ct_lock), a mutex per connection, expiry lists per timeout class swept every 20 s in passes of limit/64",
             hasHashSeed: true, slotName: "position", sizedByBuckets: false, variants: [], defaultVariant: nil,
             faults: [.skipConnMutex, .ctLockAfterConn], connectionLimit: true, tracksConnections: true,
             incompleteSweepVariants: [])
@@ -70,6 +72,9 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
     let moves: UnsafeMutablePointer<Atomic<UInt64>>
     /// protected by ct_lock: keys in the map (cmap's `n`)
     var mapEntries = 0
+    /// protected by ct_lock: the time the newest connection was made at
+    /// (for `_checkInvariants`: its expired holders of a key were expired then)
+    var newestCreate: Int64 = 0
     /// Maps replaced, each with the epoch it was replaced in, freed once
     /// every registered thread has passed a quiescent point since.
     /// protected by retiredMapsMutex
@@ -181,9 +186,27 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
     @inline(__always)
     func unlockCT(_ ctx: inout WorkerContext) { ctLock.unlock(&ctx.locks) }
 
-    /// The client hash of a key (OVS: `conn_key_hash` with `hash_basis`).
+    /// The client hash of a key, symmetric as OVS's `conn_key_hash`: each
+    /// endpoint (address, port) hashed alone from the seed, the two XORed,
+    /// so a tuple and its reverse hash alike; then the protocols mixed in.
+    /// The one-at-a-time steps are the package's Jenkins hash; OVS uses
+    /// its own `hash_add_bytes32` with `hash_basis`.
     @inline(__always)
-    func hash(_ id: TupleID) -> UInt32 { JenkinsHash.hash(id, seed: seed) }
+    func hash(_ id: TupleID) -> UInt32 {
+        let len = id.addressLength
+        var a = seed, b = seed
+        JenkinsHash.mixAddress(&a, id.srcAddr, length: len)
+        JenkinsHash.mix16LE(&a, id.srcPort)
+        JenkinsHash.mixAddress(&b, id.dstAddr, length: len)
+        JenkinsHash.mix16LE(&b, id.dstPort)
+        var h = a ^ b
+        JenkinsHash.mix16LE(&h, UInt16(id.transProto.rawValue))
+        JenkinsHash.mix16LE(&h, id.netProto.rawValue)
+        h &+= h &<< 3
+        h ^= h &>> 11
+        h &+= h &<< 15
+        return h
+    }
 
     /// The class (index into `classTimeouts`) of a connection in its
     /// current state. Preconditions: c's lock is held, or c is unpublished.
