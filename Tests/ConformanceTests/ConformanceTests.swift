@@ -188,7 +188,11 @@ func fullSweep(_ t: any ConnTrackTable, now: Int64, _ ctx: inout WorkerContext) 
         #expect(after.count == before.count)
         #expect(after == before, "first difference at \(Array(zip(after, before)).firstIndex { $0 != $1 } ?? -1)")
         #expect(copy._checkInvariants(uniqueIDs: nil) == original._checkInvariants(uniqueIDs: nil))
-        #expect(copy.inspect().slotLengths == original.inspect().slotLengths)
+        if e.design.traits.slotFollowsConnection {
+            #expect(copy.inspect().slotLengths == original.inspect().slotLengths)
+        } else {
+            #expect(copy.inspect().slotLengths.reduce(0, +) == original.inspect().slotLengths.reduce(0, +))
+        }
         #expect(c.locks.violations.isEmpty)
     }
 

@@ -52,6 +52,11 @@ public struct DesignTraits: Sendable {
     /// At its connection limit the design drops an old connection to make
     /// room (Linux's `early_drop`); false: it refuses the new one (OVS).
     public var earlyDropsAtLimit = true
+    /// A connection's slot follows from the connection itself, so an
+    /// export imported again puts each one back in its slot; false: slots
+    /// are dealt in turn as connections are made (OVS's expiry lists), and
+    /// an import deals them again.
+    public var slotFollowsConnection = true
     /// The detectors' lock-order self-test (`selftest lock-order-pair`):
     /// takes one pair of the design's locks in both orders, from two
     /// threads that never overlap, so a lock-order detector must report

@@ -14,6 +14,7 @@ public enum Fault: String, Sendable, CaseIterable, Codable {
     case skipEntryLock = "skip-entry-lock"
     /// `ovs`: a packet updates its connection without the connection mutex.
     case skipConnMutex = "skip-conn-mutex"
-    /// `ovs`: an insert takes `ct_lock` while it holds a connection lock.
+    /// `ovs`: a timeout change takes `ct_lock` while it holds the
+    /// connection's lock.
     case ctLockAfterConn = "ct-lock-after-conn"
 }

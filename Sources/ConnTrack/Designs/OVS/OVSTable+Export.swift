@@ -1,7 +1,8 @@
 import Sync
 
 // Export and import: connections in insertion order (serial), so a round
-// trip gives the same records, and each lands on the list of its class.
+// trip gives the same records; an import deals them to the expiry lists
+// in turn again, as it makes them.
 extension OVSTable {
     public func forEachConnection(now: Int64, _ body: (ConnectionRecord) -> Void) {
         var ctx = WorkerContext(name: "export", checkLockOrder: false)
@@ -28,7 +29,6 @@ extension OVSTable {
         var inserted: [UnsafeMutablePointer<ConnNode>] = []
         for (i, r) in records.enumerated() {
             let c = ConnNode.make(from: r)
-            let cls = timeoutClass(c)
             c.pointee.serial = UInt64(Self.unlisted) &<< 56 | nextSerial
             let h = hash(r.original)
             var ok = insertKey(c.originalPtr, hash: h, &ctx)
@@ -44,7 +44,7 @@ extension OVSTable {
                 throw ImportError(record: i, reason: "no room in the cuckoo map for its keys")
             }
             nextSerial &+= 1
-            pushBack(c, cls)
+            pushBackInTurn(c)
             count += 1
             if count > peak { peak = count }
             inserted.append(c)

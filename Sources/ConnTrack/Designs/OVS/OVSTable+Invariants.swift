@@ -12,13 +12,13 @@ extension OVSTable {
         defer { unlockCT(&ctx) }
         var rep = InvariantReport()
         var listed = Set<UnsafeMutablePointer<ConnNode>>()
-        for l in 0..<classTimeouts.count {
+        for l in 0..<Self.expiryListCount {
             var n = 0
             var prev: UnsafeMutablePointer<ConnNode>? = nil
             var c = lists[l].head
             while let x = c {
                 n += 1
-                if listClass(x) != l { rep.violations.append("connection \(x.pointee.original.id) on list \(l) says class \(listClass(x))") }
+                if listIndex(x) != l { rep.violations.append("connection \(x.pointee.original.id) on list \(l) says list \(listIndex(x))") }
                 if x.pointee.original.prev?.pointee.conn != prev { rep.violations.append("list \(l): a broken back link") }
                 if !listed.insert(x).inserted { rep.violations.append("connection \(x.pointee.original.id) listed twice"); break }
                 prev = x

@@ -4,7 +4,7 @@
 // - `original.next` / `original.prev`: the links of the expiry list the
 //   connection is on (the other designs' bucket-list links; this design has
 //   no bucket lists). Protected by ct_lock.
-// - `serial`: the list class in the top byte (`unlisted` once removed:
+// - `serial`: the list index in the top byte (`unlisted` once removed:
 //   OVS's `conn->cleaned`), the insertion serial below. Protected by ct_lock.
 // - `pad`: OVS state bits (`OVSBits`). Protected by the connection lock.
 
@@ -25,31 +25,42 @@ extension OVSTable {
         c.pointee.original.next?.pointee.conn
     }
 
+    /// OVS's `N_EXP_LISTS`: new connections go to these lists in turn.
+    static var expiryListCount: Int { 100 }
+
     /// The list c is on, or `unlisted`. Preconditions: ct_lock is held.
     @inline(__always)
-    func listClass(_ c: UnsafeMutablePointer<ConnNode>) -> Int { Int(truncatingIfNeeded: c.pointee.serial &>> 56) }
+    func listIndex(_ c: UnsafeMutablePointer<ConnNode>) -> Int { Int(truncatingIfNeeded: c.pointee.serial &>> 56) }
 
     /// Preconditions: ct_lock is held.
     @inline(__always)
-    func setListClass(_ c: UnsafeMutablePointer<ConnNode>, _ cls: Int) {
-        c.pointee.serial = (c.pointee.serial & Self.serialMask) | UInt64(cls) &<< 56
+    func setListIndex(_ c: UnsafeMutablePointer<ConnNode>, _ l: Int) {
+        c.pointee.serial = (c.pointee.serial & Self.serialMask) | UInt64(l) &<< 56
+    }
+
+    /// Appends a new connection to the next list in turn, where it stays
+    /// until it is removed (`conn_init_expiration` with `ct->next_list`).
+    /// Preconditions: ct_lock is held; c is on no list.
+    func pushBackInTurn(_ c: UnsafeMutablePointer<ConnNode>) {
+        pushBack(c, nextList)
+        nextList = (nextList + 1) % Self.expiryListCount
     }
 
     /// Appends c to the tail of list `cls`. Preconditions: ct_lock is held;
     /// c is on no list.
     func pushBack(_ c: UnsafeMutablePointer<ConnNode>, _ cls: Int) {
-        assert(listClass(c) == Self.unlisted, "a connection on a list is pushed again")
+        assert(listIndex(c) == Self.unlisted, "a connection on a list is pushed again")
         c.pointee.original.next = nil
         c.pointee.original.prev = lists[cls].tail?.originalPtr
         if let t = lists[cls].tail { t.pointee.original.next = c.originalPtr } else { lists[cls].head = c }
         lists[cls].tail = c
         lists[cls].count += 1
-        setListClass(c, cls)
+        setListIndex(c, cls)
     }
 
     /// Takes c off its list. Preconditions: ct_lock is held; c is on a list.
     func unlink(_ c: UnsafeMutablePointer<ConnNode>) {
-        let cls = listClass(c)
+        let cls = listIndex(c)
         assert(cls != Self.unlisted, "an unlisted connection is unlinked")
         let prev = c.pointee.original.prev?.pointee.conn
         let next = Self.next(c)
@@ -58,7 +69,7 @@ extension OVSTable {
         c.pointee.original.next = nil
         c.pointee.original.prev = nil
         lists[cls].count -= 1
-        setListClass(c, Self.unlisted)
+        setListIndex(c, Self.unlisted)
         if let k = cursor, k.conn == c { cursor = nil }
     }
 
@@ -73,37 +84,23 @@ extension OVSTable {
     /// The first connection of list `l` or of a later one. Preconditions: ct_lock is held.
     func first(from l: Int) -> (UnsafeMutablePointer<ConnNode>, Int)? {
         var i = l
-        while i < classTimeouts.count {
+        while i < Self.expiryListCount {
             if let h = lists[i].head { return (h, i) }
             i += 1
         }
         return nil
     }
 
-    /// Moves c to the list of its current class: OVS's
-    /// `conn_update_expiration`, whose lock order it keeps (the connection
-    /// mutex released, ct_lock, the mutex again). With the injected
-    /// `ct-lock-after-conn` fault ct_lock is taken while the mutex is held.
+    /// A timeout change of c, whose new expiration is already in place:
+    /// OVS 3.x's `conn_update_expiration` (tp.c:241) stores it under the
+    /// connection's mutex alone and moves it to no list. With the injected
+    /// `ct-lock-after-conn` fault, ct_lock is taken here under that mutex
+    /// (as if the change still had a list to move to, in the wrong order).
     /// Preconditions: c's lock is held (taken by `lockConnection`); it is
-    /// held again on return.
-    func updateExpirationList(_ c: UnsafeMutablePointer<ConnNode>, _ ctx: inout WorkerContext) {
-        if !ctLockAfterConn { unlockConnection(c, &ctx) }
+    /// held on return.
+    func expirationChanged(_ c: UnsafeMutablePointer<ConnNode>, _ ctx: inout WorkerContext) {
+        guard ctLockAfterConn else { return }
         lockCT(&ctx)
-        if !ctLockAfterConn { lockConnection(c, &ctx) }
-        let cls = timeoutClass(c)
-        // A connection removed meanwhile (OVS's `cleaned`) is on no list.
-        let now = listClass(c)
-        if now != Self.unlisted && now != cls {
-            unlink(c)
-            pushBack(c, cls)
-        }
-        if ctLockAfterConn {
-            // Release ct_lock and keep the connection lock, as the caller expects.
-            unlockCT(&ctx)
-        } else {
-            unlockConnection(c, &ctx)
-            unlockCT(&ctx)
-            lockConnection(c, &ctx)
-        }
+        unlockCT(&ctx)
     }
 }

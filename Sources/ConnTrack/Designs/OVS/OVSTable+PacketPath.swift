@@ -140,7 +140,7 @@ extension OVSTable {
         }
         if locked {
             if timeouts.timeout(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) != before {
-                updateExpirationList(c, &ctx)
+                expirationChanged(c, &ctx)
             }
             unlockConnection(c, &ctx)
         }
@@ -218,9 +218,6 @@ extension OVSTable {
         }
         let c = ConnNode.make(original: p.id, reply: reply, hook: p.hook, now: now, nat: p.nat)
         initialiseTracker(c, p, &ctx)
-        // The class is read before the connection is published: after that
-        // only its mutex guards the tracker.
-        let cls = timeoutClass(c)
         c.pointee.serial = UInt64(Self.unlisted) &<< 56 | nextSerial
         guard insertKey(c.originalPtr, hash: h, &ctx) else {
             unlockCT(&ctx)
@@ -238,7 +235,7 @@ extension OVSTable {
         }
         nextSerial &+= 1
         newestCreate = max(newestCreate, now)
-        pushBack(c, cls)
+        pushBackInTurn(c)
         count += 1
         if count > peak { peak = count }
         ctx.stats.insert &+= 1

@@ -76,14 +76,14 @@ extension OVSTable {
         return n
     }
 
-    /// Slots: the expiry lists, one per timeout class, with their lengths.
+    /// Slots: the 100 expiry lists, with their lengths.
     public func inspect() -> TableInspection {
         var ctx = WorkerContext(name: "inspect", checkLockOrder: false)
         lockCT(&ctx)
         defer { unlockCT(&ctx) }
         var lengths: [Int] = []
         var tuples = 0
-        for l in 0..<classTimeouts.count {
+        for l in 0..<Self.expiryListCount {
             lengths.append(lists[l].count)
             var c = lists[l].head
             while let x = c { tuples += x.isSelf ? 1 : 2; c = Self.next(x) }

@@ -17,14 +17,14 @@ import struct Synchronization.Atomic
 /// - **Insert lock:** one global mutex, OVS's `ct_lock`. A packet that finds
 ///   nothing takes it, looks up again, and inserts (`process_one` then
 ///   `conn_not_found`). Every removal, and every change of the expiry
-///   lists, is made under it too.
+///   lists, is made under it too; a packet that finds its connection
+///   never takes it.
 /// - **Connection mutex:** the tracker state, `lastUsed` and the OVS state
 ///   bits of a connection change under its own mutex (`conn->lock`).
-/// - **Expiry lists:** one list per timeout class (OVS keeps one per
-///   `ct_timeout`); a connection moves to another list when its class
-///   changes, through OVS's order (connection mutex released, `ct_lock`,
-///   connection mutex again: `conn_update_expiration`); a refresh within a
-///   class touches no list. The sweeper walks the lists (`ct_sweep`).
+/// - **Expiry lists:** 100 of them (`N_EXP_LISTS`); a new connection goes on
+///   the next in turn and stays there. A state change or a refresh updates
+///   its timeout in place, under its mutex (`conn_update_expiration`). The
+///   sweeper walks the lists (`ct_sweep`).
 /// - **Limit:** 3,000,000 connections by default (`DEFAULT_N_CONN_LIMIT`);
 ///   a new connection beyond it is not committed (no early drop).
 ///
@@ -33,12 +33,13 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
     public static let traits: DesignTraits = {
         var t = DesignTraits(
             name: "ovs",
-            summary: "Open vSwitch's userspace conntrack: a cmap-like lock-free cuckoo map of forward keys (reverse keys for NAT only) under a symmetric hash, one global insert lock (ct_lock), a mutex per connection, expiry lists per timeout class swept every 20 s in passes of limit/64",
+            summary: "Open vSwitch's userspace conntrack: a cmap-like lock-free cuckoo map of forward keys (reverse keys for NAT only) under a symmetric hash, one global insert lock (ct_lock), a mutex per connection, 100 expiry lists filled in turn, swept every 20 s in passes of limit/64",
             hasHashSeed: true, slotName: "position", sizedByBuckets: false, variants: [], defaultVariant: nil,
             faults: [.skipConnMutex, .ctLockAfterConn], connectionLimit: true, tracksConnections: true,
             incompleteSweepVariants: [])
         t.defaultPolicy = "ovs"
         t.earlyDropsAtLimit = false
+        t.slotFollowsConnection = false
         t.lockOrderPairSelftest = lockOrderPairSelftest
         t.dataRacePairSelftest = dataRacePairSelftest
         t.knobs = [Knob("max-connections", summary: "connection limit: also sizes the sweep (OVS default 3000000)",
@@ -59,8 +60,6 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
     public let config: TableConfig
     /// immutable
     let timeouts: Timeouts
-    /// immutable: the distinct timeouts; a connection's class is the index of its own.
-    let classTimeouts: [Int64]
     /// immutable
     public let seed: UInt32
     /// immutable: the connection limit
@@ -85,8 +84,11 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
     let ctMutex: UnsafeMutablePointer<pthread_mutex_t>
     /// protected by ct_lock: the breadth-first search's queue (cmap keeps it on the stack)
     let bfsQueue: UnsafeMutablePointer<CuckooMap.Path>
-    /// protected by ct_lock: the expiry lists, one per class
+    /// protected by ct_lock: the expiry lists (`expiryListCount`), a
+    /// connection on the one it was made in turn for
     let lists: UnsafeMutablePointer<ExpiryList>
+    /// protected by ct_lock: the list the next connection goes to (OVS's `next_list`)
+    var nextList = 0
     /// protected by ct_lock: connections in the table (OVS's `n_conn`)
     var count = 0
     /// protected by ct_lock
@@ -115,11 +117,6 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
         do { try config.validate(for: Self.traits) } catch { preconditionFailure(error.description) }
         self.config = config
         timeouts = config.timeouts
-        var values: [Int64] = []
-        for v in [timeouts.established, timeouts.other, timeouts.synSent, timeouts.finWait, timeouts.closeWait,
-                  timeouts.lastAck, timeouts.timeWait, timeouts.close, timeouts.udp, timeouts.udpStream]
-        where !values.contains(v) { values.append(v) }
-        classTimeouts = values
         seed = config.hashSeed ?? UInt32.random(in: .min ... .max)
         limit = config.maxConnections ?? Self.defaultLimit
         // As cmap, the map starts small and grows with the connections:
@@ -132,15 +129,15 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
         PThread.initMutex(ctMutex)
         bfsQueue = .allocate(capacity: CuckooMap.maxQueue)
         bfsQueue.initialize(repeating: CuckooMap.Path(), count: CuckooMap.maxQueue)
-        lists = .allocate(capacity: values.count)
-        lists.initialize(repeating: ExpiryList(), count: values.count)
+        lists = .allocate(capacity: Self.expiryListCount)
+        lists.initialize(repeating: ExpiryList(), count: Self.expiryListCount)
         skipConnMutex = config.faults.contains(.skipConnMutex)
         ctLockAfterConn = config.faults.contains(.ctLockAfterConn)
     }
 
     deinit {
         var conns: [UnsafeMutablePointer<ConnNode>] = []
-        for l in 0..<classTimeouts.count {
+        for l in 0..<Self.expiryListCount {
             var c = lists[l].head
             while let x = c { c = Self.next(x); conns.append(x) }
         }
@@ -149,7 +146,7 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
         Self.destroyMap(mapSlot.load(ordering: .acquiring))
         for r in retiredMaps { Self.destroyMap(r.map) }
         moves.deallocate()
-        lists.deinitialize(count: classTimeouts.count)
+        lists.deinitialize(count: Self.expiryListCount)
         lists.deallocate()
         bfsQueue.deinitialize(count: CuckooMap.maxQueue)
         bfsQueue.deallocate()
@@ -206,14 +203,5 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
         h ^= h &>> 11
         h &+= h &<< 15
         return h
-    }
-
-    /// The class (index into `classTimeouts`) of a connection in its
-    /// current state. Preconditions: c's lock is held, or c is unpublished.
-    @inline(__always)
-    func timeoutClass(_ c: UnsafeMutablePointer<ConnNode>) -> Int {
-        let t = timeouts.timeout(proto: c.pointee.original.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp)
-        for i in 0..<classTimeouts.count where classTimeouts[i] == t { return i }
-        preconditionFailure("timeout \(t) is not one of the table's")
     }
 }
