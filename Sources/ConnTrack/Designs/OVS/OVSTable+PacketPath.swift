@@ -73,15 +73,19 @@ extension OVSTable {
     /// `conn_key_lookup`: the map's entries of `h` whose connection has
     /// `id` as its forward or its reverse key; the reverse key of a
     /// connection without NAT is not in the map, but hashes as its forward
-    /// key does (`hash` is symmetric).
+    /// key does (`hash` is symmetric). `counted`: the packet's lookup,
+    /// whose keys compared and reads repeated the counters take (the
+    /// insert's second lookup is not counted again).
     @inline(__always)
-    func lookup(_ id: TupleID, hash h: UInt32, _ ctx: inout WorkerContext) -> CuckooMap.Matches {
+    func lookup(_ id: TupleID, hash h: UInt32, counted: Bool = true, _ ctx: inout WorkerContext) -> CuckooMap.Matches {
         let r = map.findAll(hash: h) { node in
             let c = node.pointer(to: \.conn)!.pointee
             return c.isOriginal(id) || c.pointer(to: \.reply.id)!.pointee == id
         }
-        ctx.stats.chain.record(r.compared)
-        ctx.stats.searchRestart &+= UInt64(r.restarts)
+        if counted {
+            ctx.stats.chain.record(r.compared)
+            ctx.stats.searchRestart &+= UInt64(r.restarts)
+        }
         return r.matches
     }
 
@@ -187,7 +191,7 @@ extension OVSTable {
             return (.notTracked, [.inv, .trk])
         }
         lockCT(&ctx)
-        let found = lookup(p.id, hash: h, &ctx)
+        let found = lookup(p.id, hash: h, counted: false, &ctx)
         for k in 0..<found.count {
             let c = found[k].pointee.conn
             guard lockedRemaining(c, now: now, &ctx) >= 0 else { continue }
@@ -202,7 +206,7 @@ extension OVSTable {
         let reply = p.replyForNewConnection
         let hr = hash(reply)
         if p.nat && reply != p.id {
-            let holders = lookup(reply, hash: hr, &ctx)
+            let holders = lookup(reply, hash: hr, counted: false, &ctx)
             for k in 0..<holders.count where lockedRemaining(holders[k].pointee.conn, now: now, &ctx) >= 0 {
                 // The translated reply key belongs to a live connection (a NAT clash).
                 unlockCT(&ctx)
