@@ -192,58 +192,6 @@ struct CuckooMap: @unchecked Sendable {
 
     // MARK: Lock-free lookup
 
-    /// Scans bucket `b` for `id`; `w0` is its word 0 as read. Returns the
-    /// entry (unvalidated) and the keys compared.
-    @inline(__always)
-    func scan(_ b: Int, w0: UInt64, hash: UInt32, id: TupleID) -> (UnsafeMutablePointer<TupleNode>?, Int) {
-        let w1 = word(b, 1).pointee.load(ordering: .acquiring)
-        let w2 = word(b, 2).pointee.load(ordering: .acquiring)
-        var compared = 0
-        for i in 0..<Self.slots where Self.hash(of: i, w0, w1, w2) == hash {
-            let e = word(b, 3 &+ i).pointee.load(ordering: .acquiring)
-            guard e != 0, let node = UnsafeMutablePointer<TupleNode>(bitPattern: UInt(e)) else { continue }
-            compared &+= 1
-            // The key is immutable while the entry is published, and the
-            // block is freed only after this thread's next quiescent point.
-            if node.pointer(to: \.id)!.pointee == id { return (node, compared) }
-        }
-        return (nil, compared)
-    }
-
-    /// `cmap_find`: bucket 1, then bucket 2, each read until its counter
-    /// held still, then bucket 1's counter checked once more (an entry may
-    /// have moved from bucket 2 to bucket 1 meanwhile). Returns the entry,
-    /// the keys compared, and the reads repeated.
-    @inline(__always)
-    func find(_ id: TupleID, hash: UInt32) -> (node: UnsafeMutablePointer<TupleNode>?, compared: Int, restarts: Int) {
-        let (b1, b2) = bucketsOf(hash)
-        var compared = 0, restarts = 0
-        while true {
-            var c1 = readEven(b1)
-            var r = scan(b1, w0: c1, hash: hash, id: id)
-            compared &+= r.1
-            while changed(b1, since: c1) {
-                restarts &+= 1
-                c1 = readEven(b1)
-                r = scan(b1, w0: c1, hash: hash, id: id)
-                compared &+= r.1
-            }
-            if let n = r.0 { return (n, compared, restarts) }
-            var c2 = readEven(b2)
-            r = scan(b2, w0: c2, hash: hash, id: id)
-            compared &+= r.1
-            while changed(b2, since: c2) {
-                restarts &+= 1
-                c2 = readEven(b2)
-                r = scan(b2, w0: c2, hash: hash, id: id)
-                compared &+= r.1
-            }
-            if let n = r.0 { return (n, compared, restarts) }
-            if !changed(b1, since: c1) { return (nil, compared, restarts) }
-            restarts &+= 1
-        }
-    }
-
     /// Entries found by `findAll`: every slot of a key's two buckets can
     /// hold one.
     struct Matches {
@@ -306,6 +254,16 @@ struct CuckooMap: @unchecked Sendable {
             if !changed(b1, since: c1) { return (m, compared, restarts) }
             restarts &+= 1
         }
+    }
+
+    /// `cmap_find` for one tuple: the entry whose tuple is `id`, read as
+    /// `findAll` reads (every entry's key is immutable while it is
+    /// published). Returns the entry, the keys compared, and the reads
+    /// repeated.
+    @inline(__always)
+    func find(_ id: TupleID, hash: UInt32) -> (node: UnsafeMutablePointer<TupleNode>?, compared: Int, restarts: Int) {
+        let r = findAll(hash: hash) { $0.pointer(to: \.id)!.pointee == id }
+        return (r.matches.count > 0 ? r.matches[0] : nil, r.compared, r.restarts)
     }
 
     // MARK: Writer (the caller holds the insert lock)

@@ -100,7 +100,8 @@ extension OVSTable {
             if locked { unlockConnection(c, &ctx) }
             return .expired
         }
-        let before = timeouts.timeout(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp)
+        // Only the injected `ct-lock-after-conn` fault acts on a timeout change.
+        let before = ctLockAfterConn ? timeouts.timeout(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) : 0
         let traced = ctx.tracingEvents ? ConnTraceState(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) : nil
         var state = Verdict.trk
         let result: TrackerResult?
@@ -143,7 +144,7 @@ extension OVSTable {
             ctx.traceEvent(.update, c.record(timeouts, now: now), now: now)
         }
         if locked {
-            if timeouts.timeout(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) != before {
+            if ctLockAfterConn && timeouts.timeout(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) != before {
                 expirationChanged(c, &ctx)
             }
             unlockConnection(c, &ctx)
