@@ -5,7 +5,8 @@ extension OVSTable {
     /// under NAT) in one of its two buckets under its own hash; every listed
     /// connection is found by both its keys; at most one connection live
     /// when the last one was made holds a key; each list's links, length
-    /// and class agree; the count is the number listed.
+    /// and the index its connections record agree; the count is the
+    /// number listed.
     public func _checkInvariants(uniqueIDs: Bool?) -> InvariantReport {
         var ctx = WorkerContext(name: "invariants", checkLockOrder: false)
         lockCT(&ctx)

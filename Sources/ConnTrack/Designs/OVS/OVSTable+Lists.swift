@@ -46,29 +46,29 @@ extension OVSTable {
         nextList = (nextList + 1) % Self.expiryListCount
     }
 
-    /// Appends c to the tail of list `cls`. Preconditions: ct_lock is held;
+    /// Appends c to the tail of list `l`. Preconditions: ct_lock is held;
     /// c is on no list.
-    func pushBack(_ c: UnsafeMutablePointer<ConnNode>, _ cls: Int) {
+    func pushBack(_ c: UnsafeMutablePointer<ConnNode>, _ l: Int) {
         assert(listIndex(c) == Self.unlisted, "a connection on a list is pushed again")
         c.pointee.original.next = nil
-        c.pointee.original.prev = lists[cls].tail?.originalPtr
-        if let t = lists[cls].tail { t.pointee.original.next = c.originalPtr } else { lists[cls].head = c }
-        lists[cls].tail = c
-        lists[cls].count += 1
-        setListIndex(c, cls)
+        c.pointee.original.prev = lists[l].tail?.originalPtr
+        if let t = lists[l].tail { t.pointee.original.next = c.originalPtr } else { lists[l].head = c }
+        lists[l].tail = c
+        lists[l].count += 1
+        setListIndex(c, l)
     }
 
     /// Takes c off its list. Preconditions: ct_lock is held; c is on a list.
     func unlink(_ c: UnsafeMutablePointer<ConnNode>) {
-        let cls = listIndex(c)
-        assert(cls != Self.unlisted, "an unlisted connection is unlinked")
+        let l = listIndex(c)
+        assert(l != Self.unlisted, "an unlisted connection is unlinked")
         let prev = c.pointee.original.prev?.pointee.conn
         let next = Self.next(c)
-        if let p = prev { p.pointee.original.next = next?.originalPtr } else { lists[cls].head = next }
-        if let n = next { n.pointee.original.prev = prev?.originalPtr } else { lists[cls].tail = prev }
+        if let p = prev { p.pointee.original.next = next?.originalPtr } else { lists[l].head = next }
+        if let n = next { n.pointee.original.prev = prev?.originalPtr } else { lists[l].tail = prev }
         c.pointee.original.next = nil
         c.pointee.original.prev = nil
-        lists[cls].count -= 1
+        lists[l].count -= 1
         setListIndex(c, Self.unlisted)
         if let k = cursor, k.conn == c { cursor = nil }
     }
@@ -96,10 +96,11 @@ extension OVSTable {
     /// connection's mutex alone and moves it to no list. With the injected
     /// `ct-lock-after-conn` fault, ct_lock is taken here under that mutex
     /// (as if the change still had a list to move to, in the wrong order).
-    /// Preconditions: c's lock is held (taken by `lockConnection`); it is
-    /// held on return.
+    /// Preconditions: the `ct-lock-after-conn` fault is injected (without it
+    /// there is nothing to do, and the caller does not compute the change);
+    /// c's lock is held (taken by `lockConnection`); it is held on return.
     func expirationChanged(_ c: UnsafeMutablePointer<ConnNode>, _ ctx: inout WorkerContext) {
-        guard ctLockAfterConn else { return }
+        assert(ctLockAfterConn, "a timeout change handled without the fault that acts on it")
         lockCT(&ctx)
         unlockCT(&ctx)
     }

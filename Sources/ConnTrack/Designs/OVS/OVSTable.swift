@@ -45,9 +45,9 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
         t.knobs = [Knob("max-connections", summary: "connection limit: also sizes the sweep (OVS default 3000000)",
                         range: 1...(1 << 27), grid: [100_000, 1_000_000, 3_000_000],
                         get: { $0.maxConnections ?? OVSTable.defaultLimit }, set: { $0.maxConnections = $1 })]
-        // The block, and two map slots in buckets 85 % full, the most the
-        // map holds before it doubles (12 bytes of a 64-byte bucket of 5
-        // per slot, over 0.85).
+        // The block, and its key's share of the map at its emptiest after a
+        // doubling, 42.5 % full (12 bytes of a 64-byte bucket of 5 per slot,
+        // over 0.425): the same as two slots at 85 %.
         t.bytesPerConnection = MemoryLayout<ConnNode>.stride + 2 * 64 / 5 * 100 / 85
         t.noResizeReason = "OVS has no operator resize: its cmap, like the map here, doubles and halves itself with the connections"
         return t
