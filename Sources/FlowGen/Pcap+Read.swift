@@ -170,14 +170,34 @@ public enum PcapReader {
             let off = Int(d[p + 12] >> 4) * 4
             guard off >= 20, off <= l4len else { return .malformed }
             let id = id0(be16(p), be16(p + 2))
-            let seg = TCPSegment(flags: TCPFlags(rawValue: d[p + 13]), seq: be32(p + 4), ack: be32(p + 8),
-                                 window: be16(p + 14), payloadLength: UInt16(clamping: l4len - off))
+            let flags = TCPFlags(rawValue: d[p + 13])
+            let seg = TCPSegment(flags: flags, seq: be32(p + 4), ack: be32(p + 8),
+                                 window: be16(p + 14), payloadLength: UInt16(clamping: l4len - off),
+                                 wscale: flags.contains(.syn) ? windowScale(d, p + 20, min(p + off, end)) : 0)
             return .packet(Packet(id: id, tcp: seg, hook: hook(id), timestamp: ts))
         }
         guard l4len >= 8, end - p >= 8 else { return .malformed }
         let id = id0(be16(p), be16(p + 2))
         return .packet(Packet(id: id, tcp: TCPSegment(flags: [], seq: 0, payloadLength: UInt16(clamping: l4len - 8)),
                               hook: hook(id), timestamp: ts))
+    }
+
+    /// The window scale option of a SYN's options in `d[start..<end]`, as
+    /// OVS's tracker keeps it (`tcp_get_wscale`: the shift capped at 14,
+    /// with 0x80 set; 0 without the option). Options cut off by the
+    /// capture's snaplen end the walk.
+    static func windowScale(_ d: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> UInt8 {
+        var o = start, scale: UInt8 = 0
+        while end - o >= 3 {
+            switch d[o] {
+            case 0: return scale
+            case 1: o += 1
+            default:
+                if d[o] == 3 { scale = min(d[o + 2], 14) | 0x80 }
+                o += max(Int(d[o + 1]), 2)
+            }
+        }
+        return scale
     }
 
     /// Captures carry no hook: the side sending to the lower port is taken

@@ -40,8 +40,11 @@ public struct PcapWriter {
         be16(&l4, id.srcPort); be16(&l4, id.dstPort)
         if id.transProto == .tcp {
             be32(&l4, p.tcp.seq); be32(&l4, p.tcp.ack)
-            l4.append(5 << 4); l4.append(p.tcp.flags.rawValue)
+            // A window scale option (NOP, then kind 3) when the segment has one.
+            let scaled = p.tcp.wscale & 0x80 != 0
+            l4.append((scaled ? 6 : 5) << 4); l4.append(p.tcp.flags.rawValue)
             be16(&l4, p.tcp.window); be16(&l4, 0); be16(&l4, 0)
+            if scaled { l4 += [1, 3, 3, p.tcp.wscale & 0x0f] }
         } else {
             be16(&l4, UInt16(8 + payload)); be16(&l4, 0)
         }

@@ -346,9 +346,10 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
         let locksBefore = c.stats.tableLock.acquisitions
         _ = t.track(seg(id, [.syn, .ack], seq: 50, ack: 2, reply: true), now: sec, &c)
         _ = t.track(udp(u, reply: true), now: sec, &c)
-        #expect(t.exportConnections(now: sec).map(\.timeoutLeft) == [86_400 * sec, 30 * sec])
-        // (TCP_OPENING, 30 s in OVS until the handshake's last ACK, is not
-        // told apart: the tracker reports the SYN-ACK as established.)
+        // TCP_OPENING (the SYN_RECV attribute, 30 s) until the handshake's last ACK.
+        #expect(t.exportConnections(now: sec).map(\.timeoutLeft) == [30 * sec, 30 * sec])
+        _ = t.track(seg(id, .ack, seq: 2, ack: 51), now: 2 * sec, &c)
+        #expect(t.exportConnections(now: 2 * sec).map(\.timeoutLeft) == [86_400 * sec, 29 * sec])
         // The expiration changed in place: no ct_lock, no list moved.
         #expect(c.stats.tableLock.acquisitions == locksBefore)
         #expect(Array(t.inspect().slotLengths.prefix(3)) == [1, 1, 0])

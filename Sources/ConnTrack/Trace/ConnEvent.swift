@@ -60,7 +60,10 @@ public struct ConnTraceState: Sendable, Hashable, Codable {
 
     /// A record's state: its design's own (`ownState`) or derived.
     public init(_ r: ConnectionRecord) {
-        self = r.ownState ?? ConnTraceState(proto: r.original.transProto, tcb: r.tcb, udp: r.udp)
+        if let s = r.ownState { self = s; return }
+        // A tracker block of OVS's (a saved `ovs` table) names its own state.
+        if r.original.transProto == .tcp, let t = r.tcb.ovsTCP { self = t.traceState; return }
+        self = ConnTraceState(proto: r.original.transProto, tcb: r.tcb, udp: r.udp)
     }
 }
 

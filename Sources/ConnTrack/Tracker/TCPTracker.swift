@@ -15,14 +15,21 @@ public struct TCPFlags: OptionSet, Sendable, Hashable, Codable {
 /// The fields of a TCP segment the tracker reads.
 public struct TCPSegment: Sendable, Hashable {
     public var flags: TCPFlags
+    /// The SYN's window scale option as OVS's tracker keeps it: 0x80 when
+    /// present, with the shift (at most 14) in the low bits; 0 when absent.
+    /// Only OVS's tracker reads it. Beside `flags`, in the padding before
+    /// `seq`, so a packet stays the same size.
+    public var wscale: UInt8 = 0
     public var seq: UInt32
     public var ack: UInt32
     public var window: UInt16
     public var payloadLength: UInt16
 
 
-    public init(flags: TCPFlags, seq: UInt32, ack: UInt32 = 0, window: UInt16 = 65535, payloadLength: UInt16 = 0) {
+    public init(flags: TCPFlags, seq: UInt32, ack: UInt32 = 0, window: UInt16 = 65535, payloadLength: UInt16 = 0,
+                wscale: UInt8 = 0) {
         self.flags = flags; self.seq = seq; self.ack = ack; self.window = window; self.payloadLength = payloadLength
+        self.wscale = wscale
     }
 
     /// Sequence space the segment occupies: data plus one for SYN and FIN.

@@ -29,6 +29,8 @@ extension OVSTable {
         var inserted: [UnsafeMutablePointer<ConnNode>] = []
         for (i, r) in records.enumerated() {
             let c = ConnNode.make(from: r)
+            // Another design's TCP state, as OVS would pick it up mid-stream.
+            if r.original.transProto == .tcp && !r.tcb.holdsOVSTCP { c.pointee.tcb = TCB(ovs: OVSTCPConn(converting: r.tcb)) }
             c.pointee.serial = UInt64(Self.unlisted) &<< 56 | nextSerial
             let h = hash(r.original)
             var ok = insertKey(c.originalPtr, hash: h, &ctx)

@@ -61,7 +61,7 @@ extension OVSTable {
                 }
                 if found.matches.count == 0 { rep.violations.append("connection \(c.pointee.original.id) is not found by its key \(id)") }
             }
-            if timeRemaining(c, timeouts, now: newestCreate) >= 0 {
+            if remaining(c, now: newestCreate) >= 0 {
                 liveHolders[c.pointee.original.id, default: 0] += 1
                 if !c.isSelf { liveHolders[c.pointee.reply.id, default: 0] += 1 }
             }

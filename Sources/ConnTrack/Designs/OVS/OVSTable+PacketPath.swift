@@ -1,27 +1,5 @@
 import Sync
 
-/// OVS's TCP flag check (`tcp_invalid_flags` in lib/conntrack-tcp.c, taken
-/// from pf): SYN with RST or FIN; neither SYN, ACK nor RST; FIN, PSH or URG
-/// without ACK.
-@inline(__always)
-func ovsTCPInvalidFlags(_ f: TCPFlags) -> Bool {
-    if f.contains(.syn) {
-        if f.contains(.rst) || f.contains(.fin) { return true }
-    } else if !f.contains(.ack) && !f.contains(.rst) {
-        return true
-    }
-    if !f.contains(.ack) && (f.contains(.fin) || f.contains(.psh) || f.contains(.urg)) { return true }
-    return false
-}
-
-/// Whether a TCP segment may create a connection (`tcp_valid_new`): valid
-/// flags, and not a SYN-ACK (a connection is picked up from its SYN or
-/// mid-stream, never half open).
-@inline(__always)
-func ovsTCPValidNew(_ f: TCPFlags) -> Bool {
-    !ovsTCPInvalidFlags(f) && !(f.contains(.syn) && f.contains(.ack))
-}
-
 /// What the update of a found connection decided.
 enum OVSUpdate {
     /// Tracked: the tracker's result (nil: it initialised the tracker) and the packet's state.
@@ -90,66 +68,77 @@ extension OVSTable {
     }
 
     /// `conn_update_state` for a found connection, under its mutex (skipped
-    /// with the injected `skip-conn-mutex` fault: a data race).
+    /// with the injected `skip-conn-mutex` fault: a data race). TCP goes
+    /// through OVS's tracker (`OVSTCPConn.update`), whose decision sets the
+    /// packet's state: valid, est (rpl in the reply direction); a SYN
+    /// before the handshake's end, new; refused, inv.
     @inline(__always)
     func update(_ c: UnsafeMutablePointer<ConnNode>, _ p: Packet, reply: Bool, now: Int64,
                 _ ctx: inout WorkerContext) -> OVSUpdate {
         let locked = !skipConnMutex
         if locked { lockConnection(c, &ctx) }
-        if timeRemaining(c, timeouts, now: now) < 0 {
+        if remaining(c, now: now) < 0 {
             if locked { unlockConnection(c, &ctx) }
             return .expired
         }
         // Only the injected `ct-lock-after-conn` fault acts on a timeout change.
-        let before = ctLockAfterConn ? timeouts.timeout(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) : 0
-        let traced = ctx.tracingEvents ? ConnTraceState(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) : nil
+        let before = ctLockAfterConn ? timeout(c) : 0
+        let traced = ctx.tracingEvents ? traceState(c) : nil
         var state = Verdict.trk
-        let result: TrackerResult?
+        let result: TrackerResult
         if p.id.transProto == .udp {
             result = updateUDP(c, reply: reply, now: now, &state, &ctx)
         } else {
-            let f = p.tcp.flags
-            if ovsTCPInvalidFlags(f) {
-                // CT_UPDATE_INVALID before anything is touched: no refresh.
+            var t = c.pointee.tcb.ovsTCPUnchecked
+            let (decision, refreshed) = t.update(p.tcp, reply: reply)
+            c.pointee.tcb.ovsTCPUnchecked = t
+            if refreshed { c.pointee.lastUsed = now }
+            switch decision {
+            case .new:
+                // Both peers at FIN_WAIT_2 or beyond: the old connection
+                // expired now (`conn_force_expire`) and a new one made
+                // beside it.
+                c.pointee.lastUsed = Self.forcedExpiry
                 if locked { unlockConnection(c, &ctx) }
-                ctx.stats.trackerResults[Int(TrackerResult.drop.rawValue)] &+= 1
-                return .tracked(.drop, [.inv, .trk])
-            }
-            var validNew = false
-            if f.contains(.syn) && !f.contains(.ack) {
-                let ls = c.pointee.tcb.linuxState
-                if ls == .timeWait || ls == .close {
-                    // Both peers at FIN_WAIT_2 or beyond: CT_UPDATE_NEW, the
-                    // old connection expired now (`conn_force_expire`) and
-                    // a new one made beside it.
-                    c.pointee.lastUsed = Self.forcedExpiry
-                    if locked { unlockConnection(c, &ctx) }
-                    return .reopen
-                }
-                // A SYN again before the peer's SYN-ACK: CT_UPDATE_VALID_NEW.
-                validNew = !c.pointee.tcb.isEmpty && c.pointee.tcb.phase == .synSent
-            }
-            result = refreshAndTrack(c, p, now: now, &ctx)
-            if validNew {
-                state.insert(.new)
-            } else if result == .drop {
+                return .reopen
+            case .invalid:
                 state = [.inv, .trk]
-            } else {
+            case .validNew:
+                state.insert(.new)
+            case .valid:
                 state.insert(.est)
                 if reply { state.insert(.rpl) }
             }
+            result = Self.trackerResult(decision, t)
+            ctx.stats.trackerResults[Int(result.rawValue)] &+= 1
         }
         if c.pointee.natRedirect && !state.contains(.inv) { state.insert(reply ? .snat : .dnat) }
-        if let t = traced, ConnTraceState(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) != t {
+        if let t = traced, traceState(c) != t {
             ctx.traceEvent(.update, c.record(timeouts, now: now), now: now)
         }
         if locked {
-            if ctLockAfterConn && timeouts.timeout(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) != before {
+            if ctLockAfterConn && timeout(c) != before {
                 expirationChanged(c, &ctx)
             }
             unlockConnection(c, &ctx)
         }
         return .tracked(result, state)
+    }
+
+    /// The tracker-result counter an OVS TCP decision is counted under:
+    /// refused, drop; a SYN before the handshake's end, connecting; taken,
+    /// alive, or, once both peers are at FIN_WAIT_2 or beyond, reset
+    /// (after an RST: TIME_WAIT) or closed by peer.
+    @inline(__always)
+    static func trackerResult(_ d: OVSTCPUpdate, _ t: OVSTCPConn) -> TrackerResult {
+        switch d {
+        case .invalid: return .drop
+        case .validNew: return .connecting
+        case .new: return .reset
+        case .valid:
+            guard t.original.state >= .finWait2 && t.reply.state >= .finWait2 else { return .alive }
+            return t.original.state == .timeWait || t.reply.state == .timeWait ? .reset : .closedByPeer
+        }
     }
 
     /// OVS's "other" protocol (lib/conntrack-other.c, `other_conn_update`,
@@ -161,7 +150,7 @@ extension OVSTable {
     /// Preconditions: c's lock is held.
     @inline(__always)
     func updateUDP(_ c: UnsafeMutablePointer<ConnNode>, reply: Bool, now: Int64, _ state: inout Verdict,
-                   _ ctx: inout WorkerContext) -> TrackerResult? {
+                   _ ctx: inout WorkerContext) -> TrackerResult {
         c.pointee.lastUsed = now
         if reply && !c.pointee.udp.replied {
             c.pointee.udp.replied = true
@@ -186,7 +175,7 @@ extension OVSTable {
     func create(_ p: Packet, hash h: UInt32, now: Int64,
                 _ ctx: inout WorkerContext) -> (outcome: PacketOutcome, state: Verdict) {
         var state: Verdict = [.new, .trk]
-        if p.id.transProto == .tcp && !ovsTCPValidNew(p.tcp.flags) {
+        if p.id.transProto == .tcp && !OVSTCPConn.validNew(p.tcp.flags) {
             // `valid_new` fails: CS_INVALID, nothing created (counted as a drop).
             ctx.stats.drop &+= 1
             return (.notTracked, [.inv, .trk])
@@ -222,7 +211,13 @@ extension OVSTable {
             return (.notTracked, state)
         }
         let c = ConnNode.make(original: p.id, reply: reply, hook: p.hook, now: now, nat: p.nat)
-        initialiseTracker(c, p, &ctx)
+        if p.id.transProto == .udp {
+            initialiseTracker(c, p, &ctx)
+        } else {
+            // `tcp_new_conn`: expires after the first packet's timeout.
+            c.pointee.tcb = TCB(ovs: OVSTCPConn(first: p.tcp))
+            ctx.stats.trackerInit &+= 1
+        }
         c.pointee.serial = UInt64(Self.unlisted) &<< 56 | nextSerial
         guard insertKey(c.originalPtr, hash: h, &ctx) else {
             unlockCT(&ctx)
@@ -255,7 +250,33 @@ extension OVSTable {
     func lockedRemaining(_ c: UnsafeMutablePointer<ConnNode>, now: Int64, _ ctx: inout WorkerContext) -> Int64 {
         lockConnection(c, &ctx)
         defer { unlockConnection(c, &ctx) }
-        return timeRemaining(c, timeouts, now: now)
+        return remaining(c, now: now)
+    }
+
+    /// The timeout c's expiration was last set with: a TCP connection's
+    /// from the class OVS's tracker chose (its expiration is `lastUsed`
+    /// plus it), other protocols' from their state. Preconditions: c's
+    /// lock is held.
+    @inline(__always)
+    func timeout(_ c: UnsafeMutablePointer<ConnNode>) -> Int64 {
+        if c.pointee.original.id.transProto == .tcp, c.pointee.tcb.holdsOVSTCP {
+            return timeouts.ovsTCP(c.pointee.tcb.ovsTCPUnchecked.timeout)
+        }
+        return timeouts.timeout(proto: c.pointee.original.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp)
+    }
+
+    /// Nanoseconds until c expires (negative: expired; OVS's
+    /// `conn_expired`). Preconditions: c's lock is held.
+    @inline(__always)
+    func remaining(_ c: UnsafeMutablePointer<ConnNode>, now: Int64) -> Int64 {
+        c.pointee.lastUsed &+ timeout(c) &- now
+    }
+
+    /// c's state as listings and events name it. Preconditions: c's lock is held.
+    @inline(__always)
+    func traceState(_ c: UnsafeMutablePointer<ConnNode>) -> ConnTraceState {
+        if c.pointee.original.id.transProto == .tcp, let t = c.pointee.tcb.ovsTCP { return t.traceState }
+        return ConnTraceState(proto: c.pointee.original.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp)
     }
 
     /// `conn_clean`: its keys out of the map, off its list, retired; a

@@ -27,13 +27,15 @@ import struct Synchronization.Atomic
 ///   sweeper walks the lists (`ct_sweep`).
 /// - **Limit:** 3,000,000 connections by default (`DEFAULT_N_CONN_LIMIT`);
 ///   a new connection beyond it is not committed (no early drop).
+/// - **TCP tracker:** OVS's own, from pf (`OVSTCPConn`, lib/conntrack-tcp.c):
+///   per-peer windows, the opening timeout until the handshake's last ACK.
 ///
 /// Lock order: ct_lock < connection < retire list.
 public final class OVSTable: ConnTrackTable, @unchecked Sendable {
     public static let traits: DesignTraits = {
         var t = DesignTraits(
             name: "ovs",
-            summary: "Open vSwitch's userspace conntrack: a cmap-like lock-free cuckoo map of forward keys (reverse keys for NAT only) under a symmetric hash, one global insert lock (ct_lock), a mutex per connection, 100 expiry lists filled in turn, swept every 20 s in passes of limit/64",
+            summary: "Open vSwitch's userspace conntrack: a cmap-like lock-free cuckoo map of forward keys (reverse keys for NAT only) under a symmetric hash, one global insert lock (ct_lock), a mutex per connection, 100 expiry lists filled in turn, swept every 20 s in passes of limit/64, OVS's pf-derived TCP tracker",
             hasHashSeed: true, slotName: "position", sizedByBuckets: false, variants: [], defaultVariant: nil,
             faults: [.skipConnMutex, .ctLockAfterConn], connectionLimit: true, tracksConnections: true,
             incompleteSweepVariants: [])
