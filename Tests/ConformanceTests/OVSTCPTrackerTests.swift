@@ -187,6 +187,22 @@ private func outcome(_ r: (OVSTCPUpdate, refreshed: Bool)) -> String { "\(r.0) \
         #expect(t._checkInvariants(uniqueIDs: nil).ok)
     }
 
+    /// OVS counts time in milliseconds and a connection is expired from its
+    /// expiration on (`conn_expired`: now >= expiration): a SYN at 0.9 ms
+    /// expires in the millisecond 30 s later, 29.9992 s after it, and an ACK
+    /// exactly 30 s after it makes a new connection.
+    @Test(.oneThread) func aConnectionExpiresInItsExpirationMillisecond() {
+        let t = ovsTable()
+        var c = context()
+        let syn = packet(tcp(.syn, seq: 100), at: 900_000)
+        #expect(t.track(syn, now: syn.timestamp, &c).state.text == "new|trk")
+        #expect(t.expiredCount(now: 30 * sec - 1) == 0)
+        #expect(t.expiredCount(now: 30 * sec + 100_000) == 1)
+        let ack = packet(tcp(.ack, seq: 101, ack: 0), at: 30 * sec + 900_000)
+        #expect(t.track(ack, now: ack.timestamp, &c).state.text == "new|trk")
+        #expect(c.stats.created == 2)
+    }
+
     /// A capture carries the SYN's window scale option: written and read
     /// back, capped at 14 as OVS caps it; other segments carry none.
     @Test func aCaptureCarriesTheWindowScaleOption() throws {

@@ -13,7 +13,7 @@ extension OVSTable {
         var at = first(from: 0)
         while let (c, l) = at { conns.append(c); at = successor(c, list: l) }
         conns.sort { $0.pointee.serial & Self.serialMask < $1.pointee.serial & Self.serialMask }
-        for c in conns { body(c.lockedRecord(timeouts, now: now)) }
+        for c in conns { body(lockedRecord(c, now: now)) }
     }
 
     /// The OVS state bits not in a record start clear (a UDP connection

@@ -61,7 +61,7 @@ extension OVSTable {
                 }
                 if found.matches.count == 0 { rep.violations.append("connection \(c.pointee.original.id) is not found by its key \(id)") }
             }
-            if remaining(c, now: newestCreate) >= 0 {
+            if !Self.expired(remaining(c, now: newestCreate)) {
                 liveHolders[c.pointee.original.id, default: 0] += 1
                 if !c.isSelf { liveHolders[c.pointee.reply.id, default: 0] += 1 }
             }

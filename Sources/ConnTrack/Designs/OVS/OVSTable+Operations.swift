@@ -39,9 +39,9 @@ extension OVSTable {
                 }
                 for c in nodes where seen.insert(c).inserted {
                     lockConnection(c, &ctx)
-                    let r = c.record(timeouts, now: now)
+                    let r = record(c, now: now)
                     unlockConnection(c, &ctx)
-                    if r.timeoutLeft >= 0 { records.append(r) }
+                    if !Self.expired(r.timeoutLeft) { records.append(r) }
                 }
                 if !locked {
                     workerQuiescent(slot)

@@ -77,7 +77,7 @@ extension OVSTable {
                 _ ctx: inout WorkerContext) -> OVSUpdate {
         let locked = !skipConnMutex
         if locked { lockConnection(c, &ctx) }
-        if remaining(c, now: now) < 0 {
+        if Self.expired(remaining(c, now: now)) {
             if locked { unlockConnection(c, &ctx) }
             return .expired
         }
@@ -114,7 +114,7 @@ extension OVSTable {
         }
         if c.pointee.natRedirect && !state.contains(.inv) { state.insert(reply ? .snat : .dnat) }
         if let t = traced, traceState(c) != t {
-            ctx.traceEvent(.update, c.record(timeouts, now: now), now: now)
+            ctx.traceEvent(.update, record(c, now: now), now: now)
         }
         if locked {
             if ctLockAfterConn && timeout(c) != before {
@@ -184,7 +184,7 @@ extension OVSTable {
         let found = lookup(p.id, hash: h, counted: false, &ctx)
         for k in 0..<found.count {
             let c = found[k].pointee.conn
-            guard lockedRemaining(c, now: now, &ctx) >= 0 else { continue }
+            guard !Self.expired(lockedRemaining(c, now: now, &ctx)) else { continue }
             // Another worker inserted it since the lock-free lookup.
             unlockCT(&ctx)
             ctx.stats.insertClash &+= 1
@@ -197,7 +197,7 @@ extension OVSTable {
         let hr = hash(reply)
         if p.nat && reply != p.id {
             let holders = lookup(reply, hash: hr, counted: false, &ctx)
-            for k in 0..<holders.count where lockedRemaining(holders[k].pointee.conn, now: now, &ctx) >= 0 {
+            for k in 0..<holders.count where !Self.expired(lockedRemaining(holders[k].pointee.conn, now: now, &ctx)) {
                 // The translated reply key belongs to a live connection (a NAT clash).
                 unlockCT(&ctx)
                 ctx.stats.insertFailed &+= 1
@@ -241,7 +241,7 @@ extension OVSTable {
         ctx.stats.insert &+= 1
         ctx.noteCreated()
         unlockCT(&ctx)
-        if ctx.tracingEvents { ctx.traceEvent(.new, c.lockedRecord(timeouts, now: now), now: now) }
+        if ctx.tracingEvents { ctx.traceEvent(.new, lockedRecord(c, now: now), now: now) }
         if p.nat { state.insert(.dnat) }
         return (.created, state)
     }
@@ -265,11 +265,41 @@ extension OVSTable {
         return timeouts.timeout(proto: c.pointee.original.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp)
     }
 
-    /// Nanoseconds until c expires (negative: expired; OVS's
-    /// `conn_expired`). Preconditions: c's lock is held.
+    /// Nanoseconds until c's expiration: OVS keeps time in whole
+    /// milliseconds (`time_msec`), so its expiration is the millisecond it
+    /// was set in plus the timeout, and both times are taken to their
+    /// millisecond. A connection is expired from its expiration on
+    /// (`conn_expired`: `now >= expiration`), so at 0 already: see
+    /// `expired`. Preconditions: c's lock is held.
     @inline(__always)
     func remaining(_ c: UnsafeMutablePointer<ConnNode>, now: Int64) -> Int64 {
-        c.pointee.lastUsed &+ timeout(c) &- now
+        Self.millisecond(c.pointee.lastUsed) &+ timeout(c) &- Self.millisecond(now)
+    }
+
+    /// OVS's `conn_expired` on a time left by `remaining`.
+    @inline(__always)
+    static func expired(_ remaining: Int64) -> Bool { remaining <= 0 }
+
+    /// The start of t's millisecond.
+    @inline(__always)
+    static func millisecond(_ t: Int64) -> Int64 {
+        let r = t % 1_000_000
+        return r < 0 ? t - r - 1_000_000 : t - r
+    }
+
+    /// c as a record, with the time left as `remaining` counts it.
+    /// Preconditions: c's lock is held.
+    func record(_ c: UnsafeMutablePointer<ConnNode>, now: Int64) -> ConnectionRecord {
+        var r = c.record(timeouts, now: now)
+        r.timeoutLeft = remaining(c, now: now)
+        return r
+    }
+
+    /// `record`, read under c's lock.
+    func lockedRecord(_ c: UnsafeMutablePointer<ConnNode>, now: Int64) -> ConnectionRecord {
+        PThread.lock(c.mutexPtr)
+        defer { PThread.unlock(c.mutexPtr) }
+        return record(c, now: now)
     }
 
     /// c's state as listings and events name it. Preconditions: c's lock is held.
@@ -283,7 +313,7 @@ extension OVSTable {
     /// [DESTROY] while tracing events. Preconditions: ct_lock is held; c is
     /// in the table; c's lock is not held.
     func remove(_ c: UnsafeMutablePointer<ConnNode>, reason: RemovalReason, now: Int64, _ ctx: inout WorkerContext) {
-        if ctx.tracingEvents { traceDestroyed(c, reason: reason, now: now, timeouts: timeouts, &ctx) }
+        if ctx.tracingEvents { ctx.traceEvent(.destroy, lockedRecord(c, now: now), now: now, reason: reason) }
         let removedOriginal = removeKey(c.originalPtr, hash: hash(c.pointee.original.id), &ctx)
         let removedReply = !c.pointee.natRedirect || c.isSelf || removeKey(c.replyPtr, hash: hash(c.pointee.reply.id), &ctx)
         assert(removedOriginal && removedReply, "a connection's keys are missing from the map")

@@ -29,7 +29,7 @@ extension OVSTable {
             let next = successor(c, list: l)
             let rem = lockedRemaining(c, now: now, &ctx)
             r.checked += 1
-            if rem < 0 {
+            if Self.expired(rem) {
                 r.expired += 1
                 if r.removed == maxEvictions {
                     r.stoppedEarly = true
@@ -70,7 +70,7 @@ extension OVSTable {
         var n = 0
         var at = first(from: 0)
         while let (c, l) = at {
-            if lockedRemaining(c, now: now, &ctx) < 0 { n += 1 }
+            if Self.expired(lockedRemaining(c, now: now, &ctx)) { n += 1 }
             at = successor(c, list: l)
         }
         return n
