@@ -15,7 +15,19 @@ public enum PThread {
     /// unlocks a mutex it does not hold, or takes one it holds again, stops
     /// at the call instead of corrupting the lock; release builds keep the
     /// default (fast) type.
-    public static func initMutex(_ m: UnsafeMutablePointer<pthread_mutex_t>) {
+    ///
+    /// `adaptive`: in release builds on glibc, a mutex that spins a while
+    /// before it sleeps (`PTHREAD_MUTEX_ADAPTIVE_NP`), as Open vSwitch's
+    /// `ovs_mutex_init_adaptive` makes its conntrack locks; debug builds
+    /// keep the error-checking type.
+    public static func initMutex(_ m: UnsafeMutablePointer<pthread_mutex_t>, adaptive: Bool = false) {
+        #if !DEBUG && canImport(Glibc)
+        if adaptive {
+            let rc = pthread_mutex_init(m, adaptiveAttributes)
+            precondition(rc == 0, "pthread_mutex_init failed: \(rc)")
+            return
+        }
+        #endif
         #if DEBUG
         var attr = pthread_mutexattr_t()
         var rc = pthread_mutexattr_init(&attr)
@@ -31,6 +43,19 @@ public enum PThread {
         precondition(rc == 0, "pthread_mutex_init failed: \(rc)")
         #endif
     }
+
+    #if !DEBUG && canImport(Glibc)
+    /// The attributes of an adaptive mutex, made once and never changed.
+    nonisolated(unsafe) static let adaptiveAttributes: UnsafeMutablePointer<pthread_mutexattr_t> = {
+        let a = UnsafeMutablePointer<pthread_mutexattr_t>.allocate(capacity: 1)
+        a.initialize(to: pthread_mutexattr_t())
+        var rc = pthread_mutexattr_init(a)
+        precondition(rc == 0, "pthread_mutexattr_init failed: \(rc)")
+        rc = pthread_mutexattr_settype(a, Int32(PTHREAD_MUTEX_ADAPTIVE_NP))
+        precondition(rc == 0, "pthread_mutexattr_settype failed: \(rc)")
+        return a
+    }()
+    #endif
 
     public static func destroyMutex(_ m: UnsafeMutablePointer<pthread_mutex_t>) {
         let rc = pthread_mutex_destroy(m)

@@ -28,8 +28,9 @@ extension UnsafeMutablePointer where Pointee == ConnNode {
 
 extension ConnNode {
     /// A new, unpublished connection holding a record's state.
-    static func make(from r: ConnectionRecord) -> UnsafeMutablePointer<ConnNode> {
-        let c = make(original: r.original, reply: r.reply, hook: r.hook, now: r.lastUsed, nat: r.nat)
+    static func make(from r: ConnectionRecord, adaptiveMutex: Bool = false) -> UnsafeMutablePointer<ConnNode> {
+        let c = make(original: r.original, reply: r.reply, hook: r.hook, now: r.lastUsed, nat: r.nat,
+                     adaptiveMutex: adaptiveMutex)
         c.pointee.tcb = r.tcb
         c.pointee.udp = r.udp
         return c

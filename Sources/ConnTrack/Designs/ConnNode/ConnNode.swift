@@ -62,7 +62,10 @@ struct ConnNode {
 
     /// Allocates and initialises a connection (the seed's `newConn`).
 
-    static func make(original: TupleID, reply: TupleID, hook: Hook, now: Int64, nat: Bool) -> UnsafeMutablePointer<ConnNode> {
+    /// `adaptiveMutex`: its lock spins before it sleeps (`ovs` makes its
+    /// connections' locks so, as OVS does).
+    static func make(original: TupleID, reply: TupleID, hook: Hook, now: Int64, nat: Bool,
+                     adaptiveMutex: Bool = false) -> UnsafeMutablePointer<ConnNode> {
         // Cache-line aligned (see the layout note above).
         let p = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<ConnNode>.stride, alignment: 64)
             .bindMemory(to: ConnNode.self, capacity: 1)
@@ -71,7 +74,7 @@ struct ConnNode {
             natRedirect: nat, retiredNext: nil, retired: false, serial: 0,
             original: TupleNode(next: nil, prev: nil, conn: p, id: original, direction: .original),
             reply: TupleNode(next: nil, prev: nil, conn: p, id: reply, direction: .reply)))
-        PThread.initMutex(p.pointer(to: \.mutex)!)
+        PThread.initMutex(p.pointer(to: \.mutex)!, adaptive: adaptiveMutex)
         return p
     }
 

@@ -28,7 +28,7 @@ extension OVSTable {
         precondition(count == 0, "import needs an empty table")
         var inserted: [UnsafeMutablePointer<ConnNode>] = []
         for (i, r) in records.enumerated() {
-            let c = ConnNode.make(from: r)
+            let c = ConnNode.make(from: r, adaptiveMutex: true)
             // Another design's TCP state, as OVS would pick it up mid-stream.
             if r.original.transProto == .tcp && !r.tcb.holdsOVSTCP { c.pointee.tcb = TCB(ovs: OVSTCPConn(converting: r.tcb)) }
             c.pointee.serial = UInt64(Self.unlisted) &<< 56 | nextSerial
@@ -46,7 +46,7 @@ extension OVSTable {
                 throw ImportError(record: i, reason: "no room in the cuckoo map for its keys")
             }
             nextSerial &+= 1
-            pushBackInTurn(c)
+            pushFrontInTurn(c)
             count += 1
             if count > peak { peak = count }
             inserted.append(c)

@@ -38,22 +38,22 @@ extension OVSTable {
         c.pointee.serial = (c.pointee.serial & Self.serialMask) | UInt64(l) &<< 56
     }
 
-    /// Appends a new connection to the next list in turn, where it stays
-    /// until it is removed (`conn_init_expiration` with `ct->next_list`).
-    /// Preconditions: ct_lock is held; c is on no list.
-    func pushBackInTurn(_ c: UnsafeMutablePointer<ConnNode>) {
-        pushBack(c, nextList)
+    /// Puts c at the head of the next list in turn (OVS's
+    /// `conn_expire_push_front` with `next_list`). Preconditions: ct_lock
+    /// is held; c is on no list.
+    func pushFrontInTurn(_ c: UnsafeMutablePointer<ConnNode>) {
+        pushFront(c, nextList)
         nextList = (nextList + 1) % Self.expiryListCount
     }
 
-    /// Appends c to the tail of list `l`. Preconditions: ct_lock is held;
-    /// c is on no list.
-    func pushBack(_ c: UnsafeMutablePointer<ConnNode>, _ l: Int) {
+    /// Puts c at the head of list `l`. Preconditions: ct_lock is held; c is
+    /// on no list.
+    func pushFront(_ c: UnsafeMutablePointer<ConnNode>, _ l: Int) {
         assert(listIndex(c) == Self.unlisted, "a connection on a list is pushed again")
-        c.pointee.original.next = nil
-        c.pointee.original.prev = lists[l].tail?.originalPtr
-        if let t = lists[l].tail { t.pointee.original.next = c.originalPtr } else { lists[l].head = c }
-        lists[l].tail = c
+        c.pointee.original.prev = nil
+        c.pointee.original.next = lists[l].head?.originalPtr
+        if let h = lists[l].head { h.pointee.original.prev = c.originalPtr } else { lists[l].tail = c }
+        lists[l].head = c
         lists[l].count += 1
         setListIndex(c, l)
     }
@@ -70,7 +70,6 @@ extension OVSTable {
         c.pointee.original.prev = nil
         lists[l].count -= 1
         setListIndex(c, Self.unlisted)
-        if let k = cursor, k.conn == c { cursor = nil }
     }
 
     /// The connection after c in the order the sweeper walks (its list, then

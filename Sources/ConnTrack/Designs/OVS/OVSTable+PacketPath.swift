@@ -210,7 +210,7 @@ extension OVSTable {
             ctx.stats.drop &+= 1
             return (.notTracked, state)
         }
-        let c = ConnNode.make(original: p.id, reply: reply, hook: p.hook, now: now, nat: p.nat)
+        let c = ConnNode.make(original: p.id, reply: reply, hook: p.hook, now: now, nat: p.nat, adaptiveMutex: true)
         if p.id.transProto == .udp {
             initialiseTracker(c, p, &ctx)
         } else {
@@ -235,7 +235,7 @@ extension OVSTable {
         }
         nextSerial &+= 1
         newestCreate = max(newestCreate, now)
-        pushBackInTurn(c)
+        pushFrontInTurn(c)
         count += 1
         if count > peak { peak = count }
         ctx.stats.insert &+= 1

@@ -1,66 +1,67 @@
 import Sync
 
 extension OVSTable {
-    /// `ct_sweep` over positions `start ..< start + maxSlots` of the expiry
-    /// lists taken in class order: each connection is read under its mutex
-    /// and removed when expired (at most `maxEvictions`). The walk holds
-    /// ct_lock for the pass (OVS 2.x held it for a sweep; 3.x walks its
-    /// rculists without it and takes it per removal). A pass that reaches
-    /// the end of the lists returns a `nextStart` at the end of the slots,
-    /// so the next pass starts a new sweep from the head.
+    /// `conntrack_clean`: whole expiry lists from the one `start` falls in
+    /// (`next_sweep`), each walked by `ct_sweep`, until more than
+    /// `maxSlots` connections were visited, checked before each list (OVS's
+    /// budget, `n_conn_limit / 64`, is the policy's pass). A connection is
+    /// read under its mutex and removed when expired (at most
+    /// `maxEvictions`; OVS has no such cap). ct_lock is taken per list:
+    /// OVS 3.x walks its rculists without it and takes it per removal,
+    /// which needs lists a reader may walk while they change; 2.x held it
+    /// for the whole sweep. Positions: list `l` starts at `listStart(l)`; a
+    /// pass that walks the last list returns a `nextStart` at the end of
+    /// the slots, so the next pass starts a new sweep from list 0.
     public func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64,
                          _ ctx: inout WorkerContext) -> ReapPassResult {
         var r = ReapPassResult()
         let slots = sweepSlots
         let s = start % slots
-        lockCT(&ctx)
-        defer { unlockCT(&ctx) }
-        // Resume where the last pass stopped, or walk from the head to `s`.
-        var at: (UnsafeMutablePointer<ConnNode>, Int)?
-        if let k = cursor, k.position == s {
-            at = (k.conn, k.list)
-        } else {
-            at = first(from: 0)
-            var skip = s
-            while skip > 0, let (c, l) = at { at = successor(c, list: l); skip -= 1 }
-        }
-        cursor = nil
-        while r.checked < maxSlots, let (c, l) = at {
-            let next = successor(c, list: l)
-            let rem = lockedRemaining(c, now: now, &ctx)
-            r.checked += 1
-            if Self.expired(rem) {
-                r.expired += 1
-                if r.removed == maxEvictions {
-                    r.stoppedEarly = true
-                    break
+        var l = listOf(position: s)
+        walk: while l < Self.expiryListCount {
+            if r.checked > maxSlots { break }
+            lockCT(&ctx)
+            var at = lists[l].head
+            while let c = at {
+                let next = Self.next(c)
+                let rem = lockedRemaining(c, now: now, &ctx)
+                r.checked += 1
+                if Self.expired(rem) {
+                    r.expired += 1
+                    if r.removed == maxEvictions {
+                        // Stopped inside list l: the next pass walks it again.
+                        r.stoppedEarly = true
+                        unlockCT(&ctx)
+                        break walk
+                    }
+                    remove(c, reason: .reaper, now: now, &ctx)
+                    r.removed += 1
+                } else {
+                    r.liveChecked += 1
+                    r.remainingSum += Int128(rem)
                 }
-                remove(c, reason: .reaper, now: now, &ctx)
-                r.removed += 1
-            } else {
-                r.liveChecked += 1
-                r.remainingSum += Int128(rem)
+                at = next
             }
-            at = next
+            unlockCT(&ctx)
+            l += 1
         }
         ctx.stats.removedByReaper &+= UInt64(r.removed)
-        if let (c, l) = at {
-            // Stopped inside the lists: the positions before the stop are the
-            // connections kept (removed ones leave no position). A multiple
-            // of the slot count would read as the end of a sweep, so the
-            // nominal position skips it; the cursor holds the real place.
-            var next = start + max(1, r.liveChecked)
-            if next % slots == 0 && slots > 1 { next += 1 }
-            r.nextStart = next
-            r.slotsScanned = next - start
-            cursor = (position: next % slots, conn: c, list: l)
-        } else {
-            // The end of the lists: the rest of the positions are empty.
-            r.slotsScanned = slots - s
-            r.nextStart = start + (slots - s)
-        }
+        // The end of the lists ends the sweep; otherwise the next pass
+        // starts at list l (past `start`, so a pass always moves on).
+        let end = l == Self.expiryListCount ? slots : max(listStart(l), s + 1)
+        r.slotsScanned = end - s
+        r.nextStart = start + r.slotsScanned
         return r
     }
+
+    /// The first position of list `l` (positions `0 ..< sweepSlots` are
+    /// dealt to the 100 lists in order, each list an equal share).
+    @inline(__always)
+    func listStart(_ l: Int) -> Int { (l * sweepSlots + Self.expiryListCount - 1) / Self.expiryListCount }
+
+    /// The list position `p` falls in.
+    @inline(__always)
+    func listOf(position p: Int) -> Int { min(p * Self.expiryListCount / sweepSlots, Self.expiryListCount - 1) }
 
     /// Connections expired at `now` still in the table.
     public func expiredCount(now: Int64) -> Int {

@@ -97,10 +97,6 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
     var peak = 0
     /// protected by ct_lock: the next connection's serial (insertion order, for export)
     var nextSerial: UInt64 = 0
-    /// protected by ct_lock: where the last sweep pass stopped (its
-    /// `nextStart` and the connection it would have visited next), so the
-    /// next pass resumes there without walking from the head.
-    var cursor: (position: Int, conn: UnsafeMutablePointer<ConnNode>, list: Int)? = nil
     /// Removed connections, freed once no worker can see them (OVS: RCU).
     let reclaimer = Reclaimer()
     /// immutable: the injected faults
@@ -128,7 +124,8 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
         mapSlot = Atomic(Self.makeMap(buckets: CuckooMap.minBuckets, basis: seed &* 0x9E37_79B9 ^ 0x5bd1_e995, moves: moves))
         ctMutex = .allocate(capacity: 1)
         ctMutex.initialize(to: pthread_mutex_t())
-        PThread.initMutex(ctMutex)
+        // Adaptive, as OVS's `ovs_mutex_init_adaptive(&ct->ct_lock)`.
+        PThread.initMutex(ctMutex, adaptive: true)
         bfsQueue = .allocate(capacity: CuckooMap.maxQueue)
         bfsQueue.initialize(repeating: CuckooMap.Path(), count: CuckooMap.maxQueue)
         lists = .allocate(capacity: Self.expiryListCount)
@@ -158,9 +155,10 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
 
     public var hashSeed: UInt32? { seed }
 
-    /// One slot per place under the connection limit: a position along the
-    /// expiry lists, so OVS's pass of `limit / 64` entries is 1/64 of them.
-    public var sweepSlots: Int { limit }
+    /// One slot per place under the connection limit (at least one per
+    /// list), dealt to the expiry lists in equal shares, so that OVS's
+    /// pass budget of `limit / 64` connections is 1/64 of the slots.
+    public var sweepSlots: Int { max(limit, Self.expiryListCount) }
 
     public func registerWorker() -> Int { reclaimer.register() }
     public func workerQuiescent(_ slot: Int) { reclaimer.quiescent(slot) }
