@@ -41,6 +41,14 @@ extension TCB {
                   end: UInt32(p.maxWin) | UInt32(p.wscale) << 16 | UInt32(p.state.rawValue) << 24, fin: fin)
     }
 
+    /// The timeout class alone, read without the peers (the expiry checks
+    /// need nothing else). Preconditions: `holdsOVSTCP`.
+    @inline(__always)
+    var ovsTimeoutUnchecked: OVSTCPTimeout {
+        assert(holdsOVSTCP, "not an OVS tracker block")
+        return OVSTCPTimeout(rawValue: UInt8(truncatingIfNeeded: outSeq.fin)) ?? .firstPacket
+    }
+
     /// OVS's TCP state. Preconditions (get): `holdsOVSTCP`.
     var ovsTCPUnchecked: OVSTCPConn {
         @inline(__always) get {
@@ -48,7 +56,7 @@ extension TCB {
             var t = OVSTCPConn()
             t.original = Self.peer(outSeq)
             t.reply = Self.peer(inSeq)
-            t.timeout = OVSTCPTimeout(rawValue: UInt8(truncatingIfNeeded: outSeq.fin)) ?? .firstPacket
+            t.timeout = ovsTimeoutUnchecked
             return t
         }
         @inline(__always) set {

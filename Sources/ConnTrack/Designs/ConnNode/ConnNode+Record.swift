@@ -28,9 +28,9 @@ extension UnsafeMutablePointer where Pointee == ConnNode {
 
 extension ConnNode {
     /// A new, unpublished connection holding a record's state.
-    static func make(from r: ConnectionRecord, adaptiveMutex: Bool = false) -> UnsafeMutablePointer<ConnNode> {
+    static func make(from r: ConnectionRecord, adaptiveMutex: Bool = false, cacheAligned: Bool = true) -> UnsafeMutablePointer<ConnNode> {
         let c = make(original: r.original, reply: r.reply, hook: r.hook, now: r.lastUsed, nat: r.nat,
-                     adaptiveMutex: adaptiveMutex)
+                     adaptiveMutex: adaptiveMutex, cacheAligned: cacheAligned)
         c.pointee.tcb = r.tcb
         c.pointee.udp = r.udp
         return c

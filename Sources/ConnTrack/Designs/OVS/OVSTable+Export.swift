@@ -28,7 +28,7 @@ extension OVSTable {
         precondition(count == 0, "import needs an empty table")
         var inserted: [UnsafeMutablePointer<ConnNode>] = []
         for (i, r) in records.enumerated() {
-            let c = ConnNode.make(from: r, adaptiveMutex: true)
+            let c = ConnNode.make(from: r, adaptiveMutex: true, cacheAligned: false)
             // Another design's TCP state, as OVS would pick it up mid-stream.
             if r.original.transProto == .tcp && !r.tcb.holdsOVSTCP { c.pointee.tcb = TCB(ovs: OVSTCPConn(converting: r.tcb)) }
             c.pointee.serial = UInt64(Self.unlisted) &<< 56 | nextSerial
@@ -68,7 +68,7 @@ extension OVSTable {
         let mapBytes = CuckooMap.buckets(forEntries: 2 * limit) * 64
         let pointer = MemoryLayout<UnsafeMutablePointer<ConnNode>>.stride
         var bytes = min(mapBytes, F.touchedPages(2 * n * F.page))
-        bytes += n * F.heapBlock(MemoryLayout<ConnNode>.stride, alignment: 64)
+        bytes += n * F.heapBlock(MemoryLayout<ConnNode>.stride, alignment: MemoryLayout<ConnNode>.alignment)
         bytes += F.array(n, stride: pointer) + F.hashTable(n, stride: pointer)
         bytes += F.hashTable(2 * n, stride: MemoryLayout<TupleID>.stride)
         bytes += n * MemoryLayout<ConnectionRecord>.stride

@@ -210,7 +210,8 @@ extension OVSTable {
             ctx.stats.drop &+= 1
             return (.notTracked, state)
         }
-        let c = ConnNode.make(original: p.id, reply: reply, hook: p.hook, now: now, nat: p.nat, adaptiveMutex: true)
+        let c = ConnNode.make(original: p.id, reply: reply, hook: p.hook, now: now, nat: p.nat, adaptiveMutex: true,
+                              cacheAligned: false)
         if p.id.transProto == .udp {
             initialiseTracker(c, p, &ctx)
         } else {
@@ -260,7 +261,7 @@ extension OVSTable {
     @inline(__always)
     func timeout(_ c: UnsafeMutablePointer<ConnNode>) -> Int64 {
         if c.pointee.original.id.transProto == .tcp, c.pointee.tcb.holdsOVSTCP {
-            return timeouts.ovsTCP(c.pointee.tcb.ovsTCPUnchecked.timeout)
+            return timeouts.ovsTCP(c.pointee.tcb.ovsTimeoutUnchecked)
         }
         return timeouts.timeout(proto: c.pointee.original.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp)
     }
