@@ -55,7 +55,8 @@ public struct ScenarioOptions: Sendable, Codable, Equatable {
     public var duration: Int64 = 600 * Duration_ns.second
     /// Fraction of flows over IPv6.
     public var ipv6Ratio: Double = 0.2
-    /// Fraction of flows with NAT-redirected replies (nat and mix).
+    /// Fraction of flows with NAT-redirected replies (nat; the mix's
+    /// share is its own 10 %).
     public var natFraction: Double = 0.5
     /// Streams share one flow population (contention) instead of owning
     /// disjoint ones.
