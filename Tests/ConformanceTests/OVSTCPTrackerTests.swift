@@ -1,6 +1,7 @@
 import Foundation
 @testable import ConnTrack
 import FlowGen
+import Harness
 import Testing
 import TestSupport
 
@@ -201,6 +202,23 @@ private func outcome(_ r: (OVSTCPUpdate, refreshed: Bool)) -> String { "\(r.0) \
         let ack = packet(tcp(.ack, seq: 101, ack: 0), at: 30 * sec + 900_000)
         #expect(t.track(ack, now: ack.timestamp, &c).state.text == "new|trk")
         #expect(c.stats.created == 2)
+    }
+
+    /// The timeout table reads an OVS block's class wherever it is asked
+    /// (listings, records): an established connection lists 24 h and its
+    /// state, not the first packet's 30 s.
+    @Test(.oneThread) func aListingShowsOVSsClassAndState() {
+        let t = ovsTable()
+        var c = context()
+        for (s, reply) in [(tcp(.syn, seq: 100), false), (tcp([.syn, .ack], seq: 500, ack: 101), true),
+                           (tcp(.ack, seq: 101, ack: 501), false)] {
+            _ = t.track(packet(s, reply: reply, at: 0), now: 0, &c)
+        }
+        let o = Timeouts(mode: .ovs)
+        let records = t.exportConnections(now: sec)
+        #expect(o.timeout(proto: .tcp, tcb: records[0].tcb, udp: UDPState()) == 86_400 * sec)
+        let row = ConntrackListing.rows(records, timeouts: o, now: sec)[0]
+        #expect(row.timeout == 86_399 && row.state == "ESTABLISHED" && row.assured && !row.unreplied)
     }
 
     /// A capture carries the SYN's window scale option: written and read

@@ -77,10 +77,15 @@ public struct Timeouts: Sendable, Equatable, Codable {
     @inline(__always)
     func inlinedTimeout(proto: TransProto, tcb: TCB, udp udpState: UDPState) -> Int64 {
         if proto == .udp { return udpState.replied ? udpStream : udp }
+        // A block holding OVS's tracker (the `ovs` design) carries its
+        // timeout class. It is in gVisor's `drop` state, so it is looked
+        // for only there: an established gVisor block costs nothing more.
         switch mode {
         case .seed:
-            return tcb.state == .alive ? established : other
+            if tcb.state == .alive { return established }
+            return tcb.holdsOVSTCP ? ovsTCP(tcb.ovsTimeoutUnchecked) : other
         case .linux, .ovs:
+            if tcb.holdsOVSTCP { return ovsTCP(tcb.ovsTimeoutUnchecked) }
             switch tcb.linuxState {
             case .none, .synSent: return synSent
             // Never derived from gVisor's tracker (see `LinuxTCPState`).

@@ -48,6 +48,9 @@ public struct ConnTraceState: Sendable, Hashable, Codable {
     public init(proto: TransProto, tcb: TCB, udp: UDPState) {
         if proto == .udp {
             state = nil; unreplied = !udp.replied; assured = udp.replied
+        } else if let o = tcb.ovsTCP {
+            // OVS's tracker (the `ovs` design) names its own state.
+            self = o.traceState
         } else {
             state = tcb.linuxState; unreplied = !tcb.seenReply; assured = tcb.assured
         }
@@ -60,10 +63,7 @@ public struct ConnTraceState: Sendable, Hashable, Codable {
 
     /// A record's state: its design's own (`ownState`) or derived.
     public init(_ r: ConnectionRecord) {
-        if let s = r.ownState { self = s; return }
-        // A tracker block of OVS's (a saved `ovs` table) names its own state.
-        if r.original.transProto == .tcp, let t = r.tcb.ovsTCP { self = t.traceState; return }
-        self = ConnTraceState(proto: r.original.transProto, tcb: r.tcb, udp: r.udp)
+        self = r.ownState ?? ConnTraceState(proto: r.original.transProto, tcb: r.tcb, udp: r.udp)
     }
 }
 

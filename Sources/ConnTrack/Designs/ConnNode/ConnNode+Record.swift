@@ -5,17 +5,9 @@ import Sync
 extension UnsafeMutablePointer where Pointee == ConnNode {
     /// The connection as a record. Preconditions: its lock is held.
     func record(_ timeouts: Timeouts, now: Int64) -> ConnectionRecord {
-        var r = ConnectionRecord(original: pointee.original.id, reply: pointee.reply.id, hook: pointee.tcbHook,
-                                 nat: pointee.natRedirect, tcb: pointee.tcb, udp: pointee.udp,
-                                 lastUsed: pointee.lastUsed, timeoutLeft: 0)
-        if let t = pointee.tcb.ovsTCP {
-            // OVS's tracker (the `ovs` design): its own timeout class and state.
-            r.timeoutLeft = pointee.lastUsed &+ timeouts.ovsTCP(t.timeout) &- now
-            r.ownState = t.traceState
-        } else {
-            r.timeoutLeft = timeRemaining(self, timeouts, now: now)
-        }
-        return r
+        ConnectionRecord(original: pointee.original.id, reply: pointee.reply.id, hook: pointee.tcbHook,
+                         nat: pointee.natRedirect, tcb: pointee.tcb, udp: pointee.udp, lastUsed: pointee.lastUsed,
+                         timeoutLeft: timeRemaining(self, timeouts, now: now))
     }
 
     /// The connection as a record, read under its lock.

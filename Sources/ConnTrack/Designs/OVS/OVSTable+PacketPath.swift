@@ -83,7 +83,7 @@ extension OVSTable {
         }
         // Only the injected `ct-lock-after-conn` fault acts on a timeout change.
         let before = ctLockAfterConn ? timeout(c) : 0
-        let traced = ctx.tracingEvents ? traceState(c) : nil
+        let traced = ctx.tracingEvents ? ConnTraceState(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) : nil
         var state = Verdict.trk
         let result: TrackerResult
         if p.id.transProto == .udp {
@@ -113,7 +113,7 @@ extension OVSTable {
             ctx.stats.trackerResults[Int(result.rawValue)] &+= 1
         }
         if c.pointee.natRedirect && !state.contains(.inv) { state.insert(reply ? .snat : .dnat) }
-        if let t = traced, traceState(c) != t {
+        if let t = traced, ConnTraceState(proto: p.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp) != t {
             ctx.traceEvent(.update, record(c, now: now), now: now)
         }
         if locked {
@@ -255,15 +255,12 @@ extension OVSTable {
     }
 
     /// The timeout c's expiration was last set with: a TCP connection's
-    /// from the class OVS's tracker chose (its expiration is `lastUsed`
-    /// plus it), other protocols' from their state. Preconditions: c's
+    /// from the class OVS's tracker chose (`Timeouts.timeout` reads it from
+    /// the block), other protocols' from their state. Preconditions: c's
     /// lock is held.
     @inline(__always)
     func timeout(_ c: UnsafeMutablePointer<ConnNode>) -> Int64 {
-        if c.pointee.original.id.transProto == .tcp, c.pointee.tcb.holdsOVSTCP {
-            return timeouts.ovsTCP(c.pointee.tcb.ovsTimeoutUnchecked)
-        }
-        return timeouts.timeout(proto: c.pointee.original.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp)
+        timeouts.timeout(proto: c.pointee.original.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp)
     }
 
     /// Nanoseconds until c's expiration: OVS keeps time in whole
