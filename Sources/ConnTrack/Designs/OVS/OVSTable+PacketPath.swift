@@ -2,7 +2,7 @@ import Sync
 
 /// What the update of a found connection decided.
 enum OVSUpdate {
-    /// Tracked: the tracker's result (nil: it initialised the tracker) and the packet's state.
+    /// Tracked: the tracker's result and the packet's state.
     case tracked(TrackerResult?, Verdict)
     /// Expired: OVS's lookup skips it (`conn_expired`); the packet goes on
     /// to the next match, or creates anew beside it.
