@@ -29,8 +29,9 @@ extension OVSTable {
         var inserted: [UnsafeMutablePointer<ConnNode>] = []
         for (i, r) in records.enumerated() {
             let c = ConnNode.make(from: r, adaptiveMutex: true, cacheAligned: false)
-            // Another design's TCP state, as OVS would pick it up mid-stream.
-            if r.original.transProto == .tcp && !r.tcb.holdsOVSTCP { c.pointee.tcb = TCB(ovs: OVSTCPConn(converting: r.tcb)) }
+            // OVS's own TCP state as saved, or another design's as OVS would
+            // pick it up mid-stream (`OVSTCPConn(converting:)` tells them apart).
+            if r.original.transProto == .tcp { c.pointee.tcb = TCB(ovs: OVSTCPConn(converting: r.tcb)) }
             c.pointee.serial = UInt64(Self.unlisted) &<< 56 | nextSerial
             let h = hash(r.original)
             var ok = insertKey(c.originalPtr, hash: h, &ctx)

@@ -300,13 +300,6 @@ extension OVSTable {
         return record(c, now: now)
     }
 
-    /// c's state as listings and events name it. Preconditions: c's lock is held.
-    @inline(__always)
-    func traceState(_ c: UnsafeMutablePointer<ConnNode>) -> ConnTraceState {
-        if c.pointee.original.id.transProto == .tcp, let t = c.pointee.tcb.ovsTCP { return t.traceState }
-        return ConnTraceState(proto: c.pointee.original.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp)
-    }
-
     /// `conn_clean`: its keys out of the map, off its list, retired; a
     /// [DESTROY] while tracing events. Preconditions: ct_lock is held; c is
     /// in the table; c's lock is not held.
