@@ -404,6 +404,51 @@ private func verdicts(_ t: OVSTable, _ ps: [(Packet, String)]) -> [String] {
         #expect(t.expiredCount(now: 100 * sec) == 0 && t._checkInvariants(uniqueIDs: nil).ok)
     }
 
+    /// As an rculist: a connection taken off its list while the sweeper
+    /// may stand on it keeps its next link, and is not freed before the
+    /// walk ends, whoever reclaims meanwhile (`ct_sweep` walks without
+    /// ct_lock; `conn_clean` frees through `ovsrcu_postpone`).
+    @Test(.oneThread) func aConnectionRemovedUnderAWalkKeepsItsLinkUntilTheWalkEnds() {
+        let t = ovsTable()
+        var c = context()
+        // Lists are dealt in turn: list 0 holds flows 200, 100, 0 (newest first).
+        for i in 0...200 { _ = t.track(udp(flow(i, .udp)), now: 0, &c) }
+        t.reclaimer.epochs.walkBegin()
+        let head = t.walkHead(0)!
+        let middle = OVSTable.walkNext(head)!
+        let last = OVSTable.walkNext(middle)!
+        #expect(head.isOriginal(flow(200, .udp)) && middle.isOriginal(flow(100, .udp)) && last.isOriginal(flow(0, .udp)))
+        t.lockCT(&c)
+        t.remove(middle, reason: .other, now: sec, &c)
+        t.unlockCT(&c)
+        #expect(OVSTable.walkNext(head) == last, "the list goes round it")
+        #expect(OVSTable.walkNext(middle) == last, "a walker standing on it walks on")
+        t.reclaim(&c)
+        #expect(t.reclaimer.backlog == 1, "not freed while the walk may hold it")
+        t.reclaimer.epochs.walkEnd()
+        t.reclaim(&c)
+        #expect(t.reclaimer.backlog == 0)
+        #expect(t._checkInvariants(uniqueIDs: nil).ok && t.inspect().connections == 200)
+    }
+
+    /// The expiration is one word, set with the state that gives it
+    /// (`conn_update_expiration`) and read without a lock; the invariant
+    /// check compares the two.
+    @Test(.oneThread) func theExpirationIsSetWithTheStateThatGivesIt() {
+        let t = ovsTable()
+        var c = context()
+        let u = flow(5, .udp)
+        _ = t.track(udp(u), now: 1_500_000, &c)
+        let conn = t.walkHead(0)!
+        // OVS's millisecond: set in the first one, so 1 ms plus UDP's first timeout.
+        #expect(t.remaining(conn, now: 0) == Duration_ns.millisecond + Timeouts(mode: .ovs).udp)
+        _ = t.track(udp(u, reply: true), now: 2 * sec, &c)
+        #expect(t.remaining(conn, now: 2 * sec) == Timeouts(mode: .ovs).udpStream)
+        #expect(t._checkInvariants(uniqueIDs: nil).ok)
+        OVSTable.expirationWord(conn).pointee.store(0, ordering: .relaxed)
+        #expect(t._checkInvariants(uniqueIDs: nil).violations.contains { $0.contains("expiration") })
+    }
+
     // MARK: Faults
 
     /// ct_lock taken while a connection mutex is held: the rank checker

@@ -23,6 +23,10 @@ final class QuiescentEpochs: @unchecked Sendable {
 
     let global = Atomic<UInt64>(1)
     let registered = Atomic<Int>(0)
+    /// The epoch an unregistered walker saw when its walk began; .max
+    /// between walks. A sweep walks lists without a lock from the reaper's
+    /// thread, which is not a registered worker (`walkBegin`).
+    let walkerSeen = Atomic<UInt64>(.max)
     let slots: UnsafeMutablePointer<Slot>
 
     init() {
@@ -61,14 +65,30 @@ final class QuiescentEpochs: @unchecked Sendable {
         global.add(1, ordering: .acquiringAndReleasing).newValue - 1
     }
 
+    /// An unregistered walker (a reaper pass, one at a time) begins to walk
+    /// links without a lock: nothing retired from now on is reused before
+    /// `walkEnd`. Sequentially consistent with `minSeen`: either a
+    /// collector reads this walk's epoch, or the walk began after the
+    /// collector closed the epoch, and cannot reach what was retired before.
+    /// Preconditions: no other walk of these epochs is under way.
+    func walkBegin() {
+        let began = walkerSeen.compareExchange(expected: .max, desired: global.load(ordering: .sequentiallyConsistent),
+                                               ordering: .sequentiallyConsistent).exchanged
+        precondition(began, "two unregistered walks of one table overlap")
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+    }
+
+    /// The walk `walkBegin` began is over: the walker holds no link.
+    func walkEnd() { walkerSeen.store(.max, ordering: .releasing) }
+
     /// A grace period (`synchronize_net`) for something unlinked before
     /// this call, such as a replaced index or hash array: returns once every
     /// registered thread has passed a quiescent point since, and
     /// `othersDone(e)` holds for the epoch `e` it closed (readers that are
-    /// not registered: a reaper walk). Looks every millisecond, asleep in
-    /// between. Preconditions: the caller, registered in `slot`, holds no
-    /// reference into the table.
-    func synchronize(slot: Int, until othersDone: (UInt64) -> Bool) {
+    /// not registered and not counted by `walkBegin`). Looks every
+    /// millisecond, asleep in between. Preconditions: the caller,
+    /// registered in `slot`, holds no reference into the table.
+    func synchronize(slot: Int, until othersDone: (UInt64) -> Bool = { _ in true }) {
         let e = advance()
         atomicMemoryFence(ordering: .sequentiallyConsistent)
         quiescent(slot)
@@ -77,10 +97,12 @@ final class QuiescentEpochs: @unchecked Sendable {
         }
     }
 
-    /// The oldest epoch any registered thread may still be in; a list
-    /// tagged `e` is safe to reuse when `e < minSeen()`.
+    /// The oldest epoch any registered thread, or a walk under way, may
+    /// still be in; a list tagged `e` is safe to reuse when `e < minSeen()`.
     func minSeen() -> UInt64 {
-        var m = UInt64.max
+        // Orders the caller's `advance` before the walker's epoch is read.
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        var m = walkerSeen.load(ordering: .sequentiallyConsistent)
         let n = registered.load(ordering: .acquiring)
         for i in 0..<n { m = min(m, slots[i].seen.load(ordering: .acquiring)) }
         return m

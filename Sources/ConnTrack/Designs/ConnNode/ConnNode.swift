@@ -48,10 +48,14 @@ struct ConnNode {
     var retiredNext: UnsafeMutablePointer<ConnNode>?
     /// protected by the table's retire lock
     var retired: Bool
-    /// Padding: with the packed 36-byte tracker, it and `serial` put
-    /// `original` at offset 128.
-    var pad: UInt64 = 0
-    /// Padding that, with `pad`, puts `original` at offset 128, used for an insertion
+    /// State bits of a design's own (`ovs`: `OVSBits`), in what was a gap:
+    /// protected by mutex.
+    var designBits: UInt8 = 0
+    /// A word of a design's own, which with the packed 36-byte tracker and
+    /// `serial` puts `original` at offset 128. `ovs` keeps its expiration
+    /// there, as an atomic (OVSTable+Expiration.swift); 0 otherwise.
+    var designWord: UInt64 = 0
+    /// Padding that, with `designWord`, puts `original` at offset 128, used for an insertion
     /// serial by designs that need one for export (protected by their table
     /// lock); 0 otherwise.
     var serial: UInt64

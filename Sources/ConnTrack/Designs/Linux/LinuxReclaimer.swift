@@ -1,7 +1,4 @@
 import Sync
-import struct Synchronization.Atomic
-import func Synchronization.atomicMemoryFence
-import struct Synchronization.AtomicUpdateOrdering
 
 /// Deferred freeing of the `linux` design's removed connections: the
 /// quiescent-state stand-in for RCU. A removed connection is retired and
@@ -22,11 +19,6 @@ final class LinuxReclaimer: @unchecked Sendable {
     var doubleRetire = 0
     /// immutable: when false nothing is freed before the table is.
     let enabled: Bool
-    /// The epoch a collector pass saw when it began; .max between passes.
-    /// A pass walks chains without a lock from the reaper's thread, which
-    /// is not a registered worker. Passes never overlap (the reaper runs
-    /// them one at a time; the end-of-run sweep runs after it stopped).
-    let sweeperSeen = Atomic<UInt64>(.max)
 
     init(enabled: Bool) { self.enabled = enabled }
 
@@ -56,11 +48,8 @@ final class LinuxReclaimer: @unchecked Sendable {
             fresh = nil
             freshCount = 0
         }
-        // Sequentially consistent with `sweepBegin`: either this reads the
-        // pass's epoch, or the pass began after the epoch was closed and
-        // cannot reach what was retired before it.
-        atomicMemoryFence(ordering: .sequentiallyConsistent)
-        let minSeen = min(epochs.minSeen(), sweeperSeen.load(ordering: .sequentiallyConsistent))
+        // Includes a collector pass under way (`sweepBegin`).
+        let minSeen = epochs.minSeen()
         pending.removeAll { e in
             guard minSeen > e.0 else { return false }
             var p = e.1
@@ -73,14 +62,14 @@ final class LinuxReclaimer: @unchecked Sendable {
         }
     }
 
-    /// A collector pass begins: nothing retired from now on is freed before
-    /// `sweepEnd`.
-    func sweepBegin() {
-        sweeperSeen.store(epochs.global.load(ordering: .sequentiallyConsistent), ordering: .sequentiallyConsistent)
-        atomicMemoryFence(ordering: .sequentiallyConsistent)
-    }
+    /// A collector pass begins: it walks chains without a lock from the
+    /// reaper's thread, which is not a registered worker, so nothing
+    /// retired from now on is freed before `sweepEnd`. Passes never overlap
+    /// (the reaper runs them one at a time; the end-of-run sweep runs after
+    /// it stopped).
+    func sweepBegin() { epochs.walkBegin() }
 
-    func sweepEnd() { sweeperSeen.store(.max, ordering: .releasing) }
+    func sweepEnd() { epochs.walkEnd() }
 
     var backlog: Int {
         mutex.lock()

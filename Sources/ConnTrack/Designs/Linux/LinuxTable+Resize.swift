@@ -71,6 +71,6 @@ extension LinuxTable {
     /// a table replaced before it. Preconditions: the caller, registered in
     /// `slot`, holds nothing of the table.
     func waitForReaders(slot: Int) {
-        reclaimer.epochs.synchronize(slot: slot) { e in reclaimer.sweeperSeen.load(ordering: .sequentiallyConsistent) > e }
+        reclaimer.epochs.synchronize(slot: slot)
     }
 }

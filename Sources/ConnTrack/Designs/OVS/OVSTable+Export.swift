@@ -32,6 +32,7 @@ extension OVSTable {
             // OVS's own TCP state as saved, or another design's as OVS would
             // pick it up mid-stream (`OVSTCPConn(converting:)` tells them apart).
             if r.original.transProto == .tcp { c.pointee.tcb = TCB(ovs: OVSTCPConn(converting: r.tcb)) }
+            setExpiration(c)
             c.pointee.serial = UInt64(Self.unlisted) &<< 56 | nextSerial
             let h = hash(r.original)
             var ok = insertKey(c.originalPtr, hash: h, &ctx)

@@ -16,7 +16,7 @@ extension OVSTable {
         for l in 0..<Self.expiryListCount {
             var n = 0
             var prev: UnsafeMutablePointer<ConnNode>? = nil
-            var c = lists[l].head
+            var c = head(l)
             while let x = c {
                 n += 1
                 if listIndex(x) != l { rep.violations.append("connection \(x.pointee.original.id) on list \(l) says list \(listIndex(x))") }
@@ -60,6 +60,13 @@ extension OVSTable {
                     node.pointee.conn == c && (c.isOriginal(id) || c.pointee.reply.id == id)
                 }
                 if found.matches.count == 0 { rep.violations.append("connection \(c.pointee.original.id) is not found by its key \(id)") }
+            }
+            PThread.lock(c.mutexPtr)
+            let stored = Self.expirationWord(c).pointee.load(ordering: .relaxed)
+            let due = Self.millisecond(c.pointee.lastUsed) &+ timeout(c)
+            PThread.unlock(c.mutexPtr)
+            if stored != due {
+                rep.violations.append("connection \(c.pointee.original.id): expiration \(stored), its state gives \(due)")
             }
             if !Self.expired(remaining(c, now: newestCreate)) {
                 liveHolders[c.pointee.original.id, default: 0] += 1

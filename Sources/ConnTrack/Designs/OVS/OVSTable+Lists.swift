@@ -1,18 +1,24 @@
+import struct Synchronization.Atomic
+
 // The expiry lists and the connection block's fields this design gives a
 // meaning of its own (docs/ovs-design.md):
 //
 // - `original.next` / `original.prev`: the links of the expiry list the
 //   connection is on (the other designs' bucket-list links; this design has
-//   no bucket lists). Protected by ct_lock.
+//   no bucket lists). Written under ct_lock. `next` and a list's head are
+//   also read without it, by the sweeper (as OVS's rculists are): they are
+//   written with atomic release stores, and a connection taken off its
+//   list keeps its `next`, so a sweeper standing on it walks on.
 // - `serial`: the list index in the top byte (`unlisted` once removed:
 //   OVS's `conn->cleaned`), the insertion serial below. Protected by ct_lock.
-// - `pad`: OVS state bits (`OVSBits`). Protected by the connection lock.
+// - `designBits`: OVS state bits (`OVSBits`). Protected by the connection lock.
+// - `designWord`: the expiration, an atomic (OVSTable+Expiration.swift).
 
-/// Per-connection OVS state kept in the connection block's `pad` word.
+/// Per-connection OVS state kept in the connection block's `designBits`.
 enum OVSBits {
     /// UDP: a second packet came in the original direction before any
     /// reply (OVS's `OTHERS_MULTIPLE`).
-    static let udpMultiple: UInt64 = 1
+    static let udpMultiple: UInt8 = 1
 }
 
 extension OVSTable {
@@ -23,6 +29,53 @@ extension OVSTable {
     @inline(__always)
     static func next(_ c: UnsafeMutablePointer<ConnNode>) -> UnsafeMutablePointer<ConnNode>? {
         c.pointee.original.next?.pointee.conn
+    }
+
+    /// c's `original.next` as an atomic word (0: none).
+    @inline(__always)
+    static func nextWord(_ c: UnsafeMutablePointer<ConnNode>) -> UnsafeMutablePointer<Atomic<UInt>> {
+        (UnsafeMutableRawPointer(c.originalPtr) + MemoryLayout<TupleNode>.offset(of: \.next)!)
+            .assumingMemoryBound(to: Atomic<UInt>.self)
+    }
+
+    /// The first connection of list l. Preconditions: ct_lock is held.
+    @inline(__always)
+    func head(_ l: Int) -> UnsafeMutablePointer<ConnNode>? {
+        Self.connection(heads[l].load(ordering: .relaxed))
+    }
+
+    /// The connection a list word points at.
+    @inline(__always)
+    static func connection(_ word: UInt) -> UnsafeMutablePointer<ConnNode>? {
+        UnsafeMutablePointer<ConnNode>(bitPattern: word)
+    }
+
+    /// The first connection of list l, read without ct_lock (an rculist's
+    /// `RCULIST_FOR_EACH`). Preconditions: the caller is a walk
+    /// (`reclaimer.epochs.walkBegin`) or holds ct_lock.
+    @inline(__always)
+    func walkHead(_ l: Int) -> UnsafeMutablePointer<ConnNode>? {
+        Self.connection(heads[l].load(ordering: .acquiring))
+    }
+
+    /// The connection after c, read without ct_lock: c's successor when c
+    /// was taken off its list, if it was. Preconditions: as `walkHead`.
+    @inline(__always)
+    static func walkNext(_ c: UnsafeMutablePointer<ConnNode>) -> UnsafeMutablePointer<ConnNode>? {
+        let t = UnsafeMutablePointer<TupleNode>(bitPattern: nextWord(c).pointee.load(ordering: .acquiring))
+        return t?.pointee.conn
+    }
+
+    /// Sets c's next link. Preconditions: ct_lock is held.
+    @inline(__always)
+    static func setNext(_ c: UnsafeMutablePointer<ConnNode>, _ n: UnsafeMutablePointer<ConnNode>?) {
+        nextWord(c).pointee.store(UInt(bitPattern: n?.originalPtr), ordering: .releasing)
+    }
+
+    /// Sets list l's head. Preconditions: ct_lock is held.
+    @inline(__always)
+    func setHead(_ l: Int, _ c: UnsafeMutablePointer<ConnNode>?) {
+        heads[l].store(UInt(bitPattern: c), ordering: .releasing)
     }
 
     /// OVS's `N_EXP_LISTS`: new connections go to these lists in turn.
@@ -50,23 +103,26 @@ extension OVSTable {
     /// on no list.
     func pushFront(_ c: UnsafeMutablePointer<ConnNode>, _ l: Int) {
         assert(listIndex(c) == Self.unlisted, "a connection on a list is pushed again")
+        let h = head(l)
         c.pointee.original.prev = nil
-        c.pointee.original.next = lists[l].head?.originalPtr
-        if let h = lists[l].head { h.pointee.original.prev = c.originalPtr } else { lists[l].tail = c }
-        lists[l].head = c
+        Self.setNext(c, h)
+        if let h { h.pointee.original.prev = c.originalPtr } else { lists[l].tail = c }
+        // Published with c's links in place.
+        setHead(l, c)
         lists[l].count += 1
         setListIndex(c, l)
     }
 
-    /// Takes c off its list. Preconditions: ct_lock is held; c is on a list.
+    /// Takes c off its list (`rculist_remove`): c keeps its next link,
+    /// which a sweeper standing on c follows. Preconditions: ct_lock is
+    /// held; c is on a list.
     func unlink(_ c: UnsafeMutablePointer<ConnNode>) {
         let l = listIndex(c)
         assert(l != Self.unlisted, "an unlisted connection is unlinked")
         let prev = c.pointee.original.prev?.pointee.conn
         let next = Self.next(c)
-        if let p = prev { p.pointee.original.next = next?.originalPtr } else { lists[l].head = next }
+        if let p = prev { Self.setNext(p, next) } else { setHead(l, next) }
         if let n = next { n.pointee.original.prev = prev?.originalPtr } else { lists[l].tail = prev }
-        c.pointee.original.next = nil
         c.pointee.original.prev = nil
         lists[l].count -= 1
         setListIndex(c, Self.unlisted)
@@ -84,7 +140,7 @@ extension OVSTable {
     func first(from l: Int) -> (UnsafeMutablePointer<ConnNode>, Int)? {
         var i = l
         while i < Self.expiryListCount {
-            if let h = lists[i].head { return (h, i) }
+            if let h = head(i) { return (h, i) }
             i += 1
         }
         return nil

@@ -92,13 +92,17 @@ extension OVSTable {
             var t = c.pointee.tcb.ovsTCPUnchecked
             let (decision, refreshed) = t.update(p.tcp, reply: reply)
             c.pointee.tcb.ovsTCPUnchecked = t
-            if refreshed { c.pointee.lastUsed = now }
+            if refreshed {
+                c.pointee.lastUsed = now
+                setExpiration(c)
+            }
             switch decision {
             case .new:
                 // Both peers at FIN_WAIT_2 or beyond: the old connection
                 // expired now (`conn_force_expire`) and a new one made
                 // beside it.
                 c.pointee.lastUsed = Self.forcedExpiry
+                setExpiration(c)
                 if locked { unlockConnection(c, &ctx) }
                 return .reopen
             case .invalid:
@@ -155,7 +159,7 @@ extension OVSTable {
         if reply && !c.pointee.udp.replied {
             c.pointee.udp.replied = true
         } else if !c.pointee.udp.replied {
-            c.pointee.pad |= OVSBits.udpMultiple
+            c.pointee.designBits |= OVSBits.udpMultiple
         }
         if c.pointee.udp.replied {
             state.insert(.est)
@@ -163,6 +167,7 @@ extension OVSTable {
         } else {
             state.insert(.new)
         }
+        setExpiration(c)
         ctx.stats.trackerResults[Int(TrackerResult.alive.rawValue)] &+= 1
         return .alive
     }
@@ -184,7 +189,7 @@ extension OVSTable {
         let found = lookup(p.id, hash: h, counted: false, &ctx)
         for k in 0..<found.count {
             let c = found[k].pointee.conn
-            guard !Self.expired(lockedRemaining(c, now: now, &ctx)) else { continue }
+            guard !Self.expired(remaining(c, now: now)) else { continue }
             // Another worker inserted it since the lock-free lookup.
             unlockCT(&ctx)
             ctx.stats.insertClash &+= 1
@@ -197,7 +202,7 @@ extension OVSTable {
         let hr = hash(reply)
         if p.nat && reply != p.id {
             let holders = lookup(reply, hash: hr, counted: false, &ctx)
-            for k in 0..<holders.count where !Self.expired(lockedRemaining(holders[k].pointee.conn, now: now, &ctx)) {
+            for k in 0..<holders.count where !Self.expired(remaining(holders[k].pointee.conn, now: now)) {
                 // The translated reply key belongs to a live connection (a NAT clash).
                 unlockCT(&ctx)
                 ctx.stats.insertFailed &+= 1
@@ -219,6 +224,8 @@ extension OVSTable {
             c.pointee.tcb = TCB(ovs: OVSTCPConn(first: p.tcp))
             ctx.stats.trackerInit &+= 1
         }
+        // Before the insert publishes c (`conn_init_expiration`).
+        setExpiration(c)
         c.pointee.serial = UInt64(Self.unlisted) &<< 56 | nextSerial
         guard insertKey(c.originalPtr, hash: h, &ctx) else {
             unlockCT(&ctx)
@@ -247,13 +254,6 @@ extension OVSTable {
         return (.created, state)
     }
 
-    /// Time left on c, read under its mutex. Preconditions: ct_lock is held.
-    func lockedRemaining(_ c: UnsafeMutablePointer<ConnNode>, now: Int64, _ ctx: inout WorkerContext) -> Int64 {
-        lockConnection(c, &ctx)
-        defer { unlockConnection(c, &ctx) }
-        return remaining(c, now: now)
-    }
-
     /// The timeout c's expiration was last set with: a TCP connection's
     /// from the class OVS's tracker chose (`Timeouts.timeout` reads it from
     /// the block), other protocols' from their state. Preconditions: c's
@@ -261,28 +261,6 @@ extension OVSTable {
     @inline(__always)
     func timeout(_ c: UnsafeMutablePointer<ConnNode>) -> Int64 {
         timeouts.timeout(proto: c.pointee.original.id.transProto, tcb: c.pointee.tcb, udp: c.pointee.udp)
-    }
-
-    /// Nanoseconds until c's expiration: OVS keeps time in whole
-    /// milliseconds (`time_msec`), so its expiration is the millisecond it
-    /// was set in plus the timeout, and both times are taken to their
-    /// millisecond. A connection is expired from its expiration on
-    /// (`conn_expired`: `now >= expiration`), so at 0 already: see
-    /// `expired`. Preconditions: c's lock is held.
-    @inline(__always)
-    func remaining(_ c: UnsafeMutablePointer<ConnNode>, now: Int64) -> Int64 {
-        Self.millisecond(c.pointee.lastUsed) &+ timeout(c) &- Self.millisecond(now)
-    }
-
-    /// OVS's `conn_expired` on a time left by `remaining`.
-    @inline(__always)
-    static func expired(_ remaining: Int64) -> Bool { remaining <= 0 }
-
-    /// The start of t's millisecond.
-    @inline(__always)
-    static func millisecond(_ t: Int64) -> Int64 {
-        let r = t % 1_000_000
-        return r < 0 ? t - r - 1_000_000 : t - r
     }
 
     /// c as a record, with the time left as `remaining` counts it.
@@ -312,12 +290,6 @@ extension OVSTable {
         count -= 1
         reclaimer.retire(c, &ctx)
     }
-}
-
-extension OVSTable {
-    /// `lastUsed` of a connection expired on the spot (`conn_force_expire`
-    /// sets the expiration to 0): before any time plus any timeout.
-    static var forcedExpiry: Int64 { Int64.min / 4 }
 }
 
 extension UnsafeMutablePointer where Pointee == ConnNode {

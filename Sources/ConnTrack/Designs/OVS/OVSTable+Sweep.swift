@@ -4,47 +4,57 @@ extension OVSTable {
     /// `conntrack_clean`: whole expiry lists from the one `start` falls in
     /// (`next_sweep`), each walked by `ct_sweep`, until more than
     /// `maxSlots` connections were visited, checked before each list (OVS's
-    /// budget, `n_conn_limit / 64`, is the policy's pass). A connection is
-    /// read under its mutex and removed when expired (at most
-    /// `maxEvictions`; OVS has no such cap). ct_lock is taken per list:
-    /// OVS 3.x walks its rculists without it and takes it per removal,
-    /// which needs lists a reader may walk while they change; 2.x held it
-    /// for the whole sweep. Positions: list `l` starts at `listStart(l)`; a
+    /// budget, `n_conn_limit / 64`, is the policy's pass). As OVS 3.x walks
+    /// its rculists, the lists are walked without ct_lock: each connection's
+    /// expiration is read without a lock (`conn_expired`), and an expired
+    /// one is cleaned under ct_lock, taken for that removal alone
+    /// (`conn_clean`), unless another thread cleaned it since (OVS tests its
+    /// `reclaimed` flag; here it is no longer listed). At most
+    /// `maxEvictions` are removed (OVS has no such cap). The walk is the
+    /// epochs' unregistered walker, so nothing removed during it is freed
+    /// before it ends. Positions: list `l` starts at `listStart(l)`; a
     /// pass that walks the last list returns a `nextStart` at the end of
     /// the slots, so the next pass starts a new sweep from list 0.
+    /// Preconditions: no other `reapPass` of this table is under way.
     public func reapPass(start: Int, maxSlots: Int, maxEvictions: Int, now: Int64,
                          _ ctx: inout WorkerContext) -> ReapPassResult {
         var r = ReapPassResult()
         let slots = sweepSlots
         let s = start % slots
         var l = listOf(position: s)
+        reclaimer.epochs.walkBegin()
         walk: while l < Self.expiryListCount {
             if r.checked > maxSlots { break }
-            lockCT(&ctx)
-            var at = lists[l].head
+            var at = walkHead(l)
             while let c = at {
-                let next = Self.next(c)
-                let rem = lockedRemaining(c, now: now, &ctx)
+                let rem = remaining(c, now: now)
                 r.checked += 1
                 if Self.expired(rem) {
-                    r.expired += 1
                     if r.removed == maxEvictions {
                         // Stopped inside list l: the next pass walks it again.
+                        r.expired += 1
                         r.stoppedEarly = true
-                        unlockCT(&ctx)
                         break walk
                     }
-                    remove(c, reason: .reaper, now: now, &ctx)
-                    r.removed += 1
+                    lockCT(&ctx)
+                    // An expired connection is never refreshed (`update`
+                    // passes over it), so only its removal since matters.
+                    if listIndex(c) != Self.unlisted {
+                        r.expired += 1
+                        remove(c, reason: .reaper, now: now, &ctx)
+                        r.removed += 1
+                    }
+                    unlockCT(&ctx)
                 } else {
                     r.liveChecked += 1
                     r.remainingSum += Int128(rem)
                 }
-                at = next
+                // Read after the removal: c keeps its link off the list.
+                at = Self.walkNext(c)
             }
-            unlockCT(&ctx)
             l += 1
         }
+        reclaimer.epochs.walkEnd()
         ctx.stats.removedByReaper &+= UInt64(r.removed)
         // The end of the lists ends the sweep; otherwise the next pass
         // starts at list l (past `start`, so a pass always moves on).
@@ -71,7 +81,7 @@ extension OVSTable {
         var n = 0
         var at = first(from: 0)
         while let (c, l) = at {
-            if Self.expired(lockedRemaining(c, now: now, &ctx)) { n += 1 }
+            if Self.expired(remaining(c, now: now)) { n += 1 }
             at = successor(c, list: l)
         }
         return n
@@ -86,7 +96,7 @@ extension OVSTable {
         var tuples = 0
         for l in 0..<Self.expiryListCount {
             lengths.append(lists[l].count)
-            var c = lists[l].head
+            var c = head(l)
             while let x = c { tuples += x.isSelf ? 1 : 2; c = Self.next(x) }
         }
         var i = TableInspection(slotName: "expiry list", slotLengths: lengths, stripeName: nil, stripeContention: [],

@@ -19,12 +19,14 @@ import struct Synchronization.Atomic
 ///   `conn_not_found`). Every removal, and every change of the expiry
 ///   lists, is made under it too; a packet that finds its connection
 ///   never takes it.
-/// - **Connection mutex:** the tracker state, `lastUsed` and the OVS state
-///   bits of a connection change under its own mutex (`conn->lock`).
+/// - **Connection mutex:** the tracker state, `lastUsed`, the OVS state
+///   bits and the expiration of a connection change under its own mutex
+///   (`conn->lock`); the expiration is an atomic read without it.
 /// - **Expiry lists:** 100 of them (`N_EXP_LISTS`); a new connection goes on
 ///   the next in turn and stays there. A state change or a refresh updates
 ///   its timeout in place, under its mutex (`conn_update_expiration`). The
-///   sweeper walks the lists (`ct_sweep`).
+///   sweeper walks the lists without ct_lock and takes it per removal
+///   (`ct_sweep`, `conn_clean`).
 /// - **Limit:** 3,000,000 connections by default (`DEFAULT_N_CONN_LIMIT`);
 ///   a new connection beyond it is not committed (no early drop).
 /// - **TCP tracker:** OVS's own, from pf (`OVSTCPConn`, lib/conntrack-tcp.c):
@@ -87,8 +89,14 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
     /// protected by ct_lock: the breadth-first search's queue (cmap keeps it on the stack)
     let bfsQueue: UnsafeMutablePointer<CuckooMap.Path>
     /// protected by ct_lock: the expiry lists (`expiryListCount`), a
-    /// connection on the one it was made in turn for
+    /// connection on the one it was made in turn for; their next links are
+    /// also read by the sweeper without it (`walkNext`)
     let lists: UnsafeMutablePointer<ExpiryList>
+    /// The lists' heads (0: empty), atomic words apart from `lists`: the
+    /// sweeper reads them without ct_lock (`walkHead`), and ThreadSanitizer
+    /// keys a Swift access to a list at the list's first byte. Written
+    /// under ct_lock (`setHead`).
+    let heads: UnsafeMutablePointer<Atomic<UInt>>
     /// protected by ct_lock: the list the next connection goes to (OVS's `next_list`)
     var nextList = 0
     /// protected by ct_lock: connections in the table (OVS's `n_conn`)
@@ -103,10 +111,10 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
     let skipConnMutex: Bool
     let ctLockAfterConn: Bool
 
-    /// One expiry list (an rculist in OVS 3.x, here a doubly linked list
-    /// through the connections' original tuple links, under ct_lock).
+    /// One expiry list (an rculist in OVS 3.x): a doubly linked list
+    /// through the connections' original tuple links, changed under
+    /// ct_lock, walked forward without it.
     struct ExpiryList {
-        var head: UnsafeMutablePointer<ConnNode>? = nil
         var tail: UnsafeMutablePointer<ConnNode>? = nil
         var count = 0
     }
@@ -130,6 +138,8 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
         bfsQueue.initialize(repeating: CuckooMap.Path(), count: CuckooMap.maxQueue)
         lists = .allocate(capacity: Self.expiryListCount)
         lists.initialize(repeating: ExpiryList(), count: Self.expiryListCount)
+        heads = .allocate(capacity: Self.expiryListCount)
+        for l in 0..<Self.expiryListCount { (heads + l).initialize(to: Atomic(0)) }
         skipConnMutex = config.faults.contains(.skipConnMutex)
         ctLockAfterConn = config.faults.contains(.ctLockAfterConn)
     }
@@ -137,7 +147,7 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
     deinit {
         var conns: [UnsafeMutablePointer<ConnNode>] = []
         for l in 0..<Self.expiryListCount {
-            var c = lists[l].head
+            var c = head(l)
             while let x = c { c = Self.next(x); conns.append(x) }
         }
         conns.append(contentsOf: reclaimer.takeAll())
@@ -147,6 +157,8 @@ public final class OVSTable: ConnTrackTable, @unchecked Sendable {
         moves.deallocate()
         lists.deinitialize(count: Self.expiryListCount)
         lists.deallocate()
+        heads.deinitialize(count: Self.expiryListCount)
+        heads.deallocate()
         bfsQueue.deinitialize(count: CuckooMap.maxQueue)
         bfsQueue.deallocate()
         PThread.destroyMutex(ctMutex)
