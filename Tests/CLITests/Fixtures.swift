@@ -31,9 +31,12 @@ enum Fixtures {
     /// A generated capture (the mix scenario, 5000 packets).
     static let capture = make("t.pcap", ["generate", "--scenario", "mix", "--packets", "5000", "--flows", "500", "--pcap", "@"])
 
-    /// 340 real loopback TCP connections (Captures/README.md), in the tree.
-    static let loopback: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Captures/loopback.pcap").path
+    /// The captures in the tree (Captures/README.md), a folder path ending in "/".
+    static let captures: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Captures").path + "/"
+
+    /// 340 real loopback TCP connections.
+    static let loopback = captures + "loopback.pcap"
 
     /// The options of the save/restore runs (bucket table, fixed variant).
     static let saveArgs = ["--deterministic", "--scenario", "nat", "--packets", "20000", "--flows", "300", "--hash-seed", "9",

@@ -106,6 +106,28 @@ import Testing
         Bad(label: "with repeats", args: ["--verdicts", "%/x", "--repeats", "2"], mentions: "--repeats"),
     ]
 
+    /// `ovs` gives Open vSwitch's own verdicts, line for line, on two
+    /// captures of TCP that strays on purpose (`scripts/tcp-edges`: data
+    /// past the window, retransmissions, bad ACKs and RSTs, bad flags,
+    /// pickups mid-flow, pauses past 30 s; one with window scale 7 and
+    /// small windows). The expected lines are OVS d6a632a's
+    /// lib/conntrack.c through the plugin ABI (Captures/README.md), so a
+    /// change to `ovs`'s tracker, timeouts or expiry shows here.
+    @Test(arguments: ["edges", "edges-ws7"])
+    func ovsVerdictsOnStrayTCPAreOpenvSwitchs(_ name: String) throws {
+        let dir = try TempDir()
+        let o = try CLI.run(["run", "--design", "ovs", "--timeouts", "ovs", "--pcap", Fixtures.captures + name + ".pcap",
+                             "--verdicts", dir.path("ovs.txt"), "--threads", "1", "--deterministic", "--no-progress"])
+        #expect(o.exited(0), "\(o)")
+        let got = try Self.lines(dir.path("ovs.txt"))
+        let want = try Self.lines(Fixtures.captures + name + ".ovs-d6a632a.verdicts")
+        #expect(got.count == want.count && want.count > 2000)
+        let differing = zip(got, want).filter { $0 != $1 }
+        #expect(differing.isEmpty, "\(differing.count) lines differ, first \(differing.prefix(3))")
+        // The capture exercises what it is for: refusals and new connections beside established ones.
+        #expect(want.filter { $0.hasSuffix(" inv|trk") }.count > 100 && want.filter { $0.hasSuffix(" new|trk") }.count > 150)
+    }
+
     @Test(arguments: bad)
     func badPathsAreRefusedBeforeTheRun(_ c: Bad) throws {
         let dir = try TempDir()
