@@ -16,11 +16,17 @@ extension OVSTable {
         UnsafeMutableRawPointer(c.pointer(to: \.designWord)!).assumingMemoryBound(to: Atomic<Int64>.self)
     }
 
-    /// Sets c's expiration from its `lastUsed` and the timeout its state
-    /// gives. Preconditions: c's lock is held, or c is not yet in the table.
+    /// The expiration c's `lastUsed` and the timeout its state gives make.
+    /// Preconditions: c's lock is held, or c is not yet in the table.
+    @inline(__always)
+    func dueExpiration(_ c: UnsafeMutablePointer<ConnNode>) -> Int64 {
+        Self.millisecond(c.pointee.lastUsed) &+ timeout(c)
+    }
+
+    /// Sets c's expiration to `dueExpiration`. Preconditions: as there.
     @inline(__always)
     func setExpiration(_ c: UnsafeMutablePointer<ConnNode>) {
-        Self.expirationWord(c).pointee.store(Self.millisecond(c.pointee.lastUsed) &+ timeout(c), ordering: .relaxed)
+        Self.expirationWord(c).pointee.store(dueExpiration(c), ordering: .relaxed)
     }
 
     /// Nanoseconds until c's expiration, from now's millisecond. A

@@ -63,7 +63,7 @@ extension OVSTable {
             }
             PThread.lock(c.mutexPtr)
             let stored = Self.expirationWord(c).pointee.load(ordering: .relaxed)
-            let due = Self.millisecond(c.pointee.lastUsed) &+ timeout(c)
+            let due = dueExpiration(c)
             PThread.unlock(c.mutexPtr)
             if stored != due {
                 rep.violations.append("connection \(c.pointee.original.id): expiration \(stored), its state gives \(due)")
