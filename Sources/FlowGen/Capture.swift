@@ -55,9 +55,11 @@ public final class Capture: @unchecked Sendable {
         start = try CaptureCursor(FileWindow(file, size: file.size, bytes: 0), name: path)
         var c = CaptureCursor(at: start, source: FileWindow(file, size: file.size))
         var first: Int64? = nil, later = Int64.min
+        var flows = FlowCount()
         do throws(PcapError) {
             while let r = try c.next(&stats) {
                 guard let p = PcapReader.count(PcapReader.frame(r.data, link: r.link, ts: r.timestamp), &stats) else { continue }
+                flows.add(p.id)
                 first = min(first ?? p.timestamp, p.timestamp)
                 PcapReader.countOrder(p.timestamp, after: &later, &stats)
             }
@@ -68,6 +70,7 @@ public final class Capture: @unchecked Sendable {
             end = at
             truncation = error
         }
+        stats.flows = flows.estimate
         self.stats = stats
         firstTimestamp = first
         guard stats.outOfOrder > 0 else { index = nil; return }

@@ -37,7 +37,7 @@ struct TableOptions: ParsableArguments {
     var udpStreamTimeout: Double?
     @Option(help: "Limit on live connections with Linux-style early drop (1 or more; default: none; design linux: the bucket count; ovs: 3000000, and refused without early drop).")
     var maxConnections: Int?
-    @Option(help: "Design fast: connections to size its index for; design linux without --buckets: the least bucket count (1...1073741824; default: the scenario's concurrent flows, or a capture's packets).")
+    @Option(help: "Design fast: connections to size its index for; design linux without --buckets: the least bucket count (1...1073741824; default: the scenario's concurrent flows, or a capture's distinct flows).")
     var capacity: Int?
     @Option(help: "Design fast: packets hashed and prefetched together (1...64; default 16; 1 looks each packet up alone).")
     var lookupBatch: Int?

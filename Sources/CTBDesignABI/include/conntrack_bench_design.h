@@ -488,7 +488,7 @@ struct ctb_knob {
 struct ctb_config {
     uint64_t buckets;              /**< --buckets */
     uint64_t max_connections;      /**< --max-connections; 0: no limit */
-    uint64_t expected_connections; /**< the connections the run expects: the scenario's concurrent flows (no more than its packets), a capture's packets, a workload's expected peak, at least a restore's; never 0 */
+    uint64_t expected_connections; /**< the connections the run expects: the scenario's concurrent flows (no more than its packets), a capture's distinct flows, a workload's expected peak, at least a restore's; never 0 */
     uint32_t early_drop_buckets;   /**< slots searched for an early-drop victim */
     uint32_t knob_count;           /**< entries of `knob_values` (= the descriptor's knob_count) */
     const int64_t *knob_values;    /**< value of each declared knob, in declaration order */

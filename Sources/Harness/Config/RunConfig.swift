@@ -133,7 +133,7 @@ public struct RunConfig: Sendable {
     /// sizes itself (`DesignTraits.sizedByCapacity`) and was given no
     /// `--capacity` is told the connections to expect: the scenario's
     /// concurrent flows (split between streams, or shared by them), or a
-    /// capture's packets.
+    /// capture's distinct flows.
     public var tableForRun: TableConfig {
         var t = table
         // A plugin gets it too (`ctb_config.expected_connections`), to size by if it likes.
@@ -143,7 +143,9 @@ public struct RunConfig: Sendable {
         case .scenario:
             t.expectedConnections = max(1, min(scenario.flows, scenario.packets, 1 << 30))
         case .capture(_, let stats):
-            t.expectedConnections = max(1, min(stats.used, 1 << 26))
+            // Its distinct flows, which bound the connections it can hold at
+            // once; its packets only when they were not counted.
+            t.expectedConnections = max(1, min(stats.flows > 0 ? min(stats.flows, stats.used) : stats.used, 1 << 26))
         case .workload(let w, _):
             t.expectedConnections = max(1, min(w.expectedPeakConnections(linger: table.timeouts.longestUnestablished), 1 << 30))
         }

@@ -61,7 +61,8 @@ public enum ReportFormatter {
         if r.source.kind == "pcap" {
             let sk = (r.source.skipped ?? [:]).filter { $0.value > 0 }.sorted { $0.key < $1.key }
                 .map { "\($0.key) \(num($0.value))" }.joined(separator: ", ")
-            o += "  records read \(num(r.source.recordsRead ?? 0)), used \(num(r.source.packetsUsed ?? 0)), skipped: \(sk.isEmpty ? "none" : sk)"
+            o += "  records read \(num(r.source.recordsRead ?? 0)), used \(num(r.source.packetsUsed ?? 0))"
+                + (r.source.flows.map { " (flows about \(num($0)), estimated)" } ?? "") + ", skipped: \(sk.isEmpty ? "none" : sk)"
                 + ((r.source.outOfOrder ?? 0) > 0 ? ", \(num(r.source.outOfOrder!)) out of timestamp order (replayed in order)" : "") + "\n"
         }
         if let n = r.restoredConnections {
