@@ -11,13 +11,20 @@ import ConnTrack
 /// directions of a connection count once. A 5-tuple names one connection
 /// at a time, so no more connections than its flows are live at once
 /// (NAT aside): what a table is sized for.
-struct FlowCount {
+struct FlowCount: ~Copyable {
     static let bits = 16
     /// Per register, the largest rank seen (leading zeros + 1) of the
-    /// hashes whose top bits chose it.
-    private var registers: [UInt8]
+    /// hashes whose top bits chose it. Raw memory, not an array: an add is
+    /// on the check's per-packet path, and an array's write checks its
+    /// bounds and its uniqueness first.
+    private let registers: UnsafeMutableBufferPointer<UInt8>
 
-    init() { registers = [UInt8](repeating: 0, count: 1 << Self.bits) }
+    init() {
+        registers = .allocate(capacity: 1 << Self.bits)
+        registers.initialize(repeating: 0)
+    }
+
+    deinit { registers.deallocate() }
 
     /// SplitMix64's finalizer: every input bit moves every output bit.
     @inline(__always)
@@ -28,9 +35,12 @@ struct FlowCount {
         return z ^ (z >> 31)
     }
 
+    /// One endpoint: a 128-bit product of its address halves, folded (one
+    /// multiply; the final mix spreads what it leaves).
     @inline(__always)
     static func endpoint(_ a: IPAddress, _ port: UInt16) -> UInt64 {
-        mix(mix(mix(a.hi) ^ a.lo) ^ UInt64(port))
+        let r = (a.hi ^ 0x243F_6A88_85A3_08D3).multipliedFullWidth(by: a.lo ^ 0x1319_8A2E_0370_7344 ^ (UInt64(port) &* 0x9E37_79B9_7F4A_7C15))
+        return r.high ^ r.low
     }
 
     /// A flow's hash: the endpoints are combined by addition, so a tuple
@@ -38,13 +48,14 @@ struct FlowCount {
     @inline(__always)
     static func hash(_ id: TupleID) -> UInt64 {
         mix((endpoint(id.srcAddr, id.srcPort) &+ endpoint(id.dstAddr, id.dstPort))
-            ^ (UInt64(id.transProto.rawValue) << 8 | UInt64(id.netProto.rawValue)))
+            ^ (UInt64(id.transProto.rawValue) << 16 | UInt64(id.netProto.rawValue)))
     }
 
+    @inline(__always)
     mutating func add(_ id: TupleID) {
         let h = Self.hash(id)
         let i = Int(truncatingIfNeeded: h >> UInt64(64 - Self.bits))
-        let rank = UInt8(min((h << UInt64(Self.bits)).leadingZeroBitCount, 64 - Self.bits) + 1)
+        let rank = UInt8(truncatingIfNeeded: min((h << UInt64(Self.bits)).leadingZeroBitCount, 64 - Self.bits) + 1)
         if rank > registers[i] { registers[i] = rank }
     }
 
