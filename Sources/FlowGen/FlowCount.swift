@@ -1,4 +1,9 @@
 import ConnTrack
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The distinct flows of a capture, estimated in fixed memory: HyperLogLog
 /// (Flajolet, Fusy, Gandouet and Meunier, 2007) with 2^16 one-byte
@@ -26,15 +31,6 @@ struct FlowCount: ~Copyable {
 
     deinit { registers.deallocate() }
 
-    /// SplitMix64's finalizer: every input bit moves every output bit.
-    @inline(__always)
-    static func mix(_ x: UInt64) -> UInt64 {
-        var z = x &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
     /// One endpoint: a 128-bit product of its address halves, folded (one
     /// multiply; the final mix spreads what it leaves).
     @inline(__always)
@@ -44,11 +40,13 @@ struct FlowCount: ~Copyable {
     }
 
     /// A flow's hash: the endpoints are combined by addition, so a tuple
-    /// and its reverse hash alike.
+    /// and its reverse hash alike; SplitMix64's step then moves every bit
+    /// of the sum into the register index and the rank.
     @inline(__always)
     static func hash(_ id: TupleID) -> UInt64 {
-        mix((endpoint(id.srcAddr, id.srcPort) &+ endpoint(id.dstAddr, id.dstPort))
-            ^ (UInt64(id.transProto.rawValue) << 16 | UInt64(id.netProto.rawValue)))
+        var mix = SplitMix64(seed: (endpoint(id.srcAddr, id.srcPort) &+ endpoint(id.dstAddr, id.dstPort))
+                                   ^ (UInt64(id.transProto.rawValue) << 16 | UInt64(id.netProto.rawValue)))
+        return mix.next()
     }
 
     @inline(__always)
@@ -74,9 +72,3 @@ struct FlowCount: ~Copyable {
         return Int(e.rounded())
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

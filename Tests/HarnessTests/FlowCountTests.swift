@@ -12,7 +12,7 @@ import Testing
     static func tuple(_ k: Int) -> TupleID {
         let v6 = k % 3 == 0
         return TupleID(srcAddr: IPAddress(hi: v6 ? 0x2001_0db8 << 32 : 0, lo: 0x0a00_0000 | UInt64(k >> 8)),
-                       srcPort: UInt16(truncatingIfNeeded: 1024 + k & 0xff),
+                       srcPort: UInt16(truncatingIfNeeded: 1024 + (k & 0xff)),
                        dstAddr: IPAddress(hi: v6 ? 0x2001_0db8 << 32 : 0, lo: 0xc0a8_0001),
                        dstPort: 443, transProto: k % 2 == 0 ? .tcp : .udp, netProto: v6 ? .ipv6 : .ipv4)
     }
