@@ -42,8 +42,8 @@ public struct PcapStats: Sendable {
     public var outOfOrder = 0
     /// Distinct flows among the packets used, both directions of a
     /// connection counted once (`FlowCount`: estimated, within about 1 %;
-    /// 0 when not counted). A replay sizes the table for them.
-    public var flows = 0
+    /// nil when not counted). A replay sizes the table for them.
+    public var flows: Int? = nil
     public init() {}
 }
 

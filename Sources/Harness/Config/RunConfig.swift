@@ -145,7 +145,7 @@ public struct RunConfig: Sendable {
         case .capture(_, let stats):
             // Its distinct flows, which bound the connections it can hold at
             // once; its packets only when they were not counted.
-            t.expectedConnections = max(1, min(stats.flows > 0 ? min(stats.flows, stats.used) : stats.used, 1 << 26))
+            t.expectedConnections = max(1, min(stats.flows ?? stats.used, stats.used, 1 << 26))
         case .workload(let w, _):
             t.expectedConnections = max(1, min(w.expectedPeakConnections(linger: table.timeouts.longestUnestablished), 1 << 30))
         }

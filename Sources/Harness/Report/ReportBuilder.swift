@@ -76,7 +76,7 @@ enum ReportBuilder {
         case .workload(let w, let scale):
             source = SourceReport(kind: "workload", flowSeed: cfg.scenario.seed, workload: w.name, timeScale: scale)
         case .capture(let file, let st):
-            source = SourceReport(kind: "pcap", flows: st.flows > 0 ? st.flows : nil, file: file, recordsRead: st.records, packetsUsed: st.used,
+            source = SourceReport(kind: "pcap", flows: st.flows, file: file, recordsRead: st.records, packetsUsed: st.used,
                                   skipped: ["non-IP": st.skippedNotIP, "fragment": st.skippedFragment,
                                             "other protocol": st.skippedProtocol, "malformed": st.skippedMalformed,
                                             "other pcapng blocks": st.skippedBlocks],
