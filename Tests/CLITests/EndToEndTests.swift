@@ -484,8 +484,8 @@ import Testing
         #expect(lines.filter { !$0.hasPrefix("#") }.count == listed.reduce(0, +))
         #expect(ops.isEmpty || lines.contains { $0.hasPrefix("tcp      6 ") }, "\(text.prefix(300))")
         // A plot per operation, its start and end marked.
-        for k in ops.indices.map({ $0 + 1 }) {
-            let svg = try String(contentsOfFile: dir.path("plots/op-\(k)-dump.svg"), encoding: .utf8)
+        for k in ops.indices {
+            let svg = try String(contentsOfFile: dir.path("plots/op-\(k + 1)-dump.svg"), encoding: .utf8)
             #expect(svg.contains("<svg") && svg.contains("packets per ms") && svg.contains(">start<"), "\(svg.prefix(200))")
         }
     }
